@@ -1,0 +1,94 @@
+// A provider profile: everything s3gate needs to know about how one S3 implementation
+// wants to be spoken to. Presets live in config/providers/*.yaml; an upstream names one
+// and may override any field. Code reads these fields; it never branches on a provider name.
+
+export type SignatureVersion = 'v2' | 'v4';
+
+/** Operation groups a profile can assign a signature version to. */
+export type OperationGroup = 'data' | 'metadata' | 'bucket' | 'multipart';
+
+/** How the upstream accepts request payloads that s3gate forwards. */
+export type OutboundPayload =
+  /** decoded body, Content-Length set, x-amz-content-sha256: UNSIGNED-PAYLOAD (or the client's declared hex sha256) */
+  | 'unsigned'
+  /** decoded body, Content-Length set, always a real hex sha256 (the provider refuses UNSIGNED-PAYLOAD) */
+  | 'sha256'
+  /** re-chunked as STREAMING-AWS4-HMAC-SHA256-PAYLOAD with s3gate's own chunk signatures */
+  | 'signed-chunked';
+
+export interface ProviderProfile {
+  /** preset id, the file name without .yaml */
+  name: string;
+  /** human name for the README table */
+  title: string;
+  /** the software behind it, e.g. "Ceph RGW 16 (Pacific)" */
+  implementation?: string;
+  /** 'path' or 'virtual': how s3gate addresses the provider */
+  addressing: 'path' | 'virtual';
+  /** default region when the upstream does not set one */
+  region?: string;
+  signing: {
+    /** signature used unless an operation group or operation says otherwise */
+    default: SignatureVersion;
+    /** per operation group, e.g. { data: v2, metadata: v4 } for Dell ECS */
+    groups?: Partial<Record<OperationGroup, SignatureVersion>>;
+    /** per S3 operation name (GetObject, PutObject, ListObjectsV2, ...), wins over groups */
+    operations?: Record<string, SignatureVersion>;
+  };
+  payload: {
+    /** how s3gate sends request bodies */
+    outbound: OutboundPayload;
+    /** the provider accepts Content-Encoding: aws-chunked with STREAMING-UNSIGNED-PAYLOAD-TRAILER */
+    acceptsUnsignedTrailer: boolean;
+  };
+  checksums: {
+    /** x-amz-checksum-* algorithms the provider accepts in request headers (lowercase: crc32, crc32c, crc64nvme, sha1, sha256) */
+    headerAlgorithms: string[];
+    /** the provider honours x-amz-checksum-mode: ENABLED on GET/HEAD */
+    checksumMode: boolean;
+    /** operations for which the provider demands Content-MD5 (e.g. DeleteObjects on OVH) */
+    contentMd5Required: string[];
+  };
+  /** send Expect: 100-continue on uploads */
+  expectContinue: boolean;
+  tls: {
+    /** verify the provider's certificate */
+    verify: boolean;
+    /** PEM bundle path for a private CA */
+    ca?: string;
+  };
+  /** every quirk above with the public page that documents it */
+  sources: { quirk: string; url: string }[];
+}
+
+/** Operation → group, for the profile's `signing.groups`. Unlisted operations use `default`. */
+export const OPERATION_GROUPS: Record<string, OperationGroup> = {
+  GetObject: 'data',
+  PutObject: 'data',
+  DeleteObject: 'data',
+  CopyObject: 'data',
+  DeleteObjects: 'data',
+  HeadObject: 'metadata',
+  HeadBucket: 'metadata',
+  ListObjects: 'metadata',
+  ListObjectsV2: 'metadata',
+  ListObjectVersions: 'metadata',
+  ListBuckets: 'metadata',
+  ListMultipartUploads: 'metadata',
+  ListParts: 'metadata',
+  CreateMultipartUpload: 'multipart',
+  UploadPart: 'multipart',
+  UploadPartCopy: 'multipart',
+  CompleteMultipartUpload: 'multipart',
+  AbortMultipartUpload: 'multipart',
+  CreateBucket: 'bucket',
+  DeleteBucket: 'bucket',
+};
+
+export function signatureFor(profile: ProviderProfile, operation: string): SignatureVersion {
+  const byOp = profile.signing.operations?.[operation];
+  if (byOp) return byOp;
+  const group = OPERATION_GROUPS[operation];
+  const byGroup = group ? profile.signing.groups?.[group] : undefined;
+  return byGroup ?? profile.signing.default;
+}

@@ -1,0 +1,87 @@
+// S3 errors as AWS sends them: the code, the HTTP status and the message clients show.
+// Every stage throws S3Error; listen/ renders it as the S3 XML error document.
+
+export interface S3ErrorDetail {
+  [element: string]: string | undefined;
+}
+
+const CATALOG = {
+  AccessDenied: [403, 'Access Denied'],
+  AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
+  AuthorizationQueryParametersError: [400, 'Error parsing the X-Amz-Credential parameter.'],
+  BadDigest: [400, 'The Content-MD5 or checksum value that you specified did not match what the server received.'],
+  BucketAlreadyExists: [409, 'The requested bucket name is not available.'],
+  BucketAlreadyOwnedByYou: [409, 'Your previous request to create the named bucket succeeded and you already own it.'],
+  BucketNotEmpty: [409, 'The bucket you tried to delete is not empty'],
+  EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed size'],
+  EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed object size.'],
+  ExpiredToken: [400, 'The provided token has expired.'],
+  IncompleteBody: [400, 'You did not provide the number of bytes specified by the Content-Length HTTP header.'],
+  InternalError: [500, 'We encountered an internal error. Please try again.'],
+  InvalidAccessKeyId: [403, 'The AWS Access Key Id you provided does not exist in our records.'],
+  InvalidArgument: [400, 'Invalid Argument'],
+  InvalidBucketName: [400, 'The specified bucket is not valid.'],
+  InvalidDigest: [400, 'The Content-MD5 you specified was invalid.'],
+  InvalidPart: [400, 'One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.'],
+  InvalidPartOrder: [400, 'The list of parts was not in ascending order. Parts must be ordered by part number.'],
+  InvalidRange: [416, 'The requested range is not satisfiable'],
+  InvalidRequest: [400, 'Invalid Request'],
+  InvalidURI: [400, "Couldn't parse the specified URI."],
+  KeyTooLongError: [400, 'Your key is too long'],
+  MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema'],
+  MethodNotAllowed: [405, 'The specified method is not allowed against this resource.'],
+  MissingContentLength: [411, 'You must provide the Content-Length HTTP header.'],
+  MissingSecurityHeader: [400, 'Your request is missing a required header.'],
+  NoSuchBucket: [404, 'The specified bucket does not exist'],
+  NoSuchKey: [404, 'The specified key does not exist.'],
+  NoSuchUpload: [404, 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.'],
+  NotImplemented: [501, 'A header you provided implies functionality that is not implemented'],
+  PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold'],
+  RequestTimeTooSkewed: [403, 'The difference between the request time and the current time is too large.'],
+  RequestTimeout: [400, 'Your socket connection to the server was not read from or written to within the timeout period.'],
+  ServiceUnavailable: [503, 'Please reduce your request rate.'],
+  SignatureDoesNotMatch: [403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
+  SlowDown: [503, 'Please reduce your request rate.'],
+  XAmzContentSHA256Mismatch: [400, "The provided 'x-amz-content-sha256' header does not match what was computed."],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type S3ErrorCode = keyof typeof CATALOG;
+
+export class S3Error extends Error {
+  readonly code: S3ErrorCode;
+  readonly status: number;
+  /** extra elements AWS puts in the error document (StringToSign, ClientComputedContentSHA256, ...) */
+  readonly detail: S3ErrorDetail;
+
+  constructor(code: S3ErrorCode, message?: string, detail: S3ErrorDetail = {}, status?: number) {
+    const [defaultStatus, defaultMessage] = CATALOG[code];
+    super(message ?? defaultMessage);
+    this.name = 'S3Error';
+    this.code = code;
+    this.status = status ?? defaultStatus;
+    this.detail = detail;
+  }
+}
+
+export function isS3Error(e: unknown): e is S3Error {
+  return e instanceof S3Error;
+}
+
+export function escapeXml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) =>
+    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&apos;',
+  );
+}
+
+/** The S3 error document. `resource` is the path the client asked for, `requestId` ours. */
+export function errorXml(err: S3Error, resource: string, requestId: string): string {
+  let extra = '';
+  for (const [k, v] of Object.entries(err.detail)) {
+    if (v !== undefined) extra += `<${k}>${escapeXml(v)}</${k}>`;
+  }
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<Error><Code>${err.code}</Code><Message>${escapeXml(err.message)}</Message>${extra}` +
+    `<Resource>${escapeXml(resource)}</Resource><RequestId>${requestId}</RequestId></Error>`
+  );
+}
