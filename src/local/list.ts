@@ -1,0 +1,52 @@
+import { compareKeys } from './keys.js';
+
+export interface Page<T> {
+  contents: T[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** the last key or common prefix returned; where the next page starts after */
+  last?: string;
+}
+
+/**
+ * One page of an S3 listing over entries already sorted by UTF-8 key. Common prefixes count
+ * toward maxKeys like keys do, and a page boundary that falls on a common prefix must not
+ * return that prefix again on the next page, hence the `after` check on rolled-up keys.
+ */
+export function paginate<T extends { key: string }>(
+  sorted: readonly T[],
+  opts: { prefix: string; delimiter?: string; after?: string; maxKeys: number },
+): Page<T> {
+  const { prefix, delimiter, after, maxKeys } = opts;
+  const contents: T[] = [];
+  const commonPrefixes: string[] = [];
+  let count = 0;
+  let last: string | undefined;
+  let lastPrefix: string | undefined;
+  for (const entry of sorted) {
+    if (!entry.key.startsWith(prefix)) continue;
+    if (after !== undefined && compareKeys(entry.key, after) <= 0) continue;
+    let rolled: string | undefined;
+    if (delimiter) {
+      const at = entry.key.indexOf(delimiter, prefix.length);
+      if (at >= 0) rolled = entry.key.slice(0, at + delimiter.length);
+    }
+    if (rolled !== undefined && (rolled === lastPrefix || rolled === after)) continue;
+    if (count >= maxKeys) return { contents, commonPrefixes, isTruncated: true, last };
+    if (rolled !== undefined) {
+      commonPrefixes.push(rolled);
+      lastPrefix = rolled;
+      last = rolled;
+    } else {
+      contents.push(entry);
+      last = entry.key;
+    }
+    count++;
+  }
+  return { contents, commonPrefixes, isTruncated: false, last };
+}
+
+/** `encoding-type=url`: what clients undo with unquote_plus / decodeURIComponent after '+'→' '. */
+export function urlEncodeKey(s: string): string {
+  return encodeURIComponent(s).replace(/%2F/g, '/').replace(/%20/g, '+');
+}
