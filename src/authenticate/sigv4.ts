@@ -1,0 +1,167 @@
+// Verifies a client's SigV4 exactly as the client computed it: against the Host it used and
+// the path and query as they arrived, never against anything s3gate rewrote.
+import type { GatewayKey } from '../config/types.js';
+import { S3Error } from '../s3/errors.js';
+import {
+  ALGORITHM, canonicalQuery, canonicalRequest, canonicalUri, parseAmzDate, parseQuery,
+  signatureHex, signaturesEqual, signingKey, stringToSign, type HeaderValue,
+} from '../signing/sigv4.js';
+import type { Authenticated, AuthInput } from './types.js';
+
+const MAX_SKEW_MS = 15 * 60 * 1000;
+const MAX_PRESIGN_EXPIRES = 7 * 24 * 3600;
+
+interface Credential {
+  accessKeyId: string;
+  date: string;
+  region: string;
+  service: string;
+  scope: string;
+}
+
+function parseCredential(value: string, errorCode: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError'): Credential {
+  const parts = value.split('/');
+  if (parts.length < 5 || parts[parts.length - 1] !== 'aws4_request') {
+    throw new S3Error(errorCode, `Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`);
+  }
+  // The access key id itself cannot contain '/', but take everything before the scope to be safe.
+  const [date, region, service] = parts.slice(-4, -1) as [string, string, string];
+  return { accessKeyId: parts.slice(0, -4).join('/'), date, region, service, scope: parts.slice(-4).join('/') };
+}
+
+export function parseAuthorizationV4(header: string): { credential: Credential; signedHeaders: string[]; signature: string } {
+  const rest = header.slice(ALGORITHM.length).trim();
+  const fields = new Map<string, string>();
+  for (const part of rest.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  const cred = fields.get('Credential');
+  const sh = fields.get('SignedHeaders');
+  const sig = fields.get('Signature');
+  if (!cred || !sh || !sig) {
+    throw new S3Error('AuthorizationHeaderMalformed', 'The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature.');
+  }
+  return { credential: parseCredential(cred, 'AuthorizationHeaderMalformed'), signedHeaders: sh.split(';'), signature: sig };
+}
+
+function checkScope(cred: Credential, datetime: string, region: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError'): void {
+  if (cred.service !== 's3') throw new S3Error(code, `The authorization header is malformed; incorrect service "${cred.service}". This endpoint belongs to "s3".`);
+  if (cred.region !== region) {
+    throw new S3Error(code, `The authorization header is malformed; the region '${cred.region}' is wrong; expecting '${region}'`, { Region: region });
+  }
+  if (datetime.slice(0, 8) !== cred.date) {
+    throw new S3Error(code, `The authorization header is malformed; Invalid credential date "${cred.date}". This date is not the same as X-Amz-Date: "${datetime.slice(0, 8)}".`);
+  }
+}
+
+/** AWS refuses x-amz-* headers that were not signed: otherwise a presigned URL could be widened. */
+function requireAmzHeadersSigned(headers: Record<string, HeaderValue>, signed: string[], exempt: string[] = []): void {
+  const missing: string[] = [];
+  for (const name of Object.keys(headers)) {
+    if (name.startsWith('x-amz-') && !signed.includes(name) && !exempt.includes(name)) missing.push(name);
+  }
+  if (missing.length) throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: missing.join(', ') });
+}
+
+function lookupKey(keys: Map<string, GatewayKey>, id: string): GatewayKey {
+  const key = keys.get(id);
+  if (!key) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: id });
+  return key;
+}
+
+function mismatch(key: GatewayKey, sts: string, creq: string, provided: string): S3Error {
+  const hex = (s: string) => Buffer.from(s, 'utf8').toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  return new S3Error('SignatureDoesNotMatch', undefined, {
+    AWSAccessKeyId: key.accessKeyId,
+    StringToSign: sts,
+    SignatureProvided: provided,
+    StringToSignBytes: hex(sts),
+    CanonicalRequest: creq,
+    CanonicalRequestBytes: hex(creq),
+  });
+}
+
+/**
+ * Recompute and compare. S3 canonicalizes the path by decoding and re-encoding it; a client
+ * that signed its path as sent (a few do, for characters they leave unescaped) is accepted too,
+ * since both forms describe the same bytes on the wire.
+ */
+function verify(
+  key: GatewayKey, input: AuthInput, cred: Credential, datetime: string, signedHeaders: string[],
+  query: string, payloadHash: string, provided: string,
+): { signingKey: Buffer } {
+  const k = signingKey(key.secretAccessKey, cred.date, cred.region, cred.service);
+  const headers: Record<string, HeaderValue> = { ...input.headers, host: input.host };
+  let first: { sts: string; creq: string } | undefined;
+  const uris = [canonicalUri(input.rawPath)];
+  if (uris[0] !== input.rawPath) uris.push(input.rawPath);
+  for (const uri of uris) {
+    const creq = canonicalRequest({ method: input.method, canonicalUri: uri, canonicalQuery: query, headers, signedHeaders, payloadHash });
+    const sts = stringToSign(datetime, cred.scope, creq);
+    if (signaturesEqual(signatureHex(k, sts), provided)) return { signingKey: k };
+    first ??= { sts, creq };
+  }
+  throw mismatch(key, first!.sts, first!.creq, provided);
+}
+
+export function authenticateHeaderV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {
+  const auth = parseAuthorizationV4(input.headers.authorization as string);
+  const { credential: cred, signedHeaders, signature } = auth;
+  const key = lookupKey(keys, cred.accessKeyId);
+  const amzDate = input.headers['x-amz-date'] as string | undefined;
+  const datetime = amzDate ?? '';
+  const when = parseAmzDate(datetime) ?? (input.headers.date ? new Date(input.headers.date as string) : null);
+  if (!when || Number.isNaN(when.getTime())) {
+    throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+  }
+  if (Math.abs(input.now.getTime() - when.getTime()) > MAX_SKEW_MS) {
+    throw new S3Error('RequestTimeTooSkewed', undefined, { RequestTime: datetime, ServerTime: input.now.toISOString(), MaxAllowedSkewMilliseconds: '900000' });
+  }
+  checkScope(cred, datetime, region, 'AuthorizationHeaderMalformed');
+  if (!signedHeaders.includes('host')) {
+    throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: 'host' });
+  }
+  requireAmzHeadersSigned(input.headers, signedHeaders);
+  const payloadHash = input.headers['x-amz-content-sha256'] as string | undefined;
+  if (!payloadHash) throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
+  const { signingKey: k } = verify(key, input, cred, datetime, signedHeaders, canonicalQuery(parseQuery(input.rawQuery)), payloadHash, signature);
+  return {
+    kind: 'v4-header', key, payloadHash,
+    chunkSigning: { signingKey: k, datetime, scope: cred.scope, seedSignature: signature },
+  };
+}
+
+export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {
+  const q = new URLSearchParams(input.rawQuery);
+  const get = (n: string) => {
+    const v = q.get(n);
+    if (!v) throw new S3Error('AuthorizationQueryParametersError', `Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.`);
+    return v;
+  };
+  if (get('X-Amz-Algorithm') !== ALGORITHM) {
+    throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
+  }
+  const cred = parseCredential(get('X-Amz-Credential'), 'AuthorizationQueryParametersError');
+  const datetime = get('X-Amz-Date');
+  const expires = Number(get('X-Amz-Expires'));
+  const signedHeaders = get('X-Amz-SignedHeaders').split(';');
+  const signature = get('X-Amz-Signature');
+  const key = lookupKey(keys, cred.accessKeyId);
+  const when = parseAmzDate(datetime);
+  if (!when) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"');
+  if (!Number.isInteger(expires) || expires < 0) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires should be a number');
+  if (expires > MAX_PRESIGN_EXPIRES) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds) that is 604800');
+  checkScope(cred, datetime, region, 'AuthorizationQueryParametersError');
+  if (when.getTime() - input.now.getTime() > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not valid yet');
+  if (input.now.getTime() > when.getTime() + expires * 1000) {
+    throw new S3Error('AccessDenied', 'Request has expired', { 'X-Amz-Expires': String(expires), Expires: new Date(when.getTime() + expires * 1000).toISOString(), ServerTime: input.now.toISOString() });
+  }
+  if (!signedHeaders.includes('host')) {
+    throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: 'host' });
+  }
+  requireAmzHeadersSigned(input.headers, signedHeaders, ['x-amz-content-sha256']);
+  const payloadHash = q.get('X-Amz-Content-Sha256') ?? (input.headers['x-amz-content-sha256'] as string | undefined) ?? 'UNSIGNED-PAYLOAD';
+  verify(key, input, cred, datetime, signedHeaders, canonicalQuery(parseQuery(input.rawQuery), 'X-Amz-Signature'), q.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD', signature);
+  return { kind: 'v4-query', key, payloadHash };
+}

@@ -1,0 +1,26 @@
+import type { GatewayKey } from '../config/types.js';
+import type { HeaderValue } from '../signing/sigv4.js';
+
+export interface AuthInput {
+  method: string;
+  /** the Host the client signed (X-Forwarded-Host from a trusted proxy) */
+  host: string;
+  rawPath: string;
+  rawQuery: string;
+  /** lowercased request headers; repeated headers as arrays */
+  headers: Record<string, HeaderValue>;
+  now: Date;
+  /** the client's bucket when the Host names it (virtual-host, custom domain): SigV2 signs it */
+  bucketInHost?: string;
+}
+
+export type AuthKind = 'v4-header' | 'v4-query' | 'v2-header' | 'v2-query' | 'anonymous';
+
+export interface Authenticated {
+  kind: AuthKind;
+  key?: GatewayKey;
+  /** x-amz-content-sha256 as declared (hex, UNSIGNED-PAYLOAD, STREAMING-*), if any */
+  payloadHash?: string;
+  /** for aws-chunked bodies signed with SigV4: the seed of the chunk-signature chain */
+  chunkSigning?: { signingKey: Buffer; datetime: string; scope: string; seedSignature: string };
+}

@@ -1,0 +1,81 @@
+// Every request is classified into its S3 operation before anything is allowed: grants are
+// written in actions (read, write, list, delete, admin), and the provider profile may sign
+// each operation differently.
+import type { Action } from '../config/types.js';
+
+export interface Operation {
+  name: string;
+  action: Action;
+}
+
+// Bucket sub-resources. GET reads the configuration (list-level), PUT/DELETE change it (admin).
+const BUCKET_SUBRESOURCES: Record<string, string> = {
+  acl: 'BucketAcl', cors: 'BucketCors', lifecycle: 'BucketLifecycleConfiguration', location: 'BucketLocation',
+  logging: 'BucketLogging', notification: 'BucketNotificationConfiguration', policy: 'BucketPolicy',
+  replication: 'BucketReplication', requestPayment: 'BucketRequestPayment', tagging: 'BucketTagging',
+  versioning: 'BucketVersioning', website: 'BucketWebsite', encryption: 'BucketEncryption',
+  'object-lock': 'ObjectLockConfiguration', ownershipControls: 'BucketOwnershipControls',
+  publicAccessBlock: 'PublicAccessBlock', accelerate: 'BucketAccelerateConfiguration',
+};
+
+const OBJECT_SUBRESOURCES: Record<string, string> = {
+  acl: 'ObjectAcl', tagging: 'ObjectTagging', retention: 'ObjectRetention', 'legal-hold': 'ObjectLegalHold',
+  attributes: 'ObjectAttributes',
+};
+
+function has(q: URLSearchParams, name: string): boolean {
+  return q.has(name);
+}
+
+export function classify(method: string, bucket: string | undefined, key: string | undefined, query: URLSearchParams, headers: Record<string, string | string[] | undefined>): Operation {
+  const m = method.toUpperCase();
+  if (!bucket) {
+    return m === 'GET' ? { name: 'ListBuckets', action: 'list' } : { name: 'Unknown', action: 'admin' };
+  }
+  if (key === undefined) {
+    if (m === 'GET' || m === 'HEAD') {
+      if (m === 'HEAD') return { name: 'HeadBucket', action: 'list' };
+      if (has(query, 'uploads')) return { name: 'ListMultipartUploads', action: 'list' };
+      if (has(query, 'versions')) return { name: 'ListObjectVersions', action: 'list' };
+      for (const [sub, op] of Object.entries(BUCKET_SUBRESOURCES)) if (has(query, sub)) return { name: `Get${op}`, action: 'list' };
+      if (query.get('list-type') === '2') return { name: 'ListObjectsV2', action: 'list' };
+      return { name: 'ListObjects', action: 'list' };
+    }
+    if (m === 'POST' && has(query, 'delete')) return { name: 'DeleteObjects', action: 'delete' };
+    if (m === 'PUT' || m === 'DELETE') {
+      for (const [sub, op] of Object.entries(BUCKET_SUBRESOURCES)) {
+        if (has(query, sub)) return { name: `${m === 'PUT' ? 'Put' : 'Delete'}${op}`, action: 'admin' };
+      }
+      return m === 'PUT' ? { name: 'CreateBucket', action: 'admin' } : { name: 'DeleteBucket', action: 'admin' };
+    }
+    return { name: 'Unknown', action: 'admin' };
+  }
+  const copy = headers['x-amz-copy-source'] !== undefined;
+  switch (m) {
+    case 'GET':
+    case 'HEAD': {
+      if (m === 'GET' && has(query, 'uploadId')) return { name: 'ListParts', action: 'read' };
+      for (const [sub, op] of Object.entries(OBJECT_SUBRESOURCES)) if (has(query, sub)) return { name: `Get${op}`, action: 'read' };
+      return { name: m === 'GET' ? 'GetObject' : 'HeadObject', action: 'read' };
+    }
+    case 'PUT': {
+      if (has(query, 'partNumber') && has(query, 'uploadId')) return { name: copy ? 'UploadPartCopy' : 'UploadPart', action: 'write' };
+      for (const [sub, op] of Object.entries(OBJECT_SUBRESOURCES)) if (has(query, sub)) return { name: `Put${op}`, action: 'write' };
+      return { name: copy ? 'CopyObject' : 'PutObject', action: 'write' };
+    }
+    case 'POST': {
+      if (has(query, 'uploads')) return { name: 'CreateMultipartUpload', action: 'write' };
+      if (has(query, 'uploadId')) return { name: 'CompleteMultipartUpload', action: 'write' };
+      if (has(query, 'restore')) return { name: 'RestoreObject', action: 'write' };
+      if (has(query, 'select')) return { name: 'SelectObjectContent', action: 'read' };
+      return { name: 'PostObject', action: 'write' };
+    }
+    case 'DELETE': {
+      if (has(query, 'uploadId')) return { name: 'AbortMultipartUpload', action: 'write' };
+      if (has(query, 'tagging')) return { name: 'DeleteObjectTagging', action: 'write' };
+      return { name: 'DeleteObject', action: 'delete' };
+    }
+    default:
+      return { name: 'Unknown', action: 'admin' };
+  }
+}

@@ -1,0 +1,325 @@
+// Reads proxy.yaml into a validated GatewayConfig. Every problem is reported with the path of
+// the field it concerns (`buckets.media.upstream: ...`) and start-up stops before any socket
+// opens. Secret values are never echoed: messages name the variable or file, not its content.
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import type { ProviderProfile } from './provider.js';
+import { ACTIONS, type Action, type BucketRoute, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** config/providers/ of this package, whether running from src/ or dist/. */
+export const PROVIDERS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../config/providers');
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+class Checker {
+  readonly problems: string[] = [];
+  constructor(private readonly baseDir: string, private readonly env: NodeJS.ProcessEnv) {}
+
+  fail(path: string, msg: string): undefined {
+    this.problems.push(`${path}: ${msg}`);
+    return undefined;
+  }
+
+  /** ${VAR} from the environment, ${file:path} from a file (trailing newline dropped). */
+  expand(path: string, v: string): string | undefined {
+    let bad = false;
+    const out = v.replace(/\$\{([^}]+)\}/g, (_m, ref: string) => {
+      if (ref.startsWith('file:')) {
+        const file = this.path(ref.slice(5));
+        try {
+          return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+        } catch {
+          bad = true;
+          this.fail(path, `cannot read secret file ${file}`);
+          return '';
+        }
+      }
+      const val = this.env[ref];
+      if (val === undefined || val === '') {
+        bad = true;
+        this.fail(path, `environment variable ${ref} is not set`);
+        return '';
+      }
+      return val;
+    });
+    return bad ? undefined : out;
+  }
+
+  path(p: string): string {
+    return isAbsolute(p) ? p : join(this.baseDir, p);
+  }
+
+  str(obj: Obj, key: string, path: string, opts: { optional?: boolean; secret?: boolean } = {}): string | undefined {
+    const v = obj[key];
+    if (v === undefined || v === null) return opts.optional ? undefined : this.fail(`${path}.${key}`, 'is required');
+    if (typeof v !== 'string' && typeof v !== 'number') return this.fail(`${path}.${key}`, 'must be a string');
+    const s = this.expand(`${path}.${key}`, String(v));
+    if (s === undefined) return undefined;
+    if (s === '' && !opts.optional) return this.fail(`${path}.${key}`, 'must not be empty');
+    return s;
+  }
+
+  strList(obj: Obj, key: string, path: string): string[] {
+    const v = obj[key];
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+      this.fail(`${path}.${key}`, 'must be a list of strings');
+      return [];
+    }
+    return v as string[];
+  }
+
+  unknown(obj: Obj, allowed: string[], path: string): void {
+    for (const k of Object.keys(obj)) {
+      if (!allowed.includes(k)) this.fail(`${path}.${k}`, `unknown field; known: ${allowed.join(', ')}`);
+    }
+  }
+}
+
+export function loadPreset(name: string, dir = PROVIDERS_DIR): ProviderProfile | undefined {
+  const file = join(dir, `${name}.yaml`);
+  if (!existsSync(file)) return undefined;
+  const data = parseYaml(readFileSync(file, 'utf8')) as ProviderProfile;
+  return { ...data, name };
+}
+
+export function presetNames(dir = PROVIDERS_DIR): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
+  } catch {
+    return [];
+  }
+}
+
+function deepMerge<T>(base: T, over: unknown): T {
+  if (!isObj(base) || !isObj(over)) return (over === undefined ? base : over) as T;
+  const out: Obj = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge((base as Obj)[k], v);
+  return out as T;
+}
+
+const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'expectContinue', 'tls'];
+
+function parseListen(c: Checker, raw: unknown): Listener[] {
+  if (raw === undefined) return [{ host: '127.0.0.1', port: 8080 }];
+  if (!Array.isArray(raw) || raw.length === 0) return c.fail('listen', 'must be a non-empty list') ?? [];
+  const out: Listener[] = [];
+  raw.forEach((l, i) => {
+    const path = `listen[${i}]`;
+    if (!isObj(l)) return c.fail(path, 'must be a mapping with an address');
+    c.unknown(l, ['address', 'tls'], path);
+    const addr = c.str(l, 'address', path);
+    if (!addr) return;
+    const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(addr);
+    if (!m || +m[2]! > 65535) return c.fail(`${path}.address`, `"${addr}" is not host:port`);
+    const listener: Listener = { host: m[1]!.replace(/^\[|\]$/g, ''), port: +m[2]! };
+    if (l.tls !== undefined) {
+      if (!isObj(l.tls)) return c.fail(`${path}.tls`, 'must have cert and key');
+      const cert = c.str(l.tls, 'cert', `${path}.tls`);
+      const key = c.str(l.tls, 'key', `${path}.tls`);
+      if (cert && key) {
+        for (const [f, p] of [['cert', cert], ['key', key]] as const) {
+          if (!existsSync(c.path(p))) c.fail(`${path}.tls.${f}`, `file ${c.path(p)} not found`);
+        }
+        listener.tls = { cert: c.path(cert), key: c.path(key) };
+      }
+    }
+    out.push(listener);
+  });
+  return out;
+}
+
+function parseKeys(c: Checker, raw: unknown, bucketNames: Set<string>): Map<string, GatewayKey> {
+  const keys = new Map<string, GatewayKey>();
+  if (raw === undefined) return keys;
+  if (!Array.isArray(raw)) return c.fail('keys', 'must be a list') ?? keys;
+  raw.forEach((k, i) => {
+    const path = `keys[${i}]`;
+    if (!isObj(k)) return c.fail(path, 'must be a mapping');
+    c.unknown(k, ['accessKeyId', 'secretAccessKey', 'allow'], path);
+    const id = c.str(k, 'accessKeyId', path);
+    const secret = c.str(k, 'secretAccessKey', path, { secret: true });
+    if (id && !/^[A-Za-z0-9._-]{3,128}$/.test(id)) c.fail(`${path}.accessKeyId`, 'use 3-128 letters, digits, dot, dash or underscore');
+    if (id && keys.has(id)) c.fail(`${path}.accessKeyId`, `duplicate key id ${id}`);
+    const allow: Grant[] = [];
+    if (!Array.isArray(k.allow)) c.fail(`${path}.allow`, 'must be a list of grants');
+    else
+      k.allow.forEach((g, j) => {
+        const gp = `${path}.allow[${j}]`;
+        if (!isObj(g)) return c.fail(gp, 'must be a mapping');
+        c.unknown(g, ['bucket', 'prefix', 'actions'], gp);
+        const bucket = c.str(g, 'bucket', gp);
+        if (bucket && bucket !== '*' && !bucketNames.has(bucket) && !bucketNames.has('*')) {
+          c.fail(`${gp}.bucket`, `no bucket "${bucket}"; known: ${[...bucketNames].join(', ') || '(none)'}`);
+        }
+        const prefix = c.str(g, 'prefix', gp, { optional: true });
+        const actions = c.strList(g, 'actions', gp);
+        if (actions.length === 0) c.fail(`${gp}.actions`, `must list at least one of ${ACTIONS.join(', ')}`);
+        for (const a of actions) if (!ACTIONS.includes(a as Action)) c.fail(`${gp}.actions`, `unknown action "${a}"; known: ${ACTIONS.join(', ')}`);
+        if (bucket) allow.push({ bucket, ...(prefix ? { prefix } : {}), actions: actions as Action[] });
+      });
+    if (id && secret) keys.set(id, { accessKeyId: id, secretAccessKey: secret, allow });
+  });
+  return keys;
+}
+
+function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<string, Upstream> {
+  const ups = new Map<string, Upstream>();
+  if (!isObj(raw) || Object.keys(raw).length === 0) return c.fail('upstreams', 'must name at least one upstream') ?? ups;
+  const known = presetNames(presetsDir);
+  for (const [name, u] of Object.entries(raw)) {
+    const path = `upstreams.${name}`;
+    if (!isObj(u)) {
+      c.fail(path, 'must be a mapping');
+      continue;
+    }
+    c.unknown(u, ['provider', 'endpoint', 'region', 'credentials', 'path', 'connectAddress', 'timeouts', ...PROFILE_FIELDS], path);
+    const provider = c.str(u, 'provider', path);
+    if (!provider) continue;
+    const preset = loadPreset(provider, presetsDir);
+    if (!preset) {
+      c.fail(`${path}.provider`, `no preset "${provider}"; known: ${known.join(', ')}`);
+      continue;
+    }
+    const overrides: Obj = {};
+    for (const f of PROFILE_FIELDS) if (u[f] !== undefined) overrides[f] = u[f];
+    const profile = deepMerge(preset, overrides);
+    if (profile.addressing !== 'path' && profile.addressing !== 'virtual') c.fail(`${path}.addressing`, 'must be path or virtual');
+    const kind = provider === 'local' ? 'local' : 'http';
+    let endpoint: URL | undefined;
+    let localPath: string | undefined;
+    if (kind === 'local') {
+      const p = c.str(u, 'path', path);
+      if (p) localPath = c.path(p);
+      endpoint = new URL('http://local.invalid');
+    } else {
+      const e = c.str(u, 'endpoint', path);
+      if (e) {
+        try {
+          endpoint = new URL(e);
+          if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') throw new Error();
+        } catch {
+          c.fail(`${path}.endpoint`, `"${e}" is not an http(s) URL`);
+        }
+      }
+    }
+    const region = c.str(u, 'region', path, { optional: true }) ?? profile.region ?? 'us-east-1';
+    let credentials = { accessKeyId: '', secretAccessKey: '' };
+    if (kind === 'http') {
+      if (!isObj(u.credentials)) c.fail(`${path}.credentials`, 'is required (accessKeyId, secretAccessKey)');
+      else {
+        c.unknown(u.credentials, ['accessKeyId', 'secretAccessKey'], `${path}.credentials`);
+        credentials = {
+          accessKeyId: c.str(u.credentials, 'accessKeyId', `${path}.credentials`) ?? '',
+          secretAccessKey: c.str(u.credentials, 'secretAccessKey', `${path}.credentials`, { secret: true }) ?? '',
+        };
+      }
+    }
+    const t = isObj(u.timeouts) ? u.timeouts : {};
+    const num = (k: string, d: number) => (typeof t[k] === 'number' ? (t[k] as number) : d);
+    if (endpoint) {
+      const up: Upstream = {
+        name, provider, kind, endpoint, region, credentials, profile,
+        timeouts: { connect: num('connect', 10_000), headers: num('headers', 300_000), body: num('body', 300_000) },
+      };
+      const ca = c.str(u, 'connectAddress', path, { optional: true });
+      if (ca) up.connectAddress = ca;
+      if (localPath) up.path = localPath;
+      if (profile.tls?.ca) profile.tls.ca = c.path(profile.tls.ca);
+      ups.set(name, up);
+    }
+  }
+  return ups;
+}
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.\-_]{1,254}$/;
+
+function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>): Map<string, BucketRoute> {
+  const buckets = new Map<string, BucketRoute>();
+  if (!isObj(raw) || Object.keys(raw).length === 0) return c.fail('buckets', 'must route at least one bucket (or "*")') ?? buckets;
+  for (const [name, b] of Object.entries(raw)) {
+    const path = `buckets.${name}`;
+    if (!isObj(b)) {
+      c.fail(path, 'must be a mapping');
+      continue;
+    }
+    if (name !== '*' && !BUCKET_NAME.test(name)) c.fail(path, 'is not a valid S3 bucket name');
+    c.unknown(b, ['upstream', 'bucket', 'domains', 'public'], path);
+    const upstream = c.str(b, 'upstream', path);
+    if (upstream && !upstreams.has(upstream)) {
+      c.fail(`${path}.upstream`, `no upstream "${upstream}"; known: ${[...upstreams.keys()].join(', ')}`);
+    }
+    const target = c.str(b, 'bucket', path, { optional: true });
+    if (name === '*' && target) c.fail(`${path}.bucket`, 'the "*" route keeps client bucket names; remove this field');
+    const pub = c.str(b, 'public', path, { optional: true });
+    if (pub && pub !== 'read' && pub !== 'list') c.fail(`${path}.public`, 'must be read or list');
+    const domains = c.strList(b, 'domains', path).map((d) => d.toLowerCase());
+    if (upstream) {
+      buckets.set(name, {
+        name, upstream, domains,
+        ...(target ? { bucket: target } : {}),
+        ...(pub ? { public: pub as 'read' | 'list' } : {}),
+      });
+    }
+  }
+  return buckets;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  presetsDir?: string;
+}
+
+/** Validates an already-parsed YAML document. `baseDir` resolves relative file paths. */
+export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {}): GatewayConfig {
+  const c = new Checker(baseDir, opts.env ?? process.env);
+  if (!isObj(doc)) throw new ConfigError(['(root): the config must be a YAML mapping']);
+  c.unknown(doc, ['listen', 'domains', 'region', 'keys', 'upstreams', 'buckets', 'trustedProxies', 'log'], '(root)');
+  const listen = parseListen(c, doc.listen);
+  const domains = c.strList(doc, 'domains', '(root)').map((d) => d.toLowerCase());
+  const region = c.str(doc, 'region', '(root)', { optional: true }) ?? 'us-east-1';
+  const upstreams = parseUpstreams(c, doc.upstreams, opts.presetsDir ?? PROVIDERS_DIR);
+  const buckets = parseBuckets(c, doc.buckets, upstreams);
+  const keys = parseKeys(c, doc.keys, new Set(buckets.keys()));
+  const trustedProxies = c.strList(doc, 'trustedProxies', '(root)');
+  const log = isObj(doc.log) && typeof doc.log.level === 'string' ? { level: doc.log.level } : { level: 'info' };
+
+  const seen = new Map<string, string>();
+  for (const b of buckets.values()) {
+    for (const d of b.domains) {
+      if (seen.has(d)) c.fail(`buckets.${b.name}.domains`, `${d} is already bound to bucket ${seen.get(d)}`);
+      if (domains.includes(d)) c.fail(`buckets.${b.name}.domains`, `${d} is also a gateway domain in domains`);
+      seen.set(d, b.name);
+    }
+  }
+  if (c.problems.length) throw new ConfigError(c.problems);
+  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log };
+}
+
+export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError([`${file}: cannot read the config file`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError([`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
+  }
+  const cfg = buildConfig(doc, dirname(resolve(file)), opts);
+  cfg.source = resolve(file);
+  return cfg;
+}

@@ -1,0 +1,73 @@
+import type { ProviderProfile } from './provider.js';
+
+export type Action = 'read' | 'write' | 'list' | 'delete' | 'admin';
+export const ACTIONS: readonly Action[] = ['read', 'write', 'list', 'delete', 'admin'];
+
+export interface Grant {
+  /** client-side bucket name, or "*" for every bucket */
+  bucket: string;
+  /** optional key prefix the grant is limited to */
+  prefix?: string;
+  actions: Action[];
+}
+
+export interface GatewayKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+  allow: Grant[];
+}
+
+export interface Listener {
+  host: string;
+  port: number;
+  tls?: { cert: string; key: string };
+}
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface Upstream {
+  name: string;
+  /** preset id from config/providers/ */
+  provider: string;
+  /** the kind of transport: an S3 endpoint over HTTP(S), or the in-process local store */
+  kind: 'http' | 'local';
+  endpoint: URL;
+  region: string;
+  credentials: Credentials;
+  profile: ProviderProfile;
+  /** dial this address instead of resolving the endpoint's host (keeps Host and SNI as they are) */
+  connectAddress?: string;
+  /** local store root, for kind local */
+  path?: string;
+  /** upstream timeouts in ms */
+  timeouts: { connect: number; headers: number; body: number };
+}
+
+export interface BucketRoute {
+  /** the bucket name clients use, or "*" */
+  name: string;
+  upstream: string;
+  /** the provider's bucket name; for "*" the client's name is used unchanged */
+  bucket?: string;
+  /** custom domains bound to this bucket (the whole host names the bucket) */
+  domains: string[];
+  /** anonymous access */
+  public?: 'read' | 'list';
+}
+
+export interface GatewayConfig {
+  listen: Listener[];
+  domains: string[];
+  region: string;
+  keys: Map<string, GatewayKey>;
+  upstreams: Map<string, Upstream>;
+  buckets: Map<string, BucketRoute>;
+  /** client addresses whose X-Forwarded-Host / -Proto are believed */
+  trustedProxies: string[];
+  log: { level: string };
+  /** the file this came from, for reloads and relative paths */
+  source?: string;
+}

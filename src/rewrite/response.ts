@@ -1,0 +1,67 @@
+// The provider's names never reach the client: its bucket names, hosts and signature details
+// in response headers and XML bodies are rewritten to what the client asked for.
+import { escapeXml } from '../s3/errors.js';
+
+// Response headers that belong to the hop to the provider.
+const DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'trailer', 'server']);
+
+export function responseHeaders(headers: Record<string, string | string[] | undefined>, clientLocation?: (loc: string) => string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined || DROP.has(k)) continue;
+    out[k] = k === 'location' && clientLocation && typeof v === 'string' ? clientLocation(v) : v;
+  }
+  return out;
+}
+
+export interface NameMap {
+  upstreamBucket: string;
+  clientBucket: string;
+  /** the provider's endpoint host (and bucket virtual host) to hide */
+  upstreamHosts: string[];
+  /** the client-facing base URL, e.g. https://s3.example.com */
+  clientBase: string;
+  /** the client-facing object URL prefix for this bucket */
+  clientBucketUrl: string;
+}
+
+/** Operations whose XML body names the bucket and must be rewritten when names differ. */
+export const XML_REWRITE_OPS = new Set([
+  'ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMultipartUploads', 'ListParts',
+  'CreateMultipartUpload', 'CompleteMultipartUpload',
+]);
+
+const ELEMENT = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`, 'g');
+
+export function rewriteXml(xml: string, m: NameMap): string {
+  const up = escapeXml(m.upstreamBucket);
+  const client = escapeXml(m.clientBucket);
+  let out = xml;
+  for (const el of ['Name', 'Bucket', 'BucketName']) {
+    out = out.replace(ELEMENT(el), (whole, v: string) => (v === up ? `<${el}>${client}</${el}>` : whole));
+  }
+  out = out.replace(ELEMENT('Location'), (_w, v: string) => {
+    // CompleteMultipartUpload's Location is the object URL at the provider.
+    const keyPart = v.replace(/^https?:\/\/[^/]+/, '').replace(new RegExp(`^/${escapeRe(up)}(?=/|$)`), '');
+    return `<Location>${escapeXml(m.clientBucketUrl)}${keyPart}</Location>`;
+  });
+  out = out.replace(ELEMENT('Resource'), (_w, v: string) => `<Resource>${v.replace(new RegExp(`^/${escapeRe(up)}(?=/|$)`), `/${client}`)}</Resource>`);
+  // Provider-side signature details describe s3gate's request to the provider: not the client's business.
+  out = out.replace(/<(StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes|AWSAccessKeyId|SignatureProvided|HostId)>[^<]*<\/\1>/g, '');
+  for (const h of m.upstreamHosts) out = out.split(escapeXml(h)).join(new URL(m.clientBase).host);
+  return out;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** ListBuckets from the provider: keep only the buckets the key sees, under client names. */
+export function rewriteListBuckets(xml: string, rename: (upstreamName: string) => string | undefined): string {
+  return xml.replace(/<Bucket>([\s\S]*?)<\/Bucket>/g, (whole, inner: string) => {
+    const m = /<Name>([^<]*)<\/Name>/.exec(inner);
+    if (!m) return whole;
+    const client = rename(m[1]!);
+    return client === undefined ? '' : `<Bucket>${inner.replace(m[0], `<Name>${escapeXml(client)}</Name>`)}</Bucket>`;
+  });
+}

@@ -1,0 +1,148 @@
+// AWS Signature Version 4 as S3 computes it, as pure functions. authenticate/ uses these to
+// recompute what a client signed; the outbound signer in resign/ uses @smithy/signature-v4.
+// Written here rather than borrowed because a verifier needs the intermediate values
+// (canonical request, string-to-sign) for S3's SignatureDoesNotMatch error document.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+export const ALGORITHM = 'AWS4-HMAC-SHA256';
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+const UNRESERVED = /[A-Za-z0-9\-._~]/;
+
+/** AWS's URI encoding: every byte but the unreserved set is %XX (uppercase); '/' kept when asked. */
+export function uriEncode(s: string, keepSlash: boolean): string {
+  let out = '';
+  for (const ch of s) {
+    if (UNRESERVED.test(ch) || (keepSlash && ch === '/')) out += ch;
+    else for (const b of Buffer.from(ch, 'utf8')) out += '%' + (b < 16 ? '0' : '') + b.toString(16).toUpperCase();
+  }
+  return out;
+}
+
+/** Percent-decoding that never throws: malformed escapes stay as they are, like S3 does. */
+export function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s.replace(/%([0-9A-Fa-f]{2})/g, (m, h: string) => {
+      const code = parseInt(h, 16);
+      return code < 0x80 ? String.fromCharCode(code) : m;
+    });
+  }
+}
+
+/** Raw query string → decoded [name, value] pairs, in wire order. '+' is a literal plus in S3. */
+export function parseQuery(raw: string): [string, string][] {
+  if (!raw) return [];
+  const out: [string, string][] = [];
+  for (const part of raw.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    out.push([safeDecode(name), safeDecode(value)]);
+  }
+  return out;
+}
+
+/** The canonical query string: names and values URI-encoded, sorted by name then value. */
+export function canonicalQuery(pairs: [string, string][], exclude?: string): string {
+  const enc: [string, string][] = [];
+  for (const [n, v] of pairs) if (n !== exclude) enc.push([uriEncode(n, false), uriEncode(v, false)]);
+  enc.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  return enc.map(([n, v]) => `${n}=${v}`).join('&');
+}
+
+/** S3's canonical URI: the decoded path re-encoded once, slashes kept, no dot-segment normalization. */
+export function canonicalUri(rawPath: string): string {
+  return uriEncode(safeDecode(rawPath), true) || '/';
+}
+
+function trimValue(v: string): string {
+  return v.trim().replace(/\s+/g, ' ');
+}
+
+export type HeaderValue = string | string[] | undefined;
+
+export function canonicalHeaders(headers: Record<string, HeaderValue>, signed: string[]): string {
+  let out = '';
+  for (const name of signed) {
+    const v = headers[name];
+    const value = v === undefined ? '' : Array.isArray(v) ? v.map(trimValue).join(',') : trimValue(v);
+    out += `${name}:${value}\n`;
+  }
+  return out;
+}
+
+export interface CanonicalRequestParts {
+  method: string;
+  canonicalUri: string;
+  canonicalQuery: string;
+  headers: Record<string, HeaderValue>;
+  signedHeaders: string[];
+  payloadHash: string;
+}
+
+export function canonicalRequest(p: CanonicalRequestParts): string {
+  return [
+    p.method,
+    p.canonicalUri,
+    p.canonicalQuery,
+    canonicalHeaders(p.headers, p.signedHeaders),
+    p.signedHeaders.join(';'),
+    p.payloadHash,
+  ].join('\n');
+}
+
+export function sha256Hex(s: string | Buffer): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+export function stringToSign(datetime: string, scope: string, canonicalReq: string): string {
+  return `${ALGORITHM}\n${datetime}\n${scope}\n${sha256Hex(canonicalReq)}`;
+}
+
+// Derived keys change once a day per key, region and service; caching them saves four HMACs
+// per request. Keyed by the secret itself so a rotated secret never reuses a stale key.
+const keyCache = new Map<string, Buffer>();
+
+export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
+  const id = `${date}\0${region}\0${service}\0${secret}`;
+  let k = keyCache.get(id);
+  if (!k) {
+    const kDate = createHmac('sha256', 'AWS4' + secret).update(date).digest();
+    const kRegion = createHmac('sha256', kDate).update(region).digest();
+    const kService = createHmac('sha256', kRegion).update(service).digest();
+    k = createHmac('sha256', kService).update('aws4_request').digest();
+    if (keyCache.size > 10_000) keyCache.clear();
+    keyCache.set(id, k);
+  }
+  return k;
+}
+
+export function signatureHex(key: Buffer, sts: string): string {
+  return createHmac('sha256', key).update(sts).digest('hex');
+}
+
+/** Constant-time equality of two hex signatures; never throws on length differences. */
+export function signaturesEqual(a: string, b: string): boolean {
+  const ba = Buffer.from(a, 'utf8');
+  const bb = Buffer.from(b, 'utf8');
+  if (ba.length !== bb.length) {
+    timingSafeEqual(ba, ba);
+    return false;
+  }
+  return timingSafeEqual(ba, bb);
+}
+
+/** 20130524T000000Z → Date, or null when malformed. */
+export function parseAmzDate(s: string): Date | null {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+  if (!m) return null;
+  const d = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+export function formatAmzDate(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
