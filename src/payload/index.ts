@@ -1,0 +1,137 @@
+import type { Transform } from 'node:stream';
+import { S3Error } from '../s3/errors.js';
+import { type AmzChecksumAlgorithm, algorithmOfHeader } from './checksums.js';
+import { AwsChunkedDecoder, type ChunkSigning, type ChunkedMode } from './aws-chunked.js';
+import { VerifyingStream } from './verify.js';
+
+export type { ChunkSigning, ChunkedMode } from './aws-chunked.js';
+export { AwsChunkedDecoder } from './aws-chunked.js';
+export { VerifyingStream, BodyDigests, type BodyExpectations } from './verify.js';
+export * from './checksums.js';
+
+export type PayloadMode = ChunkedMode | 'plain';
+
+export interface InboundPayload {
+  mode: PayloadMode;
+  /** pipe the client's request body through this; it emits what to forward */
+  body: Transform;
+  /** byte length of what `body` emits, when the client declared it */
+  outboundLength?: number;
+  /** Content-Encoding to forward: the client's value without aws-chunked, undefined when nothing is left */
+  contentEncoding?: string;
+  /** verified trailer checksums (x-amz-checksum-<alg> → base64); empty before the body ended successfully */
+  trailerChecksums(): Record<string, string>;
+}
+
+const STREAMING_MODES: Record<string, ChunkedMode> = {
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD': 'signed',
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER': 'signed-trailer',
+  'STREAMING-UNSIGNED-PAYLOAD-TRAILER': 'unsigned-trailer',
+};
+
+// AWS's own wording (InvalidArgument, ArgumentName x-amz-content-sha256).
+const BAD_CONTENT_SHA256 =
+  'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, ' +
+  'STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, ' +
+  'STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.';
+
+function parseLength(value: string, header: string): number {
+  if (!/^\d{1,16}$/.test(value.trim()) || Number(value) > Number.MAX_SAFE_INTEGER) {
+    throw new S3Error('InvalidArgument', `Invalid ${header}`, { ArgumentName: header, ArgumentValue: value });
+  }
+  return Number(value.trim());
+}
+
+function headerChecksums(h: Record<string, string>): Partial<Record<AmzChecksumAlgorithm, string>> {
+  const out: Partial<Record<AmzChecksumAlgorithm, string>> = {};
+  for (const [name, value] of Object.entries(h)) {
+    const alg = algorithmOfHeader(name);
+    if (alg) out[alg] = value.trim();
+  }
+  return out;
+}
+
+/**
+ * Chooses and configures the body pipeline for an inbound request from its
+ * headers. Throws the S3Error AWS would answer for headers that cannot
+ * describe a valid body, before any byte of it is read.
+ * `signing` is required for the STREAMING-AWS4-HMAC-SHA256-* modes; authenticate/
+ * provides it after verifying the seed (Authorization header) signature.
+ */
+export function inboundPayload(headers: Record<string, string>, signing?: ChunkSigning): InboundPayload {
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) h[k.toLowerCase()] = v;
+
+  const sha = h['x-amz-content-sha256']?.trim();
+  const encodings = (h['content-encoding'] ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  const rest = encodings.filter((e) => e.toLowerCase() !== 'aws-chunked');
+  const contentEncoding = rest.length > 0 ? rest.join(', ') : undefined;
+  const checksums = headerChecksums(h);
+  const contentMd5 = h['content-md5'];
+  const trailerHeader = h['x-amz-trailer'];
+
+  if (sha?.startsWith('STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD')) {
+    throw new S3Error('NotImplemented', 'SigV4A (STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD) chunk signatures are not supported.');
+  }
+  const mode = sha !== undefined ? STREAMING_MODES[sha] : undefined;
+
+  if (mode) {
+    const decoded = h['x-amz-decoded-content-length'];
+    // MinIO answers MissingContentLength here, matching AWS.
+    if (decoded === undefined) throw new S3Error('MissingContentLength');
+    const decodedLength = parseLength(decoded, 'x-amz-decoded-content-length');
+    const trailerNames = (trailerHeader ?? '')
+      .split(',')
+      .map((n) => n.trim().toLowerCase())
+      .filter((n) => n !== '');
+    if (mode === 'signed' && trailerNames.length > 0) {
+      throw new S3Error('InvalidRequest', 'x-amz-trailer requires a STREAMING-*-TRAILER x-amz-content-sha256.');
+    }
+    if (trailerNames.length > 1 || trailerNames.some((n) => !algorithmOfHeader(n))) {
+      throw new S3Error('InvalidRequest', 'The value specified in the x-amz-trailer header is not supported');
+    }
+    if (trailerNames.length > 0 && Object.keys(checksums).length > 0) {
+      throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+    }
+    if (mode !== 'unsigned-trailer' && !signing) {
+      throw new S3Error('InternalError', 'signed aws-chunked payload without the seed signature');
+    }
+    const decoder = new AwsChunkedDecoder({
+      mode,
+      decodedLength,
+      trailerNames,
+      signing,
+      expect: { checksums, contentMd5 },
+    });
+    return {
+      mode,
+      body: decoder,
+      outboundLength: decodedLength,
+      contentEncoding,
+      trailerChecksums: () => decoder.trailers,
+    };
+  }
+
+  if (sha !== undefined && sha !== 'UNSIGNED-PAYLOAD' && !/^[0-9a-fA-F]{64}$/.test(sha)) {
+    throw new S3Error('InvalidArgument', BAD_CONTENT_SHA256, { ArgumentName: 'x-amz-content-sha256', ArgumentValue: sha });
+  }
+  if (encodings.some((e) => e.toLowerCase() === 'aws-chunked')) {
+    // An aws-chunked body needs a STREAMING-* x-amz-content-sha256 to say how its chunks are signed.
+    throw new S3Error('InvalidArgument', BAD_CONTENT_SHA256, { ArgumentName: 'x-amz-content-sha256', ArgumentValue: sha ?? '' });
+  }
+  if (trailerHeader !== undefined && trailerHeader.trim() !== '') {
+    throw new S3Error('InvalidRequest', 'x-amz-trailer requires a STREAMING-*-TRAILER x-amz-content-sha256.');
+  }
+  const cl = h['content-length'];
+  const length = cl !== undefined ? parseLength(cl, 'content-length') : undefined;
+  const body = new VerifyingStream({
+    sha256Hex: sha !== undefined && sha !== 'UNSIGNED-PAYLOAD' ? sha : undefined,
+    contentMd5,
+    checksums,
+    length,
+  });
+  return { mode: 'plain', body, outboundLength: length, contentEncoding, trailerChecksums: () => ({}) };
+}
