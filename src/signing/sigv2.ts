@@ -68,16 +68,12 @@ export interface CanonicalResourceOptionsV2 {
   keepEmptyEquals?: boolean;
 }
 
-// Form decoding ('+' is a space) because that is how servers (and URLSearchParams, which the
-// routing stages use) read the value; botocore never emits a literal '+', so it agrees.
+// Decoded exactly as URLSearchParams decodes (form decoding: '+' is a space, malformed escapes
+// kept literally, never throws), because that is what the routing stages act on: the value a
+// request is served with must be the value that was signed. botocore never emits a literal '+',
+// so form decoding agrees with its unquote().
 function formDecode(s: string): string {
-  const spaced = s.replace(/\+/g, ' ');
-  try {
-    return decodeURIComponent(spaced);
-  } catch {
-    // Malformed escapes are another stage's error to report; signing must not throw on them.
-    return spaced;
-  }
+  return new URLSearchParams(`v=${s}`).get('v') ?? '';
 }
 
 export function canonicalizedResourceV2(opts: CanonicalResourceOptionsV2): string {
