@@ -30,7 +30,7 @@ class Checker {
     return undefined;
   }
 
-  /** ${VAR} from the environment, ${file:path} from a file (trailing newline dropped). */
+  /** ${VAR} or ${VAR:-default} from the environment, ${file:path} from a file (trailing newline dropped). */
   expand(path: string, v: string): string | undefined {
     let bad = false;
     const out = v.replace(/\$\{([^}]+)\}/g, (_m, ref: string) => {
@@ -44,10 +44,12 @@ class Checker {
           return '';
         }
       }
-      const val = this.env[ref];
+      const dflt = ref.indexOf(':-');
+      const name = dflt >= 0 ? ref.slice(0, dflt) : ref;
+      const val = this.env[name] || (dflt >= 0 ? ref.slice(dflt + 2) : undefined);
       if (val === undefined || val === '') {
         bad = true;
-        this.fail(path, `environment variable ${ref} is not set`);
+        this.fail(path, `environment variable ${name} is not set`);
         return '';
       }
       return val;

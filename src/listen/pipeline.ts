@@ -15,6 +15,7 @@ import { findRoute, parseCopySource, type Route } from '../route/route.js';
 import { buildOutbound } from '../resign/request.js';
 import { signOutbound } from '../resign/sign.js';
 import { forward } from '../forward/forward.js';
+import { forwardLocal } from '../forward/local.js';
 import { responseHeaders, rewriteListBuckets, rewriteXml, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
 import { S3Error, errorXml, escapeXml, isS3Error } from '../s3/errors.js';
 import { EMPTY_SHA256, parseQuery, uriEncode } from '../signing/sigv4.js';
@@ -122,7 +123,7 @@ async function run(
   }
 
   const hasBody = method === 'PUT' || method === 'POST';
-  const body = hasBody ? inboundBody(req, headers, auth, ctx) : undefined;
+  const body = hasBody ? inboundBody(req, headers, auth, op.name, route.upstream.profile, ctx) : undefined;
   if (expectContinue) res.writeContinue();
 
   const outbound = buildOutbound(route.upstream, {
@@ -133,6 +134,15 @@ async function run(
   for (const [k, v] of Object.entries(body?.headers ?? {})) {
     if (v === null) delete outbound.headers[k];
     else outbound.headers[k] = v;
+  }
+  if (route.upstream.kind === 'local') {
+    const q = new URLSearchParams();
+    for (const [n, v] of outbound.query) q.append(n, v);
+    const localRes = await forwardLocal(route.upstream, {
+      method, bucket: route.upstreamBucket, query: q, headers: outbound.headers,
+      ...(address.key !== undefined ? { key: address.key } : {}),
+    }, body?.stream ?? null);
+    return respond(cfg, ctx, req, res, route, op, localRes.status, localRes.headers, localRes.body);
   }
   const declared = auth.payloadHash;
   const payloadHash = !hasBody ? EMPTY_SHA256 : declared && HEX64.test(declared) ? declared : 'UNSIGNED-PAYLOAD';

@@ -1,0 +1,27 @@
+// The in-process transport for the `local` upstream: the request goes to a LocalStore instead
+// of over a socket, after the same authentication and authorization as any provider.
+import { Readable } from 'node:stream';
+import type { Upstream } from '../config/types.js';
+import { LocalStore } from '../local/index.js';
+import type { UpstreamResponse } from './forward.js';
+
+const stores = new WeakMap<Upstream, LocalStore>();
+
+export async function forwardLocal(
+  up: Upstream,
+  req: { method: string; bucket?: string; key?: string; query: URLSearchParams; headers: Record<string, string> },
+  body: Readable | null,
+): Promise<UpstreamResponse> {
+  let store = stores.get(up);
+  if (!store) {
+    store = new LocalStore(up.path!);
+    stores.set(up, store);
+  }
+  const r = await store.handle({ ...req, body: body ?? Readable.from([]) });
+  const out = r.body === undefined ? Readable.from([]) : typeof r.body === 'string' || Buffer.isBuffer(r.body) ? Readable.from([Buffer.from(r.body)]) : (r.body as Readable);
+  const headers: Record<string, string> = { ...r.headers };
+  if (r.body !== undefined && (typeof r.body === 'string' || Buffer.isBuffer(r.body)) && headers['content-length'] === undefined) {
+    headers['content-length'] = String(Buffer.byteLength(r.body));
+  }
+  return { status: r.status, headers, body: out };
+}

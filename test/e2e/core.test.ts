@@ -1,0 +1,274 @@
+// The gateway core end to end: an unmodified SDK signs for s3gate's own domain with a key
+// s3gate issued; the strict upstream verifies s3gate's re-signed request against the Host and
+// URI it really received, and records it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand,
+  HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { randomBytes } from 'node:crypto';
+import { request } from 'undici';
+import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
+import { testUndiciAgent } from '../upstream/resolve.js';
+import { client, DOMAIN, GW_KEY, GW_KEY_LIMITED, portOf, startTestGateway, UP_KEY } from '../helpers/gateway.js';
+
+let upstream: StrictUpstream;
+let gw: Awaited<ReturnType<typeof startTestGateway>>;
+let port: number;
+const agent = testUndiciAgent();
+
+async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
+  try {
+    await p;
+  } catch (e) {
+    return e as S3ServiceException;
+  }
+  throw new Error('expected the request to fail');
+}
+
+function storedObjects(bucket: string): string[] {
+  return upstream.requests.filter((r) => r.bucket === bucket && r.operation === 'PutObject' && r.status === 200).map((r) => r.key!);
+}
+
+beforeAll(async () => {
+  upstream = await startStrictUpstream({ ...UP_KEY, region: 'eu-test-1', dnsName: 's3.upstream.test' });
+  gw = await startTestGateway({
+    domains: [DOMAIN],
+    region: 'us-east-1',
+    keys: [
+      { ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] },
+      { ...GW_KEY_LIMITED, allow: [{ bucket: 'media', prefix: 'public/', actions: ['read', 'list'] }] },
+    ],
+    upstreams: {
+      strict: { provider: 'linode', endpoint: upstream.url, region: 'eu-test-1', credentials: UP_KEY },
+    },
+    buckets: {
+      media: { upstream: 'strict', bucket: 'media-prod-2024', domains: ['files.example.test'], public: 'read' },
+      '*': { upstream: 'strict' },
+    },
+  });
+  port = portOf(gw.url);
+  await upstream.store.handle({ method: 'PUT', bucket: 'media-prod-2024', query: new URLSearchParams(), headers: {}, body: (await import('node:stream')).Readable.from([]) });
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await upstream?.close();
+});
+
+const styles: [string, () => S3Client][] = [
+  ['path-style on the gateway domain', () => client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true })],
+  ['virtual-host on *.gateway domain', () => client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: false })],
+];
+
+describe.each(styles)('SDK through s3gate, %s', (_name, make) => {
+  it('puts, gets (and ranges), heads, lists, copies and deletes objects', async () => {
+    const s3 = make();
+    const body = randomBytes(10_000);
+    const key = `dir/obj ${Math.random().toString(36).slice(2)} ünï+~.bin`;
+    await s3.send(new PutObjectCommand({ Bucket: 'media', Key: key, Body: body, ContentType: 'application/x-test', Metadata: { who: 'e2e' } }));
+
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: key }));
+    expect(Buffer.from(await got.Body!.transformToByteArray())).toEqual(body);
+    expect(got.ContentType).toBe('application/x-test');
+    expect(got.Metadata).toEqual({ who: 'e2e' });
+
+    const range = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: key, Range: 'bytes=100-199' }));
+    expect(Buffer.from(await range.Body!.transformToByteArray())).toEqual(body.subarray(100, 200));
+    expect(range.ContentRange).toBe('bytes 100-199/10000');
+
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'media', Key: key }));
+    expect(head.ContentLength).toBe(10_000);
+
+    const list = await s3.send(new ListObjectsV2Command({ Bucket: 'media', Prefix: 'dir/' }));
+    expect(list.Name).toBe('media');
+    expect(list.Contents?.map((c) => c.Key)).toContain(key);
+
+    await s3.send(new CopyObjectCommand({ Bucket: 'media', Key: `${key}.copy`, CopySource: `media/${encodeURIComponent(key)}` }));
+    const copy = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: `${key}.copy` }));
+    expect(Buffer.from(await copy.Body!.transformToByteArray())).toEqual(body);
+
+    await s3.send(new DeleteObjectCommand({ Bucket: 'media', Key: key }));
+    const del = await s3.send(new DeleteObjectsCommand({ Bucket: 'media', Delete: { Objects: [{ Key: `${key}.copy` }] } }));
+    expect(del.Deleted?.[0]?.Key).toBe(`${key}.copy`);
+    expect((await errorOf(s3.send(new HeadObjectCommand({ Bucket: 'media', Key: key })))).$metadata.httpStatusCode).toBe(404);
+
+    // What the provider saw: its own bucket name, its own Host, s3gate's key.
+    const put = upstream.requests.find((r) => r.operation === 'PutObject' && r.key === key)!;
+    expect(put.bucket).toBe('media-prod-2024');
+    expect(put.accessKeyId).toBe(UP_KEY.accessKeyId);
+    expect(put.host).toBe(new URL(upstream.url).host);
+    expect(put.headers['x-amz-meta-who']).toBe('e2e');
+  });
+
+  it('uploads multipart with lib-storage and reads it back', async () => {
+    const s3 = make();
+    const data = randomBytes(11 * 1024 * 1024);
+    const key = `multi-${Math.random().toString(36).slice(2)}`;
+    const up = new Upload({ client: s3, params: { Bucket: 'media', Key: key, Body: data }, partSize: 5 * 1024 * 1024 });
+    const res = await up.done();
+    expect(res.Bucket).toBe('media');
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: key }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(data)).toBe(true);
+  });
+});
+
+describe('custom domain bound to a bucket', () => {
+  it('an SDK pointed at files.example.test works (bucket from the Host)', async () => {
+    const s3 = client(`http://files.example.test:${port}`, GW_KEY, { bucketEndpoint: true });
+    await s3.send(new PutObjectCommand({ Bucket: `http://files.example.test:${port}`, Key: 'cd.txt', Body: 'custom domain' }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: `http://files.example.test:${port}`, Key: 'cd.txt' }));
+    expect(await got.Body!.transformToString()).toBe('custom domain');
+  });
+
+  it('anonymous GET of a public bucket works, anonymous PUT does not', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
+    await s3.send(new PutObjectCommand({ Bucket: 'media', Key: 'public/hello.txt', Body: 'hi' }));
+    const r = await request(`http://files.example.test:${port}/public/hello.txt`, { dispatcher: agent });
+    expect(r.statusCode).toBe(200);
+    expect(await r.body.text()).toBe('hi');
+    const w = await request(`http://files.example.test:${port}/public/x.txt`, { method: 'PUT', body: 'x', dispatcher: agent });
+    expect(w.statusCode).toBe(403);
+    expect(await w.body.text()).toContain('<Code>AccessDenied</Code>');
+  });
+});
+
+describe('presigned URLs made with s3gate\'s key, fetched with plain HTTP', () => {
+  it('GET and PUT', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
+    const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'media', Key: 'presigned.txt' }), { expiresIn: 600 });
+    const put = await request(putUrl, { method: 'PUT', body: 'via presigned put', dispatcher: agent });
+    expect(put.statusCode).toBe(200);
+    await put.body.dump();
+    const getUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'media', Key: 'presigned.txt' }), { expiresIn: 600 });
+    const get = await request(getUrl, { dispatcher: agent });
+    expect(get.statusCode).toBe(200);
+    expect(await get.body.text()).toBe('via presigned put');
+    // A presigned URL went upstream with header auth.
+    const seen = upstream.requests.filter((r) => r.key === 'presigned.txt');
+    expect(seen.every((r) => r.auth === 'v4-header')).toBe(true);
+  });
+
+  it('an added query parameter breaks the signature', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'media', Key: 'presigned.txt' }), { expiresIn: 600 });
+    const r = await request(`${url}&response-content-type=text/html`, { dispatcher: agent });
+    expect(r.statusCode).toBe(403);
+    expect(await r.body.text()).toContain('<Code>SignatureDoesNotMatch</Code>');
+  });
+});
+
+describe('refused with the right error, nothing stored upstream', () => {
+  const bad = (creds: { accessKeyId: string; secretAccessKey: string }) => client(`http://${DOMAIN}:${port}`, creds, { forcePathStyle: true });
+
+  it('wrong secret → SignatureDoesNotMatch with the string-to-sign', async () => {
+    const e = await errorOf(bad({ ...GW_KEY, secretAccessKey: 'nope' }).send(new PutObjectCommand({ Bucket: 'media', Key: 'wrong-secret', Body: 'x' })));
+    expect(e.name).toBe('SignatureDoesNotMatch');
+    expect(e.$metadata.httpStatusCode).toBe(403);
+    expect((e as unknown as { StringToSign?: string }).StringToSign).toMatch(/^AWS4-HMAC-SHA256\n/);
+    expect(storedObjects('media-prod-2024')).not.toContain('wrong-secret');
+  });
+
+  it('unknown key → InvalidAccessKeyId', async () => {
+    const e = await errorOf(bad({ accessKeyId: 'NOSUCHKEY', secretAccessKey: 'x' }).send(new PutObjectCommand({ Bucket: 'media', Key: 'unknown-key', Body: 'x' })));
+    expect(e.name).toBe('InvalidAccessKeyId');
+    expect(storedObjects('media-prod-2024')).not.toContain('unknown-key');
+  });
+
+  it('a key without a grant → AccessDenied; a prefix grant holds', async () => {
+    const limited = bad(GW_KEY_LIMITED);
+    const e = await errorOf(limited.send(new PutObjectCommand({ Bucket: 'media', Key: 'public/nope', Body: 'x' })));
+    expect(e.name).toBe('AccessDenied');
+    const e2 = await errorOf(limited.send(new GetObjectCommand({ Bucket: 'media', Key: 'private/x' })));
+    expect(e2.name).toBe('AccessDenied');
+    const ok = await limited.send(new GetObjectCommand({ Bucket: 'media', Key: 'public/hello.txt' }));
+    expect(await ok.Body!.transformToString()).toBe('hi');
+    const e3 = await errorOf(limited.send(new ListObjectsV2Command({ Bucket: 'other' })));
+    expect(e3.name).toBe('AccessDenied');
+  });
+
+  it('a Host other than the one signed → SignatureDoesNotMatch', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
+    s3.middlewareStack.add((next) => async (args) => {
+      const req = args.request as { headers: Record<string, string> };
+      return next(args).then((r) => r);
+    }, { step: 'build' });
+    s3.middlewareStack.addRelativeTo((next) => async (args) => {
+      (args.request as { headers: Record<string, string> }).headers.host = `other.example.test:${port}`;
+      return next(args);
+    }, { relation: 'after', toMiddleware: 'awsAuthMiddleware', name: 'swapHost' });
+    const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'media', Key: 'host-swap', Body: 'x' })));
+    expect(e.name).toBe('SignatureDoesNotMatch');
+  });
+
+  it('tampered header, query and path → SignatureDoesNotMatch', async () => {
+    for (const tamper of [
+      (r: { headers: Record<string, string>; path: string; query: Record<string, string> }) => { r.headers['x-amz-meta-who'] = 'mallory'; },
+      (r: { headers: Record<string, string>; path: string; query: Record<string, string> }) => { r.path = r.path.replace('tamper', 'tamperX'); },
+      (r: { headers: Record<string, string>; path: string; query: Record<string, string> }) => { r.query['x-id'] = 'GetObject'; },
+    ]) {
+      const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
+      s3.middlewareStack.addRelativeTo((next) => async (args) => {
+        tamper(args.request as never);
+        return next(args);
+      }, { relation: 'after', toMiddleware: 'awsAuthMiddleware', name: 'tamper' });
+      const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'media', Key: 'tamper', Body: 'x', Metadata: { who: 'alice' } })));
+      expect(e.name).toBe('SignatureDoesNotMatch');
+    }
+    expect(storedObjects('media-prod-2024')).not.toContain('tamper');
+    expect(storedObjects('media-prod-2024')).not.toContain('tamperX');
+  });
+
+  it('a skewed clock → RequestTimeTooSkewed', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true, systemClockOffset: -3600_000, maxAttempts: 1 });
+    const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'media', Key: 'skewed', Body: 'x' })));
+    expect(e.name).toBe('RequestTimeTooSkewed');
+  });
+
+  it('an expired presigned URL → AccessDenied', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'media', Key: 'presigned.txt' }), { expiresIn: 60, signingDate: new Date(Date.now() - 7200_000) });
+    const r = await request(url, { dispatcher: agent });
+    expect(r.statusCode).toBe(403);
+    const text = await r.body.text();
+    expect(text).toContain('<Code>AccessDenied</Code>');
+    expect(text).toContain('Request has expired');
+  });
+
+  it('a body whose sha256 differs → XAmzContentSHA256Mismatch, and the provider stores nothing', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
+    s3.middlewareStack.addRelativeTo((next) => async (args) => {
+      const r = args.request as { body: unknown };
+      r.body = Buffer.from('the body that was not signed');
+      return next(args);
+    }, { relation: 'after', toMiddleware: 'awsAuthMiddleware', name: 'swapBody' });
+    const e = await errorOf(s3.send(new PutObjectCommand({
+      Bucket: 'media', Key: 'sha-mismatch', Body: Buffer.from('the body that was signed...!'),
+      ContentSHA256: undefined,
+    } as never)));
+    expect(e.name).toBe('XAmzContentSHA256Mismatch');
+    const stored = await upstream.store.handle({ method: 'HEAD', bucket: 'media-prod-2024', key: 'sha-mismatch', query: new URLSearchParams(), headers: {}, body: (await import('node:stream')).Readable.from([]) }).catch((x: Error) => x);
+    expect(stored).toBeInstanceOf(Error);
+  });
+});
+
+describe('ListBuckets', () => {
+  it('is filtered to the key\'s buckets, under client names', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY_LIMITED, { forcePathStyle: true });
+    const r = await s3.send(new ListBucketsCommand({}));
+    expect(r.Buckets?.map((b) => b.Name)).toEqual(['media']);
+  });
+});
+
+describe('admin', () => {
+  it('CreateBucket through the "*" route needs the admin action', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: 'made-by-admin' }));
+    const limited = client(`http://${DOMAIN}:${port}`, GW_KEY_LIMITED, { forcePathStyle: true });
+    const e = await errorOf(limited.send(new CreateBucketCommand({ Bucket: 'made-by-limited' })));
+    expect(e.name).toBe('AccessDenied');
+    expect(upstream.requests.some((r) => r.operation === 'CreateBucket' && r.bucket === 'made-by-admin' && r.status === 200)).toBe(true);
+  });
+});
