@@ -4,7 +4,8 @@
 // S3 user guide; where clients disagree with it, botocore's HmacV1Auth is the reference because it
 // is what most V2 traffic still comes from.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { signaturesEqual } from './sigv4.js';
 
 /**
  * Query parameters that are part of the CanonicalizedResource: botocore's HmacV1Auth.QSAOfInterest
@@ -162,15 +163,10 @@ export function signatureV2(secret: string, stringToSign: string): string {
   return createHmac('sha1', secret).update(stringToSign, 'utf8').digest('base64');
 }
 
-/** Constant-time for equal lengths; a length mismatch only reveals that the lengths differ. */
+/** Constant-time for equal lengths; a length mismatch returns false without throwing. */
 export function verifySignatureV2(expectedB64: string, givenB64: string): boolean {
-  const a = Buffer.from(expectedB64, 'utf8');
-  const b = Buffer.from(givenB64, 'utf8');
-  if (a.length !== b.length) {
-    timingSafeEqual(a, a);
-    return false;
-  }
-  return timingSafeEqual(a, b);
+  // The comparison is encoding-agnostic, so V2 shares V4's rather than keeping a second copy.
+  return signaturesEqual(expectedB64, givenB64);
 }
 
 /** `Authorization: AWS AKID:signature`. Returns null for anything else, including SigV4. */
