@@ -251,8 +251,9 @@ describe('SigV2 published vectors', () => {
     // signature printed with it, lx3byBScXR6KzyMaifNkardMwNk=, is the HMAC of a different string
     // that puts the x-amz-date value on the Date line; an older revision printed
     // 9b2sXq0KfxsxHtdZkzx/9Ngqyh8=, which matches neither. kr/s3 sign_test.go says so too and pins
-    // R4dJ53KECjStyBO5iTBJZ4XVOaI=; awsig skips the example as contradictory. Real clients (AWS
-    // SDK for Java v1, s3cmd) and servers (Ceph RGW) follow the rule, so that is what is tested.
+    // R4dJ53KECjStyBO5iTBJZ4XVOaI=; awsig skips the example as contradictory. The rule is what is
+    // tested. Servers disagree when both headers are sent: MinIO's verifier keeps the Date value
+    // on that line, so such a client verifies against only one of them.
     const req: ReceivedRequestV2 = {
       method: 'DELETE',
       path: '/johnsmith/photos/puppy.jpg',
