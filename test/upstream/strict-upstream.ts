@@ -396,7 +396,9 @@ export async function startStrictUpstream(opts: StrictUpstreamOptions): Promise<
       const expectedSha = ph !== undefined && /^[0-9a-f]{64}$/.test(ph) ? ph : undefined;
       body = new BodyCheck(expectedSha === EMPTY_SHA256 && !hasBody ? undefined : expectedSha, len === undefined ? undefined : Number(len), (n) => (rec.bodyBytes = n));
       const check = body;
-      req.on('error', (e) => check.destroy(e));
+      // Body failures reach the store through its read; a body the store never read has nothing to undo.
+      check.on('error', () => {});
+      req.on('error', () => check.destroy(new S3Error('IncompleteBody')));
       // A client that hangs up mid-body: the store must see a failed stream, not a short one.
       req.on('close', () => {
         if (!req.complete) check.destroy(new S3Error('IncompleteBody'));
