@@ -14,6 +14,8 @@ export interface OutboundRequest {
   /** decoded query pairs, in order */
   query: [string, string][];
   headers: Record<string, string>;
+  /** the provider bucket when the Host names it (virtual-host): SigV2 signs it */
+  bucketInHost?: string;
 }
 
 // Hop-by-hop headers, the client's own auth, and proxy bookkeeping never travel upstream.
@@ -72,7 +74,8 @@ export function buildOutbound(up: Upstream, input: OutboundInput): OutboundReque
     if (input.queryAuth && lower.startsWith('x-amz-checksum')) continue;
     query.push([n, v]);
   }
-  return { origin, host, method: input.method, path, query, headers };
+  const virtual = input.upstreamBucket !== undefined && up.profile.addressing === 'virtual';
+  return { origin, host, method: input.method, path, query, headers, ...(virtual ? { bucketInHost: input.upstreamBucket } : {}) };
 }
 
 export function queryString(pairs: [string, string][]): string {

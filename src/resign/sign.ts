@@ -4,7 +4,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import type { Upstream } from '../config/types.js';
 import { signatureFor } from '../config/provider.js';
-import type { OutboundRequest } from './request.js';
+import { queryString, type OutboundRequest } from './request.js';
+import { signRequestV2 } from '../signing/sigv2.js';
 
 const signers = new WeakMap<Upstream, SignatureV4>();
 
@@ -27,7 +28,14 @@ function v4Signer(up: Upstream): SignatureV4 {
 
 export async function signOutbound(up: Upstream, operation: string, req: OutboundRequest, payloadHash: string, now = new Date()): Promise<Record<string, string>> {
   const version = signatureFor(up.profile, operation);
-  if (version === 'v2') throw new Error('SigV2 outbound is not wired yet');
+  if (version === 'v2') {
+    // SigV2 does not cover the body; x-amz-content-sha256 is a SigV4 notion some SigV2-only
+    // providers choke on, so it is not sent.
+    return signRequestV2(
+      { method: req.method, path: req.path, query: queryString(req.query), headers: { ...req.headers, host: req.host }, ...(req.bucketInHost ? { bucketInHost: req.bucketInHost } : {}) },
+      up.credentials, now,
+    );
+  }
   const url = new URL(req.origin);
   const query: Record<string, string | string[]> = {};
   for (const [n, v] of req.query) {

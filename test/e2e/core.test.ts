@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { testUndiciAgent } from '../upstream/resolve.js';
-import { client, DOMAIN, GW_KEY, GW_KEY_LIMITED, portOf, startTestGateway, UP_KEY } from '../helpers/gateway.js';
+import { afterSigning, client, DOMAIN, GW_KEY, GW_KEY_LIMITED, portOf, startTestGateway, UP_KEY, type WireRequest } from '../helpers/gateway.js';
 
 let upstream: StrictUpstream;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
@@ -191,29 +191,21 @@ describe('refused with the right error, nothing stored upstream', () => {
 
   it('a Host other than the one signed → SignatureDoesNotMatch', async () => {
     const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
-    s3.middlewareStack.add((next) => async (args) => {
-      const req = args.request as { headers: Record<string, string> };
-      return next(args).then((r) => r);
-    }, { step: 'build' });
-    s3.middlewareStack.addRelativeTo((next) => async (args) => {
-      (args.request as { headers: Record<string, string> }).headers.host = `other.example.test:${port}`;
-      return next(args);
-    }, { relation: 'after', toMiddleware: 'awsAuthMiddleware', name: 'swapHost' });
+    afterSigning(s3, (r) => {
+      r.headers.host = `other.example.test:${port}`;
+    });
     const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'media', Key: 'host-swap', Body: 'x' })));
     expect(e.name).toBe('SignatureDoesNotMatch');
   });
 
   it('tampered header, query and path → SignatureDoesNotMatch', async () => {
     for (const tamper of [
-      (r: { headers: Record<string, string>; path: string; query: Record<string, string> }) => { r.headers['x-amz-meta-who'] = 'mallory'; },
-      (r: { headers: Record<string, string>; path: string; query: Record<string, string> }) => { r.path = r.path.replace('tamper', 'tamperX'); },
-      (r: { headers: Record<string, string>; path: string; query: Record<string, string> }) => { r.query['x-id'] = 'GetObject'; },
+      (r: WireRequest) => { r.headers['x-amz-meta-who'] = 'mallory'; },
+      (r: WireRequest) => { r.path = r.path.replace('tamper', 'tamperX'); },
+      (r: WireRequest) => { r.query['x-id'] = 'GetObject'; },
     ]) {
       const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
-      s3.middlewareStack.addRelativeTo((next) => async (args) => {
-        tamper(args.request as never);
-        return next(args);
-      }, { relation: 'after', toMiddleware: 'awsAuthMiddleware', name: 'tamper' });
+      afterSigning(s3, tamper);
       const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'media', Key: 'tamper', Body: 'x', Metadata: { who: 'alice' } })));
       expect(e.name).toBe('SignatureDoesNotMatch');
     }
@@ -239,11 +231,9 @@ describe('refused with the right error, nothing stored upstream', () => {
 
   it('a body whose sha256 differs → XAmzContentSHA256Mismatch, and the provider stores nothing', async () => {
     const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
-    s3.middlewareStack.addRelativeTo((next) => async (args) => {
-      const r = args.request as { body: unknown };
+    afterSigning(s3, (r) => {
       r.body = Buffer.from('the body that was not signed');
-      return next(args);
-    }, { relation: 'after', toMiddleware: 'awsAuthMiddleware', name: 'swapBody' });
+    });
     const e = await errorOf(s3.send(new PutObjectCommand({
       Bucket: 'media', Key: 'sha-mismatch', Body: Buffer.from('the body that was signed...!'),
       ContentSHA256: undefined,

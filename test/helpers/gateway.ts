@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { buildConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/listen/server.js';
 import { testRequestHandler } from '../upstream/resolve.js';
@@ -20,7 +20,7 @@ export interface LogSink {
   text(): string;
 }
 
-export function captureLog(): { sink: LogSink; logger: ReturnType<typeof pino> } {
+export function captureLog(): { sink: LogSink; logger: Logger } {
   const lines: Record<string, unknown>[] = [];
   let raw = '';
   const dest = new Writable({
@@ -30,7 +30,7 @@ export function captureLog(): { sink: LogSink; logger: ReturnType<typeof pino> }
       cb();
     },
   });
-  const logger = pino({ level: 'info', base: undefined }, dest);
+  const logger = pino({ level: 'info', base: undefined }, dest) as unknown as Logger;
   return { sink: { lines, text: () => raw }, logger };
 }
 
@@ -59,4 +59,23 @@ export function client(endpoint: string, creds = GW_KEY, extra: Partial<S3Client
 
 export function tmpDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface WireRequest {
+  headers: Record<string, string>;
+  path: string;
+  query: Record<string, string>;
+  body: unknown;
+}
+
+/** Changes the request after the SDK signed it: what an attacker or a broken proxy would do. */
+export function afterSigning(s3: S3Client, change: (r: WireRequest) => void): S3Client {
+  s3.middlewareStack.addRelativeTo(
+    ((next: (a: { request: unknown }) => Promise<unknown>) => async (args: { request: unknown }) => {
+      change(args.request as WireRequest);
+      return next(args);
+    }) as never,
+    { relation: 'after', toMiddleware: 'awsAuthMiddleware', name: `tamper-${Math.random()}` },
+  );
+  return s3;
 }
