@@ -11,8 +11,10 @@ import { signaturesEqual } from './sigv4.js';
  * Query parameters that are part of the CanonicalizedResource: botocore's HmacV1Auth.QSAOfInterest
  * (botocore/auth.py), deduplicated. The AWS page lists fewer; a server that signs fewer than the
  * client rejects the client, one that signs more rejects it too, so matching the dominant client
- * exactly is what matters. Ceph RGW additionally signs encryption, policyStatus and
- * publicAccessBlock, which is why the set can be overridden per provider.
+ * exactly is what matters. Ceph RGW (rgw_auth_s3.cc signed_subresources) differs both ways: it
+ * also signs encryption, policyStatus and publicAccessBlock, and does not sign accelerate,
+ * analytics, defaultObjectAcl, inventory, metrics, replication, restore, select, select-type or
+ * storageClass; hence the set can be overridden per provider.
  */
 export const SIGNED_SUBRESOURCES_V2: ReadonlySet<string> = new Set([
   'accelerate',
