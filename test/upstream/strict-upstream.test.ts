@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { Readable } from 'node:stream';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -170,5 +170,16 @@ describe('strict upstream', () => {
     const res = await send({ method: 'GET', path: `/${B}/ok`, headers: r.headers as Record<string, string> });
     expect(res.status).toBe(403);
     expect(res.body).toContain('RequestTimeTooSkewed');
+  });
+
+  it('SigV2 header auth is verified (hand-built string-to-sign)', async () => {
+    const date = new Date().toUTCString();
+    const sig = (secret: string) => createHmac('sha1', secret).update(`GET\n\n\n${date}\n/${B}/ok`).digest('base64');
+    const ok = await send({ method: 'GET', path: `/${B}/ok`, headers: { date, authorization: `AWS ${creds.accessKeyId}:${sig(creds.secretAccessKey)}` } });
+    expect(ok.status).toBe(200);
+    expect(up.requests.at(-1)?.auth).toBe('v2-header');
+    const bad = await send({ method: 'GET', path: `/${B}/ok`, headers: { date, authorization: `AWS ${creds.accessKeyId}:${sig('nope')}` } });
+    expect(bad.status).toBe(403);
+    expect(bad.body).toContain('SignatureDoesNotMatch');
   });
 });
