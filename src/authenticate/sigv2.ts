@@ -17,19 +17,24 @@ function lookupKey(keys: Map<string, GatewayKey>, id: string): GatewayKey {
  * A client addressing a bucket by Host signs "/bucket/key". For a custom domain bound to a
  * bucket, a client may sign the bucket's name or, as S3's CNAME rule has it, the whole host.
  */
-function candidates(input: AuthInput): (string | undefined)[] {
-  if (input.bucketInHost === undefined) return [undefined];
+function candidates(input: AuthInput): { bucketInHost?: string; path: string }[] {
+  if (input.bucketInHost === undefined) {
+    // botocore signs bucket-level calls as "/bucket/" while sending "/bucket"; others sign what
+    // they send. Both name the same resource, so both are accepted.
+    const p = input.rawPath;
+    const bucketLevel = /^\/[^/]+\/?$/.test(p);
+    if (!bucketLevel) return [{ path: p }];
+    return [{ path: p }, { path: p.endsWith('/') ? p.slice(0, -1) : p + '/' }];
+  }
   const host = input.host.toLowerCase().replace(/:\d+$/, '');
-  return host === input.bucketInHost ? [input.bucketInHost] : [input.bucketInHost, host];
+  const buckets = host === input.bucketInHost ? [input.bucketInHost] : [input.bucketInHost, host];
+  return buckets.map((b) => ({ bucketInHost: b, path: input.rawPath }));
 }
 
 function verify(input: AuthInput, key: GatewayKey, mode: 'header' | 'query', provided: string): void {
   let first: string | undefined;
-  for (const bucketInHost of candidates(input)) {
-    const sts = stringToSignForRequestV2(
-      { method: input.method, path: input.rawPath, query: input.rawQuery, headers: input.headers, ...(bucketInHost !== undefined ? { bucketInHost } : {}) },
-      mode,
-    );
+  for (const c of candidates(input)) {
+    const sts = stringToSignForRequestV2({ method: input.method, query: input.rawQuery, headers: input.headers, ...c }, mode);
     if (verifySignatureV2(signatureV2(key.secretAccessKey, sts), provided)) return;
     first ??= sts;
   }

@@ -56,8 +56,8 @@ export interface StrictUpstreamOptions {
   /** default false: unsigned requests get AccessDenied */
   allowAnonymous?: boolean;
   /**
-   * 'ecs-like' is a placeholder: it will reject SigV4 on data operations and virtual-host
-   * addressing once we know ECS's exact answers. Today it behaves like 'aws'.
+   * 'ecs-like' refuses SigV4 on data operations (XAmzContentSHA256Mismatch, as ECS users
+   * report) and virtual-host addressing (NoSuchBucket).
    */
   mode?: 'aws' | 'ecs-like';
 }
@@ -394,7 +394,11 @@ export async function startStrictUpstream(opts: StrictUpstreamOptions): Promise<
       rec.payloadHash = auth.payloadHash;
 
       if (opts.mode === 'ecs-like') {
-        // Placeholder: will refuse SigV4 on data operations and virtual-host addressing.
+        // Dell ECS as its users describe it: SigV4 writes fail with XAmzContentSHA256Mismatch
+        // (so they sign data operations with SigV2), and virtual-host buckets are not found.
+        if (addr.style !== 'path') throw new S3Error('NoSuchBucket', undefined, { BucketName: addr.bucket ?? host });
+        const data = ['PutObject', 'GetObject', 'DeleteObject', 'CopyObject', 'UploadPart', 'CreateMultipartUpload', 'CompleteMultipartUpload', 'AbortMultipartUpload'];
+        if (auth.kind.startsWith('v4') && data.includes(rec.operation)) throw new S3Error('XAmzContentSHA256Mismatch');
       }
 
       const chunked = (headers['content-encoding'] ?? '').split(',').some((s) => s.trim() === 'aws-chunked') || (auth.payloadHash ?? '').startsWith('STREAMING-');
