@@ -3,7 +3,7 @@
 import type { GatewayKey } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
 import {
-  ALGORITHM, canonicalQuery, canonicalRequest, canonicalUri, parseAmzDate, parseQuery,
+  ALGORITHM, canonicalQuery, canonicalRequest, canonicalUri, formatAmzDate, parseAmzDate, parseQuery,
   signatureHex, signaturesEqual, signingKey, stringToSign, type HeaderValue,
 } from '../signing/sigv4.js';
 import type { Authenticated, AuthInput } from './types.js';
@@ -110,11 +110,12 @@ export function authenticateHeaderV4(input: AuthInput, keys: Map<string, Gateway
   const { credential: cred, signedHeaders, signature } = auth;
   const key = lookupKey(keys, cred.accessKeyId);
   const amzDate = input.headers['x-amz-date'] as string | undefined;
-  const datetime = amzDate ?? '';
-  const when = parseAmzDate(datetime) ?? (input.headers.date ? new Date(input.headers.date as string) : null);
+  // Without x-amz-date, SigV4 signs the Date header's instant in ISO 8601 basic form.
+  const when = amzDate !== undefined ? parseAmzDate(amzDate) : input.headers.date ? new Date(input.headers.date as string) : null;
   if (!when || Number.isNaN(when.getTime())) {
     throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
   }
+  const datetime = amzDate ?? formatAmzDate(when);
   if (Math.abs(input.now.getTime() - when.getTime()) > MAX_SKEW_MS) {
     throw new S3Error('RequestTimeTooSkewed', undefined, { RequestTime: datetime, ServerTime: input.now.toISOString(), MaxAllowedSkewMilliseconds: '900000' });
   }
@@ -161,7 +162,10 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
     throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: 'host' });
   }
   requireAmzHeadersSigned(input.headers, signedHeaders, ['x-amz-content-sha256']);
-  const payloadHash = q.get('X-Amz-Content-Sha256') ?? (input.headers['x-amz-content-sha256'] as string | undefined) ?? 'UNSIGNED-PAYLOAD';
-  verify(key, input, cred, datetime, signedHeaders, canonicalQuery(parseQuery(input.rawQuery), 'X-Amz-Signature'), q.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD', signature);
+  // Presigners hoist x-amz-content-sha256 into the query under either spelling.
+  let signedPayload: string | undefined;
+  for (const [n, v] of q) if (n.toLowerCase() === 'x-amz-content-sha256') signedPayload = v;
+  const payloadHash = signedPayload ?? (input.headers['x-amz-content-sha256'] as string | undefined) ?? 'UNSIGNED-PAYLOAD';
+  verify(key, input, cred, datetime, signedHeaders, canonicalQuery(parseQuery(input.rawQuery), 'X-Amz-Signature'), signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
   return { kind: 'v4-query', key, payloadHash };
 }

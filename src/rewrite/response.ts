@@ -42,7 +42,9 @@ export function rewriteXml(xml: string, m: NameMap): string {
   }
   out = out.replace(ELEMENT('Location'), (_w, v: string) => {
     // CompleteMultipartUpload's Location is the object URL at the provider.
-    const keyPart = v.replace(/^https?:\/\/[^/]+/, '').replace(new RegExp(`^/${escapeRe(up)}(?=/|$)`), '');
+    // Providers differ: a full URL, a scheme-less "host/bucket/key", or a path.
+    const path = v.startsWith('/') ? v : v.replace(/^(?:https?:\/\/)?[^/]*/, '');
+    const keyPart = path.replace(new RegExp(`^/${escapeRe(up)}(?=/|$)`), '');
     return `<Location>${escapeXml(m.clientBucketUrl)}${keyPart}</Location>`;
   });
   out = out.replace(ELEMENT('Resource'), (_w, v: string) => `<Resource>${v.replace(new RegExp(`^/${escapeRe(up)}(?=/|$)`), `/${client}`)}</Resource>`);
