@@ -113,6 +113,11 @@ osd pool default pgp num = 8
 osd pool default pg autoscale mode = off
 osd crush chooseleaf type = 0
 mon allow pool size one = true
+# Each mon map change otherwise waits paxos_propose_interval (1 s); radosgw's
+# first start makes ~15 of them (pool create, application enable, pool set).
+paxos propose interval = 0.01
+paxos min wait = 0.001
+osd class update on start = false
 mon warn on pool no redundancy = false
 mon data = $DIR/\$name
 
@@ -135,22 +140,40 @@ EOF
 
 pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# Only pids whose command is the daemon we started: a stale pid file must not
+# kill an unrelated process that reused the pid.
+our_pid() {
+  local pidfile="$1" comm="$2" pid
+  [[ -f "$pidfile" ]] || return 1
+  pid="$(cat "$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$comm" ]] || return 1
+  printf '%s' "$pid"
+}
+
+# Everything is thrown away (memstore), so no orderly shutdown is needed: TERM
+# all at once (a clean TERM takes 2-3.5 s per daemon), then KILL what is left after 1 s.
 kill_daemons() {
-  local name pidfile pid i
-  for name in "$RGW_NAME" osd.0 mon.a; do
-    pidfile="$DIR/$name.pid"
-    [[ -f "$pidfile" ]] || continue
-    pid="$(cat "$pidfile")"
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-      done
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
+  local pids=() pid i alive
+  pid="$(our_pid "$DIR/$RGW_NAME.pid" radosgw)" && pids+=("$pid")
+  pid="$(our_pid "$DIR/osd.0.pid" ceph-osd)" && pids+=("$pid")
+  pid="$(our_pid "$DIR/mon.a.pid" ceph-mon)" && pids+=("$pid")
+  ((${#pids[@]})) || return 0
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  for ((i = 0; i < 10; i++)); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
   done
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
+  done
+  rm -f "$DIR"/*.pid
 }
 
 ceph_() { timeout 30 ceph --conf "$CONF" --connect-timeout 20 "$@"; }
@@ -206,7 +229,7 @@ do_start() {
     || die "monmaptool failed" "$DIR/setup.log"
   ceph-mon --conf "$CONF" -i a --mkfs --monmap "$DIR/monmap" --keyring "$DIR/keyring" >>"$DIR/setup.log" 2>&1 \
     || die "ceph-mon --mkfs failed" "$DIR/setup.log" "$DIR/mon.a.log"
-  ceph-mon --conf "$CONF" -i a >>"$DIR/setup.log" 2>&1 || die "ceph-mon failed to start" "$DIR/setup.log" "$DIR/mon.a.log"
+  ceph-mon --conf "$CONF" -i a 9>&- >>"$DIR/setup.log" 2>&1 || die "ceph-mon failed to start" "$DIR/setup.log" "$DIR/mon.a.log"
   wait_pid_file "$DIR/mon.a.pid" "$DIR/mon.a.log"
 
   # osd
@@ -215,11 +238,11 @@ do_start() {
   [[ "$id" == 0 ]] || die "expected osd id 0, got '$id'" "$DIR/setup.log"
   ceph-osd --conf "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" >>"$DIR/setup.log" 2>&1 \
     || die "ceph-osd --mkfs failed" "$DIR/setup.log" "$DIR/osd.0.log"
-  ceph-osd --conf "$CONF" -i 0 >>"$DIR/setup.log" 2>&1 || die "ceph-osd failed to start" "$DIR/setup.log" "$DIR/osd.0.log"
+  ceph-osd --conf "$CONF" -i 0 9>&- >>"$DIR/setup.log" 2>&1 || die "ceph-osd failed to start" "$DIR/setup.log" "$DIR/osd.0.log"
   wait_pid_file "$DIR/osd.0.pid" "$DIR/osd.0.log"
 
   # rgw (it creates its pools itself; it waits for the OSD to be up)
-  radosgw --conf "$CONF" -n "$RGW_NAME" >>"$DIR/setup.log" 2>&1 \
+  radosgw --conf "$CONF" -n "$RGW_NAME" 9>&- >>"$DIR/setup.log" 2>&1 \
     || die "radosgw failed to start" "$DIR/setup.log" "$DIR/$RGW_NAME.log"
   wait_pid_file "$DIR/$RGW_NAME.pid" "$DIR/$RGW_NAME.log"
 
