@@ -61,11 +61,11 @@ async function start(): Promise<CephInfo> {
   };
 }
 
-// `rgw.sh env` prints NAME='value' lines (values never contain quotes).
+// `rgw.sh env` prints NAME=value lines (values are plain [A-Za-z0-9:/.-]).
 function parseEnv(text: string): Map<string, string> {
   const env = new Map<string, string>();
   for (const line of text.split('\n')) {
-    const m = /^([A-Z0-9_]+)='([^']*)'$/.exec(line.trim());
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
     if (m) env.set(m[1]!, m[2]!);
   }
   return env;

@@ -59,7 +59,6 @@ install_packages() {
     die "radosgw is not installed and this is not root; install it with: apt-get install -y --no-install-recommends ceph-mon ceph-osd ceph-common radosgw"
   fi
   log "installing ceph-mon ceph-osd ceph-common radosgw (apt, ~20 s)"
-  mkdir -p "$(dirname "$DIR")"
   local apt_log
   apt_log="$(dirname "$DIR")/s3gate-ceph-apt.log"
   export DEBIAN_FRONTEND=noninteractive
@@ -197,10 +196,14 @@ create_user() {
 }
 
 do_start() {
-  install_packages
+  if ! command -v radosgw >/dev/null 2>&1 && [[ "$(id -u)" != 0 ]]; then
+    die "radosgw is not installed and this is not root; install it with: apt-get install -y --no-install-recommends ceph-mon ceph-osd ceph-common radosgw"
+  fi
   mkdir -p "$(dirname "$DIR")"
   exec 9>"$LOCK"
+  # Held across the install too: parallel apt-get runs would fight over dpkg's lock.
   flock -w 300 9 || die "timed out waiting for lock $LOCK"
+  install_packages
 
   if [[ -f "$DIR/ready" ]] && answers; then
     return 0
@@ -272,14 +275,14 @@ do_stop() {
 
 do_env() {
   cat <<EOF
-S3GATE_CEPH_ENDPOINT='$(endpoint)'
-S3GATE_CEPH_DNS_NAME='$DNS_NAME'
-S3GATE_CEPH_A_USER='$USER_A'
-S3GATE_CEPH_A_ACCESS_KEY_ID='$ACCESS_A'
-S3GATE_CEPH_A_SECRET_ACCESS_KEY='$SECRET_A'
-S3GATE_CEPH_B_USER='$USER_B'
-S3GATE_CEPH_B_ACCESS_KEY_ID='$ACCESS_B'
-S3GATE_CEPH_B_SECRET_ACCESS_KEY='$SECRET_B'
+S3GATE_CEPH_ENDPOINT=$(endpoint)
+S3GATE_CEPH_DNS_NAME=$DNS_NAME
+S3GATE_CEPH_A_USER=$USER_A
+S3GATE_CEPH_A_ACCESS_KEY_ID=$ACCESS_A
+S3GATE_CEPH_A_SECRET_ACCESS_KEY=$SECRET_A
+S3GATE_CEPH_B_USER=$USER_B
+S3GATE_CEPH_B_ACCESS_KEY_ID=$ACCESS_B
+S3GATE_CEPH_B_SECRET_ACCESS_KEY=$SECRET_B
 EOF
 }
 
