@@ -19,6 +19,17 @@ export class ConfigError extends Error {
 export const PROVIDERS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../config/providers');
 
 type Obj = Record<string, unknown>;
+
+// `${VAR}` is not a plain YAML scalar inside a flow mapping (`{ key: ${VAR} }` is a parse error),
+// yet that is how people write it. References are swapped for a bracket form YAML reads as
+// text before parsing, and expanded per field afterwards, so a secret's value never passes
+// through the YAML parser (where a quote or '#' in it could change the document).
+const REF = /\$\{([A-Za-z_][A-Za-z0-9_]*(?::-[^}\n]*)?|file:[^}\n]+)\}/g;
+const REF_TOKEN = /\$\u27e6([^\u27e7]+)\u27e7/g;
+
+export function protectReferences(yamlText: string): string {
+  return yamlText.replace(REF, (_m, ref: string) => `$\u27e6${ref}\u27e7`);
+}
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 class Checker {
@@ -33,7 +44,7 @@ class Checker {
   /** ${VAR} or ${VAR:-default} from the environment, ${file:path} from a file (trailing newline dropped). */
   expand(path: string, v: string): string | undefined {
     let bad = false;
-    const out = v.replace(/\$\{([^}]+)\}/g, (_m, ref: string) => {
+    const out = v.replace(REF_TOKEN, (_m, ref: string) => {
       if (ref.startsWith('file:')) {
         const file = this.path(ref.slice(5));
         try {
@@ -317,7 +328,7 @@ export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig 
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYaml(protectReferences(text));
   } catch (e) {
     throw new ConfigError([`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
   }

@@ -1,0 +1,121 @@
+// The config loader: the issue's own example loads, every preset is a valid profile, and each
+// mistake stops start-up with a message naming the field, never the secret.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { buildConfig, ConfigError, loadConfig, presetNames, protectReferences } from '../../src/config/load.js';
+import { signatureFor } from '../../src/config/provider.js';
+
+const EXAMPLE = `
+listen:
+  - address: 0.0.0.0:8080
+domains: [s3.example.com]
+region: us-east-1
+keys:
+  - accessKeyId: GATEWAYKEY1
+    secretAccessKey: \${APP_SECRET}
+    allow: [{ bucket: media, actions: [read, write, list, delete] }]
+upstreams:
+  linode:
+    provider: linode
+    endpoint: https://gb-lon-1.linodeobjects.com
+    region: gb-lon-1
+    credentials: { accessKeyId: \${LINODE_KEY}, secretAccessKey: \${LINODE_SECRET} }
+buckets:
+  media:
+    upstream: linode
+    bucket: media-prod-2024
+    domains: [files.example.com]
+    public: read
+`;
+const ENV = { APP_SECRET: 'app-secret-value', LINODE_KEY: 'LK', LINODE_SECRET: 'linode-secret-value' };
+
+function problems(doc: string, env: NodeJS.ProcessEnv = ENV): string[] {
+  try {
+    buildConfig(parse(protectReferences(doc)), tmpdir(), { env });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('loads the issue\'s example with secrets from the environment', () => {
+    const cfg = buildConfig(parse(protectReferences(EXAMPLE)), tmpdir(), { env: ENV });
+    expect(cfg.keys.get('GATEWAYKEY1')?.secretAccessKey).toBe('app-secret-value');
+    const up = cfg.upstreams.get('linode')!;
+    expect(up.credentials.secretAccessKey).toBe('linode-secret-value');
+    expect(up.profile.addressing).toBe('path');
+    expect(cfg.buckets.get('media')).toMatchObject({ bucket: 'media-prod-2024', domains: ['files.example.com'], public: 'read' });
+  });
+
+  it('names the field for a wrong upstream reference', () => {
+    expect(problems(EXAMPLE.replace('upstream: linode', 'upstream: linod'))).toEqual(['buckets.media.upstream: no upstream "linod"; known: linode']);
+  });
+
+  it('names the variable, not a value, when a secret is missing', () => {
+    const p = problems(EXAMPLE, { APP_SECRET: 'x', LINODE_KEY: 'k' });
+    expect(p).toEqual(['upstreams.linode.credentials.secretAccessKey: environment variable LINODE_SECRET is not set']);
+  });
+
+  it('reads a secret from a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3gate-cfg-'));
+    writeFileSync(join(dir, 'secret'), 'from-a-file\n');
+    const cfg = buildConfig(parse(protectReferences(EXAMPLE.replace('${APP_SECRET}', '${file:secret}'))), dir, { env: ENV });
+    expect(cfg.keys.get('GATEWAYKEY1')?.secretAccessKey).toBe('from-a-file');
+  });
+
+  it('reports every mistake at once, each by its path', () => {
+    const doc = `
+listen: [{ address: nowhere }]
+keys: [{ accessKeyId: K1, secretAccessKey: s, allow: [{ bucket: ghost, actions: [read, fly] }] }]
+upstreams:
+  u: { provider: nosuch, endpoint: x }
+  v: { provider: aws, endpoint: ftp://x, credentials: { accessKeyId: a } }
+buckets:
+  Bad_Name: { upstream: u }
+  ok-bucket: { upstream: v, colour: blue }
+`;
+    const p = problems(doc);
+    expect(p).toEqual(expect.arrayContaining([
+      'listen[0].address: "nowhere" is not host:port',
+      expect.stringMatching(/^upstreams\.u\.provider: no preset "nosuch"; known: .*linode/),
+      'upstreams.v.endpoint: "ftp://x" is not an http(s) URL',
+      'upstreams.v.credentials.secretAccessKey: is required',
+      'buckets.Bad_Name: is not a valid S3 bucket name',
+      'buckets.ok-bucket.colour: unknown field; known: upstream, bucket, domains, public',
+      'keys[0].allow[0].bucket: no bucket "ghost"; known: Bad_Name, ok-bucket',
+      'keys[0].allow[0].actions: unknown action "fly"; known: read, write, list, delete, admin',
+    ]));
+  });
+
+  it('the shipped proxy.yaml is valid as it is', () => {
+    const cfg = loadConfig(join(import.meta.dirname, '../../proxy.yaml'), { env: {} });
+    expect(cfg.upstreams.get('disk')?.kind).toBe('local');
+  });
+
+  it.each(presetNames())('preset %s is a complete provider profile', (name) => {
+    const cfg = buildConfig({
+      upstreams: { u: { provider: name, endpoint: 'https://example.invalid', path: '/tmp/x', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } } },
+      buckets: { '*': { upstream: 'u' } },
+    }, tmpdir(), { env: {} });
+    const p = cfg.upstreams.get('u')!.profile;
+    expect(['path', 'virtual']).toContain(p.addressing);
+    expect(['v2', 'v4']).toContain(p.signing.default);
+    expect(['unsigned', 'sha256', 'signed-chunked']).toContain(p.payload.outbound);
+    expect(typeof p.payload.acceptsUnsignedTrailer).toBe('boolean');
+    expect(Array.isArray(p.checksums.headerAlgorithms)).toBe(true);
+    expect(p.sources.length).toBeGreaterThan(0);
+    expect(['v2', 'v4']).toContain(signatureFor(p, 'PutObject'));
+  });
+
+  it('Dell ECS signs data with SigV2 and metadata with SigV4', () => {
+    const cfg = buildConfig({ upstreams: { e: { provider: 'dell-ecs', endpoint: 'https://x', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } } }, buckets: { '*': { upstream: 'e' } } }, tmpdir(), { env: {} });
+    const p = cfg.upstreams.get('e')!.profile;
+    expect(['PutObject', 'GetObject', 'DeleteObject'].map((o) => signatureFor(p, o))).toEqual(['v2', 'v2', 'v2']);
+    expect(['ListObjectsV2', 'HeadObject', 'HeadBucket'].map((o) => signatureFor(p, o))).toEqual(['v4', 'v4', 'v4']);
+  });
+});
