@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# Build stage: compile TypeScript, then keep only production dependencies.
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+ && npm run build \
+ && npm prune --omit=dev --no-audit --no-fund
+
+# Runtime stage: the current Node LTS, no build tools, a non-root user.
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production \
+    S3GATE_LISTEN=0.0.0.0:8080
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json proxy.yaml ./
+COPY config ./config
+RUN mkdir -p /app/data && chown node:node /app/data
+USER node
+EXPOSE 8080
+# Any HTTP answer means the process serves; s3gate answers unauthenticated requests with S3 XML.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.S3GATE_LISTEN||'').split(':').pop()+'/').then(r=>process.exit(r.status<500?0:1),()=>process.exit(1))"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["--config", "/app/proxy.yaml"]
