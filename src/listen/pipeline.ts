@@ -13,7 +13,9 @@ import { classify, type Operation } from '../authorize/operation.js';
 import { allows, publicAllows, requireGrant, visibleBuckets } from '../authorize/grants.js';
 import { findRoute, parseCopySource, type Route } from '../route/route.js';
 import { buildOutbound } from '../resign/request.js';
-import { signOutbound } from '../resign/sign.js';
+import { chunkSignedBody, signOutbound } from '../resign/sign.js';
+import { signedChunkedLength } from '../resign/chunked.js';
+import { signatureFor } from '../config/provider.js';
 import { forward } from '../forward/forward.js';
 import { forwardLocal } from '../forward/local.js';
 import { responseHeaders, rewriteListBuckets, rewriteXml, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
@@ -145,11 +147,28 @@ async function run(
     return respond(cfg, ctx, req, res, route, op, localRes.status, localRes.headers, localRes.body);
   }
   const declared = auth.payloadHash;
-  const payloadHash = !hasBody ? EMPTY_SHA256 : declared && HEX64.test(declared) ? declared : 'UNSIGNED-PAYLOAD';
+  const hex = declared && HEX64.test(declared) ? declared : undefined;
+  const profile = route.upstream.profile;
+  let payloadHash = !hasBody || body?.length === 0 ? EMPTY_SHA256 : hex ?? 'UNSIGNED-PAYLOAD';
+  let length = body?.length;
+  // A provider that wants a signed payload gets the client's hash when there is one, and
+  // otherwise s3gate's own chunk signatures over the verified bytes.
+  const signedChunks = hasBody && body?.length !== undefined && body.length > 0 && signatureFor(profile, op.name) === 'v4' &&
+    (profile.payload.outbound === 'signed-chunked' || (profile.payload.outbound === 'sha256' && !hex));
+  if (signedChunks) {
+    const enc = outbound.headers['content-encoding'];
+    outbound.headers['content-encoding'] = enc ? `aws-chunked,${enc}` : 'aws-chunked';
+    outbound.headers['x-amz-decoded-content-length'] = String(body!.length);
+    payloadHash = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
+    length = signedChunkedLength(body!.length!);
+    outbound.headers['content-length'] = String(length);
+  }
   const signed = await signOutbound(route.upstream, op.name, outbound, payloadHash);
-  if (body?.length !== undefined) signed['content-length'] = String(body.length);
+  if (length !== undefined) signed['content-length'] = String(length);
+  let upstreamBody: Readable | null = body?.stream ?? null;
+  if (signedChunks) upstreamBody = chunkSignedBody(route.upstream, signed, body!.stream);
 
-  const upstreamRes = await forward(route.upstream, outbound, signed, body?.stream ?? null, signal);
+  const upstreamRes = await forward(route.upstream, outbound, signed, upstreamBody, signal);
   await respond(cfg, ctx, req, res, route, op, upstreamRes.status, upstreamRes.headers, upstreamRes.body);
 }
 

@@ -6,6 +6,9 @@ import type { Upstream } from '../config/types.js';
 import { signatureFor } from '../config/provider.js';
 import { queryString, type OutboundRequest } from './request.js';
 import { signRequestV2 } from '../signing/sigv2.js';
+import { signingKey } from '../signing/sigv4.js';
+import { SignedChunkEncoder } from './chunked.js';
+import { pipeline, type Readable } from 'node:stream';
 
 const signers = new WeakMap<Upstream, SignatureV4>();
 
@@ -55,4 +58,19 @@ export async function signOutbound(up: Upstream, operation: string, req: Outboun
     { signingDate: now },
   );
   return signed.headers as Record<string, string>;
+}
+
+/** The verified body re-framed with s3gate's chunk signatures, seeded by the request's own. */
+export function chunkSignedBody(up: Upstream, signedHeaders: Record<string, string>, source: Readable): Readable {
+  const auth = signedHeaders['authorization'] ?? '';
+  const seed = /Signature=([0-9a-f]{64})/.exec(auth)?.[1];
+  const scope = /Credential=[^/]+\/([^,]+)/.exec(auth)?.[1];
+  const datetime = signedHeaders['x-amz-date'];
+  if (!seed || !scope || !datetime) throw new Error('outbound SigV4 signature missing for chunk signing');
+  const [date, region, service] = scope.split('/') as [string, string, string];
+  const encoder = new SignedChunkEncoder({
+    signingKey: signingKey(up.credentials.secretAccessKey, date, region, service), datetime, scope, seedSignature: seed,
+  });
+  pipeline(source, encoder, () => {});
+  return encoder;
 }
