@@ -1,0 +1,179 @@
+// What the clients send: real SigV4 (presigned GET URLs, header-signed PUTs, the SDK's own
+// uploads), the autocannon load loop with exact latencies, and single-stream big transfers.
+import http from 'node:http';
+import { Readable } from 'node:stream';
+import autocannon from 'autocannon';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { S3Client, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { BUCKET, GW_KEY } from './servers.mjs';
+
+const REGION = 'us-east-1';
+
+function sdk(port, onSigned) {
+  const s3 = new S3Client({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: REGION,
+    forcePathStyle: true,
+    credentials: GW_KEY,
+    maxAttempts: 1,
+  });
+  if (onSigned) {
+    s3.middlewareStack.addRelativeTo(
+      (next) => async (args) => {
+        onSigned(args.request.headers);
+        return next(args);
+      },
+      { relation: 'after', toMiddleware: 'awsAuthMiddleware', name: 'benchObserveSigned' },
+    );
+  }
+  return s3;
+}
+
+/** Path + query of a presigned GET for s3gate's host (valid 1 h). */
+export async function presignGet(gwPort, key) {
+  const url = new URL(await getSignedUrl(sdk(gwPort), new GetObjectCommand({ Bucket: BUCKET, Key: key }), { expiresIn: 3600 }));
+  return { path: url.pathname + url.search, host: url.host };
+}
+
+const signer = new SignatureV4({ credentials: GW_KEY, region: REGION, service: 's3', sha256: Sha256, uriEscapePath: false });
+
+/** Header-signed request headers (Authorization, x-amz-date, x-amz-content-sha256, host). */
+export async function signHeaders(gwPort, method, key, payloadHash, extra = {}) {
+  const signed = await signer.sign({
+    method,
+    protocol: 'http:',
+    hostname: '127.0.0.1',
+    port: gwPort,
+    path: `/${BUCKET}/${key}`,
+    query: {},
+    headers: { host: `127.0.0.1:${gwPort}`, 'x-amz-content-sha256': payloadHash, ...extra },
+  });
+  return { path: `/${BUCKET}/${key}`, headers: signed.headers };
+}
+
+function percentile(sorted, p) {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+/**
+ * One autocannon run against 127.0.0.1:port. Latencies are taken from autocannon's per-response
+ * event (float ms), not its histogram, which keeps whole milliseconds only.
+ * `amount` bounds the run by count instead of time; both are bounded.
+ */
+export function load(port, req, { connections, duration, amount }) {
+  return new Promise((resolve, reject) => {
+    let lat = new Float64Array(1 << 16);
+    let n = 0;
+    let ok = 0;
+    let bad = 0;
+    const opts = {
+      url: `http://127.0.0.1:${port}`,
+      connections,
+      pipelining: 1,
+      requests: [{ method: req.method, path: req.path, headers: req.headers, ...(req.body ? { body: req.body } : {}) }],
+      timeout: 10,
+      ...(amount ? { amount, duration: 120 } : { duration }),
+    };
+    const t0 = process.hrtime.bigint();
+    const inst = autocannon(opts, (err, res) => {
+      if (err) return reject(err);
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      const sorted = lat.subarray(0, n).sort();
+      resolve({
+        requests: n,
+        ok,
+        non2xx: bad,
+        errors: res.errors,
+        timeouts: res.timeouts,
+        seconds: secs,
+        rps: ok / secs,
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        mean: sorted.reduce((a, b) => a + b, 0) / (n || 1),
+      });
+    });
+    inst.on('response', (_client, status, _bytes, ms) => {
+      if (n === lat.length) {
+        const bigger = new Float64Array(lat.length * 2);
+        bigger.set(lat);
+        lat = bigger;
+      }
+      lat[n++] = ms;
+      if (status >= 200 && status < 300) ok++;
+      else bad++;
+    });
+  });
+}
+
+function* blocks(block, count) {
+  for (let i = 0; i < count; i++) yield block;
+}
+
+function finish(req, t0, resolve, reject, expectBytes) {
+  req.on('response', (res) => {
+    let bytes = 0;
+    res.on('data', (c) => {
+      bytes += c.length;
+    });
+    res.on('end', () => {
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (res.statusCode < 200 || res.statusCode >= 300) return reject(new Error(`HTTP ${res.statusCode}`));
+      if (expectBytes !== undefined && bytes !== expectBytes) return reject(new Error(`got ${bytes} bytes, expected ${expectBytes}`));
+      resolve({ seconds, status: res.statusCode, bytes });
+    });
+    res.on('error', reject);
+  });
+  req.on('error', reject);
+  req.setTimeout(300_000, () => req.destroy(new Error('timed out')));
+}
+
+/** Single-stream PUT of `count` × block with the given (signed) headers. */
+export function bigPut(port, path, headers, block, count) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path, headers, agent: false });
+    finish(req, t0, resolve, reject);
+    Readable.from(blocks(block, count), { objectMode: false }).pipe(req);
+  });
+}
+
+/** Single-stream GET, body counted and discarded. */
+export function bigGet(port, path, headers, expectBytes) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = http.request({ host: '127.0.0.1', port, method: 'GET', path, headers, agent: false });
+    finish(req, t0, resolve, reject, expectBytes);
+    req.end();
+  });
+}
+
+/** PutObject with the JS SDK's defaults and a stream body: what the SDK sends is recorded. */
+export async function sdkPut(port, key, block, count) {
+  let sent;
+  const s3 = sdk(port, (h) => {
+    sent = { 'x-amz-content-sha256': h['x-amz-content-sha256'], 'content-encoding': h['content-encoding'], 'x-amz-trailer': h['x-amz-trailer'] };
+  });
+  const t0 = process.hrtime.bigint();
+  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Readable.from(blocks(block, count)), ContentLength: block.length * count }));
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  s3.destroy();
+  return { seconds, sent };
+}
+
+/** A raw HTTP exchange for the sanity checks. */
+export function exchange(port, method, path, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+    req.end(body);
+  });
+}

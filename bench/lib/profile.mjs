@@ -1,0 +1,44 @@
+// Self time per function from a V8 .cpuprofile (node --cpu-prof), and per origin
+// (s3gate's dist/, a package in node_modules, node's internals, GC, idle).
+import { readFileSync } from 'node:fs';
+
+function origin(url, fn) {
+  if (!url) return fn.startsWith('(') ? fn : '(native)';
+  if (url.startsWith('node:')) return 'node internals';
+  const nm = url.lastIndexOf('/node_modules/');
+  if (nm >= 0) {
+    const rest = url.slice(nm + 14).split('/');
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
+  }
+  const d = url.indexOf('/dist/');
+  if (d >= 0) return `s3gate ${url.slice(d + 6).split('/').slice(0, -1).join('/') || '.'}`;
+  return url;
+}
+
+export function summarizeProfile(file, top = 15) {
+  const prof = JSON.parse(readFileSync(file, 'utf8'));
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  for (let i = 0; i < prof.samples.length; i++) {
+    const id = prof.samples[i];
+    self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  }
+  let total = 0;
+  const fns = new Map();
+  const origins = new Map();
+  for (const [id, us] of self) {
+    const n = byId.get(id);
+    const cf = n.callFrame;
+    const name = cf.functionName || '(anonymous)';
+    const short = cf.url ? cf.url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, '$1/') : '';
+    const key = cf.url ? `${name} ${short}:${cf.lineNumber + 1}` : name;
+    fns.set(key, (fns.get(key) ?? 0) + us);
+    const o = origin(cf.url, name);
+    origins.set(o, (origins.get(o) ?? 0) + us);
+    total += us;
+  }
+  const busy = total - (fns.get('(idle)') ?? 0);
+  const rank = (m) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
+    .map(([k, us]) => ({ name: k, ms: Math.round(us / 1000), pctOfBusy: Math.round((1000 * us) / busy) / 10 }));
+  return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), functions: rank(fns), origins: rank(origins) };
+}
