@@ -3,7 +3,8 @@
 // (length, encoding, checksums) follows its profile.
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import type { Authenticated } from '../authenticate/index.js';
 import type { ProviderProfile } from '../config/provider.js';
 import { inboundPayload, algorithmOfHeader } from '../payload/index.js';
@@ -37,6 +38,7 @@ export function inboundBody(
   pipeline(req, payload.body, () => {});
 
   const out: Record<string, string | null> = { 'content-encoding': payload.contentEncoding ?? null };
+  if (!profile.checksums.checksumMode) out['x-amz-checksum-mode'] = null;
   const accepted = new Set(profile.checksums.headerAlgorithms);
   for (const name of Object.keys(flat)) {
     const alg = algorithmOfHeader(name);
@@ -51,5 +53,57 @@ export function inboundBody(
     const sdkAlg = flat['x-amz-sdk-checksum-algorithm']?.toLowerCase();
     if (sdkAlg && !accepted.has(sdkAlg)) out['x-amz-sdk-checksum-algorithm'] = null;
   }
-  return { stream: payload.body, ...(payload.outboundLength !== undefined ? { length: payload.outboundLength } : {}), headers: out };
+  const body: InboundBody = { stream: payload.body, ...(payload.outboundLength !== undefined ? { length: payload.outboundLength } : {}), headers: out };
+  if (operation === 'CreateMultipartUpload') {
+    // Parts will reach the provider without checksums it does not know: it must not expect them.
+    const alg = flat['x-amz-checksum-algorithm']?.toLowerCase();
+    if (alg && !accepted.has(alg)) {
+      out['x-amz-checksum-algorithm'] = null;
+      out['x-amz-checksum-type'] = null;
+    }
+  }
+  return body;
+}
+
+// Small XML bodies s3gate must see whole before sending: DeleteObjects (for Content-MD5) and
+// CompleteMultipartUpload (to drop part checksums the provider was never sent). S3 caps both
+// well below this.
+const MAX_BUFFERED = 8 * 1024 * 1024;
+
+const CHECKSUM_ELEMENTS: Record<string, string> = {
+  crc32: 'ChecksumCRC32', crc32c: 'ChecksumCRC32C', crc64nvme: 'ChecksumCRC64NVME', sha1: 'ChecksumSHA1', sha256: 'ChecksumSHA256',
+};
+
+export function needsWholeBody(operation: string, profile: ProviderProfile, headers: Record<string, string | string[] | undefined>): boolean {
+  if (operation === 'CompleteMultipartUpload') return true;
+  return profile.checksums.contentMd5Required.includes(operation) && headers['content-md5'] === undefined;
+}
+
+/** Reads a small verified body whole and adapts it to the provider: Content-MD5, part checksums. */
+export async function wholeBody(body: InboundBody, operation: string, profile: ProviderProfile): Promise<InboundBody> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of body.stream) {
+    n += (c as Buffer).length;
+    if (n > MAX_BUFFERED) throw new S3Error('EntityTooLarge', 'The XML request body is too large for this operation');
+    parts.push(c as Buffer);
+  }
+  let buf = Buffer.concat(parts);
+  const headers = { ...body.headers };
+  if (operation === 'CompleteMultipartUpload') {
+    const accepted = new Set(profile.checksums.headerAlgorithms);
+    let xml = buf.toString('utf8');
+    for (const [alg, el] of Object.entries(CHECKSUM_ELEMENTS)) {
+      if (!accepted.has(alg)) xml = xml.replace(new RegExp(`<${el}>[^<]*</${el}>`, 'g'), '');
+    }
+    const changed = Buffer.from(xml, 'utf8');
+    if (!changed.equals(buf)) {
+      buf = changed;
+      headers['content-md5'] = null;
+    }
+  }
+  if (profile.checksums.contentMd5Required.includes(operation)) {
+    headers['content-md5'] = createHash('md5').update(buf).digest('base64');
+  }
+  return { stream: Readable.from([buf]), length: buf.length, headers };
 }

@@ -18,10 +18,10 @@ import { signedChunkedLength } from '../resign/chunked.js';
 import { signatureFor } from '../config/provider.js';
 import { forward } from '../forward/forward.js';
 import { forwardLocal } from '../forward/local.js';
-import { responseHeaders, rewriteListBuckets, rewriteXml, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
+import { responseHeaders, rewriteListBuckets, rewriteXml, stripFullObjectChecksums, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
 import { S3Error, errorXml, escapeXml, isS3Error } from '../s3/errors.js';
 import { EMPTY_SHA256, parseQuery, uriEncode } from '../signing/sigv4.js';
-import { inboundBody } from './body.js';
+import { inboundBody, needsWholeBody, wholeBody } from './body.js';
 import { clientHost, clientProto } from './forwarded.js';
 
 export interface RequestContext {
@@ -125,9 +125,11 @@ async function run(
   }
 
   const hasBody = method === 'PUT' || method === 'POST';
-  const body = hasBody ? inboundBody(req, headers, auth, op.name, route.upstream.profile, ctx) : undefined;
+  let body = hasBody ? inboundBody(req, headers, auth, op.name, route.upstream.profile, ctx) : undefined;
   if (expectContinue) res.writeContinue();
+  if (body && needsWholeBody(op.name, route.upstream.profile, headers)) body = await wholeBody(body, op.name, route.upstream.profile);
 
+  if (!route.upstream.profile.checksums.checksumMode) delete outHeaders['x-amz-checksum-mode'];
   const outbound = buildOutbound(route.upstream, {
     method, upstreamBucket: route.upstreamBucket, query: pairs, headers: outHeaders,
     ...(address.key !== undefined ? { key: address.key } : {}),
@@ -193,6 +195,7 @@ async function respond(
   const map = nameMap(cfg, req, route, ctx.address!);
   const isXml = String(headers['content-type'] ?? '').includes('xml');
   const rewriteBody = isXml && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && req.method !== 'HEAD';
+  if (status === 206 || req.headers.range !== undefined) stripFullObjectChecksums(headers);
   const outHeaders = responseHeaders(headers, (loc) => {
     const path = loc.replace(/^https?:\/\/[^/]+/, '');
     return path === `/${map.upstreamBucket}` || path === `/${route.upstreamBucket}` ? `/${route.clientBucket}` : loc;

@@ -67,11 +67,13 @@ export function buildOutbound(up: Upstream, input: OutboundInput): OutboundReque
     if (input.queryAuth && AUTH_QUERY.has(lower)) continue;
     // Presigned URLs carry x-amz-* request headers hoisted into the query; header auth upstream
     // wants them back as headers.
-    if (input.queryAuth && lower.startsWith('x-amz-') && !lower.startsWith('x-amz-checksum')) {
+    // The JS SDK presigns PUTs with the CRC32 of an empty body whatever is uploaded later; no
+    // provider applies it, so neither does s3gate (docs/checksums.md).
+    if (input.queryAuth && (lower.startsWith('x-amz-checksum') || lower === 'x-amz-sdk-checksum-algorithm')) continue;
+    if (input.queryAuth && lower.startsWith('x-amz-')) {
       headers[lower] = v;
       continue;
     }
-    if (input.queryAuth && lower.startsWith('x-amz-checksum')) continue;
     query.push([n, v]);
   }
   const virtual = input.upstreamBucket !== undefined && up.profile.addressing === 'virtual';

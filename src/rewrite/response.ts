@@ -67,3 +67,17 @@ export function rewriteListBuckets(xml: string, rename: (upstreamName: string) =
     return client === undefined ? '' : `<Bucket>${inner.replace(m[0], `<Name>${escapeXml(client)}</Name>`)}</Bucket>`;
   });
 }
+
+/**
+ * A Range answer carries only part of the object; a full-object x-amz-checksum-* on it makes new
+ * SDKs fail their own validation (FlexibleChecksumError). Composite (multipart) checksums, whose
+ * value ends in -N, are left alone: SDKs already skip those.
+ */
+export function stripFullObjectChecksums(headers: Record<string, string | string[] | undefined>): void {
+  for (const k of Object.keys(headers)) {
+    if (!k.startsWith('x-amz-checksum-') || k === 'x-amz-checksum-type') continue;
+    const v = headers[k];
+    if (typeof v === 'string' && /-\d+$/.test(v)) continue;
+    delete headers[k];
+  }
+}

@@ -60,6 +60,11 @@ export interface StrictUpstreamOptions {
    * report) and virtual-host addressing (NoSuchBucket).
    */
   mode?: 'aws' | 'ecs-like';
+  /**
+   * Answer ranged GETs with a full-object `x-amz-checksum-crc32` header, as some providers do;
+   * new SDKs then fail the response with FlexibleChecksumError.
+   */
+  checksumOnRange?: boolean;
 }
 
 export interface StrictUpstream {
@@ -430,6 +435,7 @@ export async function startStrictUpstream(opts: StrictUpstreamOptions): Promise<
       rec.status = out.status;
       const resHeaders: Record<string, string> = { 'x-amz-request-id': requestId, ...out.headers };
       if (typeof out.body === 'string' || Buffer.isBuffer(out.body)) resHeaders['content-length'] = String(Buffer.byteLength(out.body));
+      if (opts.checksumOnRange && out.status === 206) resHeaders['x-amz-checksum-crc32'] = 'AAAAAA==';
       res.writeHead(out.status, resHeaders);
       if (out.body === undefined || rec.method === 'HEAD' || out.status === 304) {
         if (out.body instanceof Readable) out.body.destroy();
