@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 import { startGateway } from './listen/server.js';
+import type { GatewayConfig } from './config/types.js';
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -26,6 +27,7 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   const gw = await startGateway(config);
+  demoBanner(config, gw.urls);
   const stop = (signal: string) => {
     gw.log.info({ signal }, 'shutting down');
     void gw.close().then(() => process.exit(0));
@@ -33,6 +35,23 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return -1;
+}
+
+/**
+ * Keys marked `demo: true` are published in proxy.yaml anyway; printing them (to stderr, never to
+ * the log) is what lets a newcomer point a client at the gateway within a minute.
+ */
+function demoBanner(config: GatewayConfig, urls: string[]): void {
+  const demo = [...config.keys.values()].filter((k) => k.demo);
+  if (!demo.length) return;
+  const url = (urls[0] ?? '').replace('127.0.0.1', 'localhost');
+  const lines = ['', `s3gate is serving S3 on ${url}`];
+  for (const k of demo) {
+    lines.push(`  demo key:    ${k.accessKeyId}`, `  demo secret: ${k.secretAccessKey}`);
+    lines.push(`  try: AWS_ACCESS_KEY_ID=${k.accessKeyId} AWS_SECRET_ACCESS_KEY=${k.secretAccessKey} aws --endpoint-url ${url} --region ${config.region} s3 ls`);
+  }
+  lines.push('  (demo keys are for trying s3gate out: replace them before real use)', '');
+  process.stderr.write(lines.join('\n') + '\n');
 }
 
 main(process.argv.slice(2)).then(

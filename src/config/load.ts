@@ -159,7 +159,7 @@ function parseKeys(c: Checker, raw: unknown, bucketNames: Set<string>): Map<stri
   raw.forEach((k, i) => {
     const path = `keys[${i}]`;
     if (!isObj(k)) return c.fail(path, 'must be a mapping');
-    c.unknown(k, ['accessKeyId', 'secretAccessKey', 'allow'], path);
+    c.unknown(k, ['accessKeyId', 'secretAccessKey', 'allow', 'demo'], path);
     const id = c.str(k, 'accessKeyId', path);
     const secret = c.str(k, 'secretAccessKey', path, { secret: true });
     if (id && !/^[A-Za-z0-9._-]{3,128}$/.test(id)) c.fail(`${path}.accessKeyId`, 'use 3-128 letters, digits, dot, dash or underscore');
@@ -181,7 +181,8 @@ function parseKeys(c: Checker, raw: unknown, bucketNames: Set<string>): Map<stri
         for (const a of actions) if (!ACTIONS.includes(a as Action)) c.fail(`${gp}.actions`, `unknown action "${a}"; known: ${ACTIONS.join(', ')}`);
         if (bucket) allow.push({ bucket, ...(prefix ? { prefix } : {}), actions: actions as Action[] });
       });
-    if (id && secret) keys.set(id, { accessKeyId: id, secretAccessKey: secret, allow });
+    if (k.demo !== undefined && typeof k.demo !== 'boolean') c.fail(`${path}.demo`, 'must be true or false');
+    if (id && secret) keys.set(id, { accessKeyId: id, secretAccessKey: secret, allow, ...(k.demo === true ? { demo: true } : {}) });
   });
   return keys;
 }

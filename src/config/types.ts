@@ -15,6 +15,8 @@ export interface GatewayKey {
   accessKeyId: string;
   secretAccessKey: string;
   allow: Grant[];
+  /** a published demo key: its secret is printed at start-up so a newcomer can use it */
+  demo?: boolean;
 }
 
 export interface Listener {
