@@ -33,10 +33,20 @@ function candidates(input: AuthInput): { bucketInHost?: string; path: string }[]
 
 function verify(input: AuthInput, key: GatewayKey, mode: 'header' | 'query', provided: string): void {
   let first: string | undefined;
-  for (const c of candidates(input)) {
-    const sts = stringToSignForRequestV2({ method: input.method, query: input.rawQuery, headers: input.headers, ...c }, mode);
-    if (verifySignatureV2(signatureV2(key.secretAccessKey, sts), provided)) return;
-    first ??= sts;
+  const headerSets = [input.headers];
+  // A SigV2 presigned URL that did not sign a Content-Type still gets one from many uploaders
+  // (urllib, curl -d, browsers' fetch). A SigV4 presigned URL signing only `host` leaves the
+  // Content-Type free too; accepting the unsigned form widens nothing beyond that.
+  if (mode === 'query' && input.headers['content-type'] !== undefined) {
+    const { 'content-type': _ct, ...rest } = input.headers;
+    headerSets.push(rest);
+  }
+  for (const headers of headerSets) {
+    for (const c of candidates(input)) {
+      const sts = stringToSignForRequestV2({ method: input.method, query: input.rawQuery, headers, ...c }, mode);
+      if (verifySignatureV2(signatureV2(key.secretAccessKey, sts), provided)) return;
+      first ??= sts;
+    }
   }
   const hex = Buffer.from(first!, 'utf8').toString('hex').replace(/(..)(?!$)/g, '$1 ');
   throw new S3Error('SignatureDoesNotMatch', undefined, {

@@ -111,6 +111,25 @@ print(json.dumps({'put': put, 'get': get, 'old': old}))
     expect(await old.body.text()).toContain('Request has expired');
   });
 
+  it('a SigV2 presigned PUT that signed no Content-Type accepts one; one that signed it refuses another', async () => {
+    const out = (await runPython(`
+s3 = boto3.client('s3', aws_access_key_id=os.environ['AK'], aws_secret_access_key=os.environ['SK'], endpoint_url=os.environ['EP'], region_name='us-east-1')
+free = s3.generate_presigned_url('put_object', Params={'Bucket': 'photos', 'Key': 'ct-free'}, ExpiresIn=600)
+pinned = s3.generate_presigned_url('put_object', Params={'Bucket': 'photos', 'Key': 'ct-pinned', 'ContentType': 'image/png'}, ExpiresIn=600)
+print(json.dumps({'free': free, 'pinned': pinned}))
+`, { AK: GW_KEY.accessKeyId, SK: GW_KEY.secretAccessKey, EP: `http://${DOMAIN}:${port}` })) as { free: string; pinned: string };
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const a = await request(out.free, { method: 'PUT', body: 'x', headers: form, dispatcher: agent });
+    expect(a.statusCode).toBe(200);
+    await a.body.dump();
+    const b = await request(out.pinned, { method: 'PUT', body: 'x', headers: form, dispatcher: agent });
+    expect(b.statusCode).toBe(403);
+    expect(await b.body.text()).toContain('SignatureDoesNotMatch');
+    const c = await request(out.pinned, { method: 'PUT', body: 'x', headers: { 'content-type': 'image/png' }, dispatcher: agent });
+    expect(c.statusCode).toBe(200);
+    await c.body.dump();
+  });
+
   it('a SigV4 presigned PUT uploads and reads back byte for byte', async () => {
     const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
     const url = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'photos', Key: 'presigned-v4.bin' }), { expiresIn: 600 });
