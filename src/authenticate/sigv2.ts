@@ -37,7 +37,8 @@ function verify(input: AuthInput, key: GatewayKey, mode: 'header' | 'query', pro
   // A SigV2 presigned URL that did not sign a Content-Type still gets one from many uploaders
   // (urllib, curl -d, browsers' fetch). A SigV4 presigned URL signing only `host` leaves the
   // Content-Type free too; accepting the unsigned form widens nothing beyond that.
-  if (mode === 'query' && input.headers['content-type'] !== undefined) {
+  const signedContentType = /(^|&)content-type=/i.test(input.rawQuery);
+  if (mode === 'query' && input.headers['content-type'] !== undefined && !signedContentType) {
     const { 'content-type': _ct, ...rest } = input.headers;
     headerSets.push(rest);
   }
