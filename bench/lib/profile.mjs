@@ -38,7 +38,7 @@ export function summarizeProfile(file, top = 15) {
     total += us;
   }
   const busy = total - (fns.get('(idle)') ?? 0);
-  const rank = (m) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, top)
+  const rank = (m) => [...m.entries()].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, top)
     .map(([k, us]) => ({ name: k, ms: Math.round(us / 1000), pctOfBusy: Math.round((1000 * us) / busy) / 10 }));
   return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), functions: rank(fns), origins: rank(origins) };
 }

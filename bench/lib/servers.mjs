@@ -173,7 +173,7 @@ export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = '
   const cfg = path.join(dir, `${tag}.yaml`);
   writeFileSync(cfg, gatewayYaml(port, upstreamPort));
   const rssFile = path.join(dir, `${tag}-rss.json`);
-  const args = ['--import', path.join(ROOT, 'bench', 'lib', 'rss-probe.mjs')];
+  const args = cpuProfDir ? [] : ['--import', path.join(ROOT, 'bench', 'lib', 'rss-probe.mjs')];
   if (cpuProfDir) args.push('--cpu-prof', '--cpu-prof-dir', cpuProfDir);
   args.push(cli, '--config', cfg);
   // The access log goes to a file, as it would in production (one JSON line per request).
@@ -183,14 +183,14 @@ export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = '
   return {
     ...entry, cpuPids: [entry.pid], port,
     stop: () => stop(entry, 15_000),
-    /** peak process.memoryUsage().rss seen inside the gateway since the previous call, MiB */
+    /** toggles the in-process sampler: first call starts a window (NaN), second returns its peak RSS in MiB */
     async probeRss() {
       const before = existsSync(rssFile) ? readFileSync(rssFile, 'utf8') : '';
       process.kill(entry.pid, 'SIGUSR2');
       for (let i = 0; i < 100; i++) {
         await new Promise((r) => setTimeout(r, 10));
         const now = existsSync(rssFile) ? readFileSync(rssFile, 'utf8') : '';
-        if (now && now !== before) return JSON.parse(now).maxRss / 2 ** 20;
+        if (now && now !== before) return (JSON.parse(now).maxRss ?? NaN) / 2 ** 20;
       }
       return NaN;
     },

@@ -1,0 +1,394 @@
+// s3gate against a plain reverse proxy and against no proxy at all, on this machine, in one run.
+//   npm run build && npm run bench            (about 5 minutes; BENCH_BIG=1 for 1 GiB transfers)
+//   npm run bench -- --micro                  (only the signing microbenchmarks)
+// (A) client → upstream nginx; (B) client → nginx reverse proxy → upstream; (C) client → s3gate
+// (dist/, SigV4 verified and re-signed) → upstream. Results: bench/results/latest.{json,md}.
+// Environment: BENCH_DURATION (s per round, 5), BENCH_ROUNDS (3), BENCH_BIG_MIB (256),
+// BENCH_BIG=1 (1024 MiB), BENCH_BIG_REPS (3), BENCH_CPU_REQUESTS (30000), BENCH_PROXY=node
+// (force the http-proxy-3 fallback for B), BENCH_PROFILE=0 (skip the --cpu-prof run).
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { installCleanup, killAllNow, freePort, cpuOf, memStatus, resetPeak, sampleRss } from './lib/procs.mjs';
+import { ROOT, BUCKET, findNginx, nginxVersion, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
+import { presignGet, signHeaders, load, bigPut, bigGet, sdkPut, exchange } from './lib/clients.mjs';
+import { summarizeProfile } from './lib/profile.mjs';
+import { runMicro } from './micro.mjs';
+
+process.env.AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING ??= '1';
+const args = new Set(process.argv.slice(2));
+if (args.has('--micro')) {
+  await runMicro();
+  process.exit(0);
+}
+
+const env = (n, d) => (process.env[n] !== undefined && process.env[n] !== '' ? Number(process.env[n]) : d);
+const DURATION = env('BENCH_DURATION', 5);
+const ROUNDS = env('BENCH_ROUNDS', 3);
+const BIG_MIB = env('BENCH_BIG_MIB', process.env.BENCH_BIG === '1' ? 1024 : 256);
+const BIG_REPS = env('BENCH_BIG_REPS', process.env.BENCH_BIG === '1' ? 2 : 3);
+const CPU_REQUESTS = env('BENCH_CPU_REQUESTS', 30_000);
+const PROFILE = process.env.BENCH_PROFILE !== '0';
+const SMALL = 4096;
+const MiB = 1 << 20;
+
+installCleanup(env('BENCH_LIMIT_S', 570) * 1000);
+const t0 = Date.now();
+const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const require = createRequire(import.meta.url);
+
+// ---- machine --------------------------------------------------------------------------
+const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+const machine = {
+  nproc: os.availableParallelism?.() ?? os.cpus().length,
+  cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+  memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+  kernel: os.release(),
+  node: process.version,
+  autocannon: require('autocannon/package.json').version,
+};
+
+// ---- servers --------------------------------------------------------------------------
+const dir = mkdtempSync(path.join(os.tmpdir(), 's3gate-bench-'));
+const dataDir = path.join(dir, 'data');
+mkdirSync(path.join(dataDir, BUCKET), { recursive: true });
+const cleanupDir = () => rmSync(dir, { recursive: true, force: true });
+process.on('exit', cleanupDir);
+
+const small = randomBytes(SMALL);
+const smallHash = createHash('sha256').update(small).digest('hex');
+writeFileSync(path.join(dataDir, BUCKET, 'obj-4k'), small);
+const block = randomBytes(MiB);
+const bigBytes = BIG_MIB * MiB;
+{
+  const fd = openSync(path.join(dataDir, BUCKET, 'big'), 'w');
+  for (let i = 0; i < BIG_MIB; i++) writeSync(fd, block);
+  closeSync(fd);
+}
+const bigHash = (() => {
+  const h = createHash('sha256');
+  for (let i = 0; i < BIG_MIB; i++) h.update(block);
+  return h.digest('hex');
+})();
+
+const nginxBin = findNginx(log);
+if (!nginxBin) throw new Error('nginx is needed for the upstream: install it (Debian: apt-get install nginx-light) and run again');
+const ports = { up: await freePort(), proxy: await freePort(), gw: await freePort(), prof: await freePort() };
+const upstream = await startNginx(nginxBin, dir, 'upstream', upstreamConf(dir, dataDir, ports.up), ports.up);
+let proxy;
+let proxyKind;
+if (process.env.BENCH_PROXY === 'node') {
+  proxy = await startNodeProxy(ports.proxy, ports.up);
+  proxyKind = `Node http-proxy-3 ${require('http-proxy-3/package.json').version} pass-through (BENCH_PROXY=node)`;
+} else {
+  try {
+    proxy = await startNginx(nginxBin, dir, 'proxy', proxyConf(dir, ports.proxy, ports.up), ports.proxy);
+    proxyKind = `nginx ${nginxVersion(nginxBin)} proxy_pass, 1 worker, upstream keepalive`;
+  } catch (e) {
+    log(`nginx as proxy failed (${e.message.split('\n')[0]}); falling back to http-proxy-3`);
+    proxy = await startNodeProxy(ports.proxy, ports.up);
+    proxyKind = `Node http-proxy-3 ${require('http-proxy-3/package.json').version} pass-through (nginx failed)`;
+  }
+}
+const gateway = await startS3gate(dir, ports.gw, ports.up);
+const rssAtStart = memStatus(gateway.pid).rss;
+const targets = {
+  A: { label: 'A direct', port: ports.up, cpuPids: upstream.cpuPids },
+  B: { label: 'B proxy', port: ports.proxy, cpuPids: proxy.cpuPids },
+  C: { label: 'C s3gate', port: ports.gw, cpuPids: gateway.cpuPids },
+};
+log(`upstream: nginx ${nginxVersion(nginxBin)} on :${ports.up}; B: ${proxyKind} on :${ports.proxy}; C: s3gate pid ${gateway.pid} on :${ports.gw}`);
+
+// ---- requests (each signed for s3gate's host; A and B receive the very same bytes) -----
+async function requests() {
+  const get = await presignGet(ports.gw, 'obj-4k');
+  const put = await signHeaders(ports.gw, 'PUT', 'put-4k', smallHash);
+  return {
+    GET: { method: 'GET', path: get.path, headers: { host: get.host } },
+    PUT: { method: 'PUT', path: put.path, headers: put.headers, body: small },
+  };
+}
+
+// ---- sanity: every target answers, and s3gate really verifies -------------------------
+{
+  const r = await requests();
+  for (const [k, t] of Object.entries(targets)) {
+    const g = await exchange(t.port, 'GET', r.GET.path, r.GET.headers);
+    if (g.status !== 200 || !g.body.equals(small)) throw new Error(`${k}: GET 4 KiB answered ${g.status} (${g.body.length} bytes): ${g.body.toString().slice(0, 300)}`);
+    const p = await exchange(t.port, 'PUT', r.PUT.path, r.PUT.headers, small);
+    if (p.status < 200 || p.status >= 300) throw new Error(`${k}: PUT 4 KiB answered ${p.status}: ${p.body.toString().slice(0, 300)}`);
+  }
+  const tampered = r.GET.path.replace(/X-Amz-Signature=([0-9a-f])/, (_m, c) => `X-Amz-Signature=${c === '0' ? '1' : '0'}`);
+  const bad = await exchange(ports.gw, 'GET', tampered, r.GET.headers);
+  if (bad.status !== 403) throw new Error(`s3gate accepted a tampered signature (${bad.status})`);
+  const badBody = Buffer.from(small);
+  badBody[0] ^= 1;
+  const bp = await exchange(ports.gw, 'PUT', r.PUT.path, r.PUT.headers, badBody);
+  if (bp.status < 400) throw new Error(`s3gate accepted a PUT body that does not match x-amz-content-sha256 (${bp.status})`);
+  log('sanity: A, B, C serve GET/PUT 4 KiB; s3gate refuses a tampered signature (403) and a wrong body hash');
+}
+
+// ---- small requests -------------------------------------------------------------------
+const results = { machine, proxyKind, upstream: `nginx ${nginxVersion(nginxBin)}, 1 worker`, settings: { DURATION, ROUNDS, BIG_MIB, BIG_REPS, CPU_REQUESTS }, small: {}, cpu: {}, big: {}, forms: {}, rss: {} };
+
+async function measured(t, req, opts) {
+  const cpu0 = cpuOf(t.cpuPids);
+  const up0 = cpuOf(upstream.cpuPids);
+  const me0 = process.cpuUsage();
+  const r = await load(t.port, req, opts);
+  const me = process.cpuUsage(me0);
+  r.cpuPct = {
+    server: (100 * (cpuOf(t.cpuPids) - cpu0)) / r.seconds,
+    upstream: t === targets.A ? undefined : (100 * (cpuOf(upstream.cpuPids) - up0)) / r.seconds,
+    client: (me.user + me.system) / 1e4 / r.seconds,
+  };
+  if (r.non2xx > 0 || r.errors > 0) {
+    const msg = `${t.label} ${req.method}: ${r.non2xx} non-2xx, ${r.errors} errors of ${r.requests}`;
+    if (r.non2xx + r.errors > r.requests * 0.001) throw new Error(msg);
+    log(`warning: ${msg}`);
+  }
+  return r;
+}
+
+const cases = [];
+for (const method of ['GET', 'PUT']) for (const c of [1, 64]) cases.push({ method, c, name: `${method} 4KiB c=${c}` });
+log(`small requests: ${cases.length} cases × ${ROUNDS} rounds × A,B,C × ${DURATION} s, interleaved`);
+for (const cs of cases) {
+  const reqs = await requests();
+  const req = reqs[cs.method];
+  const entry = (results.small[cs.name] = {});
+  for (const k of ['A', 'B', 'C']) {
+    await load(targets[k].port, req, { connections: cs.c, duration: 2 }); // warm-up: JIT, pools
+    entry[k] = { rounds: [] };
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const k of ['A', 'B', 'C']) {
+      const r = await measured(targets[k], req, { connections: cs.c, duration: DURATION });
+      entry[k].rounds.push(r);
+      await sleep(200);
+    }
+  }
+  for (const k of ['A', 'B', 'C']) {
+    const rs = entry[k].rounds;
+    for (const m of ['rps', 'p50', 'p99']) {
+      const xs = rs.map((r) => r[m]);
+      entry[k][m] = { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+    }
+    entry[k].cpuPct = Object.fromEntries(['server', 'upstream', 'client'].map((w) => [w, median(rs.map((r) => r.cpuPct[w] ?? NaN))]));
+  }
+  const e = entry;
+  log(`${cs.name}: rps A ${e.A.rps.median.toFixed(0)} B ${e.B.rps.median.toFixed(0)} C ${e.C.rps.median.toFixed(0)}; p99 ms A ${e.A.p99.median.toFixed(2)} B ${e.B.p99.median.toFixed(2)} C ${e.C.p99.median.toFixed(2)}`);
+}
+
+// ---- CPU per small request: B's and C's own process time over a fixed count -----------
+log(`CPU per request: ${CPU_REQUESTS} requests at c=64, per method, B and C (and the upstream during B)`);
+for (const method of ['GET', 'PUT']) {
+  const req = (await requests())[method];
+  const row = (results.cpu[method] = {});
+  for (const k of ['B', 'C']) {
+    const t = targets[k];
+    const c0 = cpuOf(t.cpuPids);
+    const u0 = cpuOf(upstream.cpuPids);
+    const r = await load(t.port, req, { connections: 64, amount: CPU_REQUESTS });
+    if (r.non2xx || r.errors) throw new Error(`${k} ${method}: ${r.non2xx} non-2xx, ${r.errors} errors during the CPU run`);
+    row[k] = { requests: r.requests, cpuSeconds: cpuOf(t.cpuPids) - c0, usPerRequest: ((cpuOf(t.cpuPids) - c0) * 1e6) / r.requests };
+    if (k === 'B') row.upstream = { usPerRequest: ((cpuOf(upstream.cpuPids) - u0) * 1e6) / r.requests };
+  }
+  log(`${method}: CPU µs/request B ${row.B.usPerRequest.toFixed(1)}, C ${row.C.usPerRequest.toFixed(1)} (upstream ${row.upstream.usPerRequest.toFixed(1)})`);
+}
+
+// ---- big single-stream transfers -------------------------------------------------------
+log(`big transfers: ${BIG_MIB} MiB single stream, ${BIG_REPS} reps each`);
+async function withRss(fn) {
+  const before = memStatus(gateway.pid).rss;
+  resetPeak(gateway.pid);
+  await gateway.probeRss(); // starts a fresh in-process window
+  const stopSampling = sampleRss(gateway.pid);
+  const r = await fn();
+  const sampled = stopSampling();
+  r.rss = { before, hwm: memStatus(gateway.pid).hwm, sampledVmRss: sampled, inProcess: await gateway.probeRss() };
+  return r;
+}
+const rate = (r) => BIG_MIB / r.seconds;
+const idleRss = memStatus(gateway.pid).rss;
+results.rss.idleMiB = idleRss;
+results.rss.startMiB = rssAtStart;
+const bigRuns = { PUT: { A: [], B: [], C: [] }, GET: { A: [], B: [], C: [] } };
+const formRuns = { 'UNSIGNED-PAYLOAD': { A: [], C: [] }, 'SDK default (stream body)': { A: [], C: [] } };
+let sdkSent;
+for (let rep = 0; rep < BIG_REPS; rep++) {
+  for (const k of ['A', 'B', 'C']) {
+    const t = targets[k];
+    const put = await signHeaders(ports.gw, 'PUT', 'big-put', bigHash, { 'content-length': String(bigBytes) });
+    const run = () => bigPut(t.port, put.path, put.headers, block, BIG_MIB);
+    bigRuns.PUT[k].push(k === 'C' ? await withRss(run) : await run());
+    const get = await presignGet(ports.gw, 'big');
+    const g = () => bigGet(t.port, get.path, { host: get.host }, bigBytes);
+    bigRuns.GET[k].push(k === 'C' ? await withRss(g) : await g());
+  }
+  for (const k of ['A', 'C']) {
+    const t = targets[k];
+    const put = await signHeaders(ports.gw, 'PUT', 'big-unsigned', 'UNSIGNED-PAYLOAD', { 'content-length': String(bigBytes) });
+    const run = () => bigPut(t.port, put.path, put.headers, block, BIG_MIB);
+    formRuns['UNSIGNED-PAYLOAD'][k].push(k === 'C' ? await withRss(run) : await run());
+    const sdkRun = async () => {
+      const r = await sdkPut(t.port, 'big-sdk', block, BIG_MIB);
+      if (k === 'C') sdkSent = r.sent;
+      return r;
+    };
+    formRuns['SDK default (stream body)'][k].push(k === 'C' ? await withRss(sdkRun) : await sdkRun());
+  }
+  log(`big rep ${rep + 1}: PUT MiB/s A ${rate(bigRuns.PUT.A[rep]).toFixed(0)} B ${rate(bigRuns.PUT.B[rep]).toFixed(0)} C ${rate(bigRuns.PUT.C[rep]).toFixed(0)}; GET A ${rate(bigRuns.GET.A[rep]).toFixed(0)} B ${rate(bigRuns.GET.B[rep]).toFixed(0)} C ${rate(bigRuns.GET.C[rep]).toFixed(0)}`);
+}
+const summarizeBig = (runs) => {
+  const xs = runs.map(rate);
+  const out = { mibps: { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) } };
+  if (runs[0]?.rss) {
+    out.peakRssMiB = Math.max(...runs.map((r) => r.rss.hwm));
+    out.peakRssInProcessMiB = Math.max(...runs.map((r) => r.rss.inProcess));
+    out.rssBeforeMiB = Math.min(...runs.map((r) => r.rss.before));
+  }
+  return out;
+};
+for (const m of ['PUT', 'GET']) results.big[m] = Object.fromEntries(Object.entries(bigRuns[m]).map(([k, v]) => [k, summarizeBig(v)]));
+for (const [f, v] of Object.entries(formRuns)) results.forms[f] = Object.fromEntries(Object.entries(v).map(([k, runs]) => [k, summarizeBig(runs)]));
+results.forms['signed body (hex sha256)'] = { A: results.big.PUT.A, C: results.big.PUT.C };
+results.sdkSent = sdkSent;
+const allBigC = [...bigRuns.PUT.C, ...bigRuns.GET.C, ...formRuns['UNSIGNED-PAYLOAD'].C, ...formRuns['SDK default (stream body)'].C];
+results.rss.peakStreamingMiB = Math.max(...allBigC.map((r) => r.rss.hwm));
+results.rss.peakStreamingInProcessMiB = Math.max(...allBigC.map((r) => r.rss.inProcess));
+results.rss.lifetimeHwmMiB = memStatus(gateway.pid).hwm;
+
+// ---- profile: a separate s3gate under --cpu-prof, 4 KiB GET at c=64 -------------------
+if (PROFILE) {
+  const profDir = path.join(dir, 'prof');
+  mkdirSync(profDir);
+  const pg = await startS3gate(dir, ports.prof, ports.up, { cpuProfDir: profDir, tag: 'profiled' });
+  const get = await presignGet(ports.prof, 'obj-4k');
+  const req = { method: 'GET', path: get.path, headers: { host: get.host } };
+  await load(ports.prof, req, { connections: 64, duration: 2 }); // in the profile too, but JIT-warm after
+  const r = await load(ports.prof, req, { connections: 64, duration: DURATION });
+  await pg.stop();
+  const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  if (file) {
+    mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+    const keep = path.join(ROOT, 'bench', 'results', 'gateway-get4k-c64.cpuprofile');
+    copyFileSync(path.join(profDir, file), keep);
+    results.profile = { rpsUnderProfiler: r.rps, file: path.relative(ROOT, keep), ...summarizeProfile(keep) };
+    log(`profile: ${results.profile.busyMs} ms busy of ${results.profile.totalMs} ms, written to ${results.profile.file}`);
+  } else log('profile: no .cpuprofile written');
+}
+
+// ---- stop servers, then the microbenchmarks -------------------------------------------
+await Promise.all([gateway.stop(), proxy.stop(), upstream.stop()]);
+killAllNow();
+log('servers stopped; microbenchmarks');
+const microLines = [];
+results.micro = await runMicro((l) => microLines.push(l));
+
+// ---- report ---------------------------------------------------------------------------
+const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '–');
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const spread = (s, fmt) => `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
+const lines = [];
+const out = (l = '') => lines.push(l);
+out(`machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memGiB} GiB, Linux ${machine.kernel}, node ${machine.node}, autocannon ${machine.autocannon}`);
+out(`B = ${proxyKind}; upstream = ${results.upstream}; C = s3gate dist/ (SigV4 verify + re-sign, minio preset)`);
+out(`small: ${ROUNDS} rounds × ${DURATION} s each, median (min–max); latency per response in ms`);
+out();
+out('| case | target | req/s | p50 ms | p99 ms | CPU % server / upstream / client |');
+out('| --- | --- | --- | --- | --- | --- |');
+for (const [name, e] of Object.entries(results.small)) {
+  for (const k of ['A', 'B', 'C']) {
+    const c = e[k].cpuPct;
+    out(`| ${name} | ${targets[k].label} | ${spread(e[k].rps, f0)} | ${spread(e[k].p50, f2)} | ${spread(e[k].p99, f2)} | ${f0(c.server)} / ${f0(c.upstream)} / ${f0(c.client)} |`);
+  }
+}
+out();
+out('| case | C/A req/s | C/B req/s | p99 C − B (ms) |');
+out('| --- | --- | --- | --- |');
+for (const [name, e] of Object.entries(results.small)) {
+  out(`| ${name} | ${f2(e.C.rps.median / e.A.rps.median)} | ${f2(e.C.rps.median / e.B.rps.median)} | ${f2(e.C.p99.median - e.B.p99.median)} |`);
+}
+out();
+out(`CPU per request (${CPU_REQUESTS} requests at c=64, utime+stime from /proc):`);
+out();
+out('| method | B µs CPU/req | C µs CPU/req | C/B | upstream µs/req |');
+out('| --- | --- | --- | --- | --- |');
+for (const [m, r] of Object.entries(results.cpu)) out(`| ${m} 4KiB | ${r.B.usPerRequest.toFixed(1)} | ${r.C.usPerRequest.toFixed(1)} | ${f2(r.C.usPerRequest / r.B.usPerRequest)} | ${r.upstream.usPerRequest.toFixed(1)} |`);
+out();
+out(`big single-stream transfers, ${BIG_MIB} MiB, ${BIG_REPS} reps, MiB/s median (min–max); s3gate peak RSS = VmHWM (reset before each transfer)`);
+out();
+out('| transfer | A direct | B proxy | C s3gate | C/A | C/B | s3gate RSS MiB: peak (before) |');
+out('| --- | --- | --- | --- | --- | --- | --- |');
+for (const m of ['PUT', 'GET']) {
+  const b = results.big[m];
+  out(`| ${m} ${BIG_MIB} MiB${m === 'PUT' ? ' (signed body, hex sha256)' : ' (presigned)'} | ${spread(b.A.mibps, f0)} | ${spread(b.B.mibps, f0)} | ${spread(b.C.mibps, f0)} | ${f2(b.C.mibps.median / b.A.mibps.median)} | ${f2(b.C.mibps.median / b.B.mibps.median)} | ${f0(b.C.peakRssMiB)} (${f0(b.C.rssBeforeMiB)}) |`);
+}
+for (const f of ['UNSIGNED-PAYLOAD', 'SDK default (stream body)']) {
+  const b = results.forms[f];
+  const label = f === 'SDK default (stream body)' ? `PUT SDK PutObject stream (${sdkSent?.['x-amz-content-sha256']}${sdkSent?.['x-amz-trailer'] ? `, trailer ${sdkSent['x-amz-trailer']}` : ''})` : `PUT ${f}`;
+  out(`| ${label} | ${spread(b.A.mibps, f0)} | – | ${spread(b.C.mibps, f0)} | ${f2(b.C.mibps.median / b.A.mibps.median)} | – | ${f0(b.C.peakRssMiB)} (${f0(b.C.rssBeforeMiB)}) |`);
+}
+out();
+out(`s3gate RSS: ${f0(results.rss.startMiB)} MiB after start, ${f0(results.rss.idleMiB)} MiB after the small-request runs; peak while streaming ${f0(results.rss.peakStreamingMiB)} MiB (VmHWM), ${f0(results.rss.peakStreamingInProcessMiB)} MiB (process.memoryUsage().rss sampled every 10 ms inside the gateway); lifetime VmHWM ${f0(results.rss.lifetimeHwmMiB)} MiB`);
+
+// targets (issue #7)
+const T = [];
+const tgt = (name, measured, goal, pass) => T.push({ name, measured, goal, pass });
+for (const m of ['GET', 'PUT']) {
+  const e = results.small[`${m} 4KiB c=64`];
+  const r = e.C.rps.median / e.B.rps.median;
+  tgt(`${m} 4 KiB c=64 req/s C/B`, `${f2(r)} (${f0(e.C.rps.median)} vs ${f0(e.B.rps.median)})`, '≥ 0.60', r >= 0.6);
+}
+for (const m of ['GET', 'PUT']) {
+  const e = results.small[`${m} 4KiB c=1`];
+  const d = e.C.p99.median - e.B.p99.median;
+  tgt(`${m} 4 KiB c=1 added p99 (C − B)`, `${f2(d)} ms (${f2(e.C.p99.median)} vs ${f2(e.B.p99.median)})`, '≤ 1 ms', d <= 1);
+}
+for (const m of ['PUT', 'GET']) {
+  const b = results.big[m];
+  const r = b.C.mibps.median / b.B.mibps.median;
+  tgt(`${BIG_MIB} MiB ${m} MiB/s C/B`, `${f2(r)} (${f0(b.C.mibps.median)} vs ${f0(b.B.mibps.median)})`, '≥ 0.90', r >= 0.9);
+}
+tgt('s3gate peak RSS while streaming', `${f0(results.rss.peakStreamingMiB)} MiB`, '≤ 100 MiB', results.rss.peakStreamingMiB <= 100);
+for (const [m, r] of Object.entries(results.cpu)) {
+  const x = r.C.usPerRequest / r.B.usPerRequest;
+  tgt(`CPU per ${m} 4 KiB request C/B`, `${f2(x)} (${r.C.usPerRequest.toFixed(1)} vs ${r.B.usPerRequest.toFixed(1)} µs)`, '≤ 2.5', x <= 2.5);
+}
+results.targets = T;
+out();
+out('| target (issue #7) | measured | goal | |');
+out('| --- | --- | --- | --- |');
+for (const t of T) out(`| ${t.name} | ${t.measured} | ${t.goal} | ${t.pass ? 'pass' : 'MISS'} |`);
+if (results.profile) {
+  out();
+  out(`s3gate profile (4 KiB GET c=64, ${f0(results.profile.rpsUnderProfiler)} req/s under --cpu-prof), self time, % of busy:`);
+  out();
+  out('| function | ms | % |');
+  out('| --- | --- | --- |');
+  for (const fn of results.profile.functions) out(`| ${fn.name} | ${fn.ms} | ${fn.pctOfBusy} |`);
+  out();
+  out('| origin | ms | % |');
+  out('| --- | --- | --- |');
+  for (const o of results.profile.origins) out(`| ${o.name} | ${o.ms} | ${o.pctOfBusy} |`);
+}
+out();
+out('microbenchmarks:');
+out();
+for (const l of microLines) out(l);
+
+results.finishedSeconds = (Date.now() - t0) / 1000;
+mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2));
+writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.md'), lines.join('\n') + '\n');
+console.log('\n' + lines.join('\n'));
+log(`done in ${results.finishedSeconds.toFixed(0)} s; bench/results/latest.json and latest.md written`);
+process.exit(0);
