@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
 import { testLookup, testUndiciAgent } from '../upstream/resolve.js';
-import { afterSigning, client, DOMAIN, GW_KEY, portOf, startTestGateway } from '../helpers/gateway.js';
+import { afterSigning, client, DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { runPython } from '../helpers/python.js';
 
@@ -61,6 +61,7 @@ beforeAll(async () => {
     upstreams: {
       rgw: { provider: 'linode', endpoint: ceph.endpoint, region: 'us-east-1', credentials: creds },
       rgwv2: { provider: 'linode', endpoint: ceph.endpoint, region: 'us-east-1', credentials: creds, signing: { default: 'v2' } },
+      disk: { provider: 'local', path: tmpDir('s3gate-local-e2e-') },
       rgwchunk: { provider: 'linode', endpoint: ceph.endpoint, region: 'us-east-1', credentials: creds, payload: { outbound: 'signed-chunked' } },
       rgwvhost: {
         provider: 'linode', endpoint: `http://${ceph.dnsName}:${epPort}`, connectAddress: '127.0.0.1', region: 'us-east-1', credentials: creds,
@@ -72,6 +73,7 @@ beforeAll(async () => {
       legacy: { upstream: 'rgwv2', bucket: B.legacy },
       vh: { upstream: 'rgwvhost', bucket: B.vh },
       chunk: { upstream: 'rgwchunk', bucket: B.any },
+      lmedia: { upstream: 'disk' },
       '*': { upstream: 'rgw' },
     },
   });
@@ -101,36 +103,53 @@ describe('Ceph RGW 16 directly (the problem)', () => {
   });
 });
 
+// The same client scenario against both upstream kinds: RGW 16 over HTTP, and the local store.
 describe.each([
-  ['path-style', true],
-  ['virtual-host', false],
-] as const)('SDK through s3gate into RGW 16, %s', (_n, forcePathStyle) => {
+  ['RGW 16', 'path-style', true, 'media'],
+  ['RGW 16', 'virtual-host', false, 'media'],
+  ['the local store', 'path-style', true, 'lmedia'],
+  ['the local store', 'virtual-host', false, 'lmedia'],
+] as const)('SDK through s3gate into %s, %s', (_u, _n, forcePathStyle, bucket) => {
+  beforeAll(async () => {
+    if (bucket === 'lmedia') await client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: 'lmedia' })).catch(() => undefined);
+  });
+
+  async function exists(key: string): Promise<boolean> {
+    if (bucket === 'media') return existsUpstream(B.media, key);
+    try {
+      await client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true }).send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   it('put, get, range, head, list, copy, delete, DeleteObjects, multipart', async () => {
     const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle });
     const key = `e2e/${forcePathStyle ? 'p' : 'v'} ü+~ ${run}.bin`;
     const body = randomBytes(20_000);
-    await s3.send(new PutObjectCommand({ Bucket: 'media', Key: key, Body: body, ContentType: 'image/png', Metadata: { a: 'b' } }));
-    const got = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: key }));
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'image/png', Metadata: { a: 'b' } }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
     expect(got.Metadata).toEqual({ a: 'b' });
-    const range = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: key, Range: 'bytes=5-14' }));
+    const range = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: 'bytes=5-14' }));
     expect(Buffer.from(await range.Body!.transformToByteArray()).equals(body.subarray(5, 15))).toBe(true);
-    expect((await s3.send(new HeadObjectCommand({ Bucket: 'media', Key: key }))).ContentType).toBe('image/png');
-    const list = await s3.send(new ListObjectsV2Command({ Bucket: 'media', Prefix: 'e2e/' }));
-    expect(list.Name).toBe('media');
+    expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentType).toBe('image/png');
+    const list = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'e2e/' }));
+    expect(list.Name).toBe(bucket);
     expect(list.Contents?.map((c) => c.Key)).toContain(key);
-    await s3.send(new CopyObjectCommand({ Bucket: 'media', Key: `${key}.copy`, CopySource: `media/${encodeURIComponent(key)}` }));
-    expect(await existsUpstream(B.media, `${key}.copy`)).toBe(true);
-    const del = await s3.send(new DeleteObjectsCommand({ Bucket: 'media', Delete: { Objects: [{ Key: `${key}.copy` }] } }));
+    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: `${key}.copy`, CopySource: `${bucket}/${encodeURIComponent(key)}` }));
+    expect(await exists(`${key}.copy`)).toBe(true);
+    const del = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: `${key}.copy` }] } }));
     expect(del.Deleted?.length).toBe(1);
-    await s3.send(new DeleteObjectCommand({ Bucket: 'media', Key: key }));
-    expect(await existsUpstream(B.media, key)).toBe(false);
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    expect(await exists(key)).toBe(false);
 
     const big = randomBytes(11 * 1024 * 1024);
-    const res = await new Upload({ client: s3, params: { Bucket: 'media', Key: `${key}.multi`, Body: big }, partSize: 5 * 1024 * 1024 }).done();
-    expect(res.Bucket).toBe('media');
+    const res = await new Upload({ client: s3, params: { Bucket: bucket, Key: `${key}.multi`, Body: big }, partSize: 5 * 1024 * 1024 }).done();
+    expect(res.Bucket).toBe(bucket);
     expect(res.Location).not.toContain(B.media);
-    const back = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: `${key}.multi` }));
+    const back = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `${key}.multi` }));
     expect(Buffer.from(await back.Body!.transformToByteArray()).equals(big)).toBe(true);
   });
 });
