@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { HeadObjectCommand, ListObjectsV2Command, S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -83,10 +84,10 @@ describe('a gateway killed in the middle of a PUT', () => {
     const signer = new SignatureV4({ credentials: DEMO, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false, applyChecksum: false });
     const signed = await signer.sign({ method: 'PUT', protocol: 'http:', hostname: 'localhost', port, path: '/crash/half.bin', query: {},
       headers: { host: `localhost:${port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': String(total) } });
-    const body = (async function* () {
+    const body = Readable.from((async function* () {
       yield Buffer.alloc(1024 * 1024, 1);
       await new Promise((r) => setTimeout(r, 60_000));
-    })();
+    })());
     const pending = request(`http://localhost:${port}/crash/half.bin`, { method: 'PUT', headers: signed.headers as Record<string, string>, body }).catch((e: Error) => e);
     await new Promise((r) => setTimeout(r, 500));
     await stop(gw.child, 'SIGKILL');
