@@ -1,65 +1,50 @@
 #!/usr/bin/env node
-// s3gate --config FILE: validate the config, then serve. A config mistake stops here, before any
-// socket opens, with every problem named by its field.
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.js';
-import { startGateway } from './listen/server.js';
-import type { GatewayConfig } from './config/types.js';
+// The package's bin. `s3gate [--config FILE]` serves; subcommands are admin tools that share
+// the same config loading and its field-named errors.
+import { ConfigError } from './config/load.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+// Each subcommand lives in its own module, loaded only when used.
+const COMMANDS: Record<string, () => Promise<{ run: Command }>> = {
+  serve: () => import('./commands/serve.js'),
+  keys: () => import('./commands/keys.js'),
+  presign: () => import('./commands/presign.js'),
+  check: () => import('./commands/check.js'),
+  migrate: () => import('./commands/migrate.js'),
+};
+
+const USAGE = `usage:
+  s3gate [serve] --config proxy.yaml     run the gateway
+  s3gate keys new                        make a fresh access key and secret
+  s3gate presign --config F --key ID GET|PUT s3://bucket/key [--expires 3600]
+  s3gate check --config F                validate a config and probe each upstream
+  s3gate migrate --config F ...          copy a bucket between upstreams (see --help)
+`;
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string', short: 'c', default: 'proxy.yaml' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    process.stdout.write('usage: s3gate --config proxy.yaml\n');
+  const first = argv[0];
+  if (first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(USAGE);
     return 0;
   }
-  let config;
-  try {
-    config = loadConfig(values.config!);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`s3gate: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+  const name = first && !first.startsWith('-') ? first : 'serve';
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`s3gate: unknown command "${name}"\n${USAGE}`);
+    return 2;
   }
-  const gw = await startGateway(config);
-  demoBanner(config, gw.urls);
-  const stop = (signal: string) => {
-    gw.log.info({ signal }, 'shutting down');
-    void gw.close().then(() => process.exit(0));
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-  return -1;
-}
-
-/**
- * Keys marked `demo: true` are published in proxy.yaml anyway; printing them (to stderr, never to
- * the log) is what lets a newcomer point a client at the gateway within a minute.
- */
-function demoBanner(config: GatewayConfig, urls: string[]): void {
-  const demo = [...config.keys.values()].filter((k) => k.demo);
-  if (!demo.length) return;
-  const url = (urls[0] ?? '').replace('127.0.0.1', 'localhost');
-  const lines = ['', `s3gate is serving S3 on ${url}`];
-  for (const k of demo) {
-    lines.push(`  demo key:    ${k.accessKeyId}`, `  demo secret: ${k.secretAccessKey}`);
-    lines.push(`  try: AWS_ACCESS_KEY_ID=${k.accessKeyId} AWS_SECRET_ACCESS_KEY=${k.secretAccessKey} aws --endpoint-url ${url} --region ${config.region} s3 ls`);
-  }
-  lines.push('  (demo keys are for trying s3gate out: replace them before real use)', '');
-  process.stderr.write(lines.join('\n') + '\n');
+  const mod = await load();
+  return mod.run(name === first ? argv.slice(1) : argv);
 }
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exit(code);
+    if (code >= 0) process.exitCode = code;
+    if (code >= 0) setImmediate(() => process.exit(code));
   },
   (e: unknown) => {
-    process.stderr.write(`s3gate: ${(e as Error).message}\n`);
-    process.exit(1);
+    process.stderr.write(`s3gate: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
+    process.exit(e instanceof ConfigError ? 2 : 1);
   },
 );
