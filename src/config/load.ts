@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { ProviderProfile } from './provider.js';
-import { ACTIONS, type Action, type BucketRoute, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
+import { ACTIONS, type Action, type BucketRoute, type BucketTarget, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -268,7 +268,28 @@ function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>
       continue;
     }
     if (name !== '*' && !BUCKET_NAME.test(name)) c.fail(path, 'is not a valid S3 bucket name');
-    c.unknown(b, ['upstream', 'bucket', 'domains', 'public'], path);
+    c.unknown(b, ['upstream', 'bucket', 'domains', 'public', 'mode', 'from', 'mirror', 'copyOnRead'], path);
+    const mode = (c.str(b, 'mode', path, { optional: true }) ?? 'route') as BucketRoute['mode'];
+    if (!['route', 'migrate', 'mirror'].includes(mode)) c.fail(`${path}.mode`, 'must be route, migrate or mirror');
+    const targetOf = (field: "from" | "mirror"): BucketTarget | undefined => {
+      const t = b[field];
+      if (t === undefined) return undefined;
+      if (!isObj(t)) return c.fail(`${path}.${field}`, 'must be a mapping with upstream (and bucket)');
+      c.unknown(t, ['upstream', 'bucket'], `${path}.${field}`);
+      const u = c.str(t, 'upstream', `${path}.${field}`);
+      if (u && !upstreams.has(u)) return c.fail(`${path}.${field}.upstream`, `no upstream "${u}"; known: ${[...upstreams.keys()].join(', ')}`);
+      const tb = c.str(t, 'bucket', `${path}.${field}`, { optional: true });
+      return u ? { upstream: u, ...(tb ? { bucket: tb } : {}) } : undefined;
+    };
+    const from = targetOf("from");
+    const mirror = targetOf("mirror");
+    if (mode === 'migrate' && !from && b.from === undefined) c.fail(`${path}.from`, 'is required with mode: migrate (the old provider)');
+    if (mode === 'mirror' && !mirror && b.mirror === undefined) c.fail(`${path}.mirror`, 'is required with mode: mirror');
+    if (mode !== 'migrate' && b.from !== undefined) c.fail(`${path}.from`, 'only applies to mode: migrate');
+    if (mode !== 'mirror' && b.mirror !== undefined) c.fail(`${path}.mirror`, 'only applies to mode: mirror');
+    if (b.copyOnRead !== undefined && typeof b.copyOnRead !== 'boolean') c.fail(`${path}.copyOnRead`, 'must be true or false');
+    if (b.copyOnRead !== undefined && mode !== 'migrate') c.fail(`${path}.copyOnRead`, 'only applies to mode: migrate');
+    if (name === '*' && mode !== 'route') c.fail(`${path}.mode`, 'the "*" route only supports mode: route');
     const upstream = c.str(b, 'upstream', path);
     if (upstream && !upstreams.has(upstream)) {
       c.fail(`${path}.upstream`, `no upstream "${upstream}"; known: ${[...upstreams.keys()].join(', ')}`);
@@ -280,7 +301,8 @@ function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>
     const domains = c.strList(b, 'domains', path).map((d) => d.toLowerCase());
     if (upstream) {
       buckets.set(name, {
-        name, upstream, domains,
+        name, upstream, domains, mode,
+        ...(from ? { from } : {}), ...(mirror ? { mirror } : {}), ...(b.copyOnRead === true ? { copyOnRead: true } : {}),
         ...(target ? { bucket: target } : {}),
         ...(pub ? { public: pub as 'read' | 'list' } : {}),
       });

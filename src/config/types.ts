@@ -48,12 +48,31 @@ export interface Upstream {
   timeouts: { connect: number; headers: number; body: number };
 }
 
+/** Another provider's copy of a bucket: where a migration reads from, or a mirror writes to. */
+export interface BucketTarget {
+  upstream: string;
+  /** provider bucket name; default: the primary's provider bucket name */
+  bucket?: string;
+}
+
 export interface BucketRoute {
   /** the bucket name clients use, or "*" */
   name: string;
   upstream: string;
   /** the provider's bucket name; for "*" the client's name is used unchanged */
   bucket?: string;
+  /**
+   * route: one upstream. migrate: reads from `upstream`, falling back to `from` on a miss;
+   * writes to `upstream`; deletes to both; listings merged. mirror: writes to both, reads from
+   * `upstream`.
+   */
+  mode: 'route' | 'migrate' | 'mirror';
+  /** migrate: the old provider */
+  from?: BucketTarget;
+  /** mirror: the second provider every write also goes to */
+  mirror?: BucketTarget;
+  /** migrate: a fallback read also writes the object into `upstream` while it streams */
+  copyOnRead?: boolean;
   /** custom domains bound to this bucket (the whole host names the bucket) */
   domains: string[];
   /** anonymous access */
