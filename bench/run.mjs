@@ -7,7 +7,7 @@
 // BENCH_BIG=1 (1024 MiB), BENCH_BIG_REPS (3), BENCH_CPU_REQUESTS (30000), BENCH_PROXY=node
 // (force the http-proxy-3 fallback for B), BENCH_PROFILE=0 (skip the --cpu-prof run).
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -56,7 +56,10 @@ const machine = {
 };
 
 // ---- servers --------------------------------------------------------------------------
-const dir = mkdtempSync(path.join(os.tmpdir(), 's3gate-bench-'));
+// tmpfs when there is one: the upstream's PUTs then never wait on disk writeback, which
+// otherwise makes the big-transfer figures swing with the page cache, not with the proxies.
+const tmpBase = process.env.BENCH_TMPDIR ?? (existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
+const dir = mkdtempSync(path.join(tmpBase, 's3gate-bench-'));
 const dataDir = path.join(dir, 'data');
 mkdirSync(path.join(dataDir, BUCKET), { recursive: true });
 const cleanupDir = () => rmSync(dir, { recursive: true, force: true });
@@ -136,7 +139,7 @@ async function requests() {
 }
 
 // ---- small requests -------------------------------------------------------------------
-const results = { machine, proxyKind, upstream: `nginx ${nginxVersion(nginxBin)}, 1 worker`, settings: { DURATION, ROUNDS, BIG_MIB, BIG_REPS, CPU_REQUESTS }, small: {}, cpu: {}, big: {}, forms: {}, rss: {} };
+const results = { machine, tmpDir: tmpBase, proxyKind, upstream: `nginx ${nginxVersion(nginxBin)}, 1 worker`, settings: { DURATION, ROUNDS, BIG_MIB, BIG_REPS, CPU_REQUESTS }, small: {}, cpu: {}, big: {}, forms: {}, rss: {} };
 
 async function measured(t, req, opts) {
   const cpu0 = cpuOf(t.cpuPids);
@@ -264,7 +267,6 @@ results.sdkSent = sdkSent;
 const allBigC = [...bigRuns.PUT.C, ...bigRuns.GET.C, ...formRuns['UNSIGNED-PAYLOAD'].C, ...formRuns['SDK default (stream body)'].C];
 results.rss.peakStreamingMiB = Math.max(...allBigC.map((r) => r.rss.hwm));
 results.rss.peakStreamingInProcessMiB = Math.max(...allBigC.map((r) => r.rss.inProcess));
-results.rss.lifetimeHwmMiB = memStatus(gateway.pid).hwm;
 
 // ---- profile: a separate s3gate under --cpu-prof, 4 KiB GET at c=64 -------------------
 if (PROFILE) {
@@ -301,7 +303,7 @@ const lines = [];
 const out = (l = '') => lines.push(l);
 out(`machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memGiB} GiB, Linux ${machine.kernel}, node ${machine.node}, autocannon ${machine.autocannon}`);
 out(`B = ${proxyKind}; upstream = ${results.upstream}; C = s3gate dist/ (SigV4 verify + re-sign, minio preset)`);
-out(`small: ${ROUNDS} rounds × ${DURATION} s each, median (min–max); latency per response in ms`);
+out(`files and logs under ${tmpBase}; small: ${ROUNDS} rounds × ${DURATION} s each, median (min–max); latency per response in ms`);
 out();
 out('| case | target | req/s | p50 ms | p99 ms | CPU % server / upstream / client |');
 out('| --- | --- | --- | --- | --- | --- |');
@@ -338,7 +340,7 @@ for (const f of ['UNSIGNED-PAYLOAD', 'SDK default (stream body)']) {
   out(`| ${label} | ${spread(b.A.mibps, f0)} | – | ${spread(b.C.mibps, f0)} | ${f2(b.C.mibps.median / b.A.mibps.median)} | – | ${f0(b.C.peakRssMiB)} (${f0(b.C.rssBeforeMiB)}) |`);
 }
 out();
-out(`s3gate RSS: ${f0(results.rss.startMiB)} MiB after start, ${f0(results.rss.idleMiB)} MiB after the small-request runs; peak while streaming ${f0(results.rss.peakStreamingMiB)} MiB (VmHWM), ${f0(results.rss.peakStreamingInProcessMiB)} MiB (process.memoryUsage().rss sampled every 10 ms inside the gateway); lifetime VmHWM ${f0(results.rss.lifetimeHwmMiB)} MiB`);
+out(`s3gate RSS: ${f0(results.rss.startMiB)} MiB after start, ${f0(results.rss.idleMiB)} MiB after the small-request runs; peak while streaming ${f0(results.rss.peakStreamingMiB)} MiB (VmHWM), ${f0(results.rss.peakStreamingInProcessMiB)} MiB (process.memoryUsage().rss sampled every 10 ms inside the gateway)`);
 
 // targets (issue #7)
 const T = [];
