@@ -1,0 +1,169 @@
+// The migration's state: an append-only JSON-lines file. Appending never rewrites what a crash
+// could tear, a torn last line is simply dropped on replay, and replaying the lines in order
+// rebuilds everything a restart needs: what was copied, where the listing can resume, and
+// which multipart uploads were left open.
+import { once } from 'node:events';
+import { closeSync, createReadStream, existsSync, fsyncSync, openSync, readSync, fstatSync, writeSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { CopiedRecord } from './plan.js';
+
+export type JournalRecord =
+  | { t: 'begin'; v: 1; from: string; to: string; shard: string; at: string }
+  /** a copy finished: the source's size/ETag/Last-Modified then, and the destination's ETag */
+  | { t: 'copied'; k: string; s: number; e: string; m: string; de?: string }
+  /** a multipart upload was created; written durably before its first part */
+  | { t: 'mpu'; k: string; u: string; ps: number; s: number; e: string; m: string }
+  /** that upload was completed or aborted */
+  | { t: 'mpu-end'; k: string; u: string }
+  /** every object of the listing up to and including this key is settled */
+  | { t: 'cursor'; after: string; pages: number }
+  /** a full pass finished; the next run lists from the start again */
+  | { t: 'complete'; at: string };
+
+export interface OpenUpload {
+  key: string;
+  uploadId: string;
+  partSize: number;
+  size: number;
+  etag: string;
+  lastModified: string;
+}
+
+export interface JournalState {
+  begin?: { from: string; to: string; shard: string };
+  copied: Map<string, CopiedRecord>;
+  uploads: Map<string, OpenUpload>;
+  /** resume the listing after this key */
+  cursor?: string;
+  pagesDone: number;
+  /** lines that did not parse (a torn last write) */
+  skippedLines: number;
+}
+
+export function emptyState(): JournalState {
+  return { copied: new Map(), uploads: new Map(), pagesDone: 0, skippedLines: 0 };
+}
+
+export function apply(state: JournalState, r: JournalRecord): void {
+  switch (r.t) {
+    case 'begin':
+      state.begin ??= { from: r.from, to: r.to, shard: r.shard };
+      break;
+    case 'copied':
+      state.copied.set(r.k, { size: r.s, etag: r.e, lastModified: r.m, ...(r.de !== undefined ? { destEtag: r.de } : {}) });
+      break;
+    case 'mpu':
+      state.uploads.set(r.k, { key: r.k, uploadId: r.u, partSize: r.ps, size: r.s, etag: r.e, lastModified: r.m });
+      break;
+    case 'mpu-end':
+      if (state.uploads.get(r.k)?.uploadId === r.u) state.uploads.delete(r.k);
+      break;
+    case 'cursor':
+      state.cursor = r.after;
+      state.pagesDone = r.pages;
+      break;
+    case 'complete':
+      delete state.cursor;
+      state.pagesDone = 0;
+      break;
+  }
+}
+
+export function parseLine(line: string): JournalRecord | undefined {
+  if (!line.trim()) return undefined;
+  try {
+    const r = JSON.parse(line) as JournalRecord;
+    return r && typeof r === 'object' && typeof r.t === 'string' ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function replayLines(lines: Iterable<string>): JournalState {
+  const state = emptyState();
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    const r = parseLine(line);
+    if (r) apply(state, r);
+    else state.skippedLines++;
+  }
+  return state;
+}
+
+export async function readJournal(path: string): Promise<JournalState> {
+  const state = emptyState();
+  if (!existsSync(path)) return state;
+  const rl = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  rl.on('line', (line) => {
+    if (!line.trim()) return;
+    const r = parseLine(line);
+    if (r) apply(state, r);
+    else state.skippedLines++;
+  });
+  await once(rl, 'close');
+  return state;
+}
+
+export interface JournalWriterOptions {
+  /** fsync at least this often while records are pending (ms) */
+  syncEveryMs?: number;
+  /** or after this many records */
+  syncEveryRecords?: number;
+}
+
+/**
+ * Writes go straight to the file (a killed process loses nothing the kernel has); fsync, which
+ * is what survives a machine crash, runs on a cadence so it does not cost one disk flush per
+ * object.
+ */
+export class JournalWriter {
+  private readonly fd: number;
+  private pending = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  readonly syncEveryMs: number;
+  readonly syncEveryRecords: number;
+
+  constructor(readonly path: string, opts: JournalWriterOptions = {}) {
+    this.syncEveryMs = opts.syncEveryMs ?? 1000;
+    this.syncEveryRecords = opts.syncEveryRecords ?? 512;
+    this.fd = openSync(path, 'a+');
+    // A torn last line from a killed run must not swallow the first record we append.
+    const size = fstatSync(this.fd).size;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      readSync(this.fd, last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) writeSync(this.fd, '\n');
+    }
+  }
+
+  /** `durable`: fsync before returning (records a restart cannot do without, e.g. an upload id). */
+  append(r: JournalRecord, durable = false): void {
+    if (this.closed) return;
+    writeSync(this.fd, JSON.stringify(r) + '\n');
+    this.pending++;
+    if (durable || this.pending >= this.syncEveryRecords) this.sync();
+    else this.timer ??= setTimeout(() => this.sync(), this.syncEveryMs).unref();
+  }
+
+  sync(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.closed || this.pending === 0) return;
+    fsyncSync(this.fd);
+    this.pending = 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.sync();
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
+
+/** `.s3gate-migrate-<bucket>.jsonl`, one file per shard so workers sharing a volume never collide. */
+export function defaultJournalPath(bucket: string, shard?: { index: number; count: number }): string {
+  const safe = bucket.replace(/[^A-Za-z0-9._-]/g, '_');
+  return shard && shard.count > 1 ? `.s3gate-migrate-${safe}.shard-${shard.index}-of-${shard.count}.jsonl` : `.s3gate-migrate-${safe}.jsonl`;
+}
