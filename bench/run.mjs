@@ -46,6 +46,9 @@ const require = createRequire(import.meta.url);
 
 // ---- machine --------------------------------------------------------------------------
 const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+// Other work on the machine moves every figure: the load average says how quiet it was.
+const loadStart = os.loadavg();
+if (loadStart[0] > 0.5) console.log(`note: load average ${loadStart.map((x) => x.toFixed(2)).join(' ')} before starting; other processes will share the CPUs with the benchmark`);
 const machine = {
   nproc: os.availableParallelism?.() ?? os.cpus().length,
   cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
@@ -302,6 +305,7 @@ const spread = (s, fmt) => `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
 const lines = [];
 const out = (l = '') => lines.push(l);
 out(`machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memGiB} GiB, Linux ${machine.kernel}, node ${machine.node}, autocannon ${machine.autocannon}`);
+out(`load average (1/5/15 min) at start ${loadStart.map((x) => x.toFixed(2)).join(' ')}, at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 out(`B = ${proxyKind}; upstream = ${results.upstream}; C = s3gate dist/ (SigV4 verify + re-sign, minio preset)`);
 out(`files and logs under ${tmpBase}; small: ${ROUNDS} rounds × ${DURATION} s each, median (min–max); latency per response in ms`);
 out();
@@ -388,6 +392,7 @@ out();
 for (const l of microLines) out(l);
 
 results.finishedSeconds = (Date.now() - t0) / 1000;
+results.loadavg = { start: loadStart, end: os.loadavg() };
 mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(results, null, 2));
 writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.md'), lines.join('\n') + '\n');
