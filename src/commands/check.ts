@@ -218,7 +218,8 @@ async function probeHttp(up: Upstream, p: Probe, timeoutMs: number): Promise<Pro
   const ms = Math.round(performance.now() - start);
   const body = await text(res).catch(() => '');
   if (res.status >= 200 && res.status < 300) {
-    const detail = p.operation === 'ListBuckets' ? `${(body.match(/<Bucket>/g) ?? []).length} buckets visible` : undefined;
+    const n = (body.match(/<Bucket>/g) ?? []).length;
+    const detail = p.operation === 'ListBuckets' ? `${n} bucket${n === 1 ? '' : 's'} visible` : undefined;
     return { ...base, ok: true, ms, status: res.status, ...(detail ? { detail } : {}) };
   }
   let { code, message } = errorFields(body);

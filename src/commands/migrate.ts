@@ -28,6 +28,7 @@ provider), as configured with \`mode: migrate\`, or between the two given upstre
   --verify                    compare only; print the differences; exit 1 if there are any
   --json                      the report (and per-object lines) as JSON
   --progress-interval SECS    JSON progress cadence when not on a terminal (default 5)
+  --page-size N               keys per listing request (default 1000, the S3 maximum)
 
 Exit: 0 done, 1 failures or differences, 2 bad usage or config, 130 interrupted.
 `;
@@ -85,6 +86,7 @@ export async function run(argv: string[]): Promise<number> {
         verify: { type: 'boolean' },
         json: { type: 'boolean' },
         'progress-interval': { type: 'string', default: '5' },
+        'page-size': { type: 'string', default: '1000' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -108,7 +110,7 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
 
-  let plan: { src: Endpoint; dst: Endpoint; name: string; concurrency: number; threshold: number; partSize: number; shard?: Shard; interval: number; mode: MigrateMode };
+  let plan: { src: Endpoint; dst: Endpoint; name: string; concurrency: number; threshold: number; partSize: number; shard?: Shard; interval: number; mode: MigrateMode; pageSize: number };
   try {
     if (values['dry-run'] && values.verify) throw new UsageError('--dry-run and --verify: choose one');
     const ep = endpoints(cfg, values);
@@ -128,6 +130,8 @@ export async function run(argv: string[]): Promise<number> {
     if (threshold < 1) throw new UsageError('--multipart-threshold must be at least 1 byte');
     const interval = Number(values['progress-interval']);
     if (!(interval > 0)) throw new UsageError('--progress-interval: seconds, above 0');
+    const pageSize = Number(values['page-size']);
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw new UsageError('--page-size: a whole number from 1 to 1000');
     let shard: Shard | undefined;
     if (values.shard !== undefined) {
       try {
@@ -137,7 +141,7 @@ export async function run(argv: string[]): Promise<number> {
       }
     }
     const mode: MigrateMode = values.verify ? 'verify' : values['dry-run'] ? 'dry-run' : 'copy';
-    plan = { ...ep, concurrency, threshold, partSize, interval, mode, ...(shard ? { shard } : {}) };
+    plan = { ...ep, concurrency, threshold, partSize, interval, mode, pageSize, ...(shard ? { shard } : {}) };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`s3gate migrate: ${e.message}\n`);
@@ -160,7 +164,7 @@ export async function run(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true;
   const migrator = new Migrator({
     src: plan.src, dst: plan.dst, mode: plan.mode, concurrency: plan.concurrency,
-    multipartThreshold: plan.threshold, partSize: plan.partSize, signal: stop.signal,
+    multipartThreshold: plan.threshold, partSize: plan.partSize, signal: stop.signal, pageSize: plan.pageSize,
     ...(plan.shard ? { shard: plan.shard } : {}), ...(journalPath ? { journalPath } : {}),
     onObject: (e) => printEvent(e, json, display),
   });

@@ -1,5 +1,7 @@
 // `s3gate serve --config FILE`: validate the config, then serve. A config mistake stops here,
 // before any socket opens, with every problem named by its field.
+import { watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
@@ -27,9 +29,22 @@ export async function run(argv: string[]): Promise<number> {
   }
   const gw = await startGateway(config);
   demoBanner(config, gw.urls);
+  // Reload on SIGHUP and when the file changes (a ConfigMap update, an editor's save).
+  process.on('SIGHUP', () => gw.reload());
+  let debounce: NodeJS.Timeout | undefined;
+  const file = config.source!;
+  const watcher = watch(dirname(file), (_event, name) => {
+    if (name !== basename(file)) return;
+    clearTimeout(debounce);
+    debounce = setTimeout(() => gw.reload(), 300);
+  });
   const stop = (signal: string) => {
-    gw.log.info({ signal }, 'shutting down');
-    void gw.close().then(() => process.exit(0));
+    gw.log.info({ signal, deadlineMs: gw.config().timeouts.shutdown }, 'shutting down: finishing in-flight requests');
+    watcher.close();
+    void gw.close().then(() => {
+      gw.log.info('stopped');
+      process.exit(0);
+    });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { ProviderProfile } from './provider.js';
-import { ACTIONS, type Action, type BucketRoute, type BucketTarget, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
+import { ACTIONS, type Action, type BucketRoute, type BucketTarget, type CorsRule, type Limits, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -92,6 +92,16 @@ class Checker {
     return v as string[];
   }
 
+  num(obj: Obj, key: string, path: string, dflt: number, min = 0): number {
+    const v = obj[key];
+    if (v === undefined || v === null) return dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+      this.fail(`${path}.${key}`, `must be a number ≥ ${min}`);
+      return dflt;
+    }
+    return v;
+  }
+
   unknown(obj: Obj, allowed: string[], path: string): void {
     for (const k of Object.keys(obj)) {
       if (!allowed.includes(k)) this.fail(`${path}.${k}`, `unknown field; known: ${allowed.join(', ')}`);
@@ -123,6 +133,43 @@ function deepMerge<T>(base: T, over: unknown): T {
 
 const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'expectContinue', 'tls'];
 
+function parseAddress(c: Checker, addr: string, path: string): { host: string; port: number } | undefined {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(addr);
+  if (!m || +m[2]! > 65535) return c.fail(path, `"${addr}" is not host:port`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: +m[2]! };
+}
+
+function parseLimits(c: Checker, raw: unknown, path: string, dflt: Limits): Limits {
+  if (raw === undefined) return dflt;
+  if (!isObj(raw)) return c.fail(path, 'must be a mapping') ?? dflt;
+  c.unknown(raw, ['requestsPerSecond', 'burst', 'concurrent'], path);
+  const requestsPerSecond = c.num(raw, 'requestsPerSecond', path, dflt.requestsPerSecond);
+  return { requestsPerSecond, burst: c.num(raw, 'burst', path, raw.burst === undefined ? Math.max(1, requestsPerSecond) : dflt.burst, 1), concurrent: c.num(raw, 'concurrent', path, dflt.concurrent) };
+}
+
+function parseCors(c: Checker, raw: unknown, path: string): CorsRule[] | undefined {
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw)) return c.fail(path, 'must be a list of rules');
+  const out: CorsRule[] = [];
+  raw.forEach((r, i) => {
+    const rp = `${path}[${i}]`;
+    if (!isObj(r)) return c.fail(rp, 'must be a mapping');
+    c.unknown(r, ['allowedOrigins', 'allowedMethods', 'allowedHeaders', 'exposeHeaders', 'maxAgeSeconds'], rp);
+    const allowedOrigins = c.strList(r, 'allowedOrigins', rp);
+    const allowedMethods = c.strList(r, 'allowedMethods', rp).map((m) => m.toUpperCase());
+    if (!allowedOrigins.length) c.fail(`${rp}.allowedOrigins`, 'must list at least one origin (or "*")');
+    if (!allowedMethods.length) c.fail(`${rp}.allowedMethods`, 'must list at least one of GET, PUT, POST, DELETE, HEAD');
+    const maxAge = r.maxAgeSeconds === undefined ? undefined : c.num(r, 'maxAgeSeconds', rp, 0);
+    out.push({
+      allowedOrigins, allowedMethods,
+      allowedHeaders: c.strList(r, 'allowedHeaders', rp).map((h) => h.toLowerCase()),
+      exposeHeaders: c.strList(r, 'exposeHeaders', rp),
+      ...(maxAge !== undefined ? { maxAgeSeconds: maxAge } : {}),
+    });
+  });
+  return out;
+}
+
 function parseListen(c: Checker, raw: unknown): Listener[] {
   if (raw === undefined) return [{ host: '127.0.0.1', port: 8080 }];
   if (!Array.isArray(raw) || raw.length === 0) return c.fail('listen', 'must be a non-empty list') ?? [];
@@ -133,9 +180,9 @@ function parseListen(c: Checker, raw: unknown): Listener[] {
     c.unknown(l, ['address', 'tls'], path);
     const addr = c.str(l, 'address', path);
     if (!addr) return;
-    const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(addr);
-    if (!m || +m[2]! > 65535) return c.fail(`${path}.address`, `"${addr}" is not host:port`);
-    const listener: Listener = { host: m[1]!.replace(/^\[|\]$/g, ''), port: +m[2]! };
+    const hp = parseAddress(c, addr, `${path}.address`);
+    if (!hp) return;
+    const listener: Listener = { ...hp };
     if (l.tls !== undefined) {
       if (!isObj(l.tls)) return c.fail(`${path}.tls`, 'must have cert and key');
       const cert = c.str(l.tls, 'cert', `${path}.tls`);
@@ -152,14 +199,15 @@ function parseListen(c: Checker, raw: unknown): Listener[] {
   return out;
 }
 
-function parseKeys(c: Checker, raw: unknown, bucketNames: Set<string>): Map<string, GatewayKey> {
+function parseKeys(c: Checker, raw: unknown, bucketNames: Set<string>, defaults: Limits): Map<string, GatewayKey> {
   const keys = new Map<string, GatewayKey>();
   if (raw === undefined) return keys;
   if (!Array.isArray(raw)) return c.fail('keys', 'must be a list') ?? keys;
   raw.forEach((k, i) => {
     const path = `keys[${i}]`;
     if (!isObj(k)) return c.fail(path, 'must be a mapping');
-    c.unknown(k, ['accessKeyId', 'secretAccessKey', 'allow', 'demo'], path);
+    c.unknown(k, ['accessKeyId', 'secretAccessKey', 'allow', 'demo', 'limits'], path);
+    const limits = k.limits === undefined ? undefined : parseLimits(c, k.limits, `${path}.limits`, defaults);
     const id = c.str(k, 'accessKeyId', path);
     const secret = c.str(k, 'secretAccessKey', path, { secret: true });
     if (id && !/^[A-Za-z0-9._-]{3,128}$/.test(id)) c.fail(`${path}.accessKeyId`, 'use 3-128 letters, digits, dot, dash or underscore');
@@ -182,7 +230,7 @@ function parseKeys(c: Checker, raw: unknown, bucketNames: Set<string>): Map<stri
         if (bucket) allow.push({ bucket, ...(prefix ? { prefix } : {}), actions: actions as Action[] });
       });
     if (k.demo !== undefined && typeof k.demo !== 'boolean') c.fail(`${path}.demo`, 'must be true or false');
-    if (id && secret) keys.set(id, { accessKeyId: id, secretAccessKey: secret, allow, ...(k.demo === true ? { demo: true } : {}) });
+    if (id && secret) keys.set(id, { accessKeyId: id, secretAccessKey: secret, allow, ...(k.demo === true ? { demo: true } : {}), ...(limits ? { limits } : {}) });
   });
   return keys;
 }
@@ -197,7 +245,7 @@ function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<strin
       c.fail(path, 'must be a mapping');
       continue;
     }
-    c.unknown(u, ['provider', 'endpoint', 'region', 'credentials', 'path', 'connectAddress', 'timeouts', ...PROFILE_FIELDS], path);
+    c.unknown(u, ['provider', 'endpoint', 'region', 'credentials', 'path', 'connectAddress', 'timeouts', 'retries', ...PROFILE_FIELDS], path);
     const provider = c.str(u, 'provider', path);
     if (!provider) continue;
     const preset = loadPreset(provider, presetsDir);
@@ -245,6 +293,7 @@ function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<strin
       const up: Upstream = {
         name, provider, kind, endpoint, region, credentials, profile,
         timeouts: { connect: num('connect', 10_000), headers: num('headers', 300_000), body: num('body', 300_000) },
+        retries: c.num(u, 'retries', path, 2),
       };
       const ca = c.str(u, 'connectAddress', path, { optional: true });
       if (ca) up.connectAddress = ca;
@@ -268,7 +317,8 @@ function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>
       continue;
     }
     if (name !== '*' && !BUCKET_NAME.test(name)) c.fail(path, 'is not a valid S3 bucket name');
-    c.unknown(b, ['upstream', 'bucket', 'domains', 'public', 'mode', 'from', 'mirror', 'copyOnRead'], path);
+    c.unknown(b, ['upstream', 'bucket', 'domains', 'public', 'mode', 'from', 'mirror', 'copyOnRead', 'cors'], path);
+    const cors = parseCors(c, b.cors, `${path}.cors`);
     const mode = (c.str(b, 'mode', path, { optional: true }) ?? 'route') as BucketRoute['mode'];
     if (!['route', 'migrate', 'mirror'].includes(mode)) c.fail(`${path}.mode`, 'must be route, migrate or mirror');
     const targetOf = (field: "from" | "mirror"): BucketTarget | undefined => {
@@ -303,6 +353,7 @@ function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>
       buckets.set(name, {
         name, upstream, domains, mode,
         ...(from ? { from } : {}), ...(mirror ? { mirror } : {}), ...(b.copyOnRead === true ? { copyOnRead: true } : {}),
+        ...(cors ? { cors } : {}),
         ...(target ? { bucket: target } : {}),
         ...(pub ? { public: pub as 'read' | 'list' } : {}),
       });
@@ -320,13 +371,26 @@ export interface LoadOptions {
 export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {}): GatewayConfig {
   const c = new Checker(baseDir, opts.env ?? process.env);
   if (!isObj(doc)) throw new ConfigError(['(root): the config must be a YAML mapping']);
-  c.unknown(doc, ['listen', 'domains', 'region', 'keys', 'upstreams', 'buckets', 'trustedProxies', 'log'], '(root)');
+  c.unknown(doc, ['listen', 'domains', 'region', 'keys', 'upstreams', 'buckets', 'trustedProxies', 'log', 'admin', 'limits', 'timeouts'], '(root)');
   const listen = parseListen(c, doc.listen);
   const domains = c.strList(doc, 'domains', '(root)').map((d) => d.toLowerCase());
   const region = c.str(doc, 'region', '(root)', { optional: true }) ?? 'us-east-1';
   const upstreams = parseUpstreams(c, doc.upstreams, opts.presetsDir ?? PROVIDERS_DIR);
   const buckets = parseBuckets(c, doc.buckets, upstreams);
-  const keys = parseKeys(c, doc.keys, new Set(buckets.keys()));
+  const limits = parseLimits(c, doc.limits, 'limits', { requestsPerSecond: 0, burst: 1, concurrent: 0 });
+  const keys = parseKeys(c, doc.keys, new Set(buckets.keys()), limits);
+  let admin: { host: string; port: number } | undefined;
+  if (doc.admin !== undefined) {
+    if (!isObj(doc.admin)) c.fail('admin', 'must be a mapping with an address');
+    else {
+      c.unknown(doc.admin, ['address'], 'admin');
+      const a = c.str(doc.admin, 'address', 'admin');
+      if (a) admin = parseAddress(c, a, 'admin.address');
+    }
+  }
+  const t = isObj(doc.timeouts) ? doc.timeouts : {};
+  if (doc.timeouts !== undefined) c.unknown(t, ['headers', 'idle', 'shutdown'], 'timeouts');
+  const timeouts = { headers: c.num(t, 'headers', 'timeouts', 20_000, 1), idle: c.num(t, 'idle', 'timeouts', 120_000, 1), shutdown: c.num(t, 'shutdown', 'timeouts', 30_000) };
   const trustedProxies = c.strList(doc, 'trustedProxies', '(root)');
   const log = isObj(doc.log) && typeof doc.log.level === 'string' ? { level: doc.log.level } : { level: 'info' };
 
@@ -339,7 +403,7 @@ export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {
     }
   }
   if (c.problems.length) throw new ConfigError(c.problems);
-  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log };
+  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log, limits, timeouts, ...(admin ? { admin } : {}) };
 }
 
 export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig {

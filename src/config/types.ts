@@ -11,10 +11,28 @@ export interface Grant {
   actions: Action[];
 }
 
+export interface Limits {
+  /** sustained requests per second (token bucket refill); 0 = unlimited */
+  requestsPerSecond: number;
+  /** token bucket size */
+  burst: number;
+  /** requests in flight at once; 0 = unlimited */
+  concurrent: number;
+}
+
+export interface CorsRule {
+  allowedOrigins: string[];
+  allowedMethods: string[];
+  allowedHeaders: string[];
+  exposeHeaders: string[];
+  maxAgeSeconds?: number;
+}
+
 export interface GatewayKey {
   accessKeyId: string;
   secretAccessKey: string;
   allow: Grant[];
+  limits?: Limits;
   /** a published demo key: its secret is printed at start-up so a newcomer can use it */
   demo?: boolean;
 }
@@ -46,6 +64,8 @@ export interface Upstream {
   path?: string;
   /** upstream timeouts in ms */
   timeouts: { connect: number; headers: number; body: number };
+  /** retries of idempotent requests (GET, HEAD, DELETE) before any byte reached the client */
+  retries: number;
 }
 
 /** Another provider's copy of a bucket: where a migration reads from, or a mirror writes to. */
@@ -77,6 +97,8 @@ export interface BucketRoute {
   domains: string[];
   /** anonymous access */
   public?: 'read' | 'list';
+  /** CORS rules s3gate answers itself (preflight without authentication) */
+  cors?: CorsRule[];
 }
 
 export interface GatewayConfig {
@@ -89,6 +111,12 @@ export interface GatewayConfig {
   /** client addresses whose X-Forwarded-Host / -Proto are believed */
   trustedProxies: string[];
   log: { level: string };
+  /** the admin listener: /metrics, /healthz, /readyz */
+  admin?: { host: string; port: number };
+  /** per-key limits unless a key sets its own */
+  limits: Limits;
+  /** client-side timeouts in ms: headers (slowloris), idle socket, and the SIGTERM drain deadline */
+  timeouts: { headers: number; idle: number; shutdown: number };
   /** the file this came from, for reloads and relative paths */
   source?: string;
 }

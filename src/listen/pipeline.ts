@@ -1,10 +1,8 @@
 // One request's walk through the stages: addressing → authenticate → authorize → route →
-// resign → forward → rewrite. Each stage is a call into its folder; this file only orders them
-// and turns whatever they throw into the S3 error document.
+// resign → forward → rewrite. Each stage is a call into its folder; this file only orders them,
+// counts what happened, and turns whatever they throw into the S3 error document.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { pipeline as streamPipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { resolveAddress, type Address } from '../addressing/resolve.js';
@@ -12,17 +10,19 @@ import { authenticate, type Authenticated } from '../authenticate/index.js';
 import { classify, type Operation } from '../authorize/operation.js';
 import { allows, publicAllows, requireGrant, visibleBuckets } from '../authorize/grants.js';
 import { findRoute, parseCopySource, type Route } from '../route/route.js';
-import { buildOutbound } from '../resign/request.js';
-import { chunkSignedBody, signOutbound } from '../resign/sign.js';
-import { signedChunkedLength } from '../resign/chunked.js';
-import { signatureFor } from '../config/provider.js';
-import { forward } from '../forward/forward.js';
-import { forwardLocal } from '../forward/local.js';
-import { responseHeaders, rewriteListBuckets, rewriteXml, stripFullObjectChecksums, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
+import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
+import { callUpstream, text } from '../forward/client.js';
+import { send, type SendRequest } from '../forward/send.js';
+import type { ForwardObserver, UpstreamResponse } from '../forward/forward.js';
+import { rewriteListBuckets } from '../rewrite/response.js';
+import { preflight, responseCors } from '../cors/cors.js';
+import type { Limiter } from '../limits/limiter.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, errorXml, escapeXml, isS3Error } from '../s3/errors.js';
-import { EMPTY_SHA256, parseQuery, uriEncode } from '../signing/sigv4.js';
+import { parseQuery, uriEncode } from '../signing/sigv4.js';
 import { inboundBody, needsWholeBody, wholeBody } from './body.js';
-import { clientHost, clientProto } from './forwarded.js';
+import { clientHost } from './forwarded.js';
+import { respond, respondXml } from './respond.js';
 
 export interface RequestContext {
   id: string;
@@ -35,14 +35,22 @@ export interface RequestContext {
   bytesOut: number;
   status?: number;
   error?: string;
+  /** CORS headers for the actual response, errors included */
+  cors: Record<string, string>;
 }
 
 export interface PipelineDeps {
   config: () => GatewayConfig;
   log: Logger;
+  metrics: Metrics;
+  limiter: Limiter;
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
+// Refusals counted as authentication/authorization failures, by their S3 code.
+const AUTH_FAILURES = new Set([
+  'AccessDenied', 'SignatureDoesNotMatch', 'InvalidAccessKeyId', 'RequestTimeTooSkewed', 'AuthorizationHeaderMalformed',
+  'AuthorizationQueryParametersError', 'XAmzContentSHA256Mismatch', 'ExpiredToken',
+]);
 
 function lowerHeaders(req: IncomingMessage): Record<string, string | string[] | undefined> {
   // headersDistinct keeps repeated headers apart, as SigV4's canonical headers need.
@@ -53,10 +61,19 @@ function lowerHeaders(req: IncomingMessage): Record<string, string | string[] | 
   return out;
 }
 
+function observer(m: Metrics): ForwardObserver {
+  return {
+    duration: (upstream, s) => m.upstreamDuration.observe({ upstream }, s),
+    error: (upstream, kind) => m.upstreamErrors.inc({ upstream, kind }),
+    retry: (upstream) => m.upstreamRetries.inc({ upstream }),
+  };
+}
+
 export async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, expectContinue = false): Promise<void> {
   const cfg = deps.config();
-  const ctx: RequestContext = { id: randomBytes(8).toString('hex').toUpperCase(), started: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0 };
+  const ctx: RequestContext = { id: randomBytes(8).toString('hex').toUpperCase(), started: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0, cors: {} };
   res.setHeader('x-amz-request-id', ctx.id);
+  deps.metrics.inflight.inc();
   const abort = new AbortController();
   // The client going away mid-transfer must end the upstream request too.
   res.on('close', () => {
@@ -67,7 +84,7 @@ export async function handle(deps: PipelineDeps, req: IncomingMessage, res: Serv
   } catch (e) {
     sendError(ctx, req, res, e, deps.log);
   } finally {
-    const done = () => accessLog(deps.log, ctx, req, res);
+    const done = () => finish(deps, ctx, req, res);
     if (res.writableFinished || res.destroyed) done();
     else res.once('close', done);
   }
@@ -83,11 +100,26 @@ async function run(
   if (!host) throw new S3Error('InvalidRequest', 'Missing Host header');
   const address = resolveAddress(cfg, host, req.url ?? '/');
   ctx.address = address;
+  const origin = typeof headers.origin === 'string' ? headers.origin : undefined;
+
+  if (method === 'OPTIONS') {
+    // Preflight carries no signature, by design of CORS: the bucket's rules alone decide.
+    const route = address.bucket ? findRoute(cfg, address.bucket) : undefined;
+    const h = preflight(route?.route.cors, origin, headers['access-control-request-method'] as string | undefined, headers['access-control-request-headers'] as string | undefined);
+    ctx.op = { name: 'PreflightRequest', action: 'read' };
+    ctx.status = 200;
+    res.writeHead(200, { ...h, 'content-length': 0 });
+    res.end();
+    return;
+  }
+
   const pairs = parseQuery(address.rawQuery);
   const query = new URLSearchParams();
   for (const [n, v] of pairs) query.append(n, v);
   const op = classify(method, address.bucket, address.key, query, headers);
   ctx.op = op;
+  const corsRoute = address.bucket ? cfg.buckets.get(address.bucket) ?? cfg.buckets.get('*') : undefined;
+  ctx.cors = responseCors(corsRoute?.cors, origin, method);
 
   const auth = authenticate(
     {
@@ -97,6 +129,9 @@ async function run(
     cfg.keys, cfg.region,
   );
   ctx.auth = auth;
+  const keyId = auth.key?.accessKeyId ?? 'anonymous';
+  const release = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, (kind) => deps.metrics.throttled.inc({ limit: kind, key: keyId }));
+  res.once('close', release);
 
   if (!address.bucket) {
     if (op.name !== 'ListBuckets') throw new S3Error('MethodNotAllowed');
@@ -125,100 +160,38 @@ async function run(
   }
 
   const hasBody = method === 'PUT' || method === 'POST';
-  let body = hasBody ? inboundBody(req, headers, auth, op.name, route.upstream.profile, ctx) : undefined;
-  if (expectContinue) res.writeContinue();
-  if (body && needsWholeBody(op.name, route.upstream.profile, headers)) body = await wholeBody(body, op.name, route.upstream.profile);
-
-  if (!route.upstream.profile.checksums.checksumMode) delete outHeaders['x-amz-checksum-mode'];
-  const outbound = buildOutbound(route.upstream, {
-    method, upstreamBucket: route.upstreamBucket, query: pairs, headers: outHeaders,
-    ...(address.key !== undefined ? { key: address.key } : {}),
-    queryAuth: auth.kind === 'v4-query' || auth.kind === 'v2-query',
-  });
-  for (const [k, v] of Object.entries(body?.headers ?? {})) {
-    if (v === null) delete outbound.headers[k];
-    else outbound.headers[k] = v;
-  }
-  if (route.upstream.kind === 'local') {
-    const q = new URLSearchParams();
-    for (const [n, v] of outbound.query) q.append(n, v);
-    const localRes = await forwardLocal(route.upstream, {
-      method, bucket: route.upstreamBucket, query: q, headers: outbound.headers,
-      ...(address.key !== undefined ? { key: address.key } : {}),
-    }, body?.stream ?? null);
-    return respond(cfg, ctx, req, res, route, op, localRes.status, localRes.headers, localRes.body);
-  }
-  const declared = auth.payloadHash;
-  const hex = declared && HEX64.test(declared) ? declared : undefined;
   const profile = route.upstream.profile;
-  let payloadHash = !hasBody || body?.length === 0 ? EMPTY_SHA256 : hex ?? 'UNSIGNED-PAYLOAD';
-  let length = body?.length;
-  // A provider that wants a signed payload gets the client's hash when there is one, and
-  // otherwise s3gate's own chunk signatures over the verified bytes.
-  const signedChunks = hasBody && body?.length !== undefined && body.length > 0 && signatureFor(profile, op.name) === 'v4' &&
-    (profile.payload.outbound === 'signed-chunked' || (profile.payload.outbound === 'sha256' && !hex));
-  if (signedChunks) {
-    const enc = outbound.headers['content-encoding'];
-    outbound.headers['content-encoding'] = enc ? `aws-chunked,${enc}` : 'aws-chunked';
-    outbound.headers['x-amz-decoded-content-length'] = String(body!.length);
-    payloadHash = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
-    length = signedChunkedLength(body!.length!);
-    outbound.headers['content-length'] = String(length);
+  let body = hasBody ? inboundBody(req, headers, auth, op.name, profile, ctx) : undefined;
+  if (expectContinue) res.writeContinue();
+  // A body that goes to two providers (mirror, or deletes during a migration) must be replayable.
+  const twoTargets = route.route.mode === 'mirror' || (route.route.mode === 'migrate' && op.name === 'DeleteObjects');
+  if (body && (needsWholeBody(op.name, profile, headers) || (twoTargets && op.name === 'DeleteObjects'))) {
+    body = await wholeBody(body, op.name, profile);
   }
-  const signed = await signOutbound(route.upstream, op.name, outbound, payloadHash);
-  if (length !== undefined) signed['content-length'] = String(length);
-  let upstreamBody: Readable | null = body?.stream ?? null;
-  if (signedChunks) upstreamBody = chunkSignedBody(route.upstream, signed, body!.stream);
 
-  const upstreamRes = await forward(route.upstream, outbound, signed, upstreamBody, signal);
-  await respond(cfg, ctx, req, res, route, op, upstreamRes.status, upstreamRes.headers, upstreamRes.body);
-}
-
-function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, address: Address): NameMap {
-  const proto = clientProto(cfg, req);
-  const clientBase = `${proto}://${address.host}`;
-  const clientBucketUrl = address.style === 'path' ? `${clientBase}/${uriEncode(route.clientBucket, false)}` : clientBase;
-  const ep = route.upstream.endpoint;
-  return {
-    upstreamBucket: route.upstreamBucket,
-    clientBucket: route.clientBucket,
-    upstreamHosts: [`${route.upstreamBucket}.${ep.host}`, ep.host],
-    clientBase,
-    clientBucketUrl,
+  const sendReq: SendRequest = {
+    operation: op.name, method, query: pairs, headers: outHeaders,
+    queryAuth: auth.kind === 'v4-query' || auth.kind === 'v2-query',
+    signal, observer: observer(deps.metrics),
+    ...(address.key !== undefined ? { key: address.key } : {}),
+    ...(auth.payloadHash ? { declaredSha256: auth.payloadHash } : {}),
+    ...(body ? { body } : {}),
   };
-}
-
-async function respond(
-  cfg: GatewayConfig, ctx: RequestContext, req: IncomingMessage, res: ServerResponse, route: Route, op: Operation,
-  status: number, headers: Record<string, string | string[] | undefined>, body: Readable,
-): Promise<void> {
-  const map = nameMap(cfg, req, route, ctx.address!);
-  const isXml = String(headers['content-type'] ?? '').includes('xml');
-  const rewriteBody = isXml && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && req.method !== 'HEAD';
-  if (status === 206 || req.headers.range !== undefined) stripFullObjectChecksums(headers);
-  const outHeaders = responseHeaders(headers, (loc) => {
-    const path = loc.replace(/^https?:\/\/[^/]+/, '');
-    return path === `/${map.upstreamBucket}` || path === `/${route.upstreamBucket}` ? `/${route.clientBucket}` : loc;
-  });
-  ctx.status = status;
-  if (rewriteBody) {
-    let text = '';
-    for await (const chunk of body) text += chunk;
-    const out = rewriteXml(text, map);
-    delete outHeaders['content-length'];
-    res.writeHead(status, { ...outHeaders, 'content-length': Buffer.byteLength(out) });
-    res.end(out);
-    ctx.bytesOut = Buffer.byteLength(out);
-    return;
+  const serve: ServeContext = {
+    cfg, req, res, address, op, route, sendReq, log: deps.log, metrics: deps.metrics, signal, requestId: ctx.id,
+    respondWith: (r: Route, up: UpstreamResponse) => respond(cfg, ctx, address, req, res, r, op, up.status, up.headers, up.body, ctx.cors),
+    respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.cors),
+  };
+  switch (route.route.mode) {
+    case 'migrate':
+      return serveMigrate(serve);
+    case 'mirror':
+      return serveMirror(serve);
+    default: {
+      const r = await send(route.upstream, route.upstreamBucket, sendReq);
+      return serve.respondWith(route, r);
+    }
   }
-  res.writeHead(status, outHeaders);
-  body.on('data', (c: Buffer) => {
-    ctx.bytesOut += c.length;
-  });
-  // A broken provider stream must cut the client's connection, never end it as if complete.
-  await streamPipeline(body, res).catch(() => {
-    res.destroy();
-  });
 }
 
 async function listBuckets(cfg: GatewayConfig, ctx: RequestContext, auth: Authenticated, res: ServerResponse, signal: AbortSignal): Promise<void> {
@@ -231,30 +204,23 @@ async function listBuckets(cfg: GatewayConfig, ctx: RequestContext, auth: Authen
   const star = cfg.buckets.get('*');
   if (star && key.allow.some((g) => g.bucket === '*' || !cfg.buckets.has(g.bucket))) {
     const up = cfg.upstreams.get(star.upstream)!;
-    const outbound = buildOutbound(up, { method: 'GET', query: [], headers: {}, queryAuth: false });
-    const signed = await signOutbound(up, 'ListBuckets', outbound, EMPTY_SHA256);
-    const r = await forward(up, outbound, signed, null, signal);
-    let text = '';
-    for await (const c of r.body) text += c;
+    const r = await callUpstream(up, { operation: 'ListBuckets', method: 'GET', signal });
+    const xml = await text(r);
     if (r.status === 200) {
       const upstreamNames = new Set([...cfg.buckets.values()].filter((b) => b.name !== '*').map((b) => b.bucket ?? b.name));
-      rewriteListBuckets(text, (n) => {
+      rewriteListBuckets(xml, (n) => {
         if (!cfg.buckets.has(n) && !upstreamNames.has(n) && visibleBuckets(key, [n]).length) entries.set(n, date);
         return undefined;
       });
-      for (const m of text.matchAll(/<Bucket><Name>([^<]*)<\/Name><CreationDate>([^<]*)<\/CreationDate>/g)) {
+      for (const m of xml.matchAll(/<Bucket><Name>([^<]*)<\/Name><CreationDate>([^<]*)<\/CreationDate>/g)) {
         if (entries.has(m[1]!)) entries.set(m[1]!, m[2]!);
       }
     }
   }
   const buckets = [...entries.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([n, d]) => `<Bucket><Name>${escapeXml(n)}</Name><CreationDate>${d}</CreationDate></Bucket>`).join('');
-  const xml = '<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
-    `<Owner><ID>${escapeXml(key.accessKeyId)}</ID><DisplayName>${escapeXml(key.accessKeyId)}</DisplayName></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`;
-  ctx.status = 200;
-  ctx.bytesOut = Buffer.byteLength(xml);
-  res.writeHead(200, { 'content-type': 'application/xml', 'content-length': ctx.bytesOut });
-  res.end(xml);
+  respondXml(ctx, res, '<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    `<Owner><ID>${escapeXml(key.accessKeyId)}</ID><DisplayName>${escapeXml(key.accessKeyId)}</DisplayName></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`);
 }
 
 function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, e: unknown, log: Logger): void {
@@ -269,6 +235,7 @@ function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerRespons
   const resource = (req.url ?? '/').split('?')[0]!;
   const body = req.method === 'HEAD' ? '' : errorXml(err, resource, ctx.id);
   res.writeHead(err.status, {
+    ...ctx.cors,
     'content-type': 'application/xml',
     'content-length': Buffer.byteLength(body),
     'x-amz-request-id': ctx.id,
@@ -278,20 +245,30 @@ function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerRespons
   res.end(body);
 }
 
-function accessLog(log: Logger, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void {
-  const ms = Number(process.hrtime.bigint() - ctx.started) / 1e6;
-  log.info({
+function finish(deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void {
+  const seconds = Number(process.hrtime.bigint() - ctx.started) / 1e9;
+  const m = deps.metrics;
+  const status = ctx.status ?? res.statusCode;
+  const operation = ctx.op?.name ?? 'Unknown';
+  const upstream = ctx.route?.upstream.name ?? '';
+  m.inflight.dec();
+  m.requests.inc({ operation, status: String(status), upstream, key: ctx.auth?.key?.accessKeyId ?? (ctx.auth ? 'anonymous' : '') });
+  m.duration.observe({ operation }, seconds);
+  if (ctx.bytesIn) m.bytes.inc({ direction: 'in', upstream }, ctx.bytesIn);
+  if (ctx.bytesOut) m.bytes.inc({ direction: 'out', upstream }, ctx.bytesOut);
+  if (ctx.error && AUTH_FAILURES.has(ctx.error)) m.authFailures.inc({ reason: ctx.error });
+  deps.log.info({
     reqId: ctx.id,
     key: ctx.auth?.key?.accessKeyId ?? (ctx.auth ? 'anonymous' : undefined),
     auth: ctx.auth?.kind,
     op: ctx.op?.name,
     method: req.method,
     bucket: ctx.address?.bucket,
-    status: ctx.status ?? res.statusCode,
+    status,
     error: ctx.error,
     bytesIn: ctx.bytesIn,
     bytesOut: ctx.bytesOut,
-    ms: Math.round(ms * 100) / 100,
+    ms: Math.round(seconds * 100000) / 100,
     upstream: ctx.route?.upstream.name,
   }, 'request');
 }

@@ -1,12 +1,15 @@
 // Opens the configured listeners and hands every request to the pipeline. Owns the process
-// lifecycle: the config in force, and a graceful close.
+// lifecycle: the config in force (and its reload), the admin listener, and a graceful close.
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttps } from 'node:https';
-import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttps, type Server as HttpsServer } from 'node:https';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect, type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../config/types.js';
+import type { GatewayConfig, Listener } from '../config/types.js';
+import { loadConfig } from '../config/load.js';
 import { closeAgents } from '../forward/forward.js';
+import { Limiter } from '../limits/limiter.js';
+import { Metrics } from '../metrics/metrics.js';
 import { handle } from './pipeline.js';
 import { createLogger } from './log.js';
 
@@ -14,50 +17,174 @@ export interface Gateway {
   servers: Server[];
   /** actual bound addresses, in the order of config.listen (port 0 resolves here) */
   urls: string[];
+  /** the admin listener's URL, when configured */
+  adminUrl?: string;
+  metrics: Metrics;
   config(): GatewayConfig;
+  /** swap the config in force; in-flight requests finish under the one they started with */
   setConfig(c: GatewayConfig): void;
+  /** re-read the config file; an invalid one is refused and the old one stays */
+  reload(): { ok: true } | { ok: false; error: string };
+  /** stop accepting, let in-flight requests finish within the shutdown deadline, then close */
   close(): Promise<void>;
   log: Logger;
+}
+
+function serverOptions(cfg: GatewayConfig) {
+  return {
+    requestTimeout: 0,
+    // Slowloris: a client must finish its headers within this time.
+    headersTimeout: cfg.timeouts.headers,
+    keepAliveTimeout: 65_000,
+    maxHeaderSize: 16_384,
+    // The headers timeout is enforced by a periodic sweep; the default sweep (30 s) is too coarse.
+    connectionsCheckingInterval: Math.min(1000, cfg.timeouts.headers),
+  };
+}
+
+function tlsFiles(l: Listener): { cert: Buffer; key: Buffer } {
+  return { cert: readFileSync(l.tls!.cert), key: readFileSync(l.tls!.key) };
 }
 
 export async function startGateway(initial: GatewayConfig, opts: { log?: Logger } = {}): Promise<Gateway> {
   let current = initial;
   const log = opts.log ?? createLogger(initial.log.level);
-  const deps = { config: () => current, log };
+  const metrics = new Metrics();
+  const deps = { config: () => current, log, metrics, limiter: new Limiter() };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => void handle(deps, req, res);
   const onContinue = (req: IncomingMessage, res: ServerResponse) => void handle(deps, req, res, true);
   const servers: Server[] = [];
   const urls: string[] = [];
-  for (const l of initial.listen) {
-    const options = { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, maxHeaderSize: 16_384 };
-    const server: Server = l.tls
-      ? (createHttps({ ...options, cert: readFileSync(l.tls.cert), key: readFileSync(l.tls.key) }, onRequest) as unknown as Server)
-      : createHttp(options, onRequest);
-    server.on('checkContinue', onContinue);
+  const listen = async (server: Server, host: string, port: number): Promise<AddressInfo> => {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(l.port, l.host, () => resolve());
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-    const a = server.address() as AddressInfo;
-    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    urls.push(`${l.tls ? 'https' : 'http'}://${host}:${a.port}`);
+    return server.address() as AddressInfo;
+  };
+  const urlOf = (a: AddressInfo, tls: boolean) => `${tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+
+  for (const l of initial.listen) {
+    const options = serverOptions(initial);
+    const server: Server = l.tls ? (createHttps({ ...options, ...tlsFiles(l) }, onRequest) as unknown as Server) : createHttp(options, onRequest);
+    server.on('checkContinue', onContinue);
+    // An idle socket (no bytes either way) is closed; a slow but moving transfer is not.
+    server.setTimeout(initial.timeouts.idle, (socket) => socket.destroy());
+    server.maxHeadersCount = 200;
     servers.push(server);
+    urls.push(urlOf(await listen(server, l.host, l.port), !!l.tls));
   }
-  log.info({ listen: urls, upstreams: [...initial.upstreams.keys()], buckets: [...initial.buckets.keys()] }, 's3gate listening');
+
+  let ready = { at: 0, ok: false, detail: {} as Record<string, string> };
+  const probeUpstreams = async () => {
+    if (Date.now() - ready.at < 5000) return ready;
+    const detail: Record<string, string> = {};
+    await Promise.all([...current.upstreams.values()].map(async (u) => {
+      if (u.kind === 'local') {
+        detail[u.name] = u.path && existsSync(u.path) ? 'ok' : 'path missing';
+        return;
+      }
+      const port = Number(u.endpoint.port || (u.endpoint.protocol === 'https:' ? 443 : 80));
+      detail[u.name] = await new Promise<string>((resolve) => {
+        const s = connect({ host: u.connectAddress ?? u.endpoint.hostname, port, timeout: 2000 });
+        s.once('connect', () => { s.destroy(); resolve('ok'); });
+        s.once('timeout', () => { s.destroy(); resolve('timeout'); });
+        s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+      });
+    }));
+    ready = { at: Date.now(), ok: Object.values(detail).every((v) => v === 'ok'), detail };
+    return ready;
+  };
+
+  let adminServer: Server | undefined;
+  let adminUrl: string | undefined;
+  let draining = false;
+  if (initial.admin) {
+    adminServer = createHttp((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/metrics') {
+        void metrics.registry.metrics().then((body) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(body);
+        });
+      } else if (path === '/healthz') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok\n');
+      } else if (path === '/readyz') {
+        void probeUpstreams().then((r) => {
+          const ok = r.ok && !draining;
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ready: ok, draining, upstreams: r.detail }) + '\n');
+        });
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' });
+        res.end('not found\n');
+      }
+    });
+    adminUrl = urlOf(await listen(adminServer, initial.admin.host, initial.admin.port), false);
+  }
+  log.info({ listen: urls, admin: adminUrl, upstreams: [...initial.upstreams.keys()], buckets: [...initial.buckets.keys()] }, 's3gate listening');
+
+  const retired = new Set<GatewayConfig>();
+  const setConfig = (c: GatewayConfig) => {
+    const old = current;
+    current = c;
+    // TLS certificates follow the new config on the listeners that have them.
+    initial.listen.forEach((l, i) => {
+      const nl = c.listen[i];
+      if (l.tls && nl?.tls) (servers[i] as unknown as HttpsServer).setSecureContext(tlsFiles(nl));
+    });
+    if (c.listen.length !== initial.listen.length || c.listen.some((l, i) => l.host !== initial.listen[i]?.host || l.port !== initial.listen[i]?.port)) {
+      log.warn('listen addresses changed: they take effect on restart');
+    }
+    // The old config's connection pools close once its in-flight requests had time to finish.
+    retired.add(old);
+    setTimeout(() => {
+      retired.delete(old);
+      void closeAgents(old.upstreams.values());
+    }, Math.max(old.timeouts.shutdown, 60_000)).unref();
+  };
+
   return {
-    servers,
-    urls,
-    log,
+    servers, urls, log, metrics,
+    ...(adminUrl ? { adminUrl } : {}),
     config: () => current,
-    setConfig: (c) => {
-      current = c;
+    setConfig,
+    reload: () => {
+      if (!current.source) return { ok: false, error: 'no config file to reload' };
+      try {
+        const next = loadConfig(current.source);
+        setConfig(next);
+        metrics.reloads.inc({ result: 'ok' });
+        log.info({ keys: next.keys.size, upstreams: [...next.upstreams.keys()], buckets: [...next.buckets.keys()] }, 'config reloaded');
+        return { ok: true };
+      } catch (e) {
+        metrics.reloads.inc({ result: 'refused' });
+        const error = (e as Error).message;
+        log.error({ error }, 'config reload refused; the previous config stays in force');
+        return { ok: false, error };
+      }
     },
     close: async () => {
+      draining = true;
+      const deadline = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), current.timeouts.shutdown);
+      deadline.unref();
+      // Keep-alive connections become idle as their last response ends: close them then.
+      const sweep = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100);
+      sweep.unref();
       await Promise.all(servers.map((s) => new Promise<void>((r) => {
         s.close(() => r());
         s.closeIdleConnections();
       })));
+      clearTimeout(deadline);
+      clearInterval(sweep);
+      await new Promise<void>((r) => (adminServer ? adminServer.close(() => r()) : r()));
+      adminServer?.closeAllConnections();
       await closeAgents(current.upstreams.values());
+      for (const c of retired) await closeAgents(c.upstreams.values());
     },
   };
 }

@@ -1,0 +1,73 @@
+// Writes a provider's answer to the client: headers and XML bodies rewritten to the names the
+// client knows, bodies streamed, and a broken provider stream turned into a cut connection.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline as streamPipeline } from 'node:stream/promises';
+import type { Address } from '../addressing/resolve.js';
+import type { Operation } from '../authorize/operation.js';
+import type { GatewayConfig } from '../config/types.js';
+import type { Route } from '../route/route.js';
+import { responseHeaders, rewriteXml, stripFullObjectChecksums, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
+import { uriEncode } from '../signing/sigv4.js';
+import { clientProto } from './forwarded.js';
+
+export interface ResponseTally {
+  status?: number;
+  bytesOut: number;
+}
+
+export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, address: Address): NameMap {
+  const proto = clientProto(cfg, req);
+  const clientBase = `${proto}://${address.host}`;
+  const clientBucketUrl = address.style === 'path' ? `${clientBase}/${uriEncode(route.clientBucket, false)}` : clientBase;
+  const ep = route.upstream.endpoint;
+  return {
+    upstreamBucket: route.upstreamBucket,
+    clientBucket: route.clientBucket,
+    upstreamHosts: [`${route.upstreamBucket}.${ep.host}`, ep.host],
+    clientBase,
+    clientBucketUrl,
+  };
+}
+
+export async function respond(
+  cfg: GatewayConfig, tally: ResponseTally, address: Address, req: IncomingMessage, res: ServerResponse, route: Route, op: Operation,
+  status: number, headers: Record<string, string | string[] | undefined>, body: Readable, extraHeaders: Record<string, string> = {},
+): Promise<void> {
+  const map = nameMap(cfg, req, route, address);
+  const isXml = String(headers['content-type'] ?? '').includes('xml');
+  const rewriteBody = isXml && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && req.method !== 'HEAD';
+  if (status === 206 || req.headers.range !== undefined) stripFullObjectChecksums(headers);
+  const outHeaders = responseHeaders(headers, (loc) => {
+    const path = loc.replace(/^https?:\/\/[^/]+/, '');
+    return path === `/${map.upstreamBucket}` ? `/${route.clientBucket}` : loc;
+  });
+  Object.assign(outHeaders, extraHeaders);
+  tally.status = status;
+  if (rewriteBody) {
+    let text = '';
+    for await (const chunk of body) text += chunk;
+    const out = rewriteXml(text, map);
+    delete outHeaders['content-length'];
+    res.writeHead(status, { ...outHeaders, 'content-length': Buffer.byteLength(out) });
+    res.end(out);
+    tally.bytesOut = Buffer.byteLength(out);
+    return;
+  }
+  res.writeHead(status, outHeaders);
+  body.on('data', (c: Buffer) => {
+    tally.bytesOut += c.length;
+  });
+  // A broken provider stream must cut the client's connection, never end it as if complete.
+  await streamPipeline(body, res).catch(() => {
+    res.destroy();
+  });
+}
+
+/** A response s3gate composed itself (ListBuckets, merged listings). */
+export function respondXml(tally: ResponseTally, res: ServerResponse, xml: string, extraHeaders: Record<string, string> = {}): void {
+  tally.status = 200;
+  tally.bytesOut = Buffer.byteLength(xml);
+  res.writeHead(200, { ...extraHeaders, 'content-type': 'application/xml', 'content-length': tally.bytesOut });
+  res.end(xml);
+}
