@@ -4,7 +4,7 @@
 // (A) client → upstream nginx; (B) client → nginx reverse proxy → upstream; (C) client → s3gate
 // (dist/, SigV4 verified and re-signed) → upstream. Results: bench/results/latest.{json,md}.
 // Environment: BENCH_DURATION (s per round, 5), BENCH_ROUNDS (3), BENCH_BIG_MIB (256),
-// BENCH_BIG=1 (1024 MiB), BENCH_BIG_REPS (3), BENCH_CPU_REQUESTS (30000), BENCH_PROXY=node
+// BENCH_BIG=1 (1024 MiB), S3GATE_DIST (another build of the gateway), BENCH_BIG_REPS (3), BENCH_CPU_REQUESTS (30000), BENCH_PROXY=node
 // (force the http-proxy-3 fallback for B), BENCH_PROFILE=0 (skip the --cpu-prof run).
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { installCleanup, killAllNow, freePort, cpuOf, memStatus, resetPeak, sampleRss } from './lib/procs.mjs';
-import { ROOT, BUCKET, findNginx, nginxVersion, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
+import { ROOT, DIST, BUCKET, findNginx, nginxVersion, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
 import { presignGet, signHeaders, load, bigPut, bigGet, sdkPut, exchange } from './lib/clients.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { runMicro } from './micro.mjs';
@@ -142,7 +142,7 @@ async function requests() {
 }
 
 // ---- small requests -------------------------------------------------------------------
-const results = { machine, tmpDir: tmpBase, proxyKind, upstream: `nginx ${nginxVersion(nginxBin)}, 1 worker`, settings: { DURATION, ROUNDS, BIG_MIB, BIG_REPS, CPU_REQUESTS }, small: {}, cpu: {}, big: {}, forms: {}, rss: {} };
+const results = { machine, dist: DIST, tmpDir: tmpBase, proxyKind, upstream: `nginx ${nginxVersion(nginxBin)}, 1 worker`, settings: { DURATION, ROUNDS, BIG_MIB, BIG_REPS, CPU_REQUESTS }, small: {}, cpu: {}, big: {}, forms: {}, rss: {} };
 
 async function measured(t, req, opts) {
   const cpu0 = cpuOf(t.cpuPids);
@@ -282,7 +282,9 @@ if (PROFILE) {
   const r = await load(ports.prof, req, { connections: 64, duration: DURATION });
   await pg.stop();
   const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-  if (file) {
+  if (r.non2xx + r.errors > r.requests * 0.001 || r.ok === 0) {
+    log(`profile: discarded, the profiled gateway answered ${r.non2xx} non-2xx and ${r.errors} errors of ${r.requests}`);
+  } else if (file) {
     mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
     const keep = path.join(ROOT, 'bench', 'results', 'gateway-get4k-c64.cpuprofile');
     copyFileSync(path.join(profDir, file), keep);
@@ -306,7 +308,7 @@ const lines = [];
 const out = (l = '') => lines.push(l);
 out(`machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memGiB} GiB, Linux ${machine.kernel}, node ${machine.node}, autocannon ${machine.autocannon}`);
 out(`load average (1/5/15 min) at start ${loadStart.map((x) => x.toFixed(2)).join(' ')}, at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-out(`B = ${proxyKind}; upstream = ${results.upstream}; C = s3gate dist/ (SigV4 verify + re-sign, minio preset)`);
+out(`B = ${proxyKind}; upstream = ${results.upstream}; C = s3gate ${DIST} (SigV4 verify + re-sign, minio preset)`);
 out(`files and logs under ${tmpBase}; small: ${ROUNDS} rounds × ${DURATION} s each, median (min–max); latency per response in ms`);
 out();
 out('| case | target | req/s | p50 ms | p99 ms | CPU % server / upstream / client |');

@@ -8,6 +8,8 @@ import { childPids, start, stop, waitForPort } from './procs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '..', '..');
+/** the compiled gateway: dist/ here, or S3GATE_DIST (a scratch build with config/ and node_modules beside it) */
+export const DIST = process.env.S3GATE_DIST ? path.resolve(process.env.S3GATE_DIST) : path.join(ROOT, 'dist');
 
 export const GW_KEY = { accessKeyId: 'BENCHCLIENTKEY', secretAccessKey: 'bench-client-secret-0123456789abcdefghij' };
 export const UP_KEY = { accessKeyId: 'BENCHUPSTREAMKEY', secretAccessKey: 'bench-upstream-secret-0123456789abcdefgh' };
@@ -168,8 +170,8 @@ log:
 
 /** s3gate as its own process (node dist/cli.js), so its CPU and RSS are its own. */
 export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway' } = {}) {
-  const cli = path.join(ROOT, 'dist', 'cli.js');
-  if (!existsSync(cli)) throw new Error('dist/cli.js not found: run `npm run build` first');
+  const cli = path.join(DIST, 'cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} not found: run \`npm run build\` first`);
   const cfg = path.join(dir, `${tag}.yaml`);
   writeFileSync(cfg, gatewayYaml(port, upstreamPort));
   const rssFile = path.join(dir, `${tag}-rss.json`);
