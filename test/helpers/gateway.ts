@@ -50,7 +50,9 @@ export function client(endpoint: string, creds = GW_KEY, extra: Partial<S3Client
   return new S3Client({
     endpoint,
     region: 'us-east-1',
-    credentials: creds,
+    // A copy: the SDK marks the credentials object it is given, and the same constants also
+    // go into gateway configs.
+    credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
     requestHandler: testRequestHandler(),
     maxAttempts: 1,
     ...extra,
