@@ -4,6 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,8 @@ export interface StrictUpstreamOptions {
    * new SDKs then fail the response with FlexibleChecksumError.
    */
   checksumOnRange?: boolean;
+  /** serve HTTPS with this certificate (PEM) */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export interface StrictUpstream {
@@ -458,13 +461,14 @@ export async function startStrictUpstream(opts: StrictUpstreamOptions): Promise<
     }
   };
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     void handle(req, res);
-  });
+  };
+  const server: http.Server = opts.tls ? (https.createServer(opts.tls, onRequest) as unknown as http.Server) : http.createServer(onRequest);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     requests,
     store,
