@@ -1,7 +1,8 @@
 // The out-of-the-box path: the README's quick start, as written, against `s3gate --config
 // proxy.yaml` (the local store), and a gateway killed in the middle of a PUT leaving nothing.
 import { describe, expect, it } from 'vitest';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { startCli as start } from '../helpers/cli.js';
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
@@ -13,21 +14,7 @@ import { tmpDir } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 
 const ROOT = join(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/cli.js');
 const DEMO = { accessKeyId: 'S3GATEDEMOKEY', secretAccessKey: 's3gate-demo-secret-change-me' };
-
-async function startCli(dir: string, port: number): Promise<{ child: ChildProcess; err: () => string }> {
-  const child = spawn(process.execPath, [CLI, '--config', join(dir, 'proxy.yaml')], {
-    cwd: dir, env: { ...process.env, S3GATE_LISTEN: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  let out = '';
-  child.stderr!.on('data', (c: Buffer) => (err += c));
-  child.stdout!.on('data', (c: Buffer) => (out += c));
-  for (let i = 0; i < 200 && !out.includes('s3gate listening'); i++) await new Promise((r) => setTimeout(r, 25));
-  if (!out.includes('s3gate listening')) throw new Error(`gateway did not start: ${err}`);
-  return { child, err: () => err };
-}
 
 function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   return new Promise((r) => {
@@ -47,8 +34,8 @@ describe('quick start with the default proxy.yaml', () => {
     const dir = tmpDir('s3gate-quickstart-');
     copyFileSync(join(ROOT, 'proxy.yaml'), join(dir, 'proxy.yaml'));
     copyFileSync(join(ROOT, 'README.md'), join(dir, 'README.md'));
-    const port = 21000 + Math.floor(Math.random() * 20000);
-    const gw = await startCli(dir, port);
+    const gw = await start(['--config', join(dir, 'proxy.yaml')], { cwd: dir, env: { S3GATE_LISTEN: '127.0.0.1:0' } });
+    const port = gw.port;
     try {
       for (let i = 0; i < 100 && !gw.err().includes('demo secret'); i++) await new Promise((r) => setTimeout(r, 20));
       expect(gw.err()).toContain(`demo key:    ${DEMO.accessKeyId}`);
@@ -74,8 +61,8 @@ describe('a gateway killed in the middle of a PUT', () => {
   it('leaves no partial object, visible or on disk outside the store\'s temp area', async () => {
     const dir = tmpDir('s3gate-kill-');
     copyFileSync(join(ROOT, 'proxy.yaml'), join(dir, 'proxy.yaml'));
-    const port = 21000 + Math.floor(Math.random() * 20000);
-    let gw = await startCli(dir, port);
+    let gw = await start(['--config', join(dir, 'proxy.yaml')], { cwd: dir, env: { S3GATE_LISTEN: '127.0.0.1:0' } });
+    const port = gw.port;
     const s3 = new S3Client({ endpoint: `http://localhost:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: DEMO, maxAttempts: 1 });
     await s3.send(new CreateBucketCommand({ Bucket: 'crash' }));
 
@@ -93,7 +80,7 @@ describe('a gateway killed in the middle of a PUT', () => {
     await stop(gw.child, 'SIGKILL');
     expect(await pending).toBeInstanceOf(Error);
 
-    gw = await startCli(dir, port);
+    gw = await start(['--config', join(dir, 'proxy.yaml')], { cwd: dir, env: { S3GATE_LISTEN: `127.0.0.1:${port}` } });
     try {
       const head = await s3.send(new HeadObjectCommand({ Bucket: 'crash', Key: 'half.bin' })).catch((e: { $metadata: { httpStatusCode: number } }) => e.$metadata.httpStatusCode);
       expect(head).toBe(404);
