@@ -195,7 +195,7 @@ async function probeLocal(up: Upstream, p: Probe): Promise<ProbeResult> {
   }
 }
 
-async function probeHttp(up: Upstream, p: Probe, timeoutMs: number): Promise<ProbeResult> {
+async function probeS3(up: Upstream, p: Probe, timeoutMs: number): Promise<ProbeResult> {
   const origin = up.kind === 'local' ? up.path! : upstreamTarget(up, p.bucket).origin;
   const base = { ...p, target: up.kind === 'local' ? origin : `${origin}${upstreamTarget(up, p.bucket).pathPrefix || '/'}` };
   const call = p.operation === 'HeadBucket'
@@ -256,7 +256,7 @@ export async function runProbes(cfg: GatewayConfig, timeoutMs: number): Promise<
     const store = local.get(p.upstream);
     // Its directory is already reported; probing buckets in a store that cannot work only repeats it.
     if (store && !store.ok) return { ...p, ok: false, target: up.path!, detail: `skipped: upstreams.${up.name}.path is not usable` };
-    return probeHttp(up, p, timeoutMs);
+    return probeS3(up, p, timeoutMs);
   }));
 }
 

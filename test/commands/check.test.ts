@@ -3,7 +3,7 @@
 // on, and the local store.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { tmpDir, UP_KEY } from '../helpers/gateway.js';
@@ -82,6 +82,28 @@ buckets: { media: { upstream: gone } }
     const r = await cli(['check', '--config', file, '--timeout', '30']);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`cannot reach http://127.0.0.1:${deadPort}: connection refused`);
+  });
+
+  it('an endpoint that accepts connections but never answers: no answer within --timeout, exit 1', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const file = config('silent', `upstreams:
+  mute: { provider: minio, endpoint: http://127.0.0.1:${port}, credentials: { accessKeyId: a, secretAccessKey: b } }
+buckets: { media: { upstream: mute } }
+`);
+      const r = await cli(['check', '--config', file, '--timeout', '1']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(`no answer from http://127.0.0.1:${port} within 1 s`);
+    } finally {
+      for (const so of sockets) so.destroy();
+      silent.close();
+    }
   });
 
   it('(d) a missing provider bucket: 404 names it, exit 1; --json carries the same', async () => {
