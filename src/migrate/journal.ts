@@ -31,7 +31,10 @@ export interface OpenUpload {
 
 export interface JournalState {
   begin?: { from: string; to: string; shard: string };
-  copied: Map<string, CopiedRecord>;
+  /** what we copied, and in which pass (a pass ends with a `complete` record) */
+  copied: Map<string, CopiedRecord & { pass: number }>;
+  /** passes completed */
+  pass: number;
   uploads: Map<string, OpenUpload>;
   /** resume the listing after this key */
   cursor?: string;
@@ -41,7 +44,7 @@ export interface JournalState {
 }
 
 export function emptyState(): JournalState {
-  return { copied: new Map(), uploads: new Map(), pagesDone: 0, skippedLines: 0 };
+  return { copied: new Map(), pass: 0, uploads: new Map(), pagesDone: 0, skippedLines: 0 };
 }
 
 export function apply(state: JournalState, r: JournalRecord): void {
@@ -50,7 +53,7 @@ export function apply(state: JournalState, r: JournalRecord): void {
       state.begin ??= { from: r.from, to: r.to, shard: r.shard };
       break;
     case 'copied':
-      state.copied.set(r.k, { size: r.s, etag: r.e, lastModified: r.m, ...(r.de !== undefined ? { destEtag: r.de } : {}) });
+      state.copied.set(r.k, { size: r.s, etag: r.e, lastModified: r.m, pass: state.pass, ...(r.de !== undefined ? { destEtag: r.de } : {}) });
       break;
     case 'mpu':
       state.uploads.set(r.k, { key: r.k, uploadId: r.u, partSize: r.ps, size: r.s, etag: r.e, lastModified: r.m });
@@ -65,6 +68,7 @@ export function apply(state: JournalState, r: JournalRecord): void {
     case 'complete':
       delete state.cursor;
       state.pagesDone = 0;
+      state.pass++;
       break;
   }
 }

@@ -279,8 +279,9 @@ export class Migrator {
     const o = this.o;
     const copied = this.state.copied.get(obj.key);
     const open = this.state.uploads.get(obj.key);
-    // The journal's word is enough for a plain resume: no HEAD for what this migration copied.
-    if (o.mode === 'copy' && copied && !open && copied.size === obj.size && copied.etag === obj.etag) return this.skip(obj.key, 'journal');
+    // Resuming an unfinished pass, the journal's word is enough: no HEAD for what this pass
+    // already copied. A new pass checks everything again, so it repairs what changed since.
+    if (o.mode === 'copy' && copied && copied.pass === this.state.pass && !open && copied.size === obj.size && copied.etag === obj.etag) return this.skip(obj.key, 'journal');
 
     const dest = await headState(o.dst, obj.key, o.signal, o.dst.up.profile.checksums?.checksumMode === true);
     let v = await this.verdict(obj, dest);
@@ -353,7 +354,7 @@ export class Migrator {
   }
 
   private record(key: string, r: { size: number; etag: string; lastModified: string; destEtag: string }): void {
-    this.state.copied.set(key, r);
+    this.state.copied.set(key, { ...r, pass: this.state.pass });
     this.journal?.append({ t: 'copied', k: key, s: r.size, e: r.etag, m: r.lastModified, de: r.destEtag });
   }
 }

@@ -112,7 +112,7 @@ describe('journal', () => {
     ].map((r) => JSON.stringify(r));
     const s = replayLines([...lines, '{"t":"copied","k":"torn']);
     expect(s.begin).toEqual({ from: 'old/b', to: 'new/b', shard: 'all' });
-    expect(s.copied.get('a')).toEqual({ size: 1, etag: 'e1', lastModified: 'm1' });
+    expect(s.copied.get('a')).toEqual({ size: 1, etag: 'e1', lastModified: 'm1', pass: 0 });
     expect(s.uploads.get('big')?.uploadId).toBe('U1'); // another upload's end does not close it
     expect(s.cursor).toBe('a');
     expect(s.pagesDone).toBe(1);
@@ -121,6 +121,7 @@ describe('journal', () => {
     expect(s2.uploads.size).toBe(0);
     expect(s2.cursor).toBeUndefined();
     expect(s2.copied.size).toBe(1);
+    expect(s2.pass).toBe(1);
   });
 
   it('appends after a torn last line without gluing onto it, and reads back', async () => {
