@@ -50,8 +50,18 @@ export function rewriteXml(xml: string, m: NameMap): string {
   out = out.replace(ELEMENT('Resource'), (_w, v: string) => `<Resource>${v.replace(new RegExp(`^/${escapeRe(up)}(?=/|$)`), `/${client}`)}</Resource>`);
   // Provider-side signature details describe s3gate's request to the provider: not the client's business.
   out = out.replace(/<(StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes|AWSAccessKeyId|SignatureProvided|HostId)>[^<]*<\/\1>/g, '');
-  for (const h of m.upstreamHosts) out = out.split(escapeXml(h)).join(new URL(m.clientBase).host);
+  const clientHost = escapeXml(hostOf(m.clientBase));
+  for (const h of m.upstreamHosts) out = out.split(escapeXml(h)).join(clientHost);
   return out;
+}
+
+/** The host of the client-facing base URL. The Host header is the client's text: it may not parse as a URL. */
+function hostOf(base: string): string {
+  try {
+    return new URL(base).host;
+  } catch {
+    return base.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]!;
+  }
 }
 
 function escapeRe(s: string): string {

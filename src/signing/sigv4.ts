@@ -8,9 +8,11 @@ export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
+const PLAIN = /^[A-Za-z0-9\-._~]*$/;
+const PLAIN_PATH = /^[A-Za-z0-9\-._~/]*$/;
+const SUBDELIMS = /[!'()*]/g;
 
-/** AWS's URI encoding: every byte but the unreserved set is %XX (uppercase); '/' kept when asked. */
-export function uriEncode(s: string, keepSlash: boolean): string {
+function slowEncode(s: string, keepSlash: boolean): string {
   let out = '';
   for (const ch of s) {
     if (UNRESERVED.test(ch) || (keepSlash && ch === '/')) out += ch;
@@ -19,8 +21,23 @@ export function uriEncode(s: string, keepSlash: boolean): string {
   return out;
 }
 
+/** AWS's URI encoding: every byte but the unreserved set is %XX (uppercase); '/' kept when asked. */
+export function uriEncode(s: string, keepSlash: boolean): string {
+  // Hot path: most keys and query values need no escaping at all.
+  if ((keepSlash ? PLAIN_PATH : PLAIN).test(s)) return s;
+  let out: string;
+  try {
+    // encodeURIComponent escapes all but the unreserved set and !'()*, in uppercase hex.
+    out = encodeURIComponent(s).replace(SUBDELIMS, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  } catch {
+    return slowEncode(s, keepSlash); // lone surrogates
+  }
+  return keepSlash ? out.replace(/%2F/g, '/') : out;
+}
+
 /** Percent-decoding that never throws: malformed escapes stay as they are, like S3 does. */
 export function safeDecode(s: string): string {
+  if (!s.includes('%')) return s;
   try {
     return decodeURIComponent(s);
   } catch {
@@ -58,8 +75,10 @@ export function canonicalUri(rawPath: string): string {
   return uriEncode(safeDecode(rawPath), true) || '/';
 }
 
+const FOLD = /\s{2,}|[\t\n\r\f\v]/;
 function trimValue(v: string): string {
-  return v.trim().replace(/\s+/g, ' ');
+  const t = v.trim();
+  return FOLD.test(t) ? t.replace(/\s+/g, ' ') : t;
 }
 
 export type HeaderValue = string | string[] | undefined;
@@ -67,7 +86,8 @@ export type HeaderValue = string | string[] | undefined;
 export function canonicalHeaders(headers: Record<string, HeaderValue>, signed: string[]): string {
   let out = '';
   for (const name of signed) {
-    const v = headers[name];
+    // SignedHeaders is the client's text: a name like "constructor" must not find Object.prototype.
+    const v = Object.hasOwn(headers, name) ? headers[name] : undefined;
     const value = v === undefined ? '' : Array.isArray(v) ? v.map(trimValue).join(',') : trimValue(v);
     out += `${name}:${value}\n`;
   }
@@ -145,4 +165,41 @@ export function parseAmzDate(s: string): Date | null {
 
 export function formatAmzDate(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+export interface SignV4Input {
+  method: string;
+  /** the Host header value, as it will be sent */
+  host: string;
+  /** encoded path, as it will be sent */
+  path: string;
+  /** decoded query pairs */
+  query: [string, string][];
+  /** lowercase names; all are signed */
+  headers: Record<string, string>;
+  payloadHash: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+  service?: string;
+  now?: Date;
+}
+
+/**
+ * Header-auth SigV4 for a request s3gate sends: returns the headers to send, with host,
+ * x-amz-date, x-amz-content-sha256 and authorization added. Every given header is signed.
+ */
+export function signV4(i: SignV4Input): Record<string, string> {
+  const datetime = formatAmzDate(i.now ?? new Date());
+  const date = datetime.slice(0, 8);
+  const service = i.service ?? 's3';
+  const headers: Record<string, string> = { ...i.headers, host: i.host, 'x-amz-date': datetime, 'x-amz-content-sha256': i.payloadHash };
+  const signed = Object.keys(headers).sort();
+  const scope = `${date}/${i.region}/${service}/aws4_request`;
+  const creq = canonicalRequest({
+    method: i.method, canonicalUri: i.path || '/', canonicalQuery: canonicalQuery(i.query), headers, signedHeaders: signed, payloadHash: i.payloadHash,
+  });
+  const sig = signatureHex(signingKey(i.secretAccessKey, date, i.region, service), stringToSign(datetime, scope, creq));
+  headers.authorization = `${ALGORITHM} Credential=${i.accessKeyId}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${sig}`;
+  return headers;
 }
