@@ -10,9 +10,9 @@
 // of 4 KiB or 8 MiB objects with real SigV4 header signatures. Reported: requests and errors by
 // kind, the gateway's RSS every 10 s, its open file descriptors and sockets at start, middle,
 // end and after the load stops, and whether RSS grew between minute 2 (or mid-run for shorter
-// runs) and the end. Results are printed and written to bench/results/soak-latest.json.
+// runs) and the end. Results are printed as JSON on stdout (and written to $SOAK_OUT if set).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -229,16 +229,8 @@ async function main() {
     gatewayAlive,
     command: `${MINUTES === 2 ? '' : `SOAK_MINUTES=${MINUTES} `}node bench/soak.mjs`,
   };
-  mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(path.join(ROOT, 'bench', 'results', 'soak-latest.json'), JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify(result, null, 2));
-  try {
-    // the access log can be large; keep only its tail next to the results
-    const text = readFileSync(path.join(dir, 'gateway.log'), 'utf8');
-    writeFileSync(path.join(ROOT, 'bench', 'results', 'soak-gateway-log-tail.txt'), text.split('\n').filter((l) => !l.includes('"status":200')).slice(-200).join('\n'));
-  } catch {
-    /* no log */
-  }
+  if (process.env.SOAK_OUT) writeFileSync(process.env.SOAK_OUT, JSON.stringify(result, null, 2) + '\n');
   rmSync(dir, { recursive: true, force: true });
 }
 
