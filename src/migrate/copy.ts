@@ -181,6 +181,12 @@ async function copyPart(src: Endpoint, dst: Endpoint, key: string, uploadId: str
   }
 }
 
+async function destinationEtag(dst: Endpoint, key: string, signal: AbortSignal): Promise<string> {
+  const res = await send(dst, { operation: 'HeadObject', method: 'HEAD', key, signal });
+  drain(res.body);
+  return res.status === 200 ? bareEtag(header(res, 'etag')) : '';
+}
+
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, opts: CopyOptions): Promise<CopyResult> {
@@ -239,7 +245,10 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
     const out = await text(res);
     if (/<Error>/.test(out)) throw new UpstreamError('CompleteMultipartUpload', 200, leaf(out, 'Code') ?? 'InternalError', leaf(out, 'Message'));
     opts.onUploadEnded?.(id);
-    return { size, etag, lastModified, destEtag: bareEtag(leaf(out, 'ETag')), multipart: true };
+    // RGW 16 may complete with a result that carries no ETag; the journal needs the real one.
+    let destEtag = bareEtag(leaf(out, 'ETag')) || bareEtag(header(res, 'etag'));
+    if (!destEtag) destEtag = await destinationEtag(dst, obj.key, opts.signal);
+    return { size, etag, lastModified, destEtag, multipart: true };
   } catch (e) {
     await abortUpload(dst, obj.key, id).then(() => opts.onUploadEnded?.(id), () => {});
     throw e;

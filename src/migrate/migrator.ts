@@ -355,7 +355,7 @@ export class Migrator {
 
   private record(key: string, r: { size: number; etag: string; lastModified: string; destEtag: string }): void {
     this.state.copied.set(key, { ...r, pass: this.state.pass });
-    this.journal?.append({ t: 'copied', k: key, s: r.size, e: r.etag, m: r.lastModified, de: r.destEtag });
+    this.journal?.append({ t: 'copied', k: key, s: r.size, e: r.etag, m: r.lastModified, ...(r.destEtag ? { de: r.destEtag } : {}) });
   }
 }
 
