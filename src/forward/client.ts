@@ -40,7 +40,7 @@ export async function callUpstream(up: Upstream, call: UpstreamCall): Promise<Up
     ...(call.bucket !== undefined ? { upstreamBucket: call.bucket } : {}), ...(call.key !== undefined ? { key: call.key } : {}),
   });
   const payloadHash = body === null || length === 0 ? EMPTY_SHA256 : 'UNSIGNED-PAYLOAD';
-  const signed = await signOutbound(up, call.operation, outbound, payloadHash);
+  const signed = signOutbound(up, call.operation, outbound, payloadHash);
   if (length !== undefined && body !== null) signed['content-length'] = String(length);
   return forward(up, outbound, signed, body === null ? null : Buffer.isBuffer(body) ? Readable.from([body]) : body, call.signal ?? new AbortController().signal);
 }

@@ -71,7 +71,7 @@ export async function send(up: Upstream, upstreamBucket: string, r: SendRequest)
     length = signedChunkedLength(body.length!);
     outbound.headers['content-length'] = String(length);
   }
-  const signed = await signOutbound(up, r.operation, outbound, payloadHash);
+  const signed = signOutbound(up, r.operation, outbound, payloadHash);
   if (length !== undefined) signed['content-length'] = String(length);
   let upstreamBody: Readable | null = body?.stream ?? null;
   if (signedChunks) upstreamBody = chunkSignedBody(up, signed, body.stream);

@@ -69,9 +69,14 @@ function observer(m: Metrics): ForwardObserver {
   };
 }
 
+// Request ids: a random per-process prefix and a counter; unique across replicas without a
+// random draw per request.
+const ID_PREFIX = randomBytes(4).toString('hex').toUpperCase();
+let idCounter = 0;
+
 export async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, expectContinue = false): Promise<void> {
   const cfg = deps.config();
-  const ctx: RequestContext = { id: randomBytes(8).toString('hex').toUpperCase(), started: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0, cors: {} };
+  const ctx: RequestContext = { id: ID_PREFIX + (idCounter++ >>> 0).toString(16).toUpperCase().padStart(8, '0'), started: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0, cors: {} };
   res.setHeader('x-amz-request-id', ctx.id);
   deps.metrics.inflight.inc();
   const abort = new AbortController();
