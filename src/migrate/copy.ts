@@ -245,7 +245,7 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
     const out = await text(res);
     if (/<Error>/.test(out)) throw new UpstreamError('CompleteMultipartUpload', 200, leaf(out, 'Code') ?? 'InternalError', leaf(out, 'Message'));
     opts.onUploadEnded?.(id);
-    // RGW 16 may complete with a result that carries no ETag; the journal needs the real one.
+    // RGW 16 completes with an empty <ETag></ETag>; the journal needs the real one.
     let destEtag = bareEtag(leaf(out, 'ETag')) || bareEtag(header(res, 'etag'));
     if (!destEtag) destEtag = await destinationEtag(dst, obj.key, opts.signal);
     return { size, etag, lastModified, destEtag, multipart: true };

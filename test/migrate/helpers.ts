@@ -2,9 +2,9 @@
 // child process whose JSON output we can watch.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 
-export const CLI = join(import.meta.dirname, '../../dist/cli.js');
+import { CLI } from '../helpers/cli.js';
+
 export const MiB = 1024 * 1024;
 
 export interface SeedObject {
