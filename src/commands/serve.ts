@@ -1,11 +1,12 @@
 // `s3gate serve --config FILE`: validate the config, then serve. A config mistake stops here,
 // before any socket opens, with every problem named by its field.
-import { watch } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync, watch } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
-import { startGateway } from '../listen/server.js';
+import { startGateway, type Gateway } from '../listen/server.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -18,6 +19,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   let config: GatewayConfig;
+  // The fingerprint is taken before loading, so a change made while starting is still noticed.
+  let seen = fingerprint(values.config!);
   try {
     config = loadConfig(values.config!);
   } catch (e) {
@@ -27,18 +30,29 @@ export async function run(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const gw = await startGateway(config);
-  demoBanner(config, gw.urls);
-  // Reload on SIGHUP and when the file changes (a ConfigMap update, an editor's save).
-  process.on('SIGHUP', () => gw.reload());
-  let debounce: NodeJS.Timeout | undefined;
+  // Reload on SIGHUP and when the file's content changes. The whole directory is watched and the
+  // content compared, because a Kubernetes ConfigMap update swaps a `..data` symlink and never
+  // touches the file's own name, and editors save by rename.
   const file = config.source!;
-  const watcher = watch(dirname(file), (_event, name) => {
-    if (name !== basename(file)) return;
+  let gw: Gateway | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  const check = () => {
+    const now = fingerprint(file);
+    if (!gw || now === seen || now === '') return;
+    seen = now;
+    gw.reload();
+  };
+  const watcher = watch(dirname(file), () => {
     clearTimeout(debounce);
-    debounce = setTimeout(() => gw.reload(), 300);
+    debounce = setTimeout(check, 300);
   });
+  gw = await startGateway(config);
+  check();
+  demoBanner(config, gw.urls);
+  process.on('SIGHUP', () => gw.reload());
+  const live = gw;
   const stop = (signal: string) => {
+    const gw = live;
     gw.log.info({ signal, deadlineMs: gw.config().timeouts.shutdown }, 'shutting down: finishing in-flight requests');
     watcher.close();
     void gw.close().then(() => {
@@ -50,6 +64,14 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGINT', () => stop('SIGINT'));
   // Serving: the process lives on its listeners.
   return -1;
+}
+
+function fingerprint(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return '';
+  }
 }
 
 /**

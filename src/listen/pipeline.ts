@@ -229,6 +229,13 @@ async function listBuckets(cfg: GatewayConfig, ctx: RequestContext, auth: Authen
 }
 
 function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, e: unknown, log: Logger): void {
+  if (!isS3Error(e) && (e as Error)?.name === 'AbortError') {
+    // The client went away: nothing to answer, and not our failure.
+    ctx.error = 'ClientClosed';
+    ctx.status ??= 499;
+    res.destroy();
+    return;
+  }
   const err = isS3Error(e) ? e : new S3Error('InternalError');
   if (!isS3Error(e) && !(e instanceof Error && e.name === 'AbortError')) log.error({ reqId: ctx.id, err: e }, 'internal error');
   ctx.status = err.status;

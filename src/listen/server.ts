@@ -11,6 +11,7 @@ import { closeAgents } from '../forward/forward.js';
 import { Limiter } from '../limits/limiter.js';
 import { Metrics } from '../metrics/metrics.js';
 import { handle } from './pipeline.js';
+import { errorXml, S3Error } from '../s3/errors.js';
 import { createLogger } from './log.js';
 
 export interface Gateway {
@@ -71,6 +72,20 @@ export async function startGateway(initial: GatewayConfig, opts: { log?: Logger 
     const options = serverOptions(initial);
     const server: Server = l.tls ? (createHttps({ ...options, ...tlsFiles(l) }, onRequest) as unknown as Server) : createHttp(options, onRequest);
     server.on('checkContinue', onContinue);
+    // What Node's parser refuses (bad method token, header bytes or size, CL with TE) still gets
+    // an S3 error document a client can read, then the connection closes.
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const [line, error] = err.code === 'HPE_HEADER_OVERFLOW'
+        ? ['431 Request Header Fields Too Large', new S3Error('InvalidRequest', 'Your request headers are too large.', {}, 431)]
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? ['400 Bad Request', new S3Error('RequestTimeout')]
+          : ['400 Bad Request', new S3Error('InvalidRequest', 'The request could not be parsed.')];
+      const body = errorXml(error, '/', 'PARSE');
+      socket.end(`HTTP/1.1 ${line}\r\ncontent-type: application/xml\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      // A client that keeps sending (a slowloris) does not get to hold the socket open.
+      setTimeout(() => socket.destroy(), 1000).unref();
+    });
     // An idle socket (no bytes either way) is closed; a slow but moving transfer is not.
     server.setTimeout(initial.timeouts.idle, (socket) => socket.destroy());
     server.maxHeadersCount = 200;

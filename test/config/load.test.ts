@@ -86,7 +86,7 @@ buckets:
       'upstreams.v.endpoint: "ftp://x" is not an http(s) URL',
       'upstreams.v.credentials.secretAccessKey: is required',
       'buckets.Bad_Name: is not a valid S3 bucket name',
-      'buckets.ok-bucket.colour: unknown field; known: upstream, bucket, domains, public, mode, from, mirror, copyOnRead',
+      'buckets.ok-bucket.colour: unknown field; known: upstream, bucket, domains, public, mode, from, mirror, copyOnRead, cors',
       'keys[0].allow[0].bucket: no bucket "ghost"; known: Bad_Name, ok-bucket',
       'keys[0].allow[0].actions: unknown action "fly"; known: read, write, list, delete, admin',
     ]));

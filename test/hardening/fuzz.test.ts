@@ -471,3 +471,28 @@ describe('end to end: random raw HTTP requests over a socket', () => {
     expect(seen.size).toBeGreaterThan(0);
   });
 });
+
+describe('requests the HTTP parser refuses', () => {
+  it('answer an S3 XML error document and close', async () => {
+    const { connect } = await import('node:net');
+    const { startTestGateway: start } = await import('../helpers/gateway.js');
+    const gw = await start({ upstreams: { d: { provider: 'local', path: (await import('../helpers/gateway.js')).tmpDir('s3gate-parse-') } }, buckets: { '*': { upstream: 'd' } } });
+    try {
+      const port = Number(new URL(gw.url).port);
+      for (const raw of ['BR0KEN\x01 / HTTP/1.1\r\nHost: x\r\n\r\n', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 'PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n']) {
+        const answer = await new Promise<string>((resolve) => {
+          const s = connect(port, '127.0.0.1');
+          let got = '';
+          s.on('data', (c) => (got += c));
+          s.on('close', () => resolve(got));
+          s.on('error', () => resolve(got));
+          s.write(raw);
+        });
+        expect(answer).toMatch(/^HTTP\/1\.1 4(00|31) /);
+        expect(answer).toContain('<Code>InvalidRequest</Code>');
+      }
+    } finally {
+      await gw.close();
+    }
+  });
+});
