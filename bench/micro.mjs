@@ -99,7 +99,7 @@ export async function runMicro(log = console.log) {
     ['authenticate() — SigV4 header auth, verify one GET', () => authenticate(headerInput, cfg.keys, 'us-east-1')],
     ['authenticate() — SigV4 presigned GET (query auth)', () => authenticate(queryInput, cfg.keys, 'us-east-1')],
     ['canonical request build (canonicalUri + canonicalQuery + canonicalRequest)', () => sig.canonicalRequest(creqParts())],
-    ['signOutbound() — re-sign for the upstream (s3gate's signer, node:crypto)', () => signOutbound(up, 'GetObject', outbound, sig.EMPTY_SHA256, NOW)],
+    ['signOutbound() — re-sign for the upstream (s3gate signer, node:crypto)', () => signOutbound(up, 'GetObject', outbound, sig.EMPTY_SHA256, NOW)],
     ['reference: smithy SignatureV4.sign with a node:crypto sha256', () => nodeSigner.sign(smithyReq, { signingDate: NOW })],
     ['buildOutbound() — outbound request shape', () => buildOutbound(up, { method: 'GET', upstreamBucket: 'bench', key: 'photos/2025/01/cat picture.jpg', query: [], headers: headerInput.headers, queryAuth: false })],
   ];
