@@ -66,12 +66,12 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
  * a 5xx answer, up to the upstream's `retries`; nothing has reached the client yet at that point.
  */
 export async function forward(
-  up: Upstream, req: OutboundRequest, headers: Record<string, string>, body: Readable | null, signal: AbortSignal,
+  up: Upstream, req: OutboundRequest, headers: Record<string, string>, body: Readable | Buffer | null, signal: AbortSignal,
   observer?: ForwardObserver,
 ): Promise<UpstreamResponse> {
   const qs = queryString(req.query);
   const path = qs ? `${req.path}?${qs}` : req.path;
-  const retriable = body === null && IDEMPOTENT.has(req.method);
+  const retriable = (body === null || Buffer.isBuffer(body)) && IDEMPOTENT.has(req.method);
   for (let attempt = 0; ; attempt++) {
     const last = !retriable || attempt >= up.retries;
     const started = performance.now();

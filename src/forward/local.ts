@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import type { Upstream } from '../config/types.js';
 import { LocalStore } from '../local/index.js';
 import type { UpstreamResponse } from './forward.js';
+import { errorXml, S3Error } from '../s3/errors.js';
 
 const stores = new WeakMap<Upstream, LocalStore>();
 
@@ -17,7 +18,17 @@ export async function forwardLocal(
     store = new LocalStore(up.path!);
     stores.set(up, store);
   }
-  const r = await store.handle({ ...req, body: body ?? Readable.from([]) });
+  let r;
+  try {
+    r = await store.handle({ ...req, body: body ?? Readable.from([]) });
+  } catch (e) {
+    if (!(e instanceof S3Error)) throw e;
+    // The store answers errors the way a provider does over HTTP, so every caller (a migration's
+    // fallback on 404, the copier) sees one shape for both transports.
+    const xml = req.method === 'HEAD' ? '' : errorXml(e, `/${req.bucket ?? ''}${req.key !== undefined ? '/' + req.key : ''}`, 'LOCAL');
+    body?.resume();
+    return { status: e.status, headers: { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(xml)) }, body: Readable.from([Buffer.from(xml)]) };
+  }
   const out = r.body === undefined ? Readable.from([]) : typeof r.body === 'string' || Buffer.isBuffer(r.body) ? Readable.from([Buffer.from(r.body)]) : (r.body as Readable);
   const headers: Record<string, string> = { ...r.headers };
   if (r.body !== undefined && (typeof r.body === 'string' || Buffer.isBuffer(r.body)) && headers['content-length'] === undefined) {

@@ -1,7 +1,7 @@
 // One client request sent to one provider bucket: the outbound request built and signed per the
 // provider's profile, the verified body (re-framed with s3gate's chunk signatures where the
 // profile wants a signed payload), over HTTP or to the in-process local store.
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Upstream } from '../config/types.js';
 import { signatureFor } from '../config/provider.js';
 import { buildOutbound } from '../resign/request.js';
@@ -15,6 +15,8 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 export interface OutgoingBody {
   stream: Readable;
+  /** the whole body, when it was small enough to read first */
+  buffer?: Buffer;
   length?: number;
   /** outbound header changes: a value sets, null removes */
   headers: Record<string, string | null>;
@@ -53,7 +55,7 @@ export async function send(up: Upstream, upstreamBucket: string, r: SendRequest)
     for (const [n, v] of outbound.query) q.append(n, v);
     return forwardLocal(up, {
       method: r.method, bucket: upstreamBucket, query: q, headers: outbound.headers, ...(r.key !== undefined ? { key: r.key } : {}),
-    }, body?.stream ?? null);
+    }, body ? (body.buffer ? Readable.from([body.buffer]) : body.stream) : null);
   }
   const hex = r.declaredSha256 && HEX64.test(r.declaredSha256) ? r.declaredSha256 : undefined;
   let payloadHash = !body || body.length === 0 ? EMPTY_SHA256 : hex ?? 'UNSIGNED-PAYLOAD';
@@ -73,7 +75,7 @@ export async function send(up: Upstream, upstreamBucket: string, r: SendRequest)
   }
   const signed = signOutbound(up, r.operation, outbound, payloadHash);
   if (length !== undefined) signed['content-length'] = String(length);
-  let upstreamBody: Readable | null = body?.stream ?? null;
-  if (signedChunks) upstreamBody = chunkSignedBody(up, signed, body.stream);
+  let upstreamBody: Readable | Buffer | null = body ? body.buffer ?? body.stream : null;
+  if (signedChunks) upstreamBody = chunkSignedBody(up, signed, body.buffer ? Readable.from([body.buffer]) : body.stream);
   return forward(up, outbound, signed, upstreamBody, r.signal, r.observer);
 }

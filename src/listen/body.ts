@@ -12,6 +12,8 @@ import { S3Error } from '../s3/errors.js';
 
 export interface InboundBody {
   stream: Readable;
+  /** the whole verified body, for small ones: sent as one buffer */
+  buffer?: Buffer;
   /** the length to declare upstream, when known */
   length?: number;
   /** outbound header changes: a value sets, null removes */
@@ -105,5 +107,20 @@ export async function wholeBody(body: InboundBody, operation: string, profile: P
   if (profile.checksums.contentMd5Required.includes(operation)) {
     headers['content-md5'] = createHash('md5').update(buf).digest('base64');
   }
-  return { stream: Readable.from([buf]), length: buf.length, headers };
+  return { stream: Readable.from([buf]), buffer: buf, length: buf.length, headers };
+}
+
+/**
+ * Bodies up to this size are read whole (and verified) before the provider request starts:
+ * one buffer is far cheaper to send than a chain of streams (docs/performance.md), and
+ * the provider sees nothing until everything verified. Larger bodies stream.
+ */
+export const SMALL_BODY = 64 * 1024;
+
+export async function readSmall(body: InboundBody): Promise<InboundBody> {
+  if (body.length === undefined || body.length > SMALL_BODY || body.buffer) return body;
+  const parts: Buffer[] = [];
+  for await (const c of body.stream) parts.push(c as Buffer);
+  const buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  return { ...body, buffer, length: buffer.length };
 }

@@ -20,7 +20,7 @@ import type { Limiter } from '../limits/limiter.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, errorXml, escapeXml, isS3Error } from '../s3/errors.js';
 import { parseQuery, uriEncode } from '../signing/sigv4.js';
-import { inboundBody, needsWholeBody, wholeBody } from './body.js';
+import { inboundBody, needsWholeBody, readSmall, wholeBody } from './body.js';
 import { clientHost } from './forwarded.js';
 import { respond, respondXml } from './respond.js';
 
@@ -172,6 +172,8 @@ async function run(
   const twoTargets = route.route.mode === 'mirror' || (route.route.mode === 'migrate' && op.name === 'DeleteObjects');
   if (body && (needsWholeBody(op.name, profile, headers) || (twoTargets && op.name === 'DeleteObjects'))) {
     body = await wholeBody(body, op.name, profile);
+  } else if (body && !twoTargets) {
+    body = await readSmall(body);
   }
 
   const sendReq: SendRequest = {

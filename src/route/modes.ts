@@ -131,6 +131,7 @@ async function deleteBoth(ctx: ServeContext, route: Route, old: Route): Promise<
   const body = ctx.sendReq.body;
   const replay = async (): Promise<SendRequest> => {
     if (!body) return ctx.sendReq;
+    if (body.buffer) return ctx.sendReq;
     const chunks: Buffer[] = [];
     for await (const c of body.stream) chunks.push(c as Buffer);
     const buf = Buffer.concat(chunks);

@@ -13,7 +13,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ensureCeph } from '../ceph/ceph.js';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { testUndiciAgent } from '../upstream/resolve.js';
-import { client, DOMAIN, GW_KEY, portOf, startTestGateway, UP_KEY } from '../helpers/gateway.js';
+import { client, DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
 
 const OLD_KEY = { accessKeyId: 'OLDPROVIDERKEY', secretAccessKey: 'old-provider-secret-abcdefghijklmnopqrst' };
 const agent = testUndiciAgent();
@@ -51,16 +51,18 @@ describe('migrate and mirror between two strict upstreams', () => {
     gw = await startTestGateway({
       admin: { address: '127.0.0.1:0' },
       domains: [DOMAIN],
-      keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete'] }] }],
+      keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] }],
       upstreams: {
         old: { provider: 'minio', endpoint: oldUp.url, credentials: OLD_KEY },
         new: { provider: 'linode', endpoint: newUp.url, credentials: UP_KEY },
         mirror: { provider: 'minio', endpoint: mirrorUp.url, credentials: OLD_KEY },
+        disk: { provider: 'local', path: tmpDir('s3gate-mig-local-') },
       },
       buckets: {
         media: { upstream: 'new', bucket: 'media-new', mode: 'migrate', from: { upstream: 'old', bucket: 'media-old' }, copyOnRead: true },
         nocopy: { upstream: 'new', bucket: 'nocopy-new', mode: 'migrate', from: { upstream: 'old', bucket: 'nocopy-old' } },
         trial: { upstream: 'new', mode: 'mirror', mirror: { upstream: 'mirror', bucket: 'trial-mirror' } },
+        tolocal: { upstream: 'disk', mode: 'migrate', from: { upstream: 'old', bucket: 'nocopy-old' }, copyOnRead: true },
       },
     });
     s3 = client(`http://${DOMAIN}:${portOf(gw.url)}`, GW_KEY, { forcePathStyle: true });
@@ -183,6 +185,17 @@ describe('migrate and mirror between two strict upstreams', () => {
       marker = r.IsTruncated ? r.NextMarker : undefined;
     } while (marker);
     expect(v1).toEqual(union);
+  });
+
+  it('the local store as the new side: misses fall back and are copied in', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'tolocal' }));
+    await storePut(oldUp, 'nocopy-old', 'to-local.txt', Buffer.from('moving home'));
+    expect(await (await s3.send(new GetObjectCommand({ Bucket: 'tolocal', Key: 'to-local.txt' }))).Body!.transformToString()).toBe('moving home');
+    await new Promise((r) => setTimeout(r, 200));
+    const before = oldUp.requests.length;
+    expect(await (await s3.send(new GetObjectCommand({ Bucket: 'tolocal', Key: 'to-local.txt' }))).Body!.transformToString()).toBe('moving home');
+    expect(gw.sink.lines.filter((l) => l.bucket === 'tolocal' && String(l.msg).includes('copy-on-read'))).toEqual([]);
+    expect(oldUp.requests.length).toBe(before);
   });
 
   it('mirror: writes go to both, reads come from the primary', async () => {
