@@ -2,7 +2,6 @@
 // with the end held back until everything verified. What the provider is told about the body
 // (length, encoding, checksums) follows its profile.
 import type { IncomingMessage } from 'node:http';
-import { pipeline } from 'node:stream';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Authenticated } from '../authenticate/index.js';
@@ -36,8 +35,15 @@ export function inboundBody(
   req.on('data', (c: Buffer) => {
     ctx.bytesIn += c.length;
   });
-  // Errors surface through payload.body, which undici reads: a failed check aborts the upstream request.
-  pipeline(req, payload.body, () => {});
+  // Errors surface through payload.body, which undici reads: a failed check aborts the upstream
+  // request, and so does a client that goes away mid-body. (A plain pipe: stream.pipeline cost a
+  // DOMException per request here, 4% of a small PUT's CPU.)
+  const target = payload.body;
+  req.on('error', (e) => target.destroy(e));
+  req.on('close', () => {
+    if (!req.complete) target.destroy(new S3Error('IncompleteBody'));
+  });
+  req.pipe(target);
 
   const out: Record<string, string | null> = { 'content-encoding': payload.contentEncoding ?? null };
   if (!profile.checksums.checksumMode) out['x-amz-checksum-mode'] = null;
