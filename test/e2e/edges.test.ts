@@ -118,3 +118,33 @@ describe('TLS to the provider', () => {
     }
   });
 });
+
+describe('TLS certificates reload with the config', () => {
+  it('new connections get the new certificate; the old config is replaced without a restart', async () => {
+    const { buildConfig } = await import('../../src/config/load.js');
+    const { tmpdir } = await import('node:os');
+    const tls = await import('node:tls');
+    const first = selfSignedCert(['first.example.test']);
+    const second = selfSignedCert(['second.example.test']);
+    const doc = (c: { cert: string; key: string }) => ({
+      listen: [{ address: '127.0.0.1:0', tls: { cert: c.cert, key: c.key } }],
+      keys: grants, upstreams: { u: { provider: 'minio', endpoint: up.url, credentials: UP_KEY } }, buckets: { edge: { upstream: 'u' } },
+    });
+    const gw = await startTestGateway(doc(first));
+    try {
+      const port = portOf(gw.url);
+      const subject = () => new Promise<string>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+          resolve(String(s.getPeerCertificate().subject.CN));
+          s.end();
+        });
+        s.on('error', reject);
+      });
+      expect(await subject()).toBe('first.example.test');
+      gw.setConfig(buildConfig(doc(second), tmpdir(), {}));
+      expect(await subject()).toBe('second.example.test');
+    } finally {
+      await gw.close();
+    }
+  });
+});
