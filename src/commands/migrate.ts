@@ -2,7 +2,7 @@
 // `mode: migrate`, resumably. The work lives in src/migrate/; this is flags, signals and output.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { closeAgents } from '../forward/forward.js';
 import { defaultJournalPath } from '../migrate/journal.js';
@@ -99,16 +99,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  let cfg: GatewayConfig;
-  try {
-    cfg = loadConfig(values.config!);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`s3gate: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  // A ConfigError reaches the bin's handler: its field-named problems, exit 2.
+  const cfg = loadConfig(values.config!);
 
   let plan: { src: Endpoint; dst: Endpoint; name: string; concurrency: number; threshold: number; partSize: number; shard?: Shard; interval: number; mode: MigrateMode; pageSize: number };
   try {

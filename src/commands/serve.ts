@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { startGateway, type Gateway } from '../listen/server.js';
 
@@ -18,18 +18,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write('usage: s3gate [serve] --config proxy.yaml\n');
     return 0;
   }
-  let config: GatewayConfig;
   // The fingerprint is taken before loading, so a change made while starting is still noticed.
   let seen = fingerprint(values.config!);
-  try {
-    config = loadConfig(values.config!);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`s3gate: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  // A ConfigError reaches the bin's handler: its field-named problems, exit 2.
+  const config = loadConfig(values.config!);
   // Reload on SIGHUP and when the file's content changes. The whole directory is watched and the
   // content compared, because a Kubernetes ConfigMap update swaps a `..data` symlink and never
   // touches the file's own name, and editors save by rename.

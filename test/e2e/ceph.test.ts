@@ -18,6 +18,7 @@ import { testLookup, testUndiciAgent } from '../upstream/resolve.js';
 import { afterSigning, client, DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { runPython } from '../helpers/python.js';
+import { failure } from '../helpers/gateway.js';
 
 let ceph: CephInfo;
 let direct: S3Client;
@@ -29,14 +30,6 @@ const cert = selfSignedCert([DOMAIN, `*.${DOMAIN}`, 'files.example.test']);
 const run = Math.random().toString(36).slice(2, 8);
 const B = { media: `media-prod-${run}`, any: `anyb-${run}`, legacy: `legacy-v2-${run}`, vh: `vhost-${run}` };
 
-async function failure(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    return e as S3ServiceException;
-  }
-  throw new Error('expected a failure');
-}
 
 async function existsUpstream(bucket: string, key: string): Promise<boolean> {
   try {

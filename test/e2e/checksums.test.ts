@@ -2,7 +2,7 @@
 // upstream that, like Ceph RGW 16, refuses aws-chunked and demands Content-Length. Corrupted
 // uploads get AWS's error and leave nothing upstream.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +12,7 @@ import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-ups
 import { testLookup } from '../upstream/resolve.js';
 import { afterSigning, client, DOMAIN, GW_KEY, portOf, startTestGateway, UP_KEY } from '../helpers/gateway.js';
 import { selfSignedCert } from '../helpers/tls.js';
+import { failure } from '../helpers/gateway.js';
 
 let upstream: StrictUpstream;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
@@ -53,14 +54,6 @@ async function exists(key: string): Promise<boolean> {
   }
 }
 
-async function failure(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    return e as S3ServiceException;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('default-config SDK uploads through s3gate', () => {
   it('a stream body arrives as STREAMING-UNSIGNED-PAYLOAD-TRAILER and is stored decoded', async () => {

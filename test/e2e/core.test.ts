@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand,
-  HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
+  HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -13,20 +13,13 @@ import { request } from 'undici';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { testUndiciAgent } from '../upstream/resolve.js';
 import { afterSigning, client, DOMAIN, GW_KEY, GW_KEY_LIMITED, portOf, startTestGateway, UP_KEY, type WireRequest } from '../helpers/gateway.js';
+import { failure as errorOf } from '../helpers/gateway.js';
 
 let upstream: StrictUpstream;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
 let port: number;
 const agent = testUndiciAgent();
 
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    return e as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 function storedObjects(bucket: string): string[] {
   return upstream.requests.filter((r) => r.bucket === bucket && r.operation === 'PutObject' && r.status === 200).map((r) => r.key!);

@@ -81,3 +81,13 @@ export function afterSigning(s3: S3Client, change: (r: WireRequest) => void): S3
   );
   return s3;
 }
+
+/** The S3 error a request ends with; fails the test if it succeeds. */
+export async function failure(p: Promise<unknown>): Promise<import('@aws-sdk/client-s3').S3ServiceException> {
+  try {
+    await p;
+  } catch (e) {
+    return e as import('@aws-sdk/client-s3').S3ServiceException;
+  }
+  throw new Error('expected the request to fail');
+}

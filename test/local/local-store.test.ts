@@ -24,7 +24,7 @@ import {
   ListPartsCommand,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
+
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
@@ -33,6 +33,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { testRequestHandler } from '../upstream/resolve.js';
+import { failure as errorOf } from '../helpers/gateway.js';
 
 const creds = { accessKeyId: 'AKLOCALTEST', secretAccessKey: 'local-secret-key' };
 const region = 'us-east-1';
@@ -42,14 +43,6 @@ let up: StrictUpstream;
 let s3: S3Client;
 let vhost: S3Client;
 
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    return e as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 async function walk(dir: string): Promise<string[]> {
   const out: string[] = [];

@@ -4,12 +4,13 @@ import { createHash, createHmac } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { startStrictUpstream, type StrictUpstream } from './strict-upstream.js';
 import { testRequestHandler } from './resolve.js';
+import { failure as errorOf } from '../helpers/gateway.js';
 
 const creds = { accessKeyId: 'AKSTRICT', secretAccessKey: 'strict-secret' };
 const region = 'eu-central-1';
@@ -18,14 +19,6 @@ const B = 'strict';
 let up: StrictUpstream;
 let s3: S3Client;
 
-async function errorOf(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    return e as S3ServiceException;
-  }
-  throw new Error('expected the request to fail');
-}
 
 function send(opts: { method: string; path: string; headers: Record<string, string>; body?: string | Buffer; hostHeader?: string }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
