@@ -12,7 +12,6 @@ import type { GatewayConfig, Upstream } from '../config/types.js';
 import { callUpstream, text } from '../forward/client.js';
 import { closeAgents, type UpstreamResponse } from '../forward/forward.js';
 import { upstreamTarget } from '../resign/request.js';
-import { S3Error } from '../s3/errors.js';
 
 const USAGE = `usage: s3gate check --config proxy.yaml [--json] [--timeout SECONDS]
 
@@ -208,10 +207,6 @@ async function probeS3(up: Upstream, p: Probe, timeoutMs: number): Promise<Probe
   } catch (e) {
     if ((e as Error).name === 'TimeoutError' || (e as Error).name === 'AbortError') {
       return { ...base, ok: false, detail: `no answer from ${origin} within ${timeoutMs / 1000} s` };
-    }
-    // The local store answers with thrown S3 errors rather than responses.
-    if (e instanceof S3Error && up.kind === 'local') {
-      return { ...base, ok: false, status: e.status, code: e.code, detail: explain(up, p, e.status, e.code, e.message) };
     }
     return { ...base, ok: false, detail: await diagnose(up, origin, timeoutMs) };
   }
