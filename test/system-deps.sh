@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The suite's real peers come from Debian: Ceph RGW 16 (what Linode runs), boto3 and s3cmd as
-# real SigV2/SigV4 clients, openssl for the HTTPS listener's test certificate, chromium for the
+# real SigV2/SigV4 clients, the AWS CLI, openssl for the HTTPS listener's test certificate, chromium for the
 # browser CORS test (driven by playwright-core, no browser download). Installed once,
 # when missing, if we are root; otherwise say exactly what to install.
 set -euo pipefail
@@ -8,6 +8,8 @@ missing=()
 command -v radosgw >/dev/null 2>&1 || missing+=(ceph-mon ceph-osd ceph-common radosgw)
 /usr/bin/python3 -c 'import boto3' >/dev/null 2>&1 || missing+=(python3-boto3)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# The README's AWS CLI line is run as written by the quick-start test.
+command -v aws >/dev/null 2>&1 || missing+=(awscli)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
