@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The suite's real peers come from Debian: Ceph RGW 16 (what Linode runs), boto3 and s3cmd as
-# real SigV2/SigV4 clients, the AWS CLI, openssl for the HTTPS listener's test certificate, chromium for the
+# The suite's real peers come from Debian: Ceph RGW 16 (what Linode runs), boto3 as a real
+# SigV2/SigV4 client, the AWS CLI, openssl for the HTTPS listener's test certificate, chromium for the
 # browser CORS test (driven by playwright-core, no browser download). Installed once,
 # when missing, if we are root; otherwise say exactly what to install.
 set -euo pipefail

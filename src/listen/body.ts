@@ -6,13 +6,15 @@ import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Authenticated } from '../authenticate/index.js';
 import type { ProviderProfile } from '../config/provider.js';
-import { inboundPayload, algorithmOfHeader } from '../payload/index.js';
+import { inboundPayload, algorithmOfHeader, BodyDigests, type BodyExpectations } from '../payload/index.js';
 import { S3Error } from '../s3/errors.js';
 
 export interface InboundBody {
   stream: Readable;
   /** the whole verified body, for small ones: sent as one buffer */
   buffer?: Buffer;
+  /** reads and verifies a small plain body whole, straight off the socket (instead of `stream`) */
+  collect?: () => Promise<Buffer>;
   /** the length to declare upstream, when known */
   length?: number;
   /** outbound header changes: a value sets, null removes */
@@ -32,18 +34,32 @@ export function inboundBody(
   if (payload.mode === 'plain' && payload.outboundLength === undefined && DATA_UPLOADS.has(operation)) {
     throw new S3Error('MissingContentLength');
   }
-  req.on('data', (c: Buffer) => {
+  // Nothing listens to `req` until the body is wired one way or the other (so no chunk can flow
+  // past unread): as a stream when someone reads `stream`, or collected whole for small bodies.
+  const count = () => req.on('data', (c: Buffer) => {
     ctx.bytesIn += c.length;
   });
-  // Errors surface through payload.body, which undici reads: a failed check aborts the upstream
-  // request, and so does a client that goes away mid-body. (A plain pipe: stream.pipeline cost a
-  // DOMException per request here, 4% of a small PUT's CPU.)
-  const target = payload.body;
-  req.on('error', (e) => target.destroy(e));
-  req.on('close', () => {
-    if (!req.complete) target.destroy(new S3Error('IncompleteBody'));
-  });
-  req.pipe(target);
+  let piped = false;
+  let replaced: Readable | undefined;
+  const stream = (): Readable => {
+    if (replaced) return replaced;
+    if (!piped) {
+      piped = true;
+      count();
+      // Errors surface through payload.body, which undici reads: a failed check aborts the upstream
+      // request, and so does a client that goes away mid-body. (A plain pipe: stream.pipeline cost
+      // a DOMException per request here, 4% of a small PUT's CPU.)
+      const target = payload.body;
+      req.on('error', (e) => target.destroy(e));
+      req.on('close', () => {
+        if (!req.complete) target.destroy(new S3Error('IncompleteBody'));
+      });
+      req.pipe(target);
+    }
+    return payload.body;
+  };
+  const expect = payload.expect;
+  const small = payload.mode === 'plain' && expect !== undefined && payload.outboundLength !== undefined && payload.outboundLength <= SMALL_BODY;
 
   const out: Record<string, string | null> = { 'content-encoding': payload.contentEncoding ?? null };
   if (!profile.checksums.checksumMode) out['x-amz-checksum-mode'] = null;
@@ -61,7 +77,17 @@ export function inboundBody(
     const sdkAlg = flat['x-amz-sdk-checksum-algorithm']?.toLowerCase();
     if (sdkAlg && !accepted.has(sdkAlg)) out['x-amz-sdk-checksum-algorithm'] = null;
   }
-  const body: InboundBody = { stream: payload.body, ...(payload.outboundLength !== undefined ? { length: payload.outboundLength } : {}), headers: out };
+  const body = {
+    get stream() {
+      return stream();
+    },
+    set stream(s: Readable) {
+      replaced = s;
+    },
+    ...(payload.outboundLength !== undefined ? { length: payload.outboundLength } : {}),
+    headers: out,
+    ...(small ? { collect: () => (count(), collectVerified(req, expect!)) } : {}),
+  } as InboundBody;
   if (operation === 'CreateMultipartUpload') {
     // Parts will reach the provider without checksums it does not know: it must not expect them.
     const alg = flat['x-amz-checksum-algorithm']?.toLowerCase();
@@ -125,8 +151,44 @@ export const SMALL_BODY = 64 * 1024;
 
 export async function readSmall(body: InboundBody): Promise<InboundBody> {
   if (body.length === undefined || body.length > SMALL_BODY || body.buffer) return body;
-  const parts: Buffer[] = [];
-  for await (const c of body.stream) parts.push(c as Buffer);
-  const buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  return { ...body, buffer, length: buffer.length };
+  let buffer: Buffer;
+  if (body.collect) buffer = await body.collect();
+  else {
+    const parts: Buffer[] = [];
+    for await (const c of body.stream) parts.push(c as Buffer);
+    buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+  return { stream: Readable.from([buffer]), buffer, length: buffer.length, headers: body.headers };
+}
+
+/** A small plain body off the socket, then every claim about it checked in one pass. */
+function collectVerified(req: IncomingMessage, expect: BodyExpectations): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let n = 0;
+    const limit = expect.length ?? SMALL_BODY;
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > limit) {
+        req.destroy();
+        return reject(new S3Error('IncompleteBody'));
+      }
+      parts.push(c);
+    });
+    req.once('end', () => {
+      const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+      try {
+        const d = new BodyDigests(expect);
+        d.update(buf);
+        d.verify();
+        resolve(buf);
+      } catch (e) {
+        reject(e as Error);
+      }
+    });
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new S3Error('IncompleteBody'));
+    });
+  });
 }

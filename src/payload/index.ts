@@ -2,7 +2,7 @@ import type { Transform } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import { type AmzChecksumAlgorithm, algorithmOfHeader } from './checksums.js';
 import { AwsChunkedDecoder, type ChunkSigning, type ChunkedMode } from './aws-chunked.js';
-import { VerifyingStream } from './verify.js';
+import { VerifyingStream, type BodyExpectations } from './verify.js';
 
 export type { ChunkSigning, ChunkedMode } from './aws-chunked.js';
 export { AwsChunkedDecoder } from './aws-chunked.js';
@@ -21,6 +21,8 @@ export interface InboundPayload {
   contentEncoding?: string;
   /** verified trailer checksums (x-amz-checksum-<alg> → base64); empty before the body ended successfully */
   trailerChecksums(): Record<string, string>;
+  /** plain bodies: what to verify, for callers that read a small body whole instead of streaming it */
+  expect?: BodyExpectations;
 }
 
 const STREAMING_MODES: Record<string, ChunkedMode> = {
@@ -127,11 +129,12 @@ export function inboundPayload(headers: Record<string, string>, signing?: ChunkS
   }
   const cl = h['content-length'];
   const length = cl !== undefined ? parseLength(cl, 'content-length') : undefined;
-  const body = new VerifyingStream({
+  const expect: BodyExpectations = {
     sha256Hex: sha !== undefined && sha !== 'UNSIGNED-PAYLOAD' ? sha : undefined,
     contentMd5,
     checksums,
     length,
-  });
-  return { mode: 'plain', body, outboundLength: length, contentEncoding, trailerChecksums: () => ({}) };
+  };
+  const body = new VerifyingStream(expect);
+  return { mode: 'plain', body, outboundLength: length, contentEncoding, trailerChecksums: () => ({}), expect };
 }
