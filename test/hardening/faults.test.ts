@@ -121,6 +121,23 @@ describe('upstream S3 errors pass through as retryable errors', () => {
   });
 });
 
+describe('retries of idempotent requests', () => {
+  it('a GET answered 503 once is retried and succeeds; a PUT is not retried', async () => {
+    faulty.fault = { kind: 'error', status: 503, code: 'SlowDown', times: 1 };
+    const before = faulty.requests.length;
+    const got = await getObject('object');
+    expect(got).toMatchObject({ kind: 'ok' });
+    expect((got as { bytes: Buffer }).bytes.equals(OBJECT)).toBe(true);
+    expect(faulty.requests.length - before).toBe(2);
+    faulty.fault = { kind: 'error', status: 503, code: 'ServiceUnavailable', times: 1 };
+    const beforePut = faulty.requests.length;
+    expect(await putObject('once', randomBytes(1000))).toMatchObject({ kind: 's3', status: 503, code: 'ServiceUnavailable' });
+    expect(faulty.requests.length - beforePut).toBe(1);
+    const m = await gw.metrics.registry.getSingleMetricAsString('s3gate_upstream_retries_total');
+    expect(m).toMatch(/s3gate_upstream_retries_total\{upstream="faulty"\} [1-9]/);
+  });
+});
+
 describe('upstream resets the connection', () => {
   it.each([0, 1, 64 * 1024])('PUT: reset after %i request-body bytes stores nothing and answers retryably', async (n) => {
     faulty.fault = { kind: 'reset-request', afterBytes: n };

@@ -18,7 +18,7 @@ export type Fault =
   /** send the headers and `afterBytes` body bytes, then say nothing for `ms`, then destroy */
   | { kind: 'stall-body'; afterBytes: number; ms: number }
   /** an S3 error document with this status */
-  | { kind: 'error'; status: 500 | 503; code: Extract<S3ErrorCode, 'InternalError' | 'SlowDown' | 'ServiceUnavailable'> }
+  | { kind: 'error'; status: 500 | 503; code: Extract<S3ErrorCode, 'InternalError' | 'SlowDown' | 'ServiceUnavailable'>; times?: number }
   /** declare the full Content-Length, send `sendBytes`, then end the response cleanly (FIN) */
   | { kind: 'short-body'; sendBytes: number };
 
@@ -80,6 +80,8 @@ export async function startFaultyUpstream(initial: Fault = { kind: 'none' }): Pr
 
   const server = http.createServer({ keepAliveTimeout: 1000 }, (req, res) => {
     const fault = self.fault;
+    // A fault limited to `times` requests clears itself after the last of them.
+    if (fault.kind === 'error' && fault.times !== undefined && --fault.times <= 0) self.fault = { kind: 'none' };
     const path = (req.url ?? '/').split('?')[0]!;
     const cl = req.headers['content-length'];
     const declaredLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : undefined;
