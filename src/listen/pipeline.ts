@@ -14,7 +14,7 @@ import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js'
 import { callUpstream, text } from '../forward/client.js';
 import { send, type SendRequest } from '../forward/send.js';
 import type { ForwardObserver, UpstreamResponse } from '../forward/forward.js';
-import { rewriteListBuckets } from '../rewrite/response.js';
+import { listedBuckets } from '../rewrite/response.js';
 import { preflight, responseCors } from '../cors/cors.js';
 import type { Limiter } from '../limits/limiter.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -214,13 +214,10 @@ async function listBuckets(cfg: GatewayConfig, ctx: RequestContext, auth: Authen
     const r = await callUpstream(up, { operation: 'ListBuckets', method: 'GET', signal });
     const xml = await text(r);
     if (r.status === 200) {
-      const upstreamNames = new Set([...cfg.buckets.values()].filter((b) => b.name !== '*').map((b) => b.bucket ?? b.name));
-      rewriteListBuckets(xml, (n) => {
-        if (!cfg.buckets.has(n) && !upstreamNames.has(n) && visibleBuckets(key, [n]).length) entries.set(n, date);
-        return undefined;
-      });
-      for (const m of xml.matchAll(/<Bucket><Name>([^<]*)<\/Name><CreationDate>([^<]*)<\/CreationDate>/g)) {
-        if (entries.has(m[1]!)) entries.set(m[1]!, m[2]!);
+      // Provider buckets behind a named route appear under their client name (above), not twice.
+      const routed = new Set([...cfg.buckets.values()].filter((b) => b.name !== '*').map((b) => b.bucket ?? b.name));
+      for (const b of listedBuckets(xml)) {
+        if (!routed.has(b.name) && visibleBuckets(key, [b.name]).length) entries.set(b.name, b.created ?? date);
       }
     }
   }

@@ -68,14 +68,15 @@ function escapeRe(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** ListBuckets from the provider: keep only the buckets the key sees, under client names. */
-export function rewriteListBuckets(xml: string, rename: (upstreamName: string) => string | undefined): string {
-  return xml.replace(/<Bucket>([\s\S]*?)<\/Bucket>/g, (whole, inner: string) => {
-    const m = /<Name>([^<]*)<\/Name>/.exec(inner);
-    if (!m) return whole;
-    const client = rename(m[1]!);
-    return client === undefined ? '' : `<Bucket>${inner.replace(m[0], `<Name>${escapeXml(client)}</Name>`)}</Bucket>`;
-  });
+/** The provider's ListBuckets answer: each bucket's name and creation date, in any element order. */
+export function listedBuckets(xml: string): { name: string; created?: string }[] {
+  const out: { name: string; created?: string }[] = [];
+  for (const m of xml.matchAll(/<Bucket>([\s\S]*?)<\/Bucket>/g)) {
+    const name = /<Name>([^<]*)<\/Name>/.exec(m[1]!)?.[1];
+    const created = /<CreationDate>([^<]*)<\/CreationDate>/.exec(m[1]!)?.[1];
+    if (name !== undefined) out.push({ name, ...(created !== undefined ? { created } : {}) });
+  }
+  return out;
 }
 
 /**

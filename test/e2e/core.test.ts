@@ -243,6 +243,16 @@ describe('ListBuckets', () => {
     const r = await s3.send(new ListBucketsCommand({}));
     expect(r.Buckets?.map((b) => b.Name)).toEqual(['media']);
   });
+
+  it('with a "*" route, lists the provider\'s other buckets too, and a routed provider bucket only under its client name', async () => {
+    await upstream.store.handle({ method: 'PUT', bucket: 'extra-bucket', query: new URLSearchParams(), headers: {}, body: (await import('node:stream')).Readable.from([]) });
+    const r = await client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true }).send(new ListBucketsCommand({}));
+    const names = r.Buckets?.map((b) => b.Name) ?? [];
+    expect(names).toContain('extra-bucket');
+    expect(names).toContain('media');
+    expect(names).not.toContain('media-prod-2024');
+    expect(r.Buckets?.find((b) => b.Name === 'extra-bucket')?.CreationDate?.getTime()).toBeGreaterThan(0);
+  });
 });
 
 describe('admin', () => {
