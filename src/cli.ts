@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    if (code >= 0) process.exitCode = code;
+    // A negative code means the command keeps the process alive (the gateway serving).
     if (code >= 0) setImmediate(() => process.exit(code));
   },
   (e: unknown) => {

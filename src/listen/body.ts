@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Authenticated } from '../authenticate/index.js';
 import type { ProviderProfile } from '../config/provider.js';
-import { inboundPayload, algorithmOfHeader, BodyDigests, type BodyExpectations } from '../payload/index.js';
+import { inboundPayload, algorithmOfHeader, type BodyDigests } from '../payload/index.js';
 import { S3Error } from '../s3/errors.js';
 
 export interface InboundBody {
@@ -58,8 +58,8 @@ export function inboundBody(
     }
     return payload.body;
   };
-  const expect = payload.expect;
-  const small = payload.mode === 'plain' && expect !== undefined && payload.outboundLength !== undefined && payload.outboundLength <= SMALL_BODY;
+  const digests = payload.digests;
+  const small = payload.mode === 'plain' && digests !== undefined && payload.outboundLength !== undefined && payload.outboundLength <= SMALL_BODY;
 
   const out: Record<string, string | null> = { 'content-encoding': payload.contentEncoding ?? null };
   if (!profile.checksums.checksumMode) out['x-amz-checksum-mode'] = null;
@@ -86,7 +86,7 @@ export function inboundBody(
     },
     ...(payload.outboundLength !== undefined ? { length: payload.outboundLength } : {}),
     headers: out,
-    ...(small ? { collect: () => (count(), collectVerified(req, expect!)) } : {}),
+    ...(small ? { collect: () => (count(), collectVerified(req, digests!, payload.outboundLength!)) } : {}),
   } as InboundBody;
   if (operation === 'CreateMultipartUpload') {
     // Parts will reach the provider without checksums it does not know: it must not expect them.
@@ -162,11 +162,10 @@ export async function readSmall(body: InboundBody): Promise<InboundBody> {
 }
 
 /** A small plain body off the socket, then every claim about it checked in one pass. */
-function collectVerified(req: IncomingMessage, expect: BodyExpectations): Promise<Buffer> {
+function collectVerified(req: IncomingMessage, digests: BodyDigests, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let n = 0;
-    const limit = expect.length ?? SMALL_BODY;
     req.on('data', (c: Buffer) => {
       n += c.length;
       if (n > limit) {
@@ -178,9 +177,8 @@ function collectVerified(req: IncomingMessage, expect: BodyExpectations): Promis
     req.once('end', () => {
       const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
       try {
-        const d = new BodyDigests(expect);
-        d.update(buf);
-        d.verify();
+        digests.update(buf);
+        digests.verify();
         resolve(buf);
       } catch (e) {
         reject(e as Error);

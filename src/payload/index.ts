@@ -2,7 +2,7 @@ import type { Transform } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import { type AmzChecksumAlgorithm, algorithmOfHeader } from './checksums.js';
 import { AwsChunkedDecoder, type ChunkSigning, type ChunkedMode } from './aws-chunked.js';
-import { VerifyingStream, type BodyExpectations } from './verify.js';
+import { BodyDigests, VerifyingStream, type BodyExpectations } from './verify.js';
 
 export type { ChunkSigning, ChunkedMode } from './aws-chunked.js';
 export { AwsChunkedDecoder } from './aws-chunked.js';
@@ -21,8 +21,8 @@ export interface InboundPayload {
   contentEncoding?: string;
   /** verified trailer checksums (x-amz-checksum-<alg> → base64); empty before the body ended successfully */
   trailerChecksums(): Record<string, string>;
-  /** plain bodies: what to verify, for callers that read a small body whole instead of streaming it */
-  expect?: BodyExpectations;
+  /** plain bodies: the checks, for callers that read a small body whole instead of streaming it */
+  digests?: BodyDigests;
 }
 
 const STREAMING_MODES: Record<string, ChunkedMode> = {
@@ -135,6 +135,15 @@ export function inboundPayload(headers: Record<string, string>, signing?: ChunkS
     checksums,
     length,
   };
-  const body = new VerifyingStream(expect);
-  return { mode: 'plain', body, outboundLength: length, contentEncoding, trailerChecksums: () => ({}), expect };
+  // Claims are checked now (a malformed one fails before any byte is read); the stream is made on
+  // first use, since a small body is verified whole with `digests` and never needs it.
+  const digests = new BodyDigests(expect);
+  let body: VerifyingStream | undefined;
+  return {
+    mode: 'plain',
+    get body() {
+      return (body ??= new VerifyingStream(expect));
+    },
+    outboundLength: length, contentEncoding, trailerChecksums: () => ({}), digests,
+  };
 }

@@ -2,7 +2,7 @@
 // old one on a miss (optionally copying the object over while it streams), writes go to the
 // new one, deletes to both, listings are merged. mirror: writes go to both, reads to the primary.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Address } from '../addressing/resolve.js';
 import type { Operation } from '../authorize/operation.js';
@@ -128,20 +128,11 @@ async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamResponse): P
 
 /** Deletes go to both sides, so an object deleted during a migration is not read back from the old one. */
 async function deleteBoth(ctx: ServeContext, route: Route, old: Route): Promise<void> {
-  const body = ctx.sendReq.body;
-  const replay = async (): Promise<SendRequest> => {
-    if (!body) return ctx.sendReq;
-    if (body.buffer) return ctx.sendReq;
-    const chunks: Buffer[] = [];
-    for await (const c of body.stream) chunks.push(c as Buffer);
-    const buf = Buffer.concat(chunks);
-    body.stream = Readable.from([buf]);
-    return { ...ctx.sendReq, body: { ...body, stream: Readable.from([buf]), length: buf.length } };
-  };
-  const second = await replay();
+  // DeleteObject has no body; DeleteObjects' XML was read whole by the pipeline, so the same
+  // request can be sent twice.
   const r = await send(route.upstream, route.upstreamBucket, ctx.sendReq);
   if (r.status < 300) {
-    const o = await send(old.upstream, old.upstreamBucket, second);
+    const o = await send(old.upstream, old.upstreamBucket, ctx.sendReq);
     await drain(o);
     if (o.status >= 300 && o.status !== 404) {
       ctx.log.warn({ reqId: ctx.requestId, status: o.status }, 'delete at the old provider failed during a migration');
