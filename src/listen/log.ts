@@ -3,6 +3,22 @@ import { pino, type Logger } from 'pino';
 // Log lines are built from named fields only (never a header map, a config object or a URL
 // query), which is what keeps secrets and signatures out; test/cli checks the output. pino's
 // redaction was measured at 1.4% of CPU per request and protected nothing this code logs.
+//
+// The access log is written in batches: a synchronous write(2) per line cost 65 µs of CPU per
+// 4 KiB request (296 → 228 µs, `node bench/quick.mjs`). Lines wait at most FLUSH_MS, and
+// whatever is buffered is written out synchronously when the process exits.
+const FLUSH_MS = 200;
+
 export function createLogger(level = 'info', destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, base: undefined }, destination as pino.DestinationStream | undefined);
+  if (destination) return pino({ level, base: undefined }, destination as pino.DestinationStream);
+  const dest = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  setInterval(() => dest.flush(), FLUSH_MS).unref();
+  process.once('exit', () => {
+    try {
+      dest.flushSync();
+    } catch {
+      // stdout already gone: nothing left to write to
+    }
+  });
+  return pino({ level, base: undefined }, dest);
 }
