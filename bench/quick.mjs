@@ -1,8 +1,11 @@
 // Quick loop for optimising: CPU µs per 4 KiB request of s3gate (and, for reference, of the
 // nginx proxy and of a bare Node pass-through), against the bench's nginx upstream.
-//   node bench/quick.mjs [gw|nginx|node ...]   (env N=requests at c=64, N1=requests at c=1)
-// Prints req/s and CPU µs/request for GET and PUT at c=64 and c=1. Not a replacement for
-// `npm run bench` (no rounds, no spread): it answers "did this change move CPU per request".
+//   node bench/quick.mjs [gw | gw:DIST_DIR | nginx | node ...]
+//   env: N (requests per measurement at c=64, 20000), N1 (at c=1, 0 = skip), ROUNDS (3)
+// Targets are measured in turn within each round and the median per target is printed, so two
+// builds (gw and gw:other/dist) can be compared on this noisy machine in one run. Not a
+// replacement for `npm run bench` (no spread, no baseline ratios): it answers "did this change
+// move CPU per request". A DIST_DIR copy needs `config` beside it (a symlink will do).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -10,9 +13,10 @@ import { installCleanup, freePort, cpuOf } from './lib/procs.mjs';
 import { BUCKET, findNginx, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
 import { load, presignGet, signHeaders } from './lib/clients.mjs';
 
-installCleanup(300_000);
+installCleanup(580_000);
 const N = Number(process.env.N ?? 20000);
-const N1 = Number(process.env.N1 ?? 3000);
+const N1 = Number(process.env.N1 ?? 0);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ['gw'];
 const dir = mkdtempSync(path.join('/dev/shm', 's3gate-quick-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -23,30 +27,44 @@ const sha = createHash('sha256').update(small).digest('hex');
 const nginx = findNginx(console.log);
 const upPort = await freePort();
 const upstream = await startNginx(nginx, dir, 'upstream', upstreamConf(dir, path.join(dir, 'data'), upPort), upPort);
-const targets = {};
-for (const w of which) {
+const targets = [];
+for (const [i, w] of which.entries()) {
   const port = await freePort();
-  if (w === 'gw') targets.gw = await startS3gate(dir, port, upPort);
-  else if (w === 'nginx') targets.nginx = await startNginx(nginx, dir, 'proxy', proxyConf(dir, port, upPort), port);
-  else if (w === 'node') targets.node = await startNodeProxy(port, upPort);
-  targets[w].port = port;
+  let t;
+  if (w === 'gw' || w.startsWith('gw:')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, ...(w.startsWith('gw:') ? { dist: path.resolve(w.slice(3)) } : {}) });
+  else if (w === 'nginx') t = await startNginx(nginx, dir, `proxy${i}`, proxyConf(dir, port, upPort), port);
+  else if (w === 'node') t = await startNodeProxy(port, upPort);
+  else throw new Error(`unknown target ${w}`);
+  const g = await presignGet(port, 'obj-4k');
+  const s = await signHeaders(port, 'PUT', 'put-4k', sha);
+  t.reqs = {
+    GET: { method: 'GET', path: g.path, headers: { host: g.host } },
+    PUT: { method: 'PUT', path: s.path, headers: s.headers, body: small },
+  };
+  await load(port, t.reqs.GET, { connections: 64, amount: 3000 });
+  await load(port, t.reqs.PUT, { connections: 64, amount: 3000 });
+  targets.push({ name: w, port, t, results: {} });
 }
-for (const [name, t] of Object.entries(targets)) {
-  const g = await presignGet(t.port, 'obj-4k');
-  const get = { method: 'GET', path: g.path, headers: { host: g.host } };
-  const s = await signHeaders(t.port, 'PUT', 'put-4k', sha);
-  const put = { method: 'PUT', path: s.path, headers: s.headers, body: small };
-  await load(t.port, get, { connections: 64, amount: 3000 });
-  await load(t.port, put, { connections: 64, amount: 3000 });
-  for (const [label, req, c, n] of [['GET c=64', get, 64, N], ['PUT c=64', put, 64, N], ['GET c=1', get, 1, N1], ['PUT c=1', put, 1, N1]]) {
-    const c0 = cpuOf(t.cpuPids);
-    const u0 = cpuOf(upstream.cpuPids);
-    const r = await load(t.port, req, { connections: c, amount: n });
-    const us = ((cpuOf(t.cpuPids) - c0) * 1e6) / r.requests;
-    const uus = ((cpuOf(upstream.cpuPids) - u0) * 1e6) / r.requests;
-    console.log(`${name.padEnd(6)} ${label}: ${Math.round(r.rps)} req/s, ${us.toFixed(1)} µs CPU/req (upstream ${uus.toFixed(1)}), p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms${r.non2xx ? ` non2xx=${r.non2xx}` : ''}`);
+const cases = [['GET', 64, N], ['PUT', 64, N], ...(N1 ? [['GET', 1, N1], ['PUT', 1, N1]] : [])];
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [method, c, n] of cases) {
+    for (const x of targets) {
+      const c0 = cpuOf(x.t.cpuPids);
+      const r = await load(x.port, x.t.reqs[method], { connections: c, amount: n });
+      const us = ((cpuOf(x.t.cpuPids) - c0) * 1e6) / r.requests;
+      if (r.non2xx) console.log(`${x.name} ${method}: ${r.non2xx} non-2xx answers`);
+      (x.results[`${method} c=${c}`] ??= []).push({ us, p99: r.p99 });
+    }
   }
 }
-for (const t of Object.values(targets)) await t.stop();
+const med = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+for (const [method, c] of cases) {
+  for (const x of targets) {
+    const rs = x.results[`${method} c=${c}`];
+    const us = rs.map((r) => r.us);
+    console.log(`${x.name.padEnd(24)} ${method} c=${c}: ${med(us).toFixed(1)} µs CPU/req (${Math.min(...us).toFixed(0)}–${Math.max(...us).toFixed(0)}), p99 ${med(rs.map((r) => r.p99)).toFixed(2)} ms`);
+  }
+}
+for (const x of targets) await x.t.stop();
 await upstream.stop();
 process.exit(0);

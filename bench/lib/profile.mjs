@@ -38,7 +38,25 @@ export function summarizeProfile(file, top = 15) {
     total += us;
   }
   const busy = total - (fns.get('(idle)') ?? 0);
+  // Who caused the time: each sample goes to the nearest frame on its stack that is s3gate's own
+  // code or a package, so node's internals (sockets, streams, HTTP) are charged to their caller.
+  const parent = new Map();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const callers = new Map();
+  for (const [id, us] of self) {
+    let n = byId.get(id);
+    if (n.callFrame.functionName === '(idle)') continue;
+    let who = '(no caller: node internals, GC)';
+    for (let cur = n; cur; cur = byId.get(parent.get(cur.id))) {
+      const o = origin(cur.callFrame.url, cur.callFrame.functionName || '');
+      if (o.startsWith('s3gate') || (!o.startsWith('(') && o !== 'node internals')) {
+        who = o.startsWith('s3gate') ? `${cur.callFrame.functionName || '(anonymous)'} ${cur.callFrame.url.replace(/^.*\/dist\//, '')}` : o;
+        break;
+      }
+    }
+    callers.set(who, (callers.get(who) ?? 0) + us);
+  }
   const rank = (m) => [...m.entries()].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, top)
     .map(([k, us]) => ({ name: k, ms: Math.round(us / 1000), pctOfBusy: Math.round((1000 * us) / busy) / 10 }));
-  return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), functions: rank(fns), origins: rank(origins) };
+  return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), functions: rank(fns), origins: rank(origins), callers: rank(callers) };
 }

@@ -169,8 +169,8 @@ log:
 }
 
 /** s3gate as its own process (node dist/cli.js), so its CPU and RSS are its own. */
-export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway' } = {}) {
-  const cli = path.join(DIST, 'cli.js');
+export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST } = {}) {
+  const cli = path.join(dist, 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} not found: run \`npm run build\` first`);
   const cfg = path.join(dir, `${tag}.yaml`);
   writeFileSync(cfg, gatewayYaml(port, upstreamPort));

@@ -186,7 +186,7 @@ async function run(
   };
   const serve: ServeContext = {
     cfg, req, res, address, op, route, sendReq, log: deps.log, metrics: deps.metrics, signal, requestId: ctx.id,
-    respondWith: (r: Route, up: UpstreamResponse) => respond(cfg, ctx, address, req, res, r, op, up.status, up.headers, up.body, ctx.cors),
+    respondWith: (r: Route, up: UpstreamResponse) => respond(cfg, ctx, address, req, res, r, op, up, ctx.cors),
     respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.cors),
   };
   switch (route.route.mode) {

@@ -1,7 +1,7 @@
 // Writes a provider's answer to the client: headers and XML bodies rewritten to the names the
 // client knows, bodies streamed, and a broken provider stream turned into a cut connection.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { UpstreamResponse } from '../forward/forward.js';
 import type { Address } from '../addressing/resolve.js';
 import type { Operation } from '../authorize/operation.js';
 import type { GatewayConfig } from '../config/types.js';
@@ -31,8 +31,9 @@ export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, 
 
 export async function respond(
   cfg: GatewayConfig, tally: ResponseTally, address: Address, req: IncomingMessage, res: ServerResponse, route: Route, op: Operation,
-  status: number, headers: Record<string, string | string[] | undefined>, body: Readable, extraHeaders: Record<string, string> = {},
+  up: UpstreamResponse, extraHeaders: Record<string, string> = {},
 ): Promise<void> {
+  const { status, headers } = up;
   const map = nameMap(cfg, req, route, address);
   const isXml = String(headers['content-type'] ?? '').includes('xml');
   const rewriteBody = isXml && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && req.method !== 'HEAD';
@@ -45,7 +46,8 @@ export async function respond(
   tally.status = status;
   if (rewriteBody) {
     let text = '';
-    for await (const chunk of body) text += chunk;
+    if (up.buffer) text = up.buffer.toString('utf8');
+    else for await (const chunk of up.body) text += chunk;
     const out = rewriteXml(text, map);
     delete outHeaders['content-length'];
     res.writeHead(status, { ...outHeaders, 'content-length': Buffer.byteLength(out) });
@@ -53,6 +55,13 @@ export async function respond(
     tally.bytesOut = Buffer.byteLength(out);
     return;
   }
+  if (up.buffer) {
+    res.writeHead(status, outHeaders);
+    res.end(up.buffer);
+    tally.bytesOut = up.buffer.length;
+    return;
+  }
+  const body = up.body;
   res.writeHead(status, outHeaders);
   body.on('data', (c: Buffer) => {
     tally.bytesOut += c.length;

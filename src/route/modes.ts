@@ -122,7 +122,7 @@ async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamResponse): P
       o.body.destroy();
     }
   });
-  await ctx.respondWith(old, { ...o, body: toClient });
+  await ctx.respondWith(old, { status: o.status, headers: o.headers, body: toClient });
   await put;
 }
 

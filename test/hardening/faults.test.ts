@@ -139,6 +139,18 @@ describe('retries of idempotent requests', () => {
 });
 
 describe('upstream resets the connection', () => {
+  it('GET of a small object (read whole before answering): a reset mid-body is retried and the client gets every byte', async () => {
+    const small = randomBytes(10_000);
+    faulty.stored.set('/media/small', small);
+    faulty.fault = { kind: 'reset-response', afterBytes: 1000, times: 1 };
+    const before = faulty.requests.length;
+    const got = await getObject('small');
+    expect(got).toMatchObject({ kind: 'ok' });
+    expect((got as { bytes: Buffer }).bytes.equals(small)).toBe(true);
+    expect(faulty.requests.length - before).toBe(2);
+  });
+
+
   it.each([0, 1, 64 * 1024])('PUT: reset after %i request-body bytes stores nothing and answers retryably', async (n) => {
     faulty.fault = { kind: 'reset-request', afterBytes: n };
     const o = await putObject('reset-put', randomBytes(512 * 1024));

@@ -12,7 +12,7 @@ export type Fault =
   /** destroy the socket once this many request-body bytes arrived (0: as soon as the headers did) */
   | { kind: 'reset-request'; afterBytes: number }
   /** send the headers (full Content-Length) and this many body bytes, then destroy the socket */
-  | { kind: 'reset-response'; afterBytes: number }
+  | { kind: 'reset-response'; afterBytes: number; times?: number }
   /** say nothing for `ms` (body read and dropped); then destroy the socket */
   | { kind: 'stall'; ms: number }
   /** send the headers and `afterBytes` body bytes, then say nothing for `ms`, then destroy */
@@ -81,7 +81,7 @@ export async function startFaultyUpstream(initial: Fault = { kind: 'none' }): Pr
   const server = http.createServer({ keepAliveTimeout: 1000 }, (req, res) => {
     const fault = self.fault;
     // A fault limited to `times` requests clears itself after the last of them.
-    if (fault.kind === 'error' && fault.times !== undefined && --fault.times <= 0) self.fault = { kind: 'none' };
+    if ((fault.kind === 'error' || fault.kind === 'reset-response') && fault.times !== undefined && --fault.times <= 0) self.fault = { kind: 'none' };
     const path = (req.url ?? '/').split('?')[0]!;
     const cl = req.headers['content-length'];
     const declaredLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : undefined;
