@@ -29,15 +29,21 @@ export function splitHost(host: string): string {
   return i >= 0 ? h.slice(0, i) : h;
 }
 
-/** bucket and key from a path-style path; '/bucket' and '/bucket/' both mean the bucket. */
-function fromPath(rawPath: string): { bucket?: string; key?: string } {
+function address(style: AddressingStyle, host: string, hostname: string, rawPath: string, rawQuery: string, bucket?: string, key?: string): Address {
+  const a: Address = { style, host, hostname, rawPath, rawQuery };
+  if (bucket !== undefined) a.bucket = bucket;
+  if (key !== undefined) a.key = key;
+  return a;
+}
+
+/** A path-style path: '/bucket' and '/bucket/' both mean the bucket. */
+function fromPath(host: string, hostname: string, rawPath: string, rawQuery: string): Address {
   const p = rawPath.slice(1);
-  if (p === '') return {};
+  if (p === '') return address('path', host, hostname, rawPath, rawQuery);
   const slash = p.indexOf('/');
-  if (slash < 0) return { bucket: safeDecode(p) };
-  const bucket = safeDecode(p.slice(0, slash));
+  if (slash < 0) return address('path', host, hostname, rawPath, rawQuery, safeDecode(p));
   const keyRaw = p.slice(slash + 1);
-  return keyRaw === '' ? { bucket } : { bucket, key: safeDecode(keyRaw) };
+  return address('path', host, hostname, rawPath, rawQuery, safeDecode(p.slice(0, slash)), keyRaw === '' ? undefined : safeDecode(keyRaw));
 }
 
 function keyFromPath(rawPath: string): string | undefined {
@@ -51,23 +57,19 @@ export function resolveAddress(cfg: GatewayConfig, host: string, url: string): A
   const rawQuery = q < 0 ? '' : url.slice(q + 1);
   if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI');
   const hostname = splitHost(host);
-  const base = { host, hostname, rawPath, rawQuery };
 
   for (const b of cfg.buckets.values()) {
-    if (b.domains.includes(hostname)) {
-      const key = keyFromPath(rawPath);
-      return { ...base, style: 'custom-domain', bucket: b.name, ...(key !== undefined ? { key } : {}) };
+    if (b.domains.length && b.domains.includes(hostname)) {
+      return address('custom-domain', host, hostname, rawPath, rawQuery, b.name, keyFromPath(rawPath));
     }
   }
   for (const d of cfg.domains) {
-    if (hostname === d) return { ...base, style: 'path', ...fromPath(rawPath) };
+    if (hostname === d) return fromPath(host, hostname, rawPath, rawQuery);
     if (hostname.endsWith('.' + d)) {
-      const bucket = hostname.slice(0, -(d.length + 1));
-      const key = keyFromPath(rawPath);
-      return { ...base, style: 'virtual', bucket, ...(key !== undefined ? { key } : {}) };
+      return address('virtual', host, hostname, rawPath, rawQuery, hostname.slice(0, -(d.length + 1)), keyFromPath(rawPath));
     }
   }
   // Any other Host (an IP, localhost, a name the operator did not list) is read as path-style,
   // as S3 does for IP endpoints. It never picks an upstream: only configured buckets route.
-  return { ...base, style: 'path', ...fromPath(rawPath) };
+  return fromPath(host, hostname, rawPath, rawQuery);
 }

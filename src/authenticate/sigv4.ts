@@ -126,7 +126,7 @@ export function authenticateHeaderV4(input: AuthInput, keys: Map<string, Gateway
   requireAmzHeadersSigned(input.headers, signedHeaders);
   const payloadHash = input.headers['x-amz-content-sha256'] as string | undefined;
   if (!payloadHash) throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
-  const { signingKey: k } = verify(key, input, cred, datetime, signedHeaders, canonicalQuery(parseQuery(input.rawQuery)), payloadHash, signature);
+  const { signingKey: k } = verify(key, input, cred, datetime, signedHeaders, canonicalQuery(input.query ?? parseQuery(input.rawQuery)), payloadHash, signature);
   return {
     kind: 'v4-header', key, payloadHash,
     chunkSigning: { signingKey: k, datetime, scope: cred.scope, seedSignature: signature },
@@ -134,9 +134,15 @@ export function authenticateHeaderV4(input: AuthInput, keys: Map<string, Gateway
 }
 
 export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {
-  const q = new URLSearchParams(input.rawQuery);
+  const pairs = input.query ?? parseQuery(input.rawQuery);
   const get = (n: string) => {
-    const v = q.get(n);
+    let v: string | undefined;
+    for (const p of pairs) {
+      if (p[0] === n) {
+        v = p[1];
+        break;
+      }
+    }
     if (!v) throw new S3Error('AuthorizationQueryParametersError', `Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.`);
     return v;
   };
@@ -164,8 +170,8 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
   requireAmzHeadersSigned(input.headers, signedHeaders, ['x-amz-content-sha256']);
   // Presigners hoist x-amz-content-sha256 into the query under either spelling.
   let signedPayload: string | undefined;
-  for (const [n, v] of q) if (n.toLowerCase() === 'x-amz-content-sha256') signedPayload = v;
+  for (const [n, v] of pairs) if (n.toLowerCase() === 'x-amz-content-sha256') signedPayload = v;
   const payloadHash = signedPayload ?? (input.headers['x-amz-content-sha256'] as string | undefined) ?? 'UNSIGNED-PAYLOAD';
-  verify(key, input, cred, datetime, signedHeaders, canonicalQuery(parseQuery(input.rawQuery), 'X-Amz-Signature'), signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
+  verify(key, input, cred, datetime, signedHeaders, canonicalQuery(pairs, 'X-Amz-Signature'), signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
   return { kind: 'v4-query', key, payloadHash };
 }

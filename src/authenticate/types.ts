@@ -7,6 +7,8 @@ export interface AuthInput {
   host: string;
   rawPath: string;
   rawQuery: string;
+  /** rawQuery already parsed (parseQuery), when the caller has it */
+  query?: [string, string][];
   /** lowercased request headers; repeated headers as arrays */
   headers: Record<string, HeaderValue>;
   now: Date;

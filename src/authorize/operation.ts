@@ -23,11 +23,17 @@ const OBJECT_SUBRESOURCES: Record<string, string> = {
   attributes: 'ObjectAttributes',
 };
 
-function has(q: URLSearchParams, name: string): boolean {
+/** What classify reads of the query: URLSearchParams fits, and so does the pipeline's QueryView. */
+export interface QueryLookup {
+  has(name: string): boolean;
+  get(name: string): string | null;
+}
+
+function has(q: QueryLookup, name: string): boolean {
   return q.has(name);
 }
 
-export function classify(method: string, bucket: string | undefined, key: string | undefined, query: URLSearchParams, headers: Record<string, string | string[] | undefined>): Operation {
+export function classify(method: string, bucket: string | undefined, key: string | undefined, query: QueryLookup, headers: Record<string, string | string[] | undefined>): Operation {
   const m = method.toUpperCase();
   if (!bucket) {
     return m === 'GET' ? { name: 'ListBuckets', action: 'list' } : { name: 'Unknown', action: 'admin' };

@@ -110,20 +110,21 @@ export async function forward(
   }
 }
 
-function buffered(status: number, headers: IncomingHttpHeaders, buffer: Buffer): UpstreamResponse {
-  let stream: Readable | undefined;
-  const r: UpstreamResponse = {
-    // First, so that a spread ({ ...r, body: x }) runs it before copying `buffer`.
-    get body() {
-      if (!stream) {
-        stream = Readable.from([buffer]);
-        delete r.buffer;
-      }
-      return stream;
-    },
-    status, headers, buffer,
-  };
-  return r;
+/** An answer read whole: its stream is made only if someone asks for one. */
+class BufferedResponse implements UpstreamResponse {
+  buffer?: Buffer;
+  private stream?: Readable;
+  constructor(readonly status: number, readonly headers: IncomingHttpHeaders, buffer: Buffer) {
+    this.buffer = buffer;
+  }
+
+  get body(): Readable {
+    if (!this.stream) {
+      this.stream = Readable.from([this.buffer!]);
+      delete this.buffer;
+    }
+    return this.stream;
+  }
 }
 
 /**
@@ -184,7 +185,7 @@ function dispatch(
         done();
         if (parts) {
           settled = true;
-          resolve(buffered(status, headers, parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)));
+          resolve(new BufferedResponse(status, headers, parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)));
         } else stream?.push(null);
       },
       onResponseError(_c, err) {

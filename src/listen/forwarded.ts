@@ -29,17 +29,21 @@ function first(v: string | string[] | undefined): string | undefined {
   return s?.split(',')[0]?.trim() || undefined;
 }
 
-export function clientHost(cfg: GatewayConfig, req: IncomingMessage): string | undefined {
-  if (trusted(cfg, req)) {
-    const fwd = first(req.headers['x-forwarded-host']);
+type Headers = Record<string, string | string[] | undefined>;
+
+export function clientHost(cfg: GatewayConfig, req: IncomingMessage, headers: Headers): string | undefined {
+  if (cfg.trustedProxies.length && trusted(cfg, req)) {
+    const fwd = first(headers['x-forwarded-host']);
     if (fwd) return fwd;
   }
-  return req.headers.host;
+  const h = headers.host;
+  // Node keeps the first of repeated Host headers; so does this.
+  return Array.isArray(h) ? h[0] : h;
 }
 
-export function clientProto(cfg: GatewayConfig, req: IncomingMessage): 'http' | 'https' {
-  if (trusted(cfg, req)) {
-    const p = first(req.headers['x-forwarded-proto']);
+export function clientProto(cfg: GatewayConfig, req: IncomingMessage, headers: Headers): 'http' | 'https' {
+  if (cfg.trustedProxies.length && trusted(cfg, req)) {
+    const p = first(headers['x-forwarded-proto']);
     if (p === 'https' || p === 'http') return p;
   }
   return (req.socket as TLSSocket).encrypted ? 'https' : 'http';

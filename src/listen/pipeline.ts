@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { resolveAddress, type Address } from '../addressing/resolve.js';
 import { authenticate, type Authenticated } from '../authenticate/index.js';
-import { classify, type Operation } from '../authorize/operation.js';
+import { classify, type Operation, type QueryLookup } from '../authorize/operation.js';
 import { allows, publicAllows, requireGrant, visibleBuckets } from '../authorize/grants.js';
 import { findRoute, parseCopySource, type Route } from '../route/route.js';
 import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
@@ -35,8 +35,10 @@ export interface RequestContext {
   bytesOut: number;
   status?: number;
   error?: string;
-  /** CORS headers for the actual response, errors included */
-  cors: Record<string, string>;
+  /** headers every answer carries, errors included: the request id and the bucket's CORS */
+  replyHeaders: Record<string, string>;
+  /** the client asked for a byte range */
+  ranged?: boolean;
 }
 
 export interface PipelineDeps {
@@ -52,13 +54,41 @@ const AUTH_FAILURES = new Set([
   'AuthorizationQueryParametersError', 'XAmzContentSHA256Mismatch', 'ExpiredToken',
 ]);
 
+/**
+ * Lowercased names, repeated headers kept apart as arrays (SigV4's canonical headers need every
+ * value). Built straight from rawHeaders: one pass, where req.headers / headersDistinct would
+ * each build their own object first.
+ */
 function lowerHeaders(req: IncomingMessage): Record<string, string | string[] | undefined> {
-  // headersDistinct keeps repeated headers apart, as SigV4's canonical headers need.
-  const out: Record<string, string | string[] | undefined> = {};
-  for (const [k, v] of Object.entries(req.headersDistinct)) {
-    if (v) out[k] = v.length === 1 ? v[0] : v;
+  const out: Record<string, string | string[] | undefined> = Object.create(null);
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    const v = raw[i + 1]!;
+    const prev = out[k];
+    if (prev === undefined) out[k] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else out[k] = [prev, v];
   }
   return out;
+}
+
+/** The query as classify and the route read it: built once from the parsed pairs. */
+class QueryView implements QueryLookup {
+  private readonly names: Set<string>;
+  constructor(private readonly pairs: [string, string][]) {
+    this.names = new Set(pairs.map((p) => p[0]));
+  }
+
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  get(name: string): string | null {
+    if (!this.names.has(name)) return null;
+    for (const [n, v] of this.pairs) if (n === name) return v;
+    return null;
+  }
 }
 
 function observer(m: Metrics): ForwardObserver {
@@ -76,8 +106,9 @@ let idCounter = 0;
 
 export async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, expectContinue = false): Promise<void> {
   const cfg = deps.config();
-  const ctx: RequestContext = { id: ID_PREFIX + (idCounter++ >>> 0).toString(16).toUpperCase().padStart(8, '0'), started: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0, cors: {} };
-  res.setHeader('x-amz-request-id', ctx.id);
+  const id = ID_PREFIX + (idCounter++ >>> 0).toString(16).toUpperCase().padStart(8, '0');
+  // Given to each writeHead rather than res.setHeader: Node's merge of the two costs more.
+  const ctx: RequestContext = { id, started: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0, replyHeaders: { 'x-amz-request-id': id } };
   deps.metrics.inflight.inc();
   const abort = new AbortController();
   // The client going away mid-transfer must end the upstream request too.
@@ -101,7 +132,8 @@ async function run(
 ): Promise<void> {
   const method = req.method ?? 'GET';
   const headers = lowerHeaders(req);
-  const host = clientHost(cfg, req);
+  ctx.ranged = headers.range !== undefined;
+  const host = clientHost(cfg, req, headers);
   if (!host) throw new S3Error('InvalidRequest', 'Missing Host header');
   const address = resolveAddress(cfg, host, req.url ?? '/');
   ctx.address = address;
@@ -113,22 +145,21 @@ async function run(
     const h = preflight(route?.route.cors, origin, headers['access-control-request-method'] as string | undefined, headers['access-control-request-headers'] as string | undefined);
     ctx.op = { name: 'PreflightRequest', action: 'read' };
     ctx.status = 200;
-    res.writeHead(200, { ...h, 'content-length': 0 });
+    res.writeHead(200, { ...ctx.replyHeaders, ...h, 'content-length': 0 });
     res.end();
     return;
   }
 
   const pairs = parseQuery(address.rawQuery);
-  const query = new URLSearchParams();
-  for (const [n, v] of pairs) query.append(n, v);
+  const query = new QueryView(pairs);
   const op = classify(method, address.bucket, address.key, query, headers);
   ctx.op = op;
   const corsRoute = address.bucket ? cfg.buckets.get(address.bucket) ?? cfg.buckets.get('*') : undefined;
-  ctx.cors = responseCors(corsRoute?.cors, origin, method);
+  if (corsRoute?.cors) Object.assign(ctx.replyHeaders, responseCors(corsRoute.cors, origin, method));
 
   const auth = authenticate(
     {
-      method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, headers, now: new Date(),
+      method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, query: pairs, headers, now: new Date(),
       ...(address.style !== 'path' && address.bucket ? { bucketInHost: address.bucket } : {}),
     },
     cfg.keys, cfg.region,
@@ -186,8 +217,8 @@ async function run(
   };
   const serve: ServeContext = {
     cfg, req, res, address, op, route, sendReq, log: deps.log, metrics: deps.metrics, signal, requestId: ctx.id,
-    respondWith: (r: Route, up: UpstreamResponse) => respond(cfg, ctx, address, req, res, r, op, up, ctx.cors),
-    respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.cors),
+    respondWith: (r: Route, up: UpstreamResponse) => respond(cfg, ctx, address, req, res, r, op, up, ctx.replyHeaders),
+    respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.replyHeaders),
   };
   switch (route.route.mode) {
     case 'migrate':
@@ -224,7 +255,7 @@ async function listBuckets(cfg: GatewayConfig, ctx: RequestContext, auth: Authen
   const buckets = [...entries.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([n, d]) => `<Bucket><Name>${escapeXml(n)}</Name><CreationDate>${d}</CreationDate></Bucket>`).join('');
   respondXml(ctx, res, '<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
-    `<Owner><ID>${escapeXml(key.accessKeyId)}</ID><DisplayName>${escapeXml(key.accessKeyId)}</DisplayName></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`);
+    `<Owner><ID>${escapeXml(key.accessKeyId)}</ID><DisplayName>${escapeXml(key.accessKeyId)}</DisplayName></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`, ctx.replyHeaders);
 }
 
 function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, e: unknown, log: Logger): void {
@@ -246,10 +277,9 @@ function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerRespons
   const resource = (req.url ?? '/').split('?')[0]!;
   const body = req.method === 'HEAD' ? '' : errorXml(err, resource, ctx.id);
   res.writeHead(err.status, {
-    ...ctx.cors,
+    ...ctx.replyHeaders,
     'content-type': 'application/xml',
     'content-length': Buffer.byteLength(body),
-    'x-amz-request-id': ctx.id,
     // The request body may not have been read: closing is the only way to stay in sync.
     ...(req.complete ? {} : { connection: 'close' }),
   });

@@ -13,10 +13,12 @@ import { clientProto } from './forwarded.js';
 export interface ResponseTally {
   status?: number;
   bytesOut: number;
+  /** the client asked for a byte range */
+  ranged?: boolean;
 }
 
 export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, address: Address): NameMap {
-  const proto = clientProto(cfg, req);
+  const proto = clientProto(cfg, req, req.headers);
   const clientBase = `${proto}://${address.host}`;
   const clientBucketUrl = address.style === 'path' ? `${clientBase}/${uriEncode(route.clientBucket, false)}` : clientBase;
   const ep = route.upstream.endpoint;
@@ -34,13 +36,14 @@ export async function respond(
   up: UpstreamResponse, extraHeaders: Record<string, string> = {},
 ): Promise<void> {
   const { status, headers } = up;
-  const map = nameMap(cfg, req, route, address);
   const isXml = String(headers['content-type'] ?? '').includes('xml');
   const rewriteBody = isXml && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && req.method !== 'HEAD';
-  if (status === 206 || req.headers.range !== undefined) stripFullObjectChecksums(headers);
+  if (status === 206 || tally.ranged) stripFullObjectChecksums(headers);
+  const clientBucketPath = `/${route.clientBucket}`;
+  const upstreamBucketPath = `/${route.upstreamBucket}`;
   const outHeaders = responseHeaders(headers, (loc) => {
     const path = loc.replace(/^https?:\/\/[^/]+/, '');
-    return path === `/${map.upstreamBucket}` ? `/${route.clientBucket}` : loc;
+    return path === upstreamBucketPath ? clientBucketPath : loc;
   });
   Object.assign(outHeaders, extraHeaders);
   tally.status = status;
@@ -48,7 +51,7 @@ export async function respond(
     let text = '';
     if (up.buffer) text = up.buffer.toString('utf8');
     else for await (const chunk of up.body) text += chunk;
-    const out = rewriteXml(text, map);
+    const out = rewriteXml(text, nameMap(cfg, req, route, address));
     delete outHeaders['content-length'];
     res.writeHead(status, { ...outHeaders, 'content-length': Buffer.byteLength(out) });
     res.end(out);

@@ -163,8 +163,17 @@ export function parseAmzDate(s: string): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
+// Every request formats "now" at least once; the text changes once a second.
+let lastSecond = NaN;
+let lastText = '';
+
 export function formatAmzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const second = Math.floor(d.getTime() / 1000);
+  if (second === lastSecond) return lastText;
+  const text = d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  lastSecond = second;
+  lastText = text;
+  return text;
 }
 
 export interface SignV4Input {
