@@ -1,0 +1,203 @@
+// A small Prometheus client in place of prom-client, which cost ~12 MiB RSS at import and
+// hashed and validated a label object on every inc/observe. Only what s3gate uses: counters,
+// gauges and histograms in a registry, exposed in text format 0.0.4. The config objects keep
+// prom-client's shape so metrics.ts reads the same.
+
+export type Labels<L extends string> = Readonly<Record<L, string | number>>;
+
+export interface MetricConfig<L extends string> {
+  name: string;
+  help: string;
+  labelNames?: readonly L[];
+  registers?: Registry[];
+}
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+// Lets `inc()` on an unlabelled metric look up its one series without allocating.
+const NO_LABELS: Readonly<Record<string, never>> = Object.freeze({});
+
+const escapeHelp = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+const escapeValue = (s: string) => escapeHelp(s).replace(/"/g, '\\"');
+
+/** As prom-client prints values, except NaN, which it spells "Nan". */
+export function formatValue(n: number): string {
+  if (Number.isNaN(n)) return 'NaN';
+  if (n === Infinity) return '+Inf';
+  if (n === -Infinity) return '-Inf';
+  return String(n);
+}
+
+export abstract class Metric<L extends string, S extends { readonly labels: string }> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly L[];
+  abstract readonly type: 'counter' | 'gauge' | 'histogram';
+  protected readonly series = new Map<string, S>();
+
+  constructor(cfg: MetricConfig<L>) {
+    this.name = cfg.name;
+    this.help = cfg.help;
+    this.labelNames = [...(cfg.labelNames ?? [])];
+    if (!NAME.test(this.name)) throw new Error(`invalid metric name ${this.name}`);
+    for (const l of this.labelNames) if (!LABEL.test(l)) throw new Error(`invalid label name ${l} in ${this.name}`);
+    for (const r of cfg.registers ?? []) r.register(this);
+  }
+
+  protected abstract create(labels: string): S;
+  /** Appends this metric's sample lines to `out`. */
+  abstract samples(out: string[]): void;
+
+  // The key is the values in declared order joined by NUL: no sorting or hashing of an object,
+  // and for one label the value itself. Two label sets can share a key only if a value other
+  // than the last holds a NUL; ours are fixed words, config names and key ids there, and the one
+  // client-chosen value (a bucket name, which may decode to NUL) comes alone or before a fixed word.
+  protected find(labels: Labels<L>): S {
+    const names = this.labelNames;
+    let key = names.length === 0 ? '' : String(labels[names[0]!]);
+    for (let i = 1; i < names.length; i++) key += '\u0000' + labels[names[i]!];
+    let s = this.series.get(key);
+    if (s === undefined) {
+      // Rendered once per series so a scrape only concatenates.
+      s = this.create(names.map((n) => `${n}="${escapeValue(String(labels[n]))}"`).join(','));
+      this.series.set(key, s);
+    }
+    return s;
+  }
+
+  /** prom-client shows an unlabelled metric at zero before its first update; so do we. */
+  protected initUnlabelled(): void {
+    if (this.labelNames.length === 0) this.find(NO_LABELS);
+  }
+}
+
+interface Scalar { readonly labels: string; value: number }
+
+abstract class ScalarMetric<L extends string> extends Metric<L, Scalar> {
+  constructor(cfg: MetricConfig<L>) {
+    super(cfg);
+    this.initUnlabelled();
+  }
+  protected create(labels: string): Scalar {
+    return { labels, value: 0 };
+  }
+  samples(out: string[]): void {
+    for (const s of this.series.values()) out.push(`${this.name}${s.labels ? `{${s.labels}}` : ''} ${formatValue(s.value)}`);
+  }
+}
+
+export class Counter<L extends string = never> extends ScalarMetric<L> {
+  readonly type = 'counter';
+  inc(labels: Labels<L>, n?: number): void;
+  inc(n?: number): void;
+  inc(a: Labels<L> | number = NO_LABELS, n = 1): void {
+    if (typeof a === 'number') { n = a; a = NO_LABELS; }
+    // NaN and Infinity would make the series useless for rate(); prom-client lets NaN through.
+    if (!(n >= 0 && n !== Infinity)) throw new Error(`counter ${this.name} can only increase by a finite amount, not ${n}`);
+    this.find(a).value += n;
+  }
+}
+
+export class Gauge<L extends string = never> extends ScalarMetric<L> {
+  readonly type = 'gauge';
+  inc(labels: Labels<L>, n?: number): void;
+  inc(n?: number): void;
+  inc(a: Labels<L> | number = NO_LABELS, n = 1): void {
+    if (typeof a === 'number') { n = a; a = NO_LABELS; }
+    this.find(a).value += n;
+  }
+  dec(labels: Labels<L>, n?: number): void;
+  dec(n?: number): void;
+  dec(a: Labels<L> | number = NO_LABELS, n = 1): void {
+    if (typeof a === 'number') { n = a; a = NO_LABELS; }
+    this.find(a).value -= n;
+  }
+  set(labels: Labels<L>, v: number): void;
+  set(v: number): void;
+  set(a: Labels<L> | number, v?: number): void {
+    if (typeof a === 'number') this.find(NO_LABELS).value = a;
+    else this.find(a).value = v!;
+  }
+}
+
+/** Per-bucket (not cumulative) counts; the last slot takes values above every bound. */
+interface Buckets { readonly labels: string; readonly counts: Float64Array; sum: number; count: number }
+
+export class Histogram<L extends string = never> extends Metric<L, Buckets> {
+  readonly type = 'histogram';
+  readonly bounds: readonly number[];
+  private readonly le: readonly string[];
+
+  constructor(cfg: MetricConfig<L> & { buckets: readonly number[] }) {
+    super(cfg);
+    if (this.labelNames.includes('le' as L)) throw new Error(`le is reserved, in ${this.name}`);
+    // The bucket search stops at the first bound not below the value, so order matters.
+    if (cfg.buckets.some((b, i) => i > 0 && b <= cfg.buckets[i - 1]!)) throw new Error(`buckets of ${this.name} must increase`);
+    this.bounds = [...cfg.buckets];
+    this.le = [...this.bounds.map(formatValue), '+Inf'].map((b) => `le="${b}"`);
+    this.initUnlabelled();
+  }
+
+  protected create(labels: string): Buckets {
+    return { labels, counts: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
+  }
+
+  observe(labels: Labels<L>, v: number): void;
+  observe(v: number): void;
+  observe(a: Labels<L> | number, v?: number): void {
+    if (typeof a === 'number') { v = a; a = NO_LABELS; }
+    if (!Number.isFinite(v)) throw new Error(`histogram ${this.name} observed ${v}`);
+    const s = this.find(a);
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && v! > bounds[i]!) i++;
+    s.counts[i]!++;
+    s.sum += v!;
+    s.count++;
+  }
+
+  samples(out: string[]): void {
+    for (const s of this.series.values()) {
+      const pre = s.labels ? `${s.labels},` : '';
+      const own = s.labels ? `{${s.labels}}` : '';
+      let cum = 0;
+      for (let i = 0; i < this.le.length; i++) {
+        cum += s.counts[i]!;
+        out.push(`${this.name}_bucket{${pre}${this.le[i]}} ${formatValue(cum)}`);
+      }
+      out.push(`${this.name}_sum${own} ${formatValue(s.sum)}`, `${this.name}_count${own} ${formatValue(s.count)}`);
+    }
+  }
+}
+
+type AnyMetric = Metric<string, { readonly labels: string }>;
+
+export class Registry {
+  readonly contentType = 'text/plain; version=0.0.4; charset=utf-8';
+  private readonly byName = new Map<string, AnyMetric>();
+
+  register(m: AnyMetric): void {
+    if (this.byName.has(m.name)) throw new Error(`a metric named ${m.name} is already registered`);
+    this.byName.set(m.name, m);
+  }
+
+  /** The metric's HELP, TYPE and sample lines, without a final newline, as prom-client gives them. */
+  async getSingleMetricAsString(name: string): Promise<string> {
+    const m = this.byName.get(name);
+    if (!m) throw new Error(`no metric named ${name}`);
+    return render(m);
+  }
+
+  /** Promise-returning, like prom-client's, so callers need not change. */
+  async metrics(): Promise<string> {
+    const blocks: string[] = [];
+    for (const m of this.byName.values()) blocks.push(render(m));
+    return blocks.join('\n\n') + '\n';
+  }
+}
+
+function render(m: AnyMetric): string {
+  const out = [`# HELP ${m.name} ${escapeHelp(m.help)}`, `# TYPE ${m.name} ${m.type}`];
+  m.samples(out);
+  return out.join('\n');
+}

@@ -1,0 +1,138 @@
+// The in-house Prometheus client that replaced prom-client: exact text format 0.0.4 for known
+// series, the refusals prom-client made, and the Metrics set the gateway and tests rely on.
+import { describe, expect, it } from 'vitest';
+import { Counter, formatValue, Gauge, Histogram, Registry } from '../../src/metrics/prometheus.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+
+const LABEL = String.raw`[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"`;
+const LINE = new RegExp(
+  String.raw`^(?:# (?:HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*` +
+  String.raw`|[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{${LABEL}(?:,${LABEL})*\})? (?:[-+]?(?:\d+(?:\.\d+)?(?:e[-+]\d+)?|Inf)|NaN))$`,
+);
+
+function known() {
+  const registry = new Registry();
+  const requests = new Counter({ name: 't_requests_total', help: 'Requests by method and path', labelNames: ['method', 'path'] as const, registers: [registry] });
+  const inflight = new Gauge({ name: 't_inflight', help: 'In flight\nnow, C:\\ style', registers: [registry] });
+  const duration = new Histogram({ name: 't_duration_seconds', help: 'Duration', labelNames: ['op'] as const, buckets: [0.5, 1], registers: [registry] });
+  return { registry, requests, inflight, duration };
+}
+
+describe('exposition', () => {
+  it('prints a known series exactly, with escaping and cumulative buckets', async () => {
+    const { registry, requests, inflight, duration } = known();
+    requests.inc({ method: 'GET', path: 'a"b\\c\nd' });
+    requests.inc({ method: 'GET', path: 'a"b\\c\nd' }, 2);
+    requests.inc({ method: 'PUT', path: '/x' });
+    inflight.inc();
+    inflight.inc(3);
+    inflight.dec();
+    for (const v of [0.25, 0.5, 0.75, 4]) duration.observe({ op: 'Get' }, v);
+    expect(await registry.metrics()).toBe([
+      '# HELP t_requests_total Requests by method and path',
+      '# TYPE t_requests_total counter',
+      't_requests_total{method="GET",path="a\\"b\\\\c\\nd"} 3',
+      't_requests_total{method="PUT",path="/x"} 1',
+      '',
+      '# HELP t_inflight In flight\\nnow, C:\\\\ style',
+      '# TYPE t_inflight gauge',
+      't_inflight 3',
+      '',
+      '# HELP t_duration_seconds Duration',
+      '# TYPE t_duration_seconds histogram',
+      't_duration_seconds_bucket{op="Get",le="0.5"} 2',
+      't_duration_seconds_bucket{op="Get",le="1"} 3',
+      't_duration_seconds_bucket{op="Get",le="+Inf"} 4',
+      't_duration_seconds_sum{op="Get"} 5.5',
+      't_duration_seconds_count{op="Get"} 4',
+      '',
+    ].join('\n'));
+  });
+
+  it('a labelled metric with no series shows only HELP and TYPE; an unlabelled one shows 0', async () => {
+    const { registry } = known();
+    expect(await registry.getSingleMetricAsString('t_requests_total')).toBe('# HELP t_requests_total Requests by method and path\n# TYPE t_requests_total counter');
+    expect(await registry.getSingleMetricAsString('t_inflight')).toMatch(/\nt_inflight 0$/);
+    const unlabelled = new Histogram({ name: 't_h', help: 'h', buckets: [1], registers: [registry] });
+    expect(await registry.getSingleMetricAsString(unlabelled.name)).toBe(
+      '# HELP t_h h\n# TYPE t_h histogram\nt_h_bucket{le="1"} 0\nt_h_bucket{le="+Inf"} 0\nt_h_sum 0\nt_h_count 0');
+  });
+
+  it('getSingleMetricAsString gives one metric without a final newline; an unknown name rejects', async () => {
+    const { registry, requests } = known();
+    requests.inc({ method: 'GET', path: '/' }, 0.1);
+    requests.inc({ method: 'GET', path: '/' }, 0.2);
+    expect(await registry.getSingleMetricAsString('t_requests_total')).toBe(
+      '# HELP t_requests_total Requests by method and path\n# TYPE t_requests_total counter\nt_requests_total{method="GET",path="/"} 0.30000000000000004');
+    await expect(registry.getSingleMetricAsString('t_nope')).rejects.toThrow(/t_nope/);
+    expect(registry.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+  });
+
+  it('spells special values as Prometheus does', () => {
+    expect([1, 0.001, 1e21, Infinity, -Infinity, NaN].map(formatValue)).toEqual(['1', '0.001', '1e+21', '+Inf', '-Inf', 'NaN']);
+  });
+});
+
+describe('refusals', () => {
+  it('a counter cannot go down or take a non-finite step', () => {
+    const { requests } = known();
+    expect(() => requests.inc({ method: 'GET', path: '/' }, -1)).toThrow();
+    expect(() => requests.inc({ method: 'GET', path: '/' }, NaN)).toThrow();
+    expect(() => requests.inc({ method: 'GET', path: '/' }, Infinity)).toThrow();
+  });
+
+  it('a histogram refuses non-finite values, le as a label and unordered buckets; names are checked; a name registers once', () => {
+    const { registry, duration } = known();
+    expect(() => duration.observe({ op: 'Get' }, NaN)).toThrow();
+    expect(() => new Histogram({ name: 'h', help: 'h', labelNames: ['le'], buckets: [1] })).toThrow(/le/);
+    expect(() => new Histogram({ name: 'h', help: 'h', buckets: [1, 0.5] })).toThrow(/increase/);
+    expect(() => new Counter({ name: 'bad-name', help: 'h' })).toThrow();
+    expect(() => new Counter({ name: 'c', help: 'h', labelNames: ['bad-label'] })).toThrow();
+    expect(() => new Counter({ name: 't_inflight', help: 'h', registers: [registry] })).toThrow(/already/);
+  });
+
+  it('labels are checked at compile time', () => {
+    const { requests } = known();
+    // @ts-expect-error a declared label is missing
+    requests.inc({ method: 'GET' });
+  });
+});
+
+describe('the gateway metrics', () => {
+  it('every line of a scrape after traffic parses', async () => {
+    const m = new Metrics();
+    m.inflight.inc();
+    m.requests.inc({ operation: 'GetObject', status: '200', upstream: 'up', key: 'AK' });
+    m.bytes.inc({ direction: 'out', upstream: 'up' }, 4096);
+    m.duration.observe({ operation: 'GetObject' }, 0.003);
+    m.upstreamDuration.observe({ upstream: 'up' }, 120);
+    m.authFailures.inc({ reason: 'SignatureDoesNotMatch' });
+    m.upstreamErrors.inc({ upstream: 'up', kind: '5xx' });
+    m.upstreamRetries.inc({ upstream: 'up' });
+    m.reloads.inc({ result: 'ok' });
+    m.throttled.inc({ limit: 'rate', key: 'AK' });
+    m.fallbackReads.inc({ bucket: 'media' });
+    m.copies.inc({ bucket: 'media', result: 'ok' });
+    m.bytesMoved.inc({ bucket: 'media' }, 300000);
+    m.inflight.dec();
+    const text = await m.registry.metrics();
+    expect(text.endsWith('\n')).toBe(true);
+    for (const line of text.slice(0, -1).split('\n')) if (line !== '') expect(line).toMatch(LINE);
+    expect(text.match(/^# TYPE /gm)).toHaveLength(13);
+    expect(text).toContain('\ns3gate_inflight_requests 0\n');
+    expect(text).toContain('\ns3gate_request_duration_seconds_bucket{operation="GetObject",le="0.001"} 0\n');
+    expect(text).toContain('\ns3gate_request_duration_seconds_bucket{operation="GetObject",le="0.005"} 1\n');
+    expect(text).toContain('\ns3gate_upstream_duration_seconds_bucket{upstream="up",le="60"} 0\n');
+    expect(text).toContain('\ns3gate_upstream_duration_seconds_bucket{upstream="up",le="+Inf"} 1\n');
+    expect(text).toContain('\ns3gate_migration_bytes_total{bucket="media"} 300000\n');
+    expect(await m.registry.getSingleMetricAsString('s3gate_upstream_retries_total')).toMatch(/s3gate_upstream_retries_total\{upstream="up"\} 1$/);
+  });
+
+  it('two gateways in one process keep their own counts', async () => {
+    const a = new Metrics();
+    const b = new Metrics();
+    a.reloads.inc({ result: 'ok' });
+    expect(await a.registry.getSingleMetricAsString('s3gate_config_reloads_total')).toMatch(/ 1$/);
+    expect(await b.registry.getSingleMetricAsString('s3gate_config_reloads_total')).not.toMatch(/result=/);
+  });
+});
