@@ -41,7 +41,7 @@ await gw.stop();
 up.close();
 const prof = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 if (prof) {
-  const s = summarizeProfile(path.join(dir, prof), 25);
+  const s = summarizeProfile(path.join(dir, prof), Number(process.env.TOP ?? 25));
   writeFileSync('/tmp/prof/summary.json', JSON.stringify(s, null, 1));
   console.log(JSON.stringify(s, null, 1).slice(0, 6000));
 }

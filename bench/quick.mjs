@@ -1,6 +1,6 @@
 // Quick loop for optimising: CPU µs per 4 KiB request of s3gate (and, for reference, of the
 // nginx proxy and of a bare Node pass-through), against the bench's nginx upstream.
-//   node bench/quick.mjs [gw | gw:DIST_DIR | nginx | node ...]
+//   node bench/quick.mjs [gw | gw:DIST_DIR | gw+NODE_FLAG,NODE_FLAG | nginx | node ...]
 //   env: N (requests per measurement at c=64, 20000), N1 (at c=1, 0 = skip), ROUNDS (3)
 // Targets are measured in turn within each round and the median per target is printed, so two
 // builds (gw and gw:other/dist) can be compared on this noisy machine in one run. Not a
@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { installCleanup, freePort, cpuOf } from './lib/procs.mjs';
+import { installCleanup, freePort, cpuOf, memStatus } from './lib/procs.mjs';
 import { BUCKET, findNginx, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
 import { load, presignGet, signHeaders } from './lib/clients.mjs';
 
@@ -31,7 +31,8 @@ const targets = [];
 for (const [i, w] of which.entries()) {
   const port = await freePort();
   let t;
-  if (w === 'gw' || w.startsWith('gw:')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, ...(w.startsWith('gw:') ? { dist: path.resolve(w.slice(3)) } : {}) });
+  if (w.startsWith('gw+')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, nodeFlags: w.slice(3).split(',') });
+  else if (w === 'gw' || w.startsWith('gw:')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, ...(w.startsWith('gw:') ? { dist: path.resolve(w.slice(3)) } : {}) });
   else if (w === 'nginx') t = await startNginx(nginx, dir, `proxy${i}`, proxyConf(dir, port, upPort), port);
   else if (w === 'node') t = await startNodeProxy(port, upPort);
   else throw new Error(`unknown target ${w}`);
@@ -64,6 +65,10 @@ for (const [method, c] of cases) {
     const us = rs.map((r) => r.us);
     console.log(`${x.name.padEnd(24)} ${method} c=${c}: ${med(us).toFixed(1)} µs CPU/req (${Math.min(...us).toFixed(0)}–${Math.max(...us).toFixed(0)}), p99 ${med(rs.map((r) => r.p99)).toFixed(2)} ms`);
   }
+}
+for (const x of targets) {
+  const m = memStatus(x.t.pid);
+  console.log(`${x.name.padEnd(24)} RSS now ${m.rss.toFixed(0)} MiB, peak ${m.hwm.toFixed(0)} MiB`);
 }
 for (const x of targets) await x.t.stop();
 await upstream.stop();

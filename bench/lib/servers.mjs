@@ -169,13 +169,13 @@ log:
 }
 
 /** s3gate as its own process (node dist/cli.js), so its CPU and RSS are its own. */
-export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST } = {}) {
+export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [] } = {}) {
   const cli = path.join(dist, 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} not found: run \`npm run build\` first`);
   const cfg = path.join(dir, `${tag}.yaml`);
   writeFileSync(cfg, gatewayYaml(port, upstreamPort));
   const rssFile = path.join(dir, `${tag}-rss.json`);
-  const args = cpuProfDir ? [] : ['--import', path.join(ROOT, 'bench', 'lib', 'rss-probe.mjs')];
+  const args = [...nodeFlags, ...(cpuProfDir ? [] : ['--import', path.join(ROOT, 'bench', 'lib', 'rss-probe.mjs')])];
   if (cpuProfDir) args.push('--cpu-prof', '--cpu-prof-dir', cpuProfDir);
   args.push(cli, '--config', cfg);
   // The access log goes to a file, as it would in production (one JSON line per request).
