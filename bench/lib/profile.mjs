@@ -43,6 +43,19 @@ export function summarizeProfile(file, top = 15) {
   const parent = new Map();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const callers = new Map();
+  // Inclusive time of s3gate's own functions (each counted once per sample it is on the stack of).
+  const inclusive = new Map();
+  for (const [id, us] of self) {
+    const seen = new Set();
+    for (let cur = byId.get(id); cur; cur = byId.get(parent.get(cur.id))) {
+      const cf = cur.callFrame;
+      if (!cf.url.includes('/dist/')) continue;
+      const k = `${cf.functionName || '(anonymous)'} ${cf.url.replace(/^.*\/dist\//, '')}:${cf.lineNumber + 1}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      inclusive.set(k, (inclusive.get(k) ?? 0) + us);
+    }
+  }
   for (const [id, us] of self) {
     let n = byId.get(id);
     if (n.callFrame.functionName === '(idle)') continue;
@@ -58,5 +71,5 @@ export function summarizeProfile(file, top = 15) {
   }
   const rank = (m) => [...m.entries()].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, top)
     .map(([k, us]) => ({ name: k, ms: Math.round(us / 1000), pctOfBusy: Math.round((1000 * us) / busy) / 10 }));
-  return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), functions: rank(fns), origins: rank(origins), callers: rank(callers) };
+  return { totalMs: Math.round(total / 1000), busyMs: Math.round(busy / 1000), functions: rank(fns), origins: rank(origins), callers: rank(callers), inclusive: rank(inclusive) };
 }
