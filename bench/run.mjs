@@ -5,15 +5,19 @@
 // (dist/, SigV4 verified and re-signed) → upstream. Results: bench/results/latest.{json,md}.
 // Environment: BENCH_DURATION (s per round, 5), BENCH_ROUNDS (3), BENCH_BIG_MIB (256),
 // BENCH_BIG=1 (1024 MiB), S3GATE_DIST (another build of the gateway), BENCH_BIG_REPS (3), BENCH_CPU_REQUESTS (30000), BENCH_PROXY=node
-// (force the http-proxy-3 fallback for B), BENCH_PROFILE=0 (skip the --cpu-prof run).
+// (force the http-proxy-3 fallback for B), BENCH_PROFILE=0 (skip the --cpu-prof run), BENCH_HUGE=1 (after
+// the big transfers, one 4 GiB PUT and one 4 GiB GET through C only, to read RSS growth with object
+// size off; BENCH_HUGE_MIB sets the size; needs that much free space (RAM) in the tmpfs: one
+// object at a time, each deleted when done), BENCH_LIMIT_S (wall-clock limit, 570 s; 870 s with BENCH_HUGE=1).
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { installCleanup, killAllNow, freePort, cpuOf, memStatus, resetPeak, sampleRss } from './lib/procs.mjs';
 import { ROOT, DIST, BUCKET, findNginx, nginxVersion, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
-import { presignGet, signHeaders, load, bigPut, bigGet, sdkPut, exchange } from './lib/clients.mjs';
+import { presignGet, signHeaders, load, bigPut, bigGet, sdkPut, exchange, signChunkedPut, chunkedBody, streamPut } from './lib/clients.mjs';
+import { CHUNK, chunksOf, repeatedBlockChunks, selfTest as chunkedSelfTest, signedChunkedFrames } from './lib/chunked.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { runMicro } from './micro.mjs';
 
@@ -31,10 +35,13 @@ const BIG_MIB = env('BENCH_BIG_MIB', process.env.BENCH_BIG === '1' ? 1024 : 256)
 const BIG_REPS = env('BENCH_BIG_REPS', process.env.BENCH_BIG === '1' ? 2 : 3);
 const CPU_REQUESTS = env('BENCH_CPU_REQUESTS', 30_000);
 const PROFILE = process.env.BENCH_PROFILE !== '0';
+const HUGE = process.env.BENCH_HUGE === '1';
+const HUGE_MIB = env('BENCH_HUGE_MIB', 4096);
+const CHUNKED_FORM = 'signed aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)';
 const SMALL = 4096;
 const MiB = 1 << 20;
 
-installCleanup(env('BENCH_LIMIT_S', 570) * 1000);
+installCleanup(env('BENCH_LIMIT_S', HUGE ? 870 : 570) * 1000);
 const t0 = Date.now();
 const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -141,8 +148,42 @@ async function requests() {
   log('sanity: A, B, C serve GET/PUT 4 KiB; s3gate refuses a tampered signature (403) and a wrong body hash');
 }
 
+// ---- sanity: signed aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) through s3gate --------
+// The client encoder reproduces the AWS docs' example; then a small upload (two full chunks
+// and a short one) must be stored and read back equal, and a wrong chunk signature or a
+// changed data byte must be refused with 403 SignatureDoesNotMatch.
+{
+  chunkedSelfTest();
+  const data = randomBytes(2 * CHUNK + 4321);
+  const s = await signChunkedPut(ports.gw, 'chunked-sanity', data.length);
+  const body = chunkedBody(chunksOf(data), s.signing);
+  if (body.length !== s.wireLength) throw new Error(`aws-chunked body is ${body.length} bytes, Content-Length says ${s.wireLength}`);
+  const p = await exchange(ports.gw, 'PUT', s.path, s.headers, body);
+  if (p.status < 200 || p.status >= 300) throw new Error(`C: signed aws-chunked PUT answered ${p.status}: ${p.body.toString().slice(0, 300)}`);
+  const get = await presignGet(ports.gw, 'chunked-sanity');
+  const g = await exchange(ports.gw, 'GET', get.path, { host: get.host });
+  if (g.status !== 200 || !g.body.equals(data)) throw new Error(`C: signed aws-chunked object read back ${g.status}, ${g.body.length} bytes, ${g.body.equals(data) ? 'equal' : 'not equal'} to what was sent`);
+  rmSync(path.join(dataDir, BUCKET, 'chunked-sanity'), { force: true });
+  const refused = async (what, tamper) => {
+    const t = await signChunkedPut(ports.gw, 'chunked-sanity-bad', data.length);
+    const b = chunkedBody(chunksOf(data), t.signing);
+    tamper(b);
+    const r = await exchange(ports.gw, 'PUT', t.path, t.headers, b).catch((e) => ({ status: e.code ?? e.message, body: Buffer.alloc(0) }));
+    if (r.status !== 403 || !r.body.includes('SignatureDoesNotMatch')) throw new Error(`C: signed aws-chunked PUT with ${what} answered ${r.status}: ${r.body.toString().slice(0, 300)}`);
+  };
+  await refused('a wrong second chunk signature', (b) => {
+    const at = b.indexOf('chunk-signature=', b.indexOf('chunk-signature=') + 1) + 'chunk-signature='.length;
+    b[at] = b[at] === 0x30 ? 0x31 : 0x30;
+  });
+  await refused('a changed byte in the last data chunk', (b) => {
+    b[b.length - 100] ^= 1;
+  });
+  rmSync(path.join(dataDir, BUCKET, 'chunked-sanity-bad'), { force: true }); // should not exist; in case
+  log(`sanity: signed aws-chunked PUT of ${data.length} bytes through C answered ${p.status} and reads back equal; a wrong chunk signature and a changed data byte get 403 SignatureDoesNotMatch`);
+}
+
 // ---- small requests -------------------------------------------------------------------
-const results = { machine, dist: DIST, tmpDir: tmpBase, proxyKind, upstream: `nginx ${nginxVersion(nginxBin)}, 1 worker`, settings: { DURATION, ROUNDS, BIG_MIB, BIG_REPS, CPU_REQUESTS }, small: {}, cpu: {}, big: {}, forms: {}, rss: {} };
+const results = { machine, dist: DIST, tmpDir: tmpBase, proxyKind, upstream: `nginx ${nginxVersion(nginxBin)}, 1 worker`, settings: { DURATION, ROUNDS, BIG_MIB, BIG_REPS, CPU_REQUESTS, HUGE, HUGE_MIB: HUGE ? HUGE_MIB : undefined, CHUNK_KiB: CHUNK / 1024 }, small: {}, cpu: {}, big: {}, forms: {}, rss: {} };
 
 async function measured(t, req, opts) {
   const cpu0 = cpuOf(t.cpuPids);
@@ -222,12 +263,14 @@ async function withRss(fn) {
   r.rss = { before, hwm: memStatus(gateway.pid).hwm, sampledVmRss: sampled, inProcess: await gateway.probeRss() };
   return r;
 }
-const rate = (r) => BIG_MIB / r.seconds;
+const rate = (r, mib = BIG_MIB) => mib / r.seconds;
 const idleRss = memStatus(gateway.pid).rss;
 results.rss.idleMiB = idleRss;
 results.rss.startMiB = rssAtStart;
 const bigRuns = { PUT: { A: [], B: [], C: [] }, GET: { A: [], B: [], C: [] } };
-const formRuns = { 'UNSIGNED-PAYLOAD': { A: [], C: [] }, 'SDK default (stream body)': { A: [], C: [] } };
+const formRuns = { 'UNSIGNED-PAYLOAD': { A: [], C: [] }, 'SDK default (stream body)': { A: [], C: [] }, [CHUNKED_FORM]: { C: [] } };
+const bigObject = (key) => path.join(dataDir, BUCKET, key);
+const storedSize = (key) => (existsSync(bigObject(key)) ? statSync(bigObject(key)).size : -1);
 let sdkSent;
 for (let rep = 0; rep < BIG_REPS; rep++) {
   for (const k of ['A', 'B', 'C']) {
@@ -251,10 +294,18 @@ for (let rep = 0; rep < BIG_REPS; rep++) {
     };
     formRuns['SDK default (stream body)'][k].push(k === 'C' ? await withRss(sdkRun) : await sdkRun());
   }
+  {
+    // signed aws-chunked, C only: nginx (A, B) would store the framing, not the object
+    const ch = await signChunkedPut(ports.gw, 'big-chunked', bigBytes);
+    const run = () => streamPut(ports.gw, ch.path, ch.headers, signedChunkedFrames(repeatedBlockChunks(block, BIG_MIB), ch.signing));
+    formRuns[CHUNKED_FORM].C.push(await withRss(run));
+    const stored = storedSize('big-chunked');
+    if (stored !== bigBytes) throw new Error(`C: signed aws-chunked PUT of ${bigBytes} bytes stored ${stored} bytes upstream`);
+  }
   log(`big rep ${rep + 1}: PUT MiB/s A ${rate(bigRuns.PUT.A[rep]).toFixed(0)} B ${rate(bigRuns.PUT.B[rep]).toFixed(0)} C ${rate(bigRuns.PUT.C[rep]).toFixed(0)}; GET A ${rate(bigRuns.GET.A[rep]).toFixed(0)} B ${rate(bigRuns.GET.B[rep]).toFixed(0)} C ${rate(bigRuns.GET.C[rep]).toFixed(0)}`);
 }
-const summarizeBig = (runs) => {
-  const xs = runs.map(rate);
+const summarizeBig = (runs, mib = BIG_MIB) => {
+  const xs = runs.map((r) => rate(r, mib));
   const out = { mibps: { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) } };
   if (runs[0]?.rss) {
     out.peakRssMiB = Math.max(...runs.map((r) => r.rss.hwm));
@@ -267,9 +318,34 @@ for (const m of ['PUT', 'GET']) results.big[m] = Object.fromEntries(Object.entri
 for (const [f, v] of Object.entries(formRuns)) results.forms[f] = Object.fromEntries(Object.entries(v).map(([k, runs]) => [k, summarizeBig(runs)]));
 results.forms['signed body (hex sha256)'] = { A: results.big.PUT.A, C: results.big.PUT.C };
 results.sdkSent = sdkSent;
-const allBigC = [...bigRuns.PUT.C, ...bigRuns.GET.C, ...formRuns['UNSIGNED-PAYLOAD'].C, ...formRuns['SDK default (stream body)'].C];
+const allBigC = [...bigRuns.PUT.C, ...bigRuns.GET.C, ...formRuns['UNSIGNED-PAYLOAD'].C, ...formRuns['SDK default (stream body)'].C, ...formRuns[CHUNKED_FORM].C];
 results.rss.peakStreamingMiB = Math.max(...allBigC.map((r) => r.rss.hwm));
 results.rss.peakStreamingInProcessMiB = Math.max(...allBigC.map((r) => r.rss.inProcess));
+// the big objects are not read again: free the tmpfs (RAM) they hold
+for (const key of ['big', 'big-put', 'big-unsigned', 'big-sdk', 'big-chunked']) rmSync(bigObject(key), { force: true });
+
+// ---- BENCH_HUGE=1: one huge PUT and one huge GET through C only ------------------------
+// Same single-stream clients as above; the PUT sends the signed body (hex sha256) like the
+// big PUT row, so the peak RSS of the two rows compares object sizes and nothing else.
+if (HUGE) {
+  const hugeBytes = HUGE_MIB * MiB;
+  log(`huge: ${HUGE_MIB} MiB single stream through C, PUT (signed body, hex sha256) then GET (presigned)`);
+  const h = createHash('sha256');
+  for (let i = 0; i < HUGE_MIB; i++) h.update(block);
+  const put = await signHeaders(ports.gw, 'PUT', 'huge-put', h.digest('hex'), { 'content-length': String(hugeBytes) });
+  const hp = await withRss(() => bigPut(ports.gw, put.path, put.headers, block, HUGE_MIB));
+  const stored = storedSize('huge-put');
+  rmSync(bigObject('huge-put'), { force: true });
+  if (stored !== hugeBytes) throw new Error(`C: ${HUGE_MIB} MiB PUT stored ${stored} bytes upstream`);
+  const fd = openSync(bigObject('huge'), 'w');
+  for (let i = 0; i < HUGE_MIB; i++) writeSync(fd, block);
+  closeSync(fd);
+  const get = await presignGet(ports.gw, 'huge');
+  const hg = await withRss(() => bigGet(ports.gw, get.path, { host: get.host }, hugeBytes));
+  rmSync(bigObject('huge'), { force: true }); // nginx's open_file_cache may keep its pages until it closes the descriptor
+  results.huge = { MiB: HUGE_MIB, put: 'signed body (hex sha256)', PUT: { C: summarizeBig([hp], HUGE_MIB) }, GET: { C: summarizeBig([hg], HUGE_MIB) } };
+  log(`huge: PUT ${rate(hp, HUGE_MIB).toFixed(0)} MiB/s, peak RSS ${hp.rss.hwm.toFixed(0)} MiB (before ${hp.rss.before.toFixed(0)}); GET ${rate(hg, HUGE_MIB).toFixed(0)} MiB/s, peak RSS ${hg.rss.hwm.toFixed(0)} MiB (before ${hg.rss.before.toFixed(0)})`);
+}
 
 // ---- profile: a separate s3gate under --cpu-prof, 4 KiB GET at c=64 -------------------
 if (PROFILE) {
@@ -345,8 +421,23 @@ for (const f of ['UNSIGNED-PAYLOAD', 'SDK default (stream body)']) {
   const label = f === 'SDK default (stream body)' ? `PUT SDK PutObject stream (${sdkSent?.['x-amz-content-sha256']}${sdkSent?.['x-amz-trailer'] ? `, trailer ${sdkSent['x-amz-trailer']}` : ''})` : `PUT ${f}`;
   out(`| ${label} | ${spread(b.A.mibps, f0)} | – | ${spread(b.C.mibps, f0)} | ${f2(b.C.mibps.median / b.A.mibps.median)} | – | ${f0(b.C.peakRssMiB)} (${f0(b.C.rssBeforeMiB)}) |`);
 }
+{
+  const b = results.forms[CHUNKED_FORM].C;
+  out(`| PUT signed aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, ${CHUNK / 1024} KiB chunks) | – | – | ${spread(b.mibps, f0)} | – | – | ${f0(b.peakRssMiB)} (${f0(b.rssBeforeMiB)}) |`);
+}
+if (results.huge) {
+  for (const m of ['PUT', 'GET']) {
+    const b = results.huge[m].C;
+    out(`| ${m} ${HUGE_MIB} MiB${m === 'PUT' ? ' (signed body, hex sha256)' : ' (presigned)'}, BENCH_HUGE, 1 run | – | – | ${spread(b.mibps, f0)} | – | – | ${f0(b.peakRssMiB)} (${f0(b.rssBeforeMiB)}) |`);
+  }
+}
 out();
 out(`s3gate RSS: ${f0(results.rss.startMiB)} MiB after start, ${f0(results.rss.idleMiB)} MiB after the small-request runs; peak while streaming ${f0(results.rss.peakStreamingMiB)} MiB (VmHWM), ${f0(results.rss.peakStreamingInProcessMiB)} MiB (process.memoryUsage().rss sampled every 10 ms inside the gateway)`);
+if (results.huge) {
+  const g = (m, b) => `${m} ${f0(b.peakRssMiB)} MiB peak, ${f0(b.peakRssMiB - b.rssBeforeMiB)} MiB over the RSS before`;
+  const h = results.huge;
+  out(`RSS growth with object size (VmHWM): ${BIG_MIB} MiB: ${g('PUT', results.big.PUT.C)}, ${g('GET', results.big.GET.C)}; ${HUGE_MIB} MiB: ${g('PUT', h.PUT.C)}, ${g('GET', h.GET.C)}`);
+}
 
 // targets (issue #7)
 const T = [];

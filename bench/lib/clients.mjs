@@ -8,6 +8,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { S3Client, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { BUCKET, GW_KEY } from './servers.mjs';
+import { CHUNK, STREAMING_SIGNED, chunkSigningFrom, signedChunkedFrames, signedChunkedLength } from './chunked.mjs';
 
 const REGION = 'us-east-1';
 
@@ -138,6 +139,37 @@ export function bigPut(port, path, headers, block, count) {
     const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path, headers, agent: false });
     finish(req, t0, resolve, reject);
     Readable.from(blocks(block, count), { objectMode: false }).pipe(req);
+  });
+}
+
+/**
+ * Headers for a signed aws-chunked PUT (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) of `decodedLength`
+ * bytes in `chunkSize` chunks: Content-Encoding, x-amz-decoded-content-length and the framed
+ * Content-Length are among the signed headers. Returns the chunk signing parameters too
+ * (seed = the Authorization header's signature).
+ */
+export async function signChunkedPut(gwPort, key, decodedLength, chunkSize = CHUNK) {
+  const wireLength = signedChunkedLength(decodedLength, chunkSize);
+  const { path, headers } = await signHeaders(gwPort, 'PUT', key, STREAMING_SIGNED, {
+    'content-encoding': 'aws-chunked',
+    'x-amz-decoded-content-length': String(decodedLength),
+    'content-length': String(wireLength),
+  });
+  return { path, headers, wireLength, signing: chunkSigningFrom(headers, GW_KEY.secretAccessKey) };
+}
+
+/** Signed aws-chunked body of `chunks` ({ data, hash? } pieces) as a Buffer (small sanity uploads). */
+export function chunkedBody(chunks, signing) {
+  return Buffer.concat([...signedChunkedFrames(chunks, signing)]);
+}
+
+/** Single-stream PUT whose body is the given iterable of Buffers (already framed). */
+export function streamPut(port, path, headers, frames) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path, headers, agent: false });
+    finish(req, t0, resolve, reject);
+    Readable.from(frames, { objectMode: false }).pipe(req);
   });
 }
 
