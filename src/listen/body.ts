@@ -21,6 +21,14 @@ export interface InboundBody {
   headers: Record<string, string | null>;
 }
 
+const acceptedByProfile = new WeakMap<ProviderProfile, Set<string>>();
+/** The checksum algorithms a provider takes in headers, as a set made once per profile. */
+function acceptedAlgorithms(profile: ProviderProfile): Set<string> {
+  let s = acceptedByProfile.get(profile);
+  if (!s) acceptedByProfile.set(profile, (s = new Set(profile.checksums.headerAlgorithms)));
+  return s;
+}
+
 // Operations whose body is object data: AWS demands a length for them.
 const DATA_UPLOADS = new Set(['PutObject', 'UploadPart']);
 
@@ -63,7 +71,7 @@ export function inboundBody(
 
   const out: Record<string, string | null> = { 'content-encoding': payload.contentEncoding ?? null };
   if (!profile.checksums.checksumMode) out['x-amz-checksum-mode'] = null;
-  const accepted = new Set(profile.checksums.headerAlgorithms);
+  const accepted = acceptedAlgorithms(profile);
   for (const name of Object.keys(flat)) {
     const alg = algorithmOfHeader(name);
     // Verified here already; pass on only what the provider understands.
@@ -139,7 +147,7 @@ export async function wholeBody(body: InboundBody, operation: string, profile: P
   if (profile.checksums.contentMd5Required.includes(operation)) {
     headers['content-md5'] = createHash('md5').update(buf).digest('base64');
   }
-  return { stream: Readable.from([buf]), buffer: buf, length: buf.length, headers };
+  return wholeBuffer(buf, headers);
 }
 
 /**
@@ -158,7 +166,18 @@ export async function readSmall(body: InboundBody): Promise<InboundBody> {
     for await (const c of body.stream) parts.push(c as Buffer);
     buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
-  return { stream: Readable.from([buffer]), buffer, length: buffer.length, headers: body.headers };
+  return wholeBuffer(buffer, body.headers);
+}
+
+/** A body read whole: the buffer is what gets sent; a stream of it is made only if asked for. */
+function wholeBuffer(buffer: Buffer, headers: Record<string, string | null>): InboundBody {
+  let stream: Readable | undefined;
+  return {
+    get stream() {
+      return (stream ??= Readable.from([buffer]));
+    },
+    buffer, length: buffer.length, headers,
+  };
 }
 
 /** A small plain body off the socket, then every claim about it checked in one pass. */
