@@ -7,6 +7,7 @@ import { signOutbound } from '../resign/sign.js';
 import { EMPTY_SHA256 } from '../signing/sigv4.js';
 import { forward, type UpstreamResponse } from './forward.js';
 import { forwardLocal } from './local.js';
+import { RequestCancel, type Cancel } from './cancel.js';
 
 export interface UpstreamCall {
   /** S3 operation name: picks the signature version from the profile */
@@ -20,7 +21,7 @@ export interface UpstreamCall {
   body?: Readable | Buffer | null;
   /** required with a stream body */
   length?: number;
-  signal?: AbortSignal;
+  signal?: Cancel;
 }
 
 export async function callUpstream(up: Upstream, call: UpstreamCall): Promise<UpstreamResponse> {
@@ -42,7 +43,7 @@ export async function callUpstream(up: Upstream, call: UpstreamCall): Promise<Up
   const payloadHash = body === null || length === 0 ? EMPTY_SHA256 : 'UNSIGNED-PAYLOAD';
   const signed = signOutbound(up, call.operation, outbound, payloadHash);
   if (length !== undefined && body !== null) signed['content-length'] = String(length);
-  return forward(up, outbound, signed, body === null ? null : Buffer.isBuffer(body) ? Readable.from([body]) : body, call.signal ?? new AbortController().signal);
+  return forward(up, outbound, signed, body === null ? null : Buffer.isBuffer(body) ? Readable.from([body]) : body, call.signal ?? new RequestCancel());
 }
 
 /** Reads a whole (small) response body, e.g. an XML listing. */

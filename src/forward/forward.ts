@@ -10,6 +10,7 @@ import type { Upstream } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
 import type { OutboundRequest } from '../resign/request.js';
 import { queryString } from '../resign/request.js';
+import { abortError, type Cancel } from './cancel.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -74,7 +75,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
  * a 5xx answer, up to the upstream's `retries`; nothing has reached the client yet at that point.
  */
 export async function forward(
-  up: Upstream, req: OutboundRequest, headers: Record<string, string>, body: Readable | Buffer | null, signal: AbortSignal,
+  up: Upstream, req: OutboundRequest, headers: Record<string, string>, body: Readable | Buffer | null, signal: Cancel,
   observer?: ForwardObserver,
 ): Promise<UpstreamResponse> {
   const qs = queryString(req.query);
@@ -134,7 +135,7 @@ class BufferedResponse implements UpstreamResponse {
  * a promise chain and an abort listener for every answer.
  */
 function dispatch(
-  agent: Agent, opts: Dispatcher.DispatchOptions, signal: AbortSignal, onHeaders: ((seconds: number) => void) | undefined, started: number,
+  agent: Agent, opts: Dispatcher.DispatchOptions, signal: Cancel, onHeaders: ((seconds: number) => void) | undefined, started: number,
 ): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
     let controller: Dispatcher.DispatchController | undefined;
@@ -145,14 +146,15 @@ function dispatch(
     let headers: IncomingHttpHeaders = {};
     let settled = false;
     let ended = false;
-    const onAbort = () => controller?.abort(signal.reason ?? abortError());
-    if (signal.aborted) return reject(signal.reason ?? abortError());
+    const reason = () => (signal.reason as Error | undefined) ?? abortError();
+    const onAbort = () => controller?.abort(reason());
+    if (signal.aborted) return reject(reason());
     signal.addEventListener('abort', onAbort, { once: true });
     const done = () => signal.removeEventListener('abort', onAbort);
     agent.dispatch(opts, {
       onRequestStart(c) {
         controller = c;
-        if (signal.aborted) c.abort(signal.reason ?? abortError());
+        if (signal.aborted) c.abort(reason());
       },
       onResponseStart(c, statusCode, h) {
         onHeaders?.((performance.now() - started) / 1000);
@@ -199,13 +201,8 @@ function dispatch(
   });
 }
 
-function abortError(): Error {
-  const e = new Error('This operation was aborted');
-  e.name = 'AbortError';
-  return e;
-}
 
-function backoff(attempt: number, signal: AbortSignal): Promise<void> {
+function backoff(attempt: number, signal: Cancel): Promise<void> {
   const ms = Math.min(1000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2);
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);

@@ -10,6 +10,7 @@ import { signedChunkedLength } from '../resign/chunked.js';
 import { EMPTY_SHA256 } from '../signing/sigv4.js';
 import { forward, type ForwardObserver, type UpstreamResponse } from './forward.js';
 import { forwardLocal } from './local.js';
+import type { Cancel } from './cancel.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -34,7 +35,7 @@ export interface SendRequest {
   /** the client's declared x-amz-content-sha256 */
   declaredSha256?: string;
   body?: OutgoingBody;
-  signal: AbortSignal;
+  signal: Cancel;
   observer?: ForwardObserver;
 }
 

@@ -14,6 +14,7 @@ import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js'
 import { callUpstream, text } from '../forward/client.js';
 import { send, type SendRequest } from '../forward/send.js';
 import type { ForwardObserver, UpstreamResponse } from '../forward/forward.js';
+import { RequestCancel, type Cancel } from '../forward/cancel.js';
 import { listedBuckets } from '../rewrite/response.js';
 import { preflight, responseCors } from '../cors/cors.js';
 import type { Limiter } from '../limits/limiter.js';
@@ -39,6 +40,8 @@ export interface RequestContext {
   replyHeaders: Record<string, string>;
   /** the client asked for a byte range */
   ranged?: boolean;
+  /** gives the key's limiter slot back */
+  release?: () => void;
 }
 
 export interface PipelineDeps {
@@ -91,7 +94,14 @@ class QueryView implements QueryLookup {
   }
 }
 
+const observers = new WeakMap<Metrics, ForwardObserver>();
 function observer(m: Metrics): ForwardObserver {
+  let o = observers.get(m);
+  if (!o) observers.set(m, (o = makeObserver(m)));
+  return o;
+}
+
+function makeObserver(m: Metrics): ForwardObserver {
   return {
     duration: (upstream, s) => m.upstreamDuration.observe({ upstream }, s),
     error: (upstream, kind) => m.upstreamErrors.inc({ upstream, kind }),
@@ -110,25 +120,35 @@ export async function handle(deps: PipelineDeps, req: IncomingMessage, res: Serv
   // Given to each writeHead rather than res.setHeader: Node's merge of the two costs more.
   const ctx: RequestContext = { id, started: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0, replyHeaders: { 'x-amz-request-id': id } };
   deps.metrics.inflight.inc();
-  const abort = new AbortController();
-  // The client going away mid-transfer must end the upstream request too.
+  const abort = new RequestCancel();
+  // One 'close' listener does all the end-of-exchange work: a client that went away mid-transfer
+  // ends the upstream request too, the key's limiter slot is given back, and the access line is
+  // written once both the handler and the exchange are over.
+  let handled = false;
+  let logged = false;
+  const log = () => {
+    if (logged) return;
+    logged = true;
+    finish(deps, ctx, req, res);
+  };
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
+    ctx.release?.();
+    if (handled) log();
   });
   try {
-    await run(cfg, deps, ctx, req, res, expectContinue, abort.signal);
+    await run(cfg, deps, ctx, req, res, expectContinue, abort);
   } catch (e) {
     sendError(ctx, req, res, e, deps.log);
   } finally {
-    const done = () => finish(deps, ctx, req, res);
-    if (res.writableFinished || res.destroyed) done();
-    else res.once('close', done);
+    handled = true;
+    if (res.writableFinished || res.destroyed) log();
   }
 }
 
 async function run(
   cfg: GatewayConfig, deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, res: ServerResponse,
-  expectContinue: boolean, signal: AbortSignal,
+  expectContinue: boolean, signal: Cancel,
 ): Promise<void> {
   const method = req.method ?? 'GET';
   const headers = lowerHeaders(req);
@@ -166,8 +186,7 @@ async function run(
   );
   ctx.auth = auth;
   const keyId = auth.key?.accessKeyId ?? 'anonymous';
-  const release = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, (kind) => deps.metrics.throttled.inc({ limit: kind, key: keyId }));
-  res.once('close', release);
+  ctx.release = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, (kind) => deps.metrics.throttled.inc({ limit: kind, key: keyId }));
 
   if (!address.bucket) {
     if (op.name !== 'ListBuckets') throw new S3Error('MethodNotAllowed');
@@ -215,24 +234,19 @@ async function run(
     ...(auth.payloadHash ? { declaredSha256: auth.payloadHash } : {}),
     ...(body ? { body } : {}),
   };
+  if (route.route.mode === 'route') {
+    const r = await send(route.upstream, route.upstreamBucket, sendReq);
+    return respond(cfg, ctx, address, req, res, route, op, r, ctx.replyHeaders);
+  }
   const serve: ServeContext = {
     cfg, req, res, address, op, route, sendReq, log: deps.log, metrics: deps.metrics, signal, requestId: ctx.id,
     respondWith: (r: Route, up: UpstreamResponse) => respond(cfg, ctx, address, req, res, r, op, up, ctx.replyHeaders),
     respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.replyHeaders),
   };
-  switch (route.route.mode) {
-    case 'migrate':
-      return serveMigrate(serve);
-    case 'mirror':
-      return serveMirror(serve);
-    default: {
-      const r = await send(route.upstream, route.upstreamBucket, sendReq);
-      return serve.respondWith(route, r);
-    }
-  }
+  return route.route.mode === 'migrate' ? serveMigrate(serve) : serveMirror(serve);
 }
 
-async function listBuckets(cfg: GatewayConfig, ctx: RequestContext, auth: Authenticated, res: ServerResponse, signal: AbortSignal): Promise<void> {
+async function listBuckets(cfg: GatewayConfig, ctx: RequestContext, auth: Authenticated, res: ServerResponse, signal: Cancel): Promise<void> {
   const key = auth.key!;
   const named = visibleBuckets(key, [...cfg.buckets.keys()].filter((n) => n !== '*'));
   const entries = new Map<string, string>();

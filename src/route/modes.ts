@@ -9,6 +9,7 @@ import type { Operation } from '../authorize/operation.js';
 import type { BucketTarget, GatewayConfig } from '../config/types.js';
 import type { UpstreamResponse } from '../forward/forward.js';
 import { send, type SendRequest } from '../forward/send.js';
+import type { Cancel } from '../forward/cancel.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { S3Error } from '../s3/errors.js';
 import type { Route } from './route.js';
@@ -25,7 +26,7 @@ export interface ServeContext {
   sendReq: SendRequest;
   log: Logger;
   metrics: Metrics;
-  signal: AbortSignal;
+  signal: Cancel;
   requestId: string;
   respondWith(route: Route, r: UpstreamResponse): Promise<void>;
   respondXml(xml: string): void;
