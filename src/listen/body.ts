@@ -29,6 +29,10 @@ function acceptedAlgorithms(profile: ProviderProfile): Set<string> {
   return s;
 }
 
+function joined(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
 // Operations whose body is object data: AWS demands a length for them.
 const DATA_UPLOADS = new Set(['PutObject', 'UploadPart']);
 
@@ -36,9 +40,7 @@ export function inboundBody(
   req: IncomingMessage, headers: Record<string, string | string[] | undefined>, auth: Authenticated,
   operation: string, profile: ProviderProfile, ctx: { bytesIn: number },
 ): InboundBody {
-  const flat: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(',') : v;
-  const payload = inboundPayload(flat, auth.chunkSigning);
+  const payload = inboundPayload(headers, auth.chunkSigning);
   if (payload.mode === 'plain' && payload.outboundLength === undefined && DATA_UPLOADS.has(operation)) {
     throw new S3Error('MissingContentLength');
   }
@@ -72,7 +74,7 @@ export function inboundBody(
   const out: Record<string, string | null> = { 'content-encoding': payload.contentEncoding ?? null };
   if (!profile.checksums.checksumMode) out['x-amz-checksum-mode'] = null;
   const accepted = acceptedAlgorithms(profile);
-  for (const name of Object.keys(flat)) {
+  for (const name in headers) {
     const alg = algorithmOfHeader(name);
     // Verified here already; pass on only what the provider understands.
     if (alg && !accepted.has(alg)) out[name] = null;
@@ -82,7 +84,7 @@ export function inboundBody(
     // not told to expect one.
     out['x-amz-sdk-checksum-algorithm'] = null;
   } else {
-    const sdkAlg = flat['x-amz-sdk-checksum-algorithm']?.toLowerCase();
+    const sdkAlg = joined(headers['x-amz-sdk-checksum-algorithm'])?.toLowerCase();
     if (sdkAlg && !accepted.has(sdkAlg)) out['x-amz-sdk-checksum-algorithm'] = null;
   }
   const body = {
@@ -98,7 +100,7 @@ export function inboundBody(
   } as InboundBody;
   if (operation === 'CreateMultipartUpload') {
     // Parts will reach the provider without checksums it does not know: it must not expect them.
-    const alg = flat['x-amz-checksum-algorithm']?.toLowerCase();
+    const alg = joined(headers['x-amz-checksum-algorithm'])?.toLowerCase();
     if (alg && !accepted.has(alg)) {
       out['x-amz-checksum-algorithm'] = null;
       out['x-amz-checksum-type'] = null;

@@ -44,14 +44,9 @@ function parseLength(value: string, header: string): number {
   return Number(value.trim());
 }
 
-function headerChecksums(h: Record<string, string>): Partial<Record<AmzChecksumAlgorithm, string>> {
-  const out: Partial<Record<AmzChecksumAlgorithm, string>> = {};
-  for (const [name, value] of Object.entries(h)) {
-    const alg = algorithmOfHeader(name);
-    if (alg) out[alg] = value.trim();
-  }
-  return out;
-}
+const BODY_HEADERS = new Set([
+  'x-amz-content-sha256', 'content-encoding', 'content-md5', 'x-amz-trailer', 'x-amz-decoded-content-length', 'content-length',
+]);
 
 /**
  * Chooses and configures the body pipeline for an inbound request from its
@@ -60,18 +55,29 @@ function headerChecksums(h: Record<string, string>): Partial<Record<AmzChecksumA
  * `signing` is required for the STREAMING-AWS4-HMAC-SHA256-* modes; authenticate/
  * provides it after verifying the seed (Authorization header) signature.
  */
-export function inboundPayload(headers: Record<string, string>, signing?: ChunkSigning): InboundPayload {
+export function inboundPayload(headers: Record<string, string | string[] | undefined>, signing?: ChunkSigning): InboundPayload {
+  // Only the headers that describe the body, in one pass; repeated ones joined as HTTP reads them.
   const h: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) h[k.toLowerCase()] = v;
+  const checksums: Partial<Record<AmzChecksumAlgorithm, string>> = {};
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    const k = name.toLowerCase();
+    if (!BODY_HEADERS.has(k) && !k.startsWith('x-amz-checksum-')) continue;
+    const value = Array.isArray(v) ? v.join(',') : v;
+    h[k] = value;
+    const alg = algorithmOfHeader(k);
+    if (alg) checksums[alg] = value.trim();
+  }
 
   const sha = h['x-amz-content-sha256']?.trim();
-  const encodings = (h['content-encoding'] ?? '')
+  const encodingHeader = h['content-encoding'];
+  const encodings = encodingHeader === undefined ? [] : encodingHeader
     .split(',')
     .map((e) => e.trim())
     .filter((e) => e !== '');
   const rest = encodings.filter((e) => e.toLowerCase() !== 'aws-chunked');
   const contentEncoding = rest.length > 0 ? rest.join(', ') : undefined;
-  const checksums = headerChecksums(h);
   const contentMd5 = h['content-md5'];
   const trailerHeader = h['x-amz-trailer'];
 
