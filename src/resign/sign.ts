@@ -10,15 +10,6 @@ import { pipeline, type Readable } from 'node:stream';
 
 // Headers proxies and clients change in transit are sent but not signed, as the SDKs do.
 const UNSIGNED = new Set(['user-agent', 'x-amzn-trace-id', 'expect', 'connection', 'accept-encoding']);
-function split(h: Record<string, string>): [signed: Record<string, string>, unsigned: Record<string, string>] {
-  const signed: Record<string, string> = {};
-  const unsigned: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (UNSIGNED.has(k)) unsigned[k] = v;
-    else signed[k] = v;
-  }
-  return [signed, unsigned];
-}
 
 export function signOutbound(up: Upstream, operation: string, req: OutboundRequest, payloadHash: string, now = new Date()): Record<string, string> {
   const version = signatureFor(up.profile, operation);
@@ -33,12 +24,10 @@ export function signOutbound(up: Upstream, operation: string, req: OutboundReque
   // Our own signer over the same pure functions the verifier uses: 4x cheaper per request than
   // @smithy/signature-v4 here (docs/performance.md), and pinned by the same published vectors;
   // the tests check it against smithy's output.
-  const [toSign, unsigned] = split(req.headers);
-  const signed = signV4({
-    method: req.method, host: req.host, path: req.path, query: req.query, headers: toSign, payloadHash,
+  return signV4({
+    method: req.method, host: req.host, path: req.path, query: req.query, headers: req.headers, payloadHash,
     accessKeyId: up.credentials.accessKeyId, secretAccessKey: up.credentials.secretAccessKey, region: up.region, now,
-  });
-  return { ...unsigned, ...signed };
+  }, UNSIGNED);
 }
 
 /** The verified body re-framed with s3gate's chunk signatures, seeded by the request's own. */

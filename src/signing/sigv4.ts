@@ -218,14 +218,26 @@ export interface SignV4Input {
 
 /**
  * Header-auth SigV4 for a request s3gate sends: returns the headers to send, with host,
- * x-amz-date, x-amz-content-sha256 and authorization added. Every given header is signed.
+ * x-amz-date, x-amz-content-sha256 and authorization added. Every given header is signed but
+ * those named in `unsigned` (sent as they are).
  */
-export function signV4(i: SignV4Input): Record<string, string> {
+export function signV4(i: SignV4Input, unsigned?: ReadonlySet<string>): Record<string, string> {
   const datetime = formatAmzDate(i.now ?? new Date());
   const date = datetime.slice(0, 8);
   const service = i.service ?? 's3';
-  const headers: Record<string, string> = { ...i.headers, host: i.host, 'x-amz-date': datetime, 'x-amz-content-sha256': i.payloadHash };
-  const signed = Object.keys(headers).sort();
+  // One object and one name list, built in a single pass: object spreads of header maps were a
+  // third of the signer's time (bench/micro.mjs).
+  const headers: Record<string, string> = {};
+  const signed = ['host', 'x-amz-content-sha256', 'x-amz-date'];
+  for (const k in i.headers) {
+    if (k === 'host' || k === 'x-amz-date' || k === 'x-amz-content-sha256') continue;
+    headers[k] = i.headers[k]!;
+    if (!unsigned?.has(k)) signed.push(k);
+  }
+  headers.host = i.host;
+  headers['x-amz-date'] = datetime;
+  headers['x-amz-content-sha256'] = i.payloadHash;
+  signed.sort();
   const scope = `${date}/${i.region}/${service}/aws4_request`;
   const creq = canonicalRequest({
     method: i.method, canonicalUri: i.path || '/', canonicalQuery: canonicalQuery(i.query), headers, signedHeaders: signed, payloadHash: i.payloadHash,
