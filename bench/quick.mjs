@@ -1,6 +1,8 @@
-// Quick loop for optimising: CPU µs per 4 KiB request of s3gate (and, for reference, of the
-// nginx proxy and of a bare Node pass-through), against the bench's nginx upstream.
-//   node bench/quick.mjs [gw | gw:DIST_DIR | gw+NODE_FLAG,NODE_FLAG | nginx | node ...]
+// Quick loop for optimising: CPU µs per 4 KiB request of s3gate against the bench's nginx
+// upstream, beside reference points with no authentication: the nginx proxy (nginx), the
+// http-proxy-3 pass-through (node), a minimal undici pass-through (undici) and a Node server
+// that answers by itself (bare; see bench/lib/floor-server.mjs).
+//   node bench/quick.mjs [gw | gw:DIST_DIR | gw+NODE_FLAG,NODE_FLAG | nginx | node | undici | bare ...]
 //   env: N (requests per measurement at c=64, 20000), N1 (at c=1, 0 = skip), ROUNDS (3)
 // Targets are measured in turn within each round and the median per target is printed, so two
 // builds (gw and gw:other/dist) can be compared on this noisy machine in one run. Not a
@@ -9,8 +11,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { installCleanup, freePort, cpuOf, memStatus } from './lib/procs.mjs';
-import { BUCKET, findNginx, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
+import { installCleanup, freePort, cpuOf, memStatus, start, stop, waitForPort } from './lib/procs.mjs';
+import { ROOT, BUCKET, findNginx, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
 import { load, presignGet, signHeaders } from './lib/clients.mjs';
 
 installCleanup(580_000);
@@ -35,6 +37,11 @@ for (const [i, w] of which.entries()) {
   else if (w === 'gw' || w.startsWith('gw:')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, ...(w.startsWith('gw:') ? { dist: path.resolve(w.slice(3)) } : {}) });
   else if (w === 'nginx') t = await startNginx(nginx, dir, `proxy${i}`, proxyConf(dir, port, upPort), port);
   else if (w === 'node') t = await startNodeProxy(port, upPort);
+  else if (w === 'undici' || w === 'bare') {
+    const e = start(w, process.execPath, [path.join(ROOT, 'bench', 'lib', 'floor-server.mjs'), w, String(port), String(upPort)]);
+    await waitForPort(port, e);
+    t = { ...e, cpuPids: [e.pid], stop: () => stop(e) };
+  }
   else throw new Error(`unknown target ${w}`);
   const g = await presignGet(port, 'obj-4k');
   const s = await signHeaders(port, 'PUT', 'put-4k', sha);

@@ -92,12 +92,11 @@ function verify(
   query: string, payloadHash: string, provided: string,
 ): { signingKey: Buffer } {
   const k = signingKey(key.secretAccessKey, cred.date, cred.region, cred.service);
-  const headers: Record<string, HeaderValue> = { ...input.headers, host: input.host };
   let first: { sts: string; creq: string } | undefined;
   const uris = [canonicalUri(input.rawPath)];
   if (uris[0] !== input.rawPath) uris.push(input.rawPath);
   for (const uri of uris) {
-    const creq = canonicalRequest({ method: input.method, canonicalUri: uri, canonicalQuery: query, headers, signedHeaders, payloadHash });
+    const creq = canonicalRequest({ method: input.method, canonicalUri: uri, canonicalQuery: query, headers: input.headers, host: input.host, signedHeaders, payloadHash });
     const sts = stringToSign(datetime, cred.scope, creq);
     if (signaturesEqual(signatureHex(k, sts), provided)) return { signingKey: k };
     first ??= { sts, creq };

@@ -11,6 +11,7 @@ const UNRESERVED = /[A-Za-z0-9\-._~]/;
 const PLAIN = /^[A-Za-z0-9\-._~]*$/;
 const PLAIN_PATH = /^[A-Za-z0-9\-._~/]*$/;
 const SUBDELIMS = /[!'()*]/g;
+const HAS_SUBDELIMS = /[!'()*]/;
 
 function slowEncode(s: string, keepSlash: boolean): string {
   let out = '';
@@ -28,11 +29,12 @@ export function uriEncode(s: string, keepSlash: boolean): string {
   let out: string;
   try {
     // encodeURIComponent escapes all but the unreserved set and !'()*, in uppercase hex.
-    out = encodeURIComponent(s).replace(SUBDELIMS, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+    out = encodeURIComponent(s);
   } catch {
     return slowEncode(s, keepSlash); // lone surrogates
   }
-  return keepSlash ? out.replace(/%2F/g, '/') : out;
+  if (HAS_SUBDELIMS.test(out)) out = out.replace(SUBDELIMS, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  return keepSlash && out.includes('%2F') ? out.replace(/%2F/g, '/') : out;
 }
 
 /** Percent-decoding that never throws: malformed escapes stay as they are, like S3 does. */
@@ -83,11 +85,12 @@ function trimValue(v: string): string {
 
 export type HeaderValue = string | string[] | undefined;
 
-export function canonicalHeaders(headers: Record<string, HeaderValue>, signed: string[]): string {
+/** `host`, when given, is the value of the host header (the verifier's Host may differ from the map's). */
+export function canonicalHeaders(headers: Record<string, HeaderValue>, signed: string[], host?: string): string {
   let out = '';
   for (const name of signed) {
     // SignedHeaders is the client's text: a name like "constructor" must not find Object.prototype.
-    const v = Object.hasOwn(headers, name) ? headers[name] : undefined;
+    const v = host !== undefined && name === 'host' ? host : Object.hasOwn(headers, name) ? headers[name] : undefined;
     const value = v === undefined ? '' : Array.isArray(v) ? v.map(trimValue).join(',') : trimValue(v);
     out += `${name}:${value}\n`;
   }
@@ -99,6 +102,8 @@ export interface CanonicalRequestParts {
   canonicalUri: string;
   canonicalQuery: string;
   headers: Record<string, HeaderValue>;
+  /** the host header's value, when it is not (or not as signed) in `headers` */
+  host?: string;
   signedHeaders: string[];
   payloadHash: string;
 }
@@ -108,7 +113,7 @@ export function canonicalRequest(p: CanonicalRequestParts): string {
     p.method,
     p.canonicalUri,
     p.canonicalQuery,
-    canonicalHeaders(p.headers, p.signedHeaders),
+    canonicalHeaders(p.headers, p.signedHeaders, p.host),
     p.signedHeaders.join(';'),
     p.payloadHash,
   ].join('\n');
