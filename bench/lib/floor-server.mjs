@@ -2,7 +2,8 @@
 //   node bench/lib/floor-server.mjs bare   PORT            — answers every request with 4 KiB itself
 //   node bench/lib/floor-server.mjs undici PORT UPSTREAM   — a minimal pass-through over undici's
 //     dispatcher (small bodies read whole, small answers sent in one write), as s3gate forwards
-// bench/quick.mjs runs them as targets `bare` and `undici`.
+//   node bench/lib/floor-server.mjs stream PORT UPSTREAM   — the same, streaming both bodies
+// bench/quick.mjs runs the first two as targets `bare` and `undici`; bench/floor-big.mjs the third.
 import http from 'node:http';
 import { Agent } from 'undici';
 
@@ -44,6 +45,18 @@ function passThrough(req, res) {
   });
 }
 
+function streaming(req, res) {
+  const cl = req.headers['content-length'];
+  agent.request({
+    origin, path: req.url, method: req.method,
+    headers: { host: `127.0.0.1:${upPort}`, ...(cl ? { 'content-length': cl } : {}) },
+    body: req.method === 'PUT' ? req : null,
+  }).then((r) => {
+    res.writeHead(r.statusCode, r.headers);
+    r.body.pipe(res);
+  }, (e) => res.destroy(e));
+}
+
 function bare(req, res) {
   req.resume();
   req.on('end', () => {
@@ -52,6 +65,6 @@ function bare(req, res) {
   });
 }
 
-const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, mode === 'bare' ? bare : passThrough);
+const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, mode === 'bare' ? bare : mode === 'stream' ? streaming : passThrough);
 server.listen(Number(port), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));
