@@ -52,6 +52,8 @@ buckets: { "*": { upstream: disk } }
     expect(await p.exited).toBe(0);
     const lines = p.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const access = lines.filter((l) => l.msg === 'request');
+    // Logged just before process.exit: only the synchronous flush at exit can have written it.
+    expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
     expect(access.map((l) => `${l.op} ${l.status}`)).toEqual(['CreateBucket 200', 'PutObject 200', 'GetObject 200', 'GetObject 403']);
     expect(access[1]).toMatchObject({ key: 'CLIKEY', bucket: 'cli', bytesIn: 1, upstream: 'disk' });
     expect(typeof access[1]!.reqId).toBe('string');
