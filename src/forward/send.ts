@@ -40,12 +40,11 @@ export interface SendRequest {
 }
 
 export async function send(up: Upstream, upstreamBucket: string, r: SendRequest): Promise<UpstreamResponse> {
-  const headers = { ...r.headers };
-  if (!up.profile.checksums.checksumMode) delete headers['x-amz-checksum-mode'];
   const outbound = buildOutbound(up, {
-    method: r.method, upstreamBucket, query: r.query, headers, queryAuth: r.queryAuth,
+    method: r.method, upstreamBucket, query: r.query, headers: r.headers, queryAuth: r.queryAuth,
     ...(r.key !== undefined ? { key: r.key } : {}),
   });
+  if (!up.profile.checksums.checksumMode && outbound.headers['x-amz-checksum-mode'] !== undefined) delete outbound.headers['x-amz-checksum-mode'];
   for (const [k, v] of Object.entries(r.body?.headers ?? {})) {
     if (v === null) delete outbound.headers[k];
     else outbound.headers[k] = v;

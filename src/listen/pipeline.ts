@@ -202,7 +202,9 @@ async function run(
     : publicAllows(route.route, op.action);
   requireGrant(granted);
 
-  const outHeaders = { ...headers };
+  // The client's headers go on as they are (buildOutbound picks what travels); a copy only when
+  // the copy source must name the provider's bucket.
+  let outHeaders = headers;
   const copySource = headers['x-amz-copy-source'];
   if (typeof copySource === 'string') {
     const src = parseCopySource(copySource);
@@ -211,7 +213,7 @@ async function run(
     if (srcRoute.upstream !== route.upstream) {
       throw new S3Error('NotImplemented', 'Copying between buckets on different upstreams is not supported; download and upload instead.');
     }
-    outHeaders['x-amz-copy-source'] = `/${uriEncode(srcRoute.upstreamBucket, false)}/${uriEncode(src.key, true)}${src.rest}`;
+    outHeaders = { ...headers, 'x-amz-copy-source': `/${uriEncode(srcRoute.upstreamBucket, false)}/${uriEncode(src.key, true)}${src.rest}` };
   }
 
   const hasBody = method === 'PUT' || method === 'POST';
@@ -230,10 +232,10 @@ async function run(
     operation: op.name, method, query: pairs, headers: outHeaders,
     queryAuth: auth.kind === 'v4-query' || auth.kind === 'v2-query',
     signal, observer: observer(deps.metrics),
-    ...(address.key !== undefined ? { key: address.key } : {}),
-    ...(auth.payloadHash ? { declaredSha256: auth.payloadHash } : {}),
-    ...(body ? { body } : {}),
   };
+  if (address.key !== undefined) sendReq.key = address.key;
+  if (auth.payloadHash) sendReq.declaredSha256 = auth.payloadHash;
+  if (body) sendReq.body = body;
   if (route.route.mode === 'route') {
     const r = await send(route.upstream, route.upstreamBucket, sendReq);
     return respond(cfg, ctx, address, req, res, route, op, r, ctx.replyHeaders);

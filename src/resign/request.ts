@@ -57,7 +57,8 @@ export function buildOutbound(up: Upstream, input: OutboundInput): OutboundReque
   const keyPath = input.key !== undefined ? '/' + uriEncode(input.key, true) : '';
   const path = (pathPrefix + keyPath) || '/';
   const headers: Record<string, string> = {};
-  for (const [name, v] of Object.entries(input.headers)) {
+  for (const name in input.headers) {
+    const v = input.headers[name];
     if (v === undefined || DROP.has(name)) continue;
     headers[name] = Array.isArray(v) ? v.join(',') : v;
   }

@@ -69,7 +69,9 @@ export function canonicalQuery(pairs: [string, string][], exclude?: string): str
   const enc: [string, string][] = [];
   for (const [n, v] of pairs) if (n !== exclude) enc.push([uriEncode(n, false), uriEncode(v, false)]);
   enc.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-  return enc.map(([n, v]) => `${n}=${v}`).join('&');
+  let out = '';
+  for (let i = 0; i < enc.length; i++) out += (i ? '&' : '') + enc[i]![0] + '=' + enc[i]![1];
+  return out;
 }
 
 /** S3's canonical URI: the decoded path re-encoded once, slashes kept, no dot-segment normalization. */
