@@ -75,8 +75,10 @@ beforeAll(async () => {
         timeouts: { connect: 1000, headers: 400, body: 400 },
       },
       dead: { provider: 'linode', endpoint: `http://127.0.0.1:${dead}`, region: 'us-east-1', credentials: UP_KEY, timeouts: { connect: 1000, headers: 400, body: 400 } },
+      // The same upstream with timeouts long enough that only the client can end a stalled request.
+      patient: { provider: 'linode', endpoint: faulty.url, region: 'us-east-1', credentials: UP_KEY, timeouts: { connect: 1000, headers: 30_000, body: 30_000 } },
     },
-    buckets: { media: { upstream: 'faulty' }, gone: { upstream: 'dead' } },
+    buckets: { media: { upstream: 'faulty' }, gone: { upstream: 'dead' }, patient: { upstream: 'patient', bucket: 'media' } },
   });
   port = portOf(gw.url);
   s3 = client(`http://127.0.0.1:${port}`, GW_KEY, { forcePathStyle: true });
@@ -247,6 +249,22 @@ describe('client disconnects mid-upload', () => {
   });
 });
 
+describe('client hangs up before the provider answered', () => {
+  it('the provider request is ended too, not left waiting for an answer nobody will read', async () => {
+    faulty.fault = { kind: 'stall', ms: 20_000 };
+    const url = await presignedGet('object', 'patient');
+    const before = faulty.requests.length;
+    const req = http.get(url);
+    req.on('error', () => {});
+    for (let i = 0; i < 200 && faulty.requests.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(faulty.requests.length).toBe(before + 1);
+    req.destroy();
+    // Bounded wait, far below the stall and the gateway's 30 s timeouts: only the hang-up ends it.
+    const ended = await Promise.race([faulty.requests.at(-1)!.hungUp.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    expect(ended).toBe(true);
+  });
+});
+
 describe('after all that', () => {
   it('the gateway still serves a whole object', async () => {
     const o = await getObject('object');
@@ -258,7 +276,7 @@ describe('after all that', () => {
   });
 });
 
-async function presignedGet(key: string): Promise<string> {
+async function presignedGet(key: string, bucket = 'media'): Promise<string> {
   const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
-  return getSignedUrl(s3, new GetObjectCommand({ Bucket: 'media', Key: key }), { expiresIn: 300 });
+  return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: 300 });
 }

@@ -37,6 +37,8 @@ export interface FaultyRecord {
   fault: Fault['kind'];
   /** resolves once the request body has ended or the connection went away */
   settled: Promise<void>;
+  /** resolves if the gateway closed the connection before the answer was complete (not this upstream's own fault action) */
+  hungUp: Promise<void>;
 }
 
 export interface FaultyUpstream {
@@ -86,9 +88,17 @@ export async function startFaultyUpstream(initial: Fault = { kind: 'none' }): Pr
     const cl = req.headers['content-length'];
     const declaredLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : undefined;
     let settle!: () => void;
+    let hangUp!: () => void;
+    let selfClosed = false;
+    const closeSelf = (gracefully = false) => {
+      selfClosed = true;
+      if (gracefully) res.socket?.end();
+      else res.socket?.destroy();
+    };
     const rec: FaultyRecord = {
       method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, bodyBytes: 0,
       complete: false, cutShort: false, fault: fault.kind, settled: new Promise<void>((r) => (settle = r)),
+      hungUp: new Promise<void>((r) => (hangUp = r)),
       ...(declaredLength !== undefined ? { declaredLength } : {}),
     };
     requests.push(rec);
@@ -100,6 +110,7 @@ export async function startFaultyUpstream(initial: Fault = { kind: 'none' }): Pr
       rec.bodyBytes += c.length;
       if (fault.kind === 'reset-request' && rec.bodyBytes >= fault.afterBytes) {
         cut = true;
+        selfClosed = true;
         req.socket.destroy();
         return;
       }
@@ -115,7 +126,11 @@ export async function startFaultyUpstream(initial: Fault = { kind: 'none' }): Pr
     });
     req.on('error', () => {});
     res.on('error', () => {});
+    res.on('close', () => {
+      if (!res.writableFinished && !selfClosed) hangUp();
+    });
     if (fault.kind === 'reset-request' && fault.afterBytes === 0) {
+      selfClosed = true;
       req.socket.destroy();
       rec.cutShort = true;
       settle();
@@ -166,14 +181,14 @@ export async function startFaultyUpstream(initial: Fault = { kind: 'none' }): Pr
           return void res.end(e.body);
         }
         case 'stall':
-          return later(fault.ms, () => res.socket?.destroy());
+          return later(fault.ms, () => closeSelf());
         case 'reset-response':
-          return send(answer(), fault.afterBytes, () => res.socket?.destroy());
+          return send(answer(), fault.afterBytes, () => closeSelf());
         case 'stall-body':
-          return send(answer(), fault.afterBytes, () => later(fault.ms, () => res.socket?.destroy()));
+          return send(answer(), fault.afterBytes, () => later(fault.ms, () => closeSelf()));
         case 'short-body':
           // A clean FIN after too few bytes: only the Content-Length tells the reader it is short.
-          return send(answer(), fault.sendBytes, () => res.socket?.end());
+          return send(answer(), fault.sendBytes, () => closeSelf(true));
       }
     });
   });
