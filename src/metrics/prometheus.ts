@@ -112,12 +112,6 @@ export class Gauge<L extends string = never> extends ScalarMetric<L> {
     if (typeof a === 'number') { n = a; a = NO_LABELS; }
     this.find(a).value -= n;
   }
-  set(labels: Labels<L>, v: number): void;
-  set(v: number): void;
-  set(a: Labels<L> | number, v?: number): void {
-    if (typeof a === 'number') this.find(NO_LABELS).value = a;
-    else this.find(a).value = v!;
-  }
 }
 
 /** Per-bucket (not cumulative) counts; the last slot takes values above every bound. */
