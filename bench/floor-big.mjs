@@ -1,6 +1,8 @@
-// Big single-stream transfers through s3gate beside a minimal streaming pass-through with no
-// authentication and no hashing (bench/lib/floor-server.mjs stream), both against the bench's
-// nginx upstream: what Node's socket I/O alone allows on this machine.
+// Big single-stream transfers through s3gate beside minimal streaming pass-throughs with no
+// authentication (bench/lib/floor-server.mjs): without hashing, hashing PUT bodies with sha256
+// on the main thread, and hashing them in a worker thread; all against the bench's nginx
+// upstream. What Node's socket I/O alone allows here, and what moving the hash off the main
+// thread would buy.
 //   node bench/floor-big.mjs            (env MIB, default 512; REPS, default 2)
 // Prints MiB/s and the proxy's CPU % for an UNSIGNED-PAYLOAD PUT and a presigned GET.
 import { mkdirSync, mkdtempSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
@@ -25,11 +27,11 @@ const block = randomBytes(1 << 20);
 const upPort = await freePort();
 const upstream = await startNginx(findNginx(console.log), dir, 'upstream', upstreamConf(dir, path.join(dir, 'data'), upPort), upPort);
 const targets = [];
-{
+for (const [mode, name] of [['stream', 'pass-through'], ['stream-sha256', 'pass-through, sha256'], ['stream-sha256-worker', 'pass-through, sha256 in a worker']]) {
   const port = await freePort();
-  const e = start('stream', process.execPath, [path.join(ROOT, 'bench', 'lib', 'floor-server.mjs'), 'stream', String(port), String(upPort)]);
+  const e = start(mode, process.execPath, [path.join(ROOT, 'bench', 'lib', 'floor-server.mjs'), mode, String(port), String(upPort)]);
   await waitForPort(port, e);
-  targets.push({ name: 'undici streaming pass-through', port, pid: e.pid, stop: () => stop(e) });
+  targets.push({ name, port, pid: e.pid, stop: () => stop(e) });
 }
 {
   const port = await freePort();
@@ -45,7 +47,7 @@ for (let rep = 0; rep < REPS; rep++) {
     const g = await presignGet(t.port, 'big');
     const get = await bigGet(t.port, g.path, { host: g.host }, MIB << 20);
     const c2 = cpuOf([t.pid]);
-    console.log(`${t.name.padEnd(30)} PUT ${MIB} MiB UNSIGNED-PAYLOAD ${(MIB / put.seconds).toFixed(0)} MiB/s (CPU ${((100 * (c1 - c0)) / put.seconds).toFixed(0)}%), GET ${(MIB / get.seconds).toFixed(0)} MiB/s (CPU ${((100 * (c2 - c1)) / get.seconds).toFixed(0)}%)`);
+    console.log(`${t.name.padEnd(34)} PUT ${MIB} MiB UNSIGNED-PAYLOAD ${(MIB / put.seconds).toFixed(0)} MiB/s (CPU ${((100 * (c1 - c0)) / put.seconds).toFixed(0)}%), GET ${(MIB / get.seconds).toFixed(0)} MiB/s (CPU ${((100 * (c2 - c1)) / get.seconds).toFixed(0)}%)`);
   }
 }
 for (const t of targets) await t.stop();

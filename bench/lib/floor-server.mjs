@@ -3,8 +3,14 @@
 //   node bench/lib/floor-server.mjs undici PORT UPSTREAM   — a minimal pass-through over undici's
 //     dispatcher (small bodies read whole, small answers sent in one write), as s3gate forwards
 //   node bench/lib/floor-server.mjs stream PORT UPSTREAM   — the same, streaming both bodies
-// bench/quick.mjs runs the first two as targets `bare` and `undici`; bench/floor-big.mjs the third.
+//   … stream-sha256 …          — and hashing PUT bodies with sha256 on the main thread, as s3gate
+//                                 verifies a signed body
+//   … stream-sha256-worker …   — hashing them in a worker thread fed a copy of each chunk
+// bench/quick.mjs runs `bare` and `undici` as targets; bench/floor-big.mjs the streaming ones.
 import http from 'node:http';
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { Agent } from 'undici';
 
 const [mode, port, upPort] = process.argv.slice(2);
@@ -45,12 +51,53 @@ function passThrough(req, res) {
   });
 }
 
+// One worker for the process, hashing one body at a time (floor-big.mjs sends one at a time).
+const worker = mode === 'stream-sha256-worker' ? new Worker(`
+  const { parentPort } = require('node:worker_threads');
+  const { createHash } = require('node:crypto');
+  let h = createHash('sha256');
+  parentPort.on('message', (m) => {
+    if (m === 'end') {
+      parentPort.postMessage(h.digest('hex'));
+      h = createHash('sha256');
+    } else h.update(new Uint8Array(m));
+  });`, { eval: true }) : undefined;
+
+function hashing() {
+  if (worker) {
+    return new Transform({
+      transform(c, _e, cb) {
+        const copy = c.buffer.slice(c.byteOffset, c.byteOffset + c.length);
+        worker.postMessage(copy, [copy]);
+        cb(null, c);
+      },
+      flush(cb) {
+        worker.once('message', () => cb());
+        worker.postMessage('end');
+      },
+    });
+  }
+  const h = createHash('sha256');
+  return new Transform({
+    transform(c, _e, cb) {
+      h.update(c);
+      cb(null, c);
+    },
+    flush(cb) {
+      h.digest('hex');
+      cb();
+    },
+  });
+}
+
 function streaming(req, res) {
   const cl = req.headers['content-length'];
+  let body = null;
+  if (req.method === 'PUT') body = mode === 'stream' ? req : req.pipe(hashing());
   agent.request({
     origin, path: req.url, method: req.method,
     headers: { host: `127.0.0.1:${upPort}`, ...(cl ? { 'content-length': cl } : {}) },
-    body: req.method === 'PUT' ? req : null,
+    body,
   }).then((r) => {
     res.writeHead(r.statusCode, r.headers);
     r.body.pipe(res);
@@ -65,6 +112,6 @@ function bare(req, res) {
   });
 }
 
-const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, mode === 'bare' ? bare : mode === 'stream' ? streaming : passThrough);
+const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, mode === 'bare' ? bare : mode.startsWith('stream') ? streaming : passThrough);
 server.listen(Number(port), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));
