@@ -2,7 +2,7 @@
 // upstream, beside reference points with no authentication: the nginx proxy (nginx), the
 // http-proxy-3 pass-through (node), a minimal undici pass-through (undici) and a Node server
 // that answers by itself (bare; see bench/lib/floor-server.mjs).
-//   node bench/quick.mjs [gw | gw:DIST_DIR | gw+NODE_FLAG,NODE_FLAG | nginx | node | undici | bare ...]
+//   node bench/quick.mjs [gw | gw:DIST_DIR | gw+NODE_FLAG,NODE_FLAG | gw@NODE_BINARY | nginx | node | undici | bare ...]
 //   env: N (requests per measurement at c=64, 20000), N1 (at c=1, 0 = skip), ROUNDS (3)
 // Targets are measured in turn within each round and the median per target is printed, so two
 // builds (gw and gw:other/dist) can be compared on this noisy machine in one run. Not a
@@ -11,7 +11,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { installCleanup, freePort, cpuOf, memStatus, start, stop, waitForPort } from './lib/procs.mjs';
+import { installCleanup, freePort, cpuSplit, memStatus, start, stop, waitForPort } from './lib/procs.mjs';
 import { ROOT, BUCKET, findNginx, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
 import { load, presignGet, signHeaders } from './lib/clients.mjs';
 
@@ -33,7 +33,8 @@ const targets = [];
 for (const [i, w] of which.entries()) {
   const port = await freePort();
   let t;
-  if (w.startsWith('gw+')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, nodeFlags: w.slice(3).split(',') });
+  if (w.startsWith('gw@')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, node: w.slice(3) });
+  else if (w.startsWith('gw+')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, nodeFlags: w.slice(3).split(',') });
   else if (w === 'gw' || w.startsWith('gw:')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, ...(w.startsWith('gw:') ? { dist: path.resolve(w.slice(3)) } : {}) });
   else if (w === 'nginx') t = await startNginx(nginx, dir, `proxy${i}`, proxyConf(dir, port, upPort), port);
   else if (w === 'node') t = await startNodeProxy(port, upPort);
@@ -57,20 +58,35 @@ const cases = [['GET', 64, N], ['PUT', 64, N], ...(N1 ? [['GET', 1, N1], ['PUT',
 for (let round = 0; round < ROUNDS; round++) {
   for (const [method, c, n] of cases) {
     for (const x of targets) {
-      const c0 = cpuOf(x.t.cpuPids);
+      const c0 = sysUser(x.t.cpuPids);
       const r = await load(x.port, x.t.reqs[method], { connections: c, amount: n });
-      const us = ((cpuOf(x.t.cpuPids) - c0) * 1e6) / r.requests;
+      const c1 = sysUser(x.t.cpuPids);
+      const us = ((c1.user + c1.sys - c0.user - c0.sys) * 1e6) / r.requests;
+      const sys = ((c1.sys - c0.sys) * 1e6) / r.requests;
       if (r.non2xx) console.log(`${x.name} ${method}: ${r.non2xx} non-2xx answers`);
-      (x.results[`${method} c=${c}`] ??= []).push({ us, p99: r.p99 });
+      (x.results[`${method} c=${c}`] ??= []).push({ us, sys, p99: r.p99 });
     }
   }
+}
+function sysUser(pids) {
+  const t = { user: 0, sys: 0 };
+  for (const p of pids) {
+    try {
+      const c = cpuSplit(p);
+      t.user += c.user;
+      t.sys += c.sys;
+    } catch {
+      /* exited */
+    }
+  }
+  return t;
 }
 const med = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 for (const [method, c] of cases) {
   for (const x of targets) {
     const rs = x.results[`${method} c=${c}`];
     const us = rs.map((r) => r.us);
-    console.log(`${x.name.padEnd(24)} ${method} c=${c}: ${med(us).toFixed(1)} µs CPU/req (${Math.min(...us).toFixed(0)}–${Math.max(...us).toFixed(0)}), p99 ${med(rs.map((r) => r.p99)).toFixed(2)} ms`);
+    console.log(`${x.name.padEnd(24)} ${method} c=${c}: ${med(us).toFixed(1)} µs CPU/req (${Math.min(...us).toFixed(0)}–${Math.max(...us).toFixed(0)}; in the kernel ${med(rs.map((r) => r.sys)).toFixed(1)}), p99 ${med(rs.map((r) => r.p99)).toFixed(2)} ms`);
   }
 }
 for (const x of targets) {

@@ -130,10 +130,16 @@ export const CLK_TCK = (() => {
 
 /** utime+stime of a process (all its threads), in seconds. */
 export function cpuSeconds(pid) {
+  const { user, sys } = cpuSplit(pid);
+  return user + sys;
+}
+
+/** user and system CPU seconds of a process (fields 14 and 15 of /proc/pid/stat). */
+export function cpuSplit(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  // fields 14 and 15 of stat; f[0] is field 3
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  // f[0] is field 3
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
 }
 
 /** CPU seconds summed over several pids (a missing pid counts 0). */

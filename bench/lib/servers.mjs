@@ -168,8 +168,9 @@ log:
 `;
 }
 
-/** s3gate as its own process (node dist/cli.js), so its CPU and RSS are its own. */
-export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [] } = {}) {
+/** s3gate as its own process (node dist/cli.js), so its CPU and RSS are its own; `node` (or S3GATE_NODE)
+ * runs it on another Node binary than the bench's, such as the current LTS the Docker image uses. */
+export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [], node = process.env.S3GATE_NODE || process.execPath } = {}) {
   const cli = path.join(dist, 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} not found: run \`npm run build\` first`);
   const cfg = path.join(dir, `${tag}.yaml`);
@@ -180,7 +181,7 @@ export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = '
   args.push(cli, '--config', cfg);
   // The access log goes to a file, as it would in production (one JSON line per request).
   const out = openSync(path.join(dir, `${tag}.log`), 'a');
-  const entry = start(`s3gate ${tag}`, process.execPath, args, { stdout: out, env: { ...process.env, BENCH_RSS_FILE: rssFile } });
+  const entry = start(`s3gate ${tag}`, node, args, { stdout: out, env: { ...process.env, BENCH_RSS_FILE: rssFile } });
   await waitForPort(port, entry);
   return {
     ...entry, cpuPids: [entry.pid], port,
