@@ -24,6 +24,7 @@ import { parseQuery, uriEncode } from '../signing/sigv4.js';
 import { inboundBody, needsWholeBody, readSmall, wholeBody } from './body.js';
 import { clientHost } from './forwarded.js';
 import { respond, respondXml } from './respond.js';
+import { writeAccess } from './access-log.js';
 
 export interface RequestContext {
   id: string;
@@ -314,7 +315,7 @@ function finish(deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, r
   if (ctx.bytesIn) m.bytes.inc({ direction: 'in', upstream }, ctx.bytesIn);
   if (ctx.bytesOut) m.bytes.inc({ direction: 'out', upstream }, ctx.bytesOut);
   if (ctx.error && AUTH_FAILURES.has(ctx.error)) m.authFailures.inc({ reason: ctx.error });
-  deps.log.info({
+  writeAccess(deps.log, {
     reqId: ctx.id,
     key: ctx.auth?.key?.accessKeyId ?? (ctx.auth ? 'anonymous' : undefined),
     auth: ctx.auth?.kind,
@@ -327,5 +328,5 @@ function finish(deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, r
     bytesOut: ctx.bytesOut,
     ms: Math.round(seconds * 100000) / 100,
     upstream: ctx.route?.upstream.name,
-  }, 'request');
+  });
 }
