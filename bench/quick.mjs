@@ -2,7 +2,7 @@
 // upstream, beside reference points with no authentication: the nginx proxy (nginx), the
 // http-proxy-3 pass-through (node), a minimal undici pass-through (undici) and a Node server
 // that answers by itself (bare; see bench/lib/floor-server.mjs).
-//   node bench/quick.mjs [gw | gw:DIST_DIR | gw+NODE_FLAG,NODE_FLAG | gw@NODE_BINARY | nginx | node | undici | bare ...]
+//   node bench/quick.mjs [gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,...][%ENV=VALUE,...] | nginx | node | undici | bare ...]
 //   env: N (requests per measurement at c=64, 20000), N1 (at c=1, 0 = skip), ROUNDS (3)
 // Targets are measured in turn within each round and the median per target is printed, so two
 // builds (gw and gw:other/dist) can be compared on this noisy machine in one run. Not a
@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { installCleanup, freePort, cpuSplit, memStatus, start, stop, waitForPort } from './lib/procs.mjs';
-import { ROOT, BUCKET, findNginx, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
+import { ROOT, BUCKET, gatewayVariant, findNginx, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
 import { load, presignGet, signHeaders } from './lib/clients.mjs';
 
 installCleanup(580_000);
@@ -33,9 +33,7 @@ const targets = [];
 for (const [i, w] of which.entries()) {
   const port = await freePort();
   let t;
-  if (w.startsWith('gw@')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, node: w.slice(3) });
-  else if (w.startsWith('gw+')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, nodeFlags: w.slice(3).split(',') });
-  else if (w === 'gw' || w.startsWith('gw:')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, ...(w.startsWith('gw:') ? { dist: path.resolve(w.slice(3)) } : {}) });
+  if (w.startsWith('gw')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, ...gatewayVariant(w) });
   else if (w === 'nginx') t = await startNginx(nginx, dir, `proxy${i}`, proxyConf(dir, port, upPort), port);
   else if (w === 'node') t = await startNodeProxy(port, upPort);
   else if (w === 'undici' || w === 'bare') {

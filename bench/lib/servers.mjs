@@ -168,9 +168,31 @@ log:
 `;
 }
 
+/**
+ * Options for startS3gate from a target name on a bench command line:
+ * `gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,NODE_FLAG][%ENV=VALUE,ENV=VALUE]`, parts in that order.
+ */
+export function gatewayVariant(name) {
+  if (!name.startsWith('gw')) throw new Error(`not a gateway target: ${name}`);
+  const opts = {};
+  let rest = name.slice(2);
+  const take = (sigil, f) => {
+    const i = rest.lastIndexOf(sigil);
+    if (i < 0) return;
+    f(rest.slice(i + 1));
+    rest = rest.slice(0, i);
+  };
+  take('%', (v) => (opts.env = Object.fromEntries(v.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))));
+  take('+', (v) => (opts.nodeFlags = v.split(',')));
+  take('@', (v) => (opts.node = v));
+  take(':', (v) => (opts.dist = path.resolve(v)));
+  if (rest !== '') throw new Error(`unknown gateway target ${name}`);
+  return opts;
+}
+
 /** s3gate as its own process (node dist/cli.js), so its CPU and RSS are its own; `node` (or S3GATE_NODE)
  * runs it on another Node binary than the bench's, such as the current LTS the Docker image uses. */
-export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [], node = process.env.S3GATE_NODE || process.execPath } = {}) {
+export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [], node = process.env.S3GATE_NODE || process.execPath, env = {} } = {}) {
   const cli = path.join(dist, 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} not found: run \`npm run build\` first`);
   const cfg = path.join(dir, `${tag}.yaml`);
@@ -181,7 +203,7 @@ export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = '
   args.push(cli, '--config', cfg);
   // The access log goes to a file, as it would in production (one JSON line per request).
   const out = openSync(path.join(dir, `${tag}.log`), 'a');
-  const entry = start(`s3gate ${tag}`, node, args, { stdout: out, env: { ...process.env, BENCH_RSS_FILE: rssFile } });
+  const entry = start(`s3gate ${tag}`, node, args, { stdout: out, env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile } });
   await waitForPort(port, entry);
   return {
     ...entry, cpuPids: [entry.pid], port,
@@ -193,7 +215,11 @@ export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = '
       for (let i = 0; i < 100; i++) {
         await new Promise((r) => setTimeout(r, 10));
         const now = existsSync(rssFile) ? readFileSync(rssFile, 'utf8') : '';
-        if (now && now !== before) return (JSON.parse(now).maxRss ?? NaN) / 2 ** 20;
+        if (now && now !== before) {
+          const j = JSON.parse(now);
+          this.lastProbe = j;
+          return (j.maxRss ?? NaN) / 2 ** 20;
+        }
       }
       return NaN;
     },

@@ -1,0 +1,65 @@
+// Peak RSS of s3gate streaming big objects, each variant in a fresh process: first on its own,
+// then after a burst of small requests (which grows V8's young generation). The comparison loop
+// for memory, as bench/quick.mjs is for CPU; `npm run bench` gives the figures of record.
+//   node bench/rss.mjs [gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,...][%ENV=VALUE,...] ...]
+//   env: MIB (object size, 1024), N (small requests of each method at c=64, 20000)
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { installCleanup, freePort, memStatus, resetPeak } from './lib/procs.mjs';
+import { BUCKET, gatewayVariant, findNginx, upstreamConf, startNginx, startS3gate } from './lib/servers.mjs';
+import { bigGet, bigPut, load, presignGet, signHeaders } from './lib/clients.mjs';
+
+installCleanup(1_200_000);
+const MIB = Number(process.env.MIB ?? 1024);
+const N = Number(process.env.N ?? 20000);
+const which = process.argv.slice(2).length ? process.argv.slice(2) : ['gw'];
+const dir = mkdtempSync(path.join('/dev/shm', 's3gate-rss-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+mkdirSync(path.join(dir, 'data', BUCKET), { recursive: true });
+const block = randomBytes(2 ** 20);
+const fd = openSync(path.join(dir, 'data', BUCKET, 'big'), 'w');
+for (let i = 0; i < MIB; i++) writeSync(fd, block);
+closeSync(fd);
+const h = createHash('sha256');
+for (let i = 0; i < MIB; i++) h.update(block);
+const bigHash = h.digest('hex');
+const small = randomBytes(4096);
+const smallHash = createHash('sha256').update(small).digest('hex');
+const upPort = await freePort();
+const upstream = await startNginx(findNginx(console.log), dir, 'upstream', upstreamConf(dir, path.join(dir, 'data'), upPort), upPort);
+
+async function peakOf(gw, run) {
+  resetPeak(gw.pid);
+  const before = memStatus(gw.pid).rss;
+  await gw.probeRss();
+  await run();
+  await gw.probeRss();
+  const parts = Object.entries(gw.lastProbe.atPeak).filter(([, v]) => v >= 1).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `${memStatus(gw.pid).hwm.toFixed(0)} (from ${before.toFixed(0)}; at the peak: ${parts})`;
+}
+
+for (const [i, w] of which.entries()) {
+  const port = await freePort();
+  const opts = { tag: `gw${i}`, ...gatewayVariant(w) };
+  const gw = await startS3gate(dir, port, upPort, opts);
+  const put = await signHeaders(port, 'PUT', 'big-put', bigHash, { 'content-length': String(MIB * 2 ** 20) });
+  const get = await presignGet(port, 'big');
+  const bigs = async () => [
+    await peakOf(gw, () => bigPut(port, put.path, put.headers, block, MIB)),
+    await peakOf(gw, () => bigGet(port, get.path, { host: get.host }, MIB * 2 ** 20)),
+  ];
+  const start = memStatus(gw.pid).rss;
+  const fresh = await bigs();
+  const g = await presignGet(port, 'obj-4k');
+  const s = await signHeaders(port, 'PUT', 'put-4k', smallHash);
+  await load(port, { method: 'PUT', path: s.path, headers: s.headers, body: small }, { connections: 64, amount: N });
+  await load(port, { method: 'GET', path: g.path, headers: { host: g.host } }, { connections: 64, amount: N });
+  const afterSmall = memStatus(gw.pid).rss;
+  const loaded = await bigs();
+  console.log(`${w}: RSS MiB at start ${start.toFixed(0)}; fresh: ${MIB} MiB PUT peak ${fresh[0]}, GET peak ${fresh[1]}; ` +
+    `after ${N} small PUTs and GETs ${afterSmall.toFixed(0)}: PUT peak ${loaded[0]}, GET peak ${loaded[1]}`);
+  await gw.stop();
+}
+await upstream.stop();
+process.exit(0);
