@@ -6,7 +6,7 @@
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { installCleanup, freePort, memStatus, resetPeak } from './lib/procs.mjs';
+import { installCleanup, freePort, memStatus, resetPeak, cpuSeconds } from './lib/procs.mjs';
 import { BUCKET, gatewayVariant, findNginx, upstreamConf, startNginx, startS3gate } from './lib/servers.mjs';
 import { bigGet, bigPut, load, presignGet, signHeaders } from './lib/clients.mjs';
 
@@ -33,10 +33,13 @@ async function peakOf(gw, run) {
   resetPeak(gw.pid);
   const before = memStatus(gw.pid).rss;
   await gw.probeRss();
-  await run();
+  const cpu0 = cpuSeconds(gw.pid);
+  const r = await run();
+  const cpu = cpuSeconds(gw.pid) - cpu0;
   await gw.probeRss();
   const parts = Object.entries(gw.lastProbe.atPeak).filter(([, v]) => v >= 1).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${memStatus(gw.pid).hwm.toFixed(0)} (from ${before.toFixed(0)}; at the peak: ${parts})`;
+  const rate = MIB / r.seconds;
+  return `${memStatus(gw.pid).hwm.toFixed(0)} (from ${before.toFixed(0)}; ${rate.toFixed(0)} MiB/s, ${((cpu * 1024) / MIB).toFixed(2)} CPU s/GiB; at the peak: ${parts})`;
 }
 
 for (const [i, w] of which.entries()) {
@@ -49,6 +52,7 @@ for (const [i, w] of which.entries()) {
     await peakOf(gw, () => bigPut(port, put.path, put.headers, block, MIB)),
     await peakOf(gw, () => bigGet(port, get.path, { host: get.host }, MIB * 2 ** 20)),
   ];
+  await new Promise((r) => setTimeout(r, 2000)); // past start-up
   const start = memStatus(gw.pid).rss;
   const fresh = await bigs();
   const g = await presignGet(port, 'obj-4k');

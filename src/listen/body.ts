@@ -8,6 +8,7 @@ import type { Authenticated } from '../authenticate/index.js';
 import type { ProviderProfile } from '../config/provider.js';
 import { inboundPayload, algorithmOfHeader, type BodyDigests } from '../payload/index.js';
 import { S3Error } from '../s3/errors.js';
+import { bodyBytes } from './memory.js';
 
 export interface InboundBody {
   stream: Readable;
@@ -48,6 +49,7 @@ export function inboundBody(
   // past unread): as a stream when someone reads `stream`, or collected whole for small bodies.
   const count = () => req.on('data', (c: Buffer) => {
     ctx.bytesIn += c.length;
+    bodyBytes(c.length);
   });
   let piped = false;
   let replaced: Readable | undefined;

@@ -9,6 +9,7 @@ import type { Route } from '../route/route.js';
 import { responseHeaders, rewriteXml, stripFullObjectChecksums, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { clientProto } from './forwarded.js';
+import { bodyBytes } from './memory.js';
 
 export interface ResponseTally {
   status?: number;
@@ -68,6 +69,7 @@ export async function respond(
   res.writeHead(status, outHeaders);
   body.on('data', (c: Buffer) => {
     tally.bytesOut += c.length;
+    bodyBytes(c.length);
   });
   // A broken provider stream must cut the client's connection, never end it as if complete.
   // (Plain pipe with explicit error handling: stream/promises' pipeline costs a DOMException per

@@ -1,0 +1,40 @@
+// Keeps RSS flat while bodies stream. Every chunk of a body arrives in a fresh buffer outside
+// V8's heap (node's HTTP parser copies request bodies out; undici's socket reads allocate per
+// read), and it is only freed when V8 collects the small object that holds it. Streaming makes
+// little else, so V8's own triggers come late: dead chunks piled up to 80–90 MiB at the peak of a
+// 1 GiB transfer on Node 24, 15–50 MiB on Node 20. A minor GC (a scavenge, well under a
+// millisecond when few objects live) after every STREAMED_PER_GC bytes of bodies bounds the pile
+// at no measurable cost in throughput (docs/performance.md, `node bench/rss.mjs`).
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+const STREAMED_PER_GC = 16 * 1024 * 1024;
+
+type Gc = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
+
+/**
+ * V8's gc(), without --expose-gc on the command line (so it holds however s3gate is started):
+ * the flag exposes it to contexts made while it is set, and it is cleared again so no other
+ * context gets it. undefined if this V8 refuses.
+ */
+function obtainGc(): Gc | undefined {
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as Gc;
+  } catch {
+    return undefined;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+const gc = obtainGc();
+let streamed = 0;
+
+/** Notes `n` bytes of a body that went through; collects the young generation when due. */
+export function bodyBytes(n: number): void {
+  streamed += n;
+  if (streamed < STREAMED_PER_GC) return;
+  streamed = 0;
+  gc?.({ type: 'minor' });
+}
