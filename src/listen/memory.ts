@@ -8,7 +8,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-const STREAMED_PER_GC = 16 * 1024 * 1024;
+const STREAMED_PER_GC = 4 * 1024 * 1024;
 
 type Gc = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 

@@ -1,5 +1,5 @@
 // Streaming bodies must not pile up dead chunk buffers until V8 gets round to them: every
-// 16 MiB of body bytes ends in a minor GC (a scavenge), seen here through node's own GC
+// 4 MiB of body bytes ends in a minor GC (a scavenge), seen here through node's own GC
 // performance entries.
 import { PerformanceObserver, constants, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
@@ -23,16 +23,16 @@ async function minorGcsDuring(work: () => void): Promise<number> {
 }
 
 describe('body memory', () => {
-  it('collects the young generation once per 16 MiB of body bytes, and not before', async () => {
-    // Start from a known place in the count: 16 MiB in one go always reaches it.
-    bodyBytes(16 * MiB);
+  it('collects the young generation once per 4 MiB of body bytes, and not before', async () => {
+    // Start from a known place in the count: 4 MiB in one go always reaches it.
+    bodyBytes(4 * MiB);
     // Below the threshold: no collection.
     expect(await minorGcsDuring(() => {
-      for (let i = 0; i < 15; i++) bodyBytes(MiB);
+      for (let i = 0; i < 3; i++) bodyBytes(MiB);
     })).toBe(0);
     expect(await minorGcsDuring(() => bodyBytes(MiB))).toBe(1);
     expect(await minorGcsDuring(() => {
-      for (let i = 0; i < 64; i++) bodyBytes(MiB);
+      for (let i = 0; i < 16; i++) bodyBytes(MiB);
     })).toBe(4);
   });
 });
