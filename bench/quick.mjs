@@ -2,7 +2,7 @@
 // upstream, beside reference points with no authentication: the nginx proxy (nginx), the
 // http-proxy-3 pass-through (node), a minimal undici pass-through (undici) and a Node server
 // that answers by itself (bare; see bench/lib/floor-server.mjs).
-//   node bench/quick.mjs [gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,...][%ENV=VALUE,...] | nginx | node | undici | bare ...]
+//   node bench/quick.mjs [gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,...][%ENV=VALUE,...] | nginx | node | undici | nodehttp | bare ...]
 //   env: N (requests per measurement at c=64, 20000), N1 (at c=1, 0 = skip), ROUNDS (3)
 // Targets are measured in turn within each round and the median per target is printed, so two
 // builds (gw and gw:other/dist) can be compared on this noisy machine in one run. Not a
@@ -36,7 +36,7 @@ for (const [i, w] of which.entries()) {
   if (w.startsWith('gw')) t = await startS3gate(dir, port, upPort, { tag: `gw${i}`, ...gatewayVariant(w) });
   else if (w === 'nginx') t = await startNginx(nginx, dir, `proxy${i}`, proxyConf(dir, port, upPort), port);
   else if (w === 'node') t = await startNodeProxy(port, upPort);
-  else if (w === 'undici' || w === 'bare') {
+  else if (w === 'undici' || w === 'bare' || w === 'nodehttp') {
     const e = start(w, process.execPath, [path.join(ROOT, 'bench', 'lib', 'floor-server.mjs'), w, String(port), String(upPort)]);
     await waitForPort(port, e);
     t = { ...e, cpuPids: [e.pid], stop: () => stop(e) };

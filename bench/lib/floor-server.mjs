@@ -2,6 +2,7 @@
 //   node bench/lib/floor-server.mjs bare   PORT            — answers every request with 4 KiB itself
 //   node bench/lib/floor-server.mjs undici PORT UPSTREAM   — a minimal pass-through over undici's
 //     dispatcher (small bodies read whole, small answers sent in one write), as s3gate forwards
+//   node bench/lib/floor-server.mjs nodehttp PORT UPSTREAM — the same over node:http's client
 //   node bench/lib/floor-server.mjs stream PORT UPSTREAM   — the same, streaming both bodies
 //   … stream-sha256 …          — and hashing PUT bodies with sha256 on the main thread, as s3gate
 //                                 verifies a signed body
@@ -104,6 +105,29 @@ function streaming(req, res) {
   }, (e) => res.destroy(e));
 }
 
+// The same pass-through over node:http's own client and a keep-alive agent, to compare clients.
+const nodeAgent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
+function nodeClient(req, res) {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const b = chunks.length ? Buffer.concat(chunks) : null;
+    const up = http.request({
+      host: '127.0.0.1', port: Number(upPort), path: req.url, method: req.method, agent: nodeAgent,
+      headers: b ? { 'content-length': b.length } : {},
+    }, (r) => {
+      const parts = [];
+      r.on('data', (c) => parts.push(c));
+      r.on('end', () => {
+        res.writeHead(r.statusCode, r.rawHeaders);
+        res.end(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+      });
+    });
+    up.on('error', (e) => res.destroy(e));
+    up.end(b);
+  });
+}
+
 function bare(req, res) {
   req.resume();
   req.on('end', () => {
@@ -112,6 +136,6 @@ function bare(req, res) {
   });
 }
 
-const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, mode === 'bare' ? bare : mode.startsWith('stream') ? streaming : passThrough);
+const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, mode === 'bare' ? bare : mode === 'nodehttp' ? nodeClient : mode.startsWith('stream') ? streaming : passThrough);
 server.listen(Number(port), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));
