@@ -10,8 +10,12 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 
 # Runtime stage: the current Node LTS, no build tools, a non-root user.
 FROM node:24-bookworm-slim
+# One malloc arena: V8's compiler and GC threads otherwise each keep an arena of their own, and
+# what they free stays in it (docs/operations.md#memory: up to 20 MiB of peak RSS, no CPU cost
+# measured).
 ENV NODE_ENV=production \
-    S3GATE_LISTEN=0.0.0.0:8080
+    S3GATE_LISTEN=0.0.0.0:8080 \
+    MALLOC_ARENA_MAX=1
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
