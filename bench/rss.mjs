@@ -64,7 +64,6 @@ for (const [i, w] of which.entries()) {
   // V8's memory reducer starts 8 s after activity ends
   await new Promise((r) => setTimeout(r, 20_000));
   const idle = memStatus(gw.pid).rss;
-  if (process.env.USR1) { process.kill(gw.pid, 'SIGUSR1'); await new Promise((r) => setTimeout(r, 1000)); console.log('after last-resort gc', memStatus(gw.pid).rss.toFixed(0)); }
   console.log(`${w}: RSS MiB at start ${start.toFixed(0)}; fresh: ${MIB} MiB PUT peak ${fresh[0]}, GET peak ${fresh[1]}; ` +
     `after ${N} small PUTs and GETs ${afterSmall.toFixed(0)}: PUT peak ${loaded[0]}, GET peak ${loaded[1]}; idle 20 s later ${idle.toFixed(0)}`);
   await gw.stop();
