@@ -20,13 +20,19 @@ interface Credential {
 }
 
 function parseCredential(value: string, errorCode: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError'): Credential {
-  const parts = value.split('/');
-  if (parts.length < 5 || parts[parts.length - 1] !== 'aws4_request') {
+  // <access key id>/<date>/<region>/<service>/aws4_request, read from the end: the id itself
+  // cannot contain '/', but everything before the scope is taken as the id to be safe.
+  const end = value.lastIndexOf('/');
+  const service = end > 0 ? value.lastIndexOf('/', end - 1) : -1;
+  const region = service > 0 ? value.lastIndexOf('/', service - 1) : -1;
+  const date = region > 0 ? value.lastIndexOf('/', region - 1) : -1;
+  if (date < 0 || value.slice(end + 1) !== 'aws4_request') {
     throw new S3Error(errorCode, `Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`);
   }
-  // The access key id itself cannot contain '/', but take everything before the scope to be safe.
-  const [date, region, service] = parts.slice(-4, -1) as [string, string, string];
-  return { accessKeyId: parts.slice(0, -4).join('/'), date, region, service, scope: parts.slice(-4).join('/') };
+  return {
+    accessKeyId: value.slice(0, date), date: value.slice(date + 1, region), region: value.slice(region + 1, service),
+    service: value.slice(service + 1, end), scope: value.slice(date + 1),
+  };
 }
 
 export function parseAuthorizationV4(header: string): { credential: Credential; signedHeaders: string[]; signature: string } {
@@ -134,25 +140,39 @@ export function authenticateHeaderV4(input: AuthInput, keys: Map<string, Gateway
 
 export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {
   const pairs = input.query ?? parseQuery(input.rawQuery);
-  const get = (n: string) => {
-    let v: string | undefined;
-    for (const p of pairs) {
-      if (p[0] === n) {
-        v = p[1];
-        break;
-      }
+  // The authentication parameters in one pass (the first of each, as AWS reads them); the
+  // presigners hoist x-amz-content-sha256 into the query under either spelling.
+  let algorithm: string | undefined;
+  let credential: string | undefined;
+  let datetimeParam: string | undefined;
+  let expiresParam: string | undefined;
+  let signedParam: string | undefined;
+  let signatureParam: string | undefined;
+  let signedPayload: string | undefined;
+  for (let i = 0; i < pairs.length; i++) {
+    const [n, v] = pairs[i]!;
+    if (n.length > 6 && (n.charCodeAt(0) | 0x20) === 0x78 /* x */) {
+      if (n === 'X-Amz-Algorithm') algorithm ??= v;
+      else if (n === 'X-Amz-Credential') credential ??= v;
+      else if (n === 'X-Amz-Date') datetimeParam ??= v;
+      else if (n === 'X-Amz-Expires') expiresParam ??= v;
+      else if (n === 'X-Amz-SignedHeaders') signedParam ??= v;
+      else if (n === 'X-Amz-Signature') signatureParam ??= v;
+      else if (n.toLowerCase() === 'x-amz-content-sha256') signedPayload = v;
     }
+  }
+  const required = (v: string | undefined): string => {
     if (!v) throw new S3Error('AuthorizationQueryParametersError', `Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.`);
     return v;
   };
-  if (get('X-Amz-Algorithm') !== ALGORITHM) {
+  if (required(algorithm) !== ALGORITHM) {
     throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
   }
-  const cred = parseCredential(get('X-Amz-Credential'), 'AuthorizationQueryParametersError');
-  const datetime = get('X-Amz-Date');
-  const expires = Number(get('X-Amz-Expires'));
-  const signedHeaders = get('X-Amz-SignedHeaders').split(';');
-  const signature = get('X-Amz-Signature');
+  const cred = parseCredential(required(credential), 'AuthorizationQueryParametersError');
+  const datetime = required(datetimeParam);
+  const expires = Number(required(expiresParam));
+  const signedHeaders = required(signedParam).split(';');
+  const signature = required(signatureParam);
   const key = lookupKey(keys, cred.accessKeyId);
   const when = parseAmzDate(datetime);
   if (!when) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"');
@@ -167,9 +187,6 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
     throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: 'host' });
   }
   requireAmzHeadersSigned(input.headers, signedHeaders, ['x-amz-content-sha256']);
-  // Presigners hoist x-amz-content-sha256 into the query under either spelling.
-  let signedPayload: string | undefined;
-  for (const [n, v] of pairs) if (n.toLowerCase() === 'x-amz-content-sha256') signedPayload = v;
   const payloadHash = signedPayload ?? (input.headers['x-amz-content-sha256'] as string | undefined) ?? 'UNSIGNED-PAYLOAD';
   verify(key, input, cred, datetime, signedHeaders, canonicalQuery(pairs, 'X-Amz-Signature'), signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
   return { kind: 'v4-query', key, payloadHash };
