@@ -1,0 +1,37 @@
+// The Credential of a SigV4 signature is read from its end (<id>/<date>/<region>/<service>/aws4_request),
+// with index arithmetic on the hot path: pinned here against the plain split-based reading, on
+// inputs built from the pieces that make it go wrong (extra or missing slashes, empty parts).
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { parseAuthorizationV4 } from '../../src/authenticate/sigv4.js';
+
+function reference(value: string) {
+  const parts = value.split('/');
+  if (parts.length < 5 || parts[parts.length - 1] !== 'aws4_request') return 'malformed';
+  const [date, region, service] = parts.slice(-4, -1);
+  return { accessKeyId: parts.slice(0, -4).join('/'), date, region, service, scope: parts.slice(-4).join('/') };
+}
+
+function parsed(value: string) {
+  try {
+    return parseAuthorizationV4(`AWS4-HMAC-SHA256 Credential=${value}, SignedHeaders=host, Signature=0`).credential;
+  } catch (e) {
+    expect((e as { code?: string }).code).toBe('AuthorizationHeaderMalformed');
+    return 'malformed';
+  }
+}
+
+describe('SigV4 Credential', () => {
+  it('reads the same id and scope as splitting on "/" would, or refuses the same values', () => {
+    const piece = fc.constantFrom('AKID', '/', 'aws4_request', '', 'x/', '//', '20130524', 'us-east-1', 's3');
+    fc.assert(fc.property(fc.array(piece, { maxLength: 12 }).map((a) => a.join('')), (v) => {
+      expect(parsed(v)).toEqual(reference(v));
+    }), { numRuns: 5000 });
+  });
+
+  it('reads the AWS documentation example', () => {
+    expect(parsed('AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request')).toEqual({
+      accessKeyId: 'AKIAIOSFODNN7EXAMPLE', date: '20130524', region: 'us-east-1', service: 's3', scope: '20130524/us-east-1/s3/aws4_request',
+    });
+  });
+});
