@@ -200,8 +200,7 @@ function collectVerified(req: IncomingMessage, digests: BodyDigests, limit: numb
     req.once('end', () => {
       const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
       try {
-        digests.update(buf);
-        digests.verify();
+        digests.whole(buf);
         resolve(buf);
       } catch (e) {
         reject(e as Error);

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash, type Hash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { crc32cUpdate, crc64nvmeUpdate, type Crc64State } from './crc.js';
 
@@ -129,6 +129,14 @@ export function createChecksum(alg: ChecksumAlgorithm): Checksum {
     case 'md5':
       return new NodeHash(alg);
   }
+}
+
+/** Raw digest bytes of a whole body in one call: no hasher object for the hashes (node's one-shot crypto.hash). */
+export function digestBytesOf(alg: ChecksumAlgorithm, data: Uint8Array): Buffer {
+  if (alg === 'sha256' || alg === 'sha1' || alg === 'md5') return hash(alg, data, 'buffer') as unknown as Buffer;
+  const c = createChecksum(alg);
+  c.update(data);
+  return c.digestBytes();
 }
 
 /** One-shot convenience for tests and small bodies. */

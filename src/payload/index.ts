@@ -66,8 +66,10 @@ export function inboundPayload(headers: Record<string, string | string[] | undef
     if (!BODY_HEADERS.has(k) && !k.startsWith('x-amz-checksum-')) continue;
     const value = Array.isArray(v) ? v.join(',') : v;
     h[k] = value;
-    const alg = algorithmOfHeader(k);
-    if (alg) checksums[alg] = value.trim();
+    if (k.startsWith('x-amz-checksum-')) {
+      const alg = algorithmOfHeader(k);
+      if (alg) checksums[alg] = value.trim();
+    }
   }
 
   const sha = h['x-amz-content-sha256']?.trim();

@@ -5,6 +5,7 @@ import {
   type Checksum,
   type ChecksumAlgorithm,
   createChecksum,
+  digestBytesOf,
   isValidDigestValue,
 } from './checksums.js';
 
@@ -42,9 +43,11 @@ export function incompleteBody(expected: number, received: number): S3Error {
  * they share one hasher, so each byte is hashed once per algorithm.
  */
 export class BodyDigests {
-  private readonly hashers = new Map<ChecksumAlgorithm, Checksum>();
+  private readonly algs: ChecksumAlgorithm[];
+  // Made on the first update(): a body checked whole (`whole`) never needs them.
+  private hashers: Map<ChecksumAlgorithm, Checksum> | undefined;
+  private list: Checksum[] | undefined;
   private readonly results = new Map<ChecksumAlgorithm, Buffer>();
-  private readonly list: Checksum[] = [];
   bytes = 0;
 
   /** Throws the AWS error for malformed claims (InvalidDigest, InvalidRequest) before any byte is read. */
@@ -67,11 +70,7 @@ export class BodyDigests {
     if (expect.sha256Hex !== undefined) algs.add('sha256');
     if (expect.contentMd5 !== undefined) algs.add('md5');
     for (const [alg] of checks) algs.add(alg);
-    for (const alg of algs) {
-      const h = createChecksum(alg);
-      this.hashers.set(alg, h);
-      this.list.push(h);
-    }
+    this.algs = [...algs];
   }
 
   /** Throws IncompleteBody as soon as the body overruns the declared length. */
@@ -80,16 +79,39 @@ export class BodyDigests {
     if (this.expect.length !== undefined && this.bytes > this.expect.length) {
       throw incompleteBody(this.expect.length, this.bytes);
     }
+    if (!this.list) {
+      this.hashers = new Map();
+      this.list = [];
+      for (const alg of this.algs) {
+        const h = createChecksum(alg);
+        this.hashers.set(alg, h);
+        this.list.push(h);
+      }
+    }
     for (let i = 0; i < this.list.length; i++) this.list[i]!.update(buf);
+  }
+
+  /**
+   * The whole body at once, then every claim checked (verify): each digest in one call, with no
+   * hasher objects, which for a small body cost as much as the hashing (docs/performance.md).
+   */
+  whole(buf: Uint8Array): void {
+    if (this.list || this.bytes > 0) {
+      this.update(buf);
+    } else {
+      this.bytes = buf.length;
+      for (const alg of this.algs) this.results.set(alg, digestBytesOf(alg, buf));
+    }
+    this.verify();
   }
 
   /** The final digest of an algorithm this set computes (memoized: a digest can be taken once). */
   result(alg: ChecksumAlgorithm): Buffer {
     let r = this.results.get(alg);
     if (!r) {
-      const h = this.hashers.get(alg);
-      if (!h) throw new Error(`digest ${alg} was not requested`);
-      r = h.digestBytes();
+      if (!this.algs.includes(alg)) throw new Error(`digest ${alg} was not requested`);
+      if (!this.list) this.update(new Uint8Array(0));
+      r = this.hashers!.get(alg)!.digestBytes();
       this.results.set(alg, r);
     }
     return r;

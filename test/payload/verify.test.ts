@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { VerifyingStream } from '../../src/payload/verify.js';
+import { BodyDigests, VerifyingStream } from '../../src/payload/verify.js';
 import { inboundPayload } from '../../src/payload/index.js';
 import { checksumOf } from '../../src/payload/checksums.js';
 import { S3Error } from '../../src/s3/errors.js';
@@ -182,5 +182,53 @@ describe('inboundPayload', () => {
     expect((await run(ok.body, pieces(wire))).error).toBeUndefined();
     const bad = inboundPayload({ ...h, 'x-amz-checksum-crc32': checksumOf('crc32', Buffer.from('x')) }, exampleSigning(seed));
     await expectError(bad.body, wire, 'BadDigest');
+  });
+});
+
+describe('BodyDigests.whole (a small body checked in one call)', () => {
+  const ALGS = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'] as const;
+  const outcome = (f: () => void) => {
+    try {
+      f();
+      return 'ok';
+    } catch (e) {
+      return (e as S3Error).code + ': ' + (e as S3Error).message;
+    }
+  };
+
+  it('reaches the verdict streaming reaches, for true and false claims of every kind', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 3000 }), fc.constantFrom(...ALGS), fc.boolean(), fc.boolean(), fc.boolean(), fc.integer({ min: -2, max: 2 }),
+        (bytes, alg, shaTrue, md5True, checksumTrue, lengthOff) => {
+          const b = Buffer.from(bytes);
+          const other = Buffer.concat([b, Buffer.from('x')]);
+          const expect_ = {
+            sha256Hex: sha256hex(shaTrue ? b : other),
+            contentMd5: checksumOf('md5', md5True ? b : other),
+            checksums: { [alg]: checksumOf(alg, checksumTrue ? b : other) },
+            length: Math.max(0, b.length + lengthOff),
+          };
+          const streamed = outcome(() => {
+            const d = new BodyDigests(expect_);
+            for (const piece of splitAt(b, [7, 1000])) d.update(piece);
+            d.verify();
+          });
+          const whole = outcome(() => new BodyDigests(expect_).whole(b));
+          expect(whole).toBe(streamed);
+          if (shaTrue && md5True && checksumTrue && lengthOff === 0) expect(whole).toBe('ok');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the digests a hasher gives', () => {
+    const d = new BodyDigests({ sha256Hex: sha256hex(DATA), contentMd5: checksumOf('md5', DATA) }, ['crc32c', 'sha1']);
+    d.whole(DATA);
+    expect(d.result('sha256').toString('hex')).toBe(sha256hex(DATA));
+    expect(d.result('md5').toString('base64')).toBe(checksumOf('md5', DATA));
+    expect(d.result('crc32c').toString('base64')).toBe(checksumOf('crc32c', DATA));
+    expect(d.result('sha1').toString('base64')).toBe(checksumOf('sha1', DATA));
   });
 });
