@@ -28,5 +28,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.S3GATE_LISTEN||'').split(':').pop()+'/').then(r=>process.exit(r.status<500?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/cli.js"]
+# Baseline-compiled WebAssembly for undici's HTTP parser: the optimising recompile holds 30–35 MiB
+# for a moment (src/listen/memory.ts); Node 24 takes the flag only from the command line.
+ENTRYPOINT ["node", "--liftoff-only", "dist/cli.js"]
 CMD ["--config", "/app/proxy.yaml"]

@@ -29,6 +29,16 @@ function obtainGc(): Gc | undefined {
 }
 
 const gc = obtainGc();
+
+// undici parses HTTP with llhttp compiled to WebAssembly. V8 first compiles it with its baseline
+// compiler, then, once hot, recompiles it with its optimising one, which holds 30–35 MiB for a
+// moment for llhttp's one huge parsing function: that was the whole difference between a fresh
+// gateway's first 1 GiB GET peaking at 111 MiB and at 79 (`node bench/rss.mjs`). Baseline code
+// measured the same CPU per request (`node bench/quick.mjs gw gw+--liftoff-only`). Set before the
+// first upstream connection, when undici compiles llhttp; s3gate runs no other WebAssembly.
+// Node 24's V8 ignores the flag set this late (the GET still peaked at 113 MiB), so the Docker
+// image, on Node 24, also passes it on the command line.
+setFlagsFromString('--liftoff-only');
 let streamed = 0;
 
 /** Notes `n` bytes of a body that went through; collects the young generation when due. */
