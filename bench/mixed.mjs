@@ -3,7 +3,7 @@
 // RSS. What the streaming-memory collections (src/listen/memory.ts) cost the requests beside them.
 //   node bench/mixed.mjs gw gw:OTHER/dist ...   (variants as in bench/quick.mjs; env ROUNDS, 3)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { installCleanup, freePort, cpuSeconds, memStatus } from './lib/procs.mjs';
 import { BUCKET, findNginx, upstreamConf, startNginx, startS3gate, gatewayVariant } from './lib/servers.mjs';
