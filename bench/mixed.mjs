@@ -2,21 +2,17 @@
 // gateway variant in alternating rounds: GETs served, gateway CPU seconds for the whole, and peak
 // RSS. What the streaming-memory collections (src/listen/memory.ts) cost the requests beside them.
 //   node bench/mixed.mjs gw gw:OTHER/dist ...   (variants as in bench/quick.mjs; env ROUNDS, 3)
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { installCleanup, freePort, cpuSeconds, memStatus } from './lib/procs.mjs';
-import { BUCKET, findNginx, upstreamConf, startNginx, startS3gate, gatewayVariant } from './lib/servers.mjs';
+import { gatewayVariant, scratchUpstream, startS3gate } from './lib/servers.mjs';
 import { bigPut, load, presignGet, signHeaders } from './lib/clients.mjs';
 installCleanup(900_000);
 const MIB = 1024;
-const dir = mkdtempSync('/dev/shm/mixed-');
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-mkdirSync(path.join(dir, 'data', BUCKET), { recursive: true });
-writeFileSync(path.join(dir, 'data', BUCKET, 'obj-4k'), randomBytes(4096));
+const { dir, bucketDir, upPort, upstream: up } = await scratchUpstream('s3gate-mixed-', () => {});
+writeFileSync(path.join(bucketDir, 'obj-4k'), randomBytes(4096));
 const block = randomBytes(2 ** 20);
-const upPort = await freePort();
-const up = await startNginx(findNginx(() => {}), dir, 'upstream', upstreamConf(dir, path.join(dir, 'data'), upPort), upPort);
 const gws = [];
 for (const [i, w] of process.argv.slice(2).entries()) {
   const port = await freePort();

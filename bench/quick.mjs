@@ -8,11 +8,11 @@
 // builds (gw and gw:other/dist) can be compared on this noisy machine in one run. Not a
 // replacement for `npm run bench` (no spread, no baseline ratios): it answers "did this change
 // move CPU per request". A DIST_DIR copy needs `config` beside it (a symlink will do).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { installCleanup, freePort, cpuSplit, memStatus, start, stop, waitForPort } from './lib/procs.mjs';
-import { ROOT, BUCKET, gatewayVariant, findNginx, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
+import { ROOT, gatewayVariant, proxyConf, scratchUpstream, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
 import { load, presignGet, signHeaders } from './lib/clients.mjs';
 
 installCleanup(580_000);
@@ -20,15 +20,10 @@ const N = Number(process.env.N ?? 20000);
 const N1 = Number(process.env.N1 ?? 0);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ['gw'];
-const dir = mkdtempSync(path.join('/dev/shm', 's3gate-quick-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-mkdirSync(path.join(dir, 'data', BUCKET), { recursive: true });
+const { dir, bucketDir, nginx, upPort, upstream } = await scratchUpstream('s3gate-quick-');
 const small = randomBytes(4096);
-writeFileSync(path.join(dir, 'data', BUCKET, 'obj-4k'), small);
+writeFileSync(path.join(bucketDir, 'obj-4k'), small);
 const sha = createHash('sha256').update(small).digest('hex');
-const nginx = findNginx(console.log);
-const upPort = await freePort();
-const upstream = await startNginx(nginx, dir, 'upstream', upstreamConf(dir, path.join(dir, 'data'), upPort), upPort);
 const targets = [];
 for (const [i, w] of which.entries()) {
   const port = await freePort();

@@ -3,22 +3,20 @@
 // for memory, as bench/quick.mjs is for CPU; `npm run bench` gives the figures of record.
 //   node bench/rss.mjs [gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,...][%ENV=VALUE,...] ...]
 //   env: MIB (object size, 1024), N (small requests of each method at c=64, 20000)
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { installCleanup, freePort, memStatus, resetPeak, cpuSeconds } from './lib/procs.mjs';
-import { BUCKET, gatewayVariant, findNginx, upstreamConf, startNginx, startS3gate } from './lib/servers.mjs';
+import { gatewayVariant, scratchUpstream, startS3gate } from './lib/servers.mjs';
 import { bigGet, bigPut, load, presignGet, signHeaders } from './lib/clients.mjs';
 
 installCleanup(1_200_000);
 const MIB = Number(process.env.MIB ?? 1024);
 const N = Number(process.env.N ?? 20000);
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ['gw'];
-const dir = mkdtempSync(path.join('/dev/shm', 's3gate-rss-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-mkdirSync(path.join(dir, 'data', BUCKET), { recursive: true });
+const { dir, bucketDir, upPort, upstream } = await scratchUpstream('s3gate-rss-');
 const block = randomBytes(2 ** 20);
-const fd = openSync(path.join(dir, 'data', BUCKET, 'big'), 'w');
+const fd = openSync(path.join(bucketDir, 'big'), 'w');
 for (let i = 0; i < MIB; i++) writeSync(fd, block);
 closeSync(fd);
 const h = createHash('sha256');
@@ -26,8 +24,6 @@ for (let i = 0; i < MIB; i++) h.update(block);
 const bigHash = h.digest('hex');
 const small = randomBytes(4096);
 const smallHash = createHash('sha256').update(small).digest('hex');
-const upPort = await freePort();
-const upstream = await startNginx(findNginx(console.log), dir, 'upstream', upstreamConf(dir, path.join(dir, 'data'), upPort), upPort);
 
 async function peakOf(gw, run) {
   resetPeak(gw.pid);

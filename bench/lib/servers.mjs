@@ -1,10 +1,10 @@
 // The three things a client can talk to: (A) the upstream nginx, (B) a plain reverse proxy,
 // (C) s3gate from dist/, each a separate process group on 127.0.0.1.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { childPids, start, stop, waitForPort } from './procs.mjs';
+import { childPids, freePort, start, stop, waitForPort } from './procs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '..', '..');
@@ -166,6 +166,22 @@ buckets:
 log:
   level: ${process.env.BENCH_GATEWAY_LOG ?? 'info'}
 `;
+}
+
+/**
+ * For the small bench loops (quick, rss, mixed): a scratch dir in /dev/shm, removed at exit, whose
+ * data/BUCKET the nginx upstream serves. Returns the dir, the bucket's folder, the upstream's port
+ * and the upstream itself.
+ */
+export async function scratchUpstream(prefix, log = console.log) {
+  const dir = mkdtempSync(path.join('/dev/shm', prefix));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const bucketDir = path.join(dir, 'data', BUCKET);
+  mkdirSync(bucketDir, { recursive: true });
+  const nginx = findNginx(log);
+  const port = await freePort();
+  const upstream = await startNginx(nginx, dir, 'upstream', upstreamConf(dir, path.join(dir, 'data'), port), port);
+  return { dir, bucketDir, nginx, upPort: port, upstream };
 }
 
 /**
