@@ -44,9 +44,8 @@ export function incompleteBody(expected: number, received: number): S3Error {
  */
 export class BodyDigests {
   private readonly algs: ChecksumAlgorithm[];
-  // Made on the first update(): a body checked whole (`whole`) never needs them.
-  private hashers: Map<ChecksumAlgorithm, Checksum> | undefined;
-  private list: Checksum[] | undefined;
+  // One per entry of `algs`, made when first needed: a body checked whole (`whole`) never needs them.
+  private hashers: Checksum[] | undefined;
   private readonly results = new Map<ChecksumAlgorithm, Buffer>();
   bytes = 0;
 
@@ -79,16 +78,12 @@ export class BodyDigests {
     if (this.expect.length !== undefined && this.bytes > this.expect.length) {
       throw incompleteBody(this.expect.length, this.bytes);
     }
-    if (!this.list) {
-      this.hashers = new Map();
-      this.list = [];
-      for (const alg of this.algs) {
-        const h = createChecksum(alg);
-        this.hashers.set(alg, h);
-        this.list.push(h);
-      }
-    }
-    for (let i = 0; i < this.list.length; i++) this.list[i]!.update(buf);
+    const hashers = this.made();
+    for (let i = 0; i < hashers.length; i++) hashers[i]!.update(buf);
+  }
+
+  private made(): Checksum[] {
+    return (this.hashers ??= this.algs.map((alg) => createChecksum(alg)));
   }
 
   /**
@@ -96,7 +91,7 @@ export class BodyDigests {
    * hasher objects, which for a small body cost as much as the hashing (docs/performance.md).
    */
   whole(buf: Uint8Array): void {
-    if (this.list || this.bytes > 0) {
+    if (this.hashers || this.bytes > 0) {
       this.update(buf);
     } else {
       this.bytes = buf.length;
@@ -109,9 +104,9 @@ export class BodyDigests {
   result(alg: ChecksumAlgorithm): Buffer {
     let r = this.results.get(alg);
     if (!r) {
-      if (!this.algs.includes(alg)) throw new Error(`digest ${alg} was not requested`);
-      if (!this.list) this.update(new Uint8Array(0));
-      r = this.hashers!.get(alg)!.digestBytes();
+      const i = this.algs.indexOf(alg);
+      if (i < 0) throw new Error(`digest ${alg} was not requested`);
+      r = this.made()[i]!.digestBytes();
       this.results.set(alg, r);
     }
     return r;
