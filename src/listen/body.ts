@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Authenticated } from '../authenticate/index.js';
 import type { ProviderProfile } from '../config/provider.js';
-import { inboundPayload, algorithmOfHeader, type BodyDigests } from '../payload/index.js';
+import { inboundPayload, algorithmOfHeader, type BodyDigests, type InboundPayload } from '../payload/index.js';
 import { S3Error } from '../s3/errors.js';
 import { bodyBytes } from './memory.js';
 
@@ -45,31 +45,6 @@ export function inboundBody(
   if (payload.mode === 'plain' && payload.outboundLength === undefined && DATA_UPLOADS.has(operation)) {
     throw new S3Error('MissingContentLength');
   }
-  // Nothing listens to `req` until the body is wired one way or the other (so no chunk can flow
-  // past unread): as a stream when someone reads `stream`, or collected whole for small bodies.
-  const count = () => req.on('data', (c: Buffer) => {
-    ctx.bytesIn += c.length;
-    bodyBytes(c.length);
-  });
-  let piped = false;
-  let replaced: Readable | undefined;
-  const stream = (): Readable => {
-    if (replaced) return replaced;
-    if (!piped) {
-      piped = true;
-      count();
-      // Errors surface through payload.body, which undici reads: a failed check aborts the upstream
-      // request, and so does a client that goes away mid-body. (A plain pipe: stream.pipeline cost
-      // a DOMException per request here, 4% of a small PUT's CPU.)
-      const target = payload.body;
-      req.on('error', (e) => target.destroy(e));
-      req.on('close', () => {
-        if (!req.complete) target.destroy(new S3Error('IncompleteBody'));
-      });
-      req.pipe(target);
-    }
-    return payload.body;
-  };
   const digests = payload.digests;
   const small = payload.mode === 'plain' && digests !== undefined && payload.outboundLength !== undefined && payload.outboundLength <= SMALL_BODY;
 
@@ -89,17 +64,8 @@ export function inboundBody(
     const sdkAlg = joined(headers['x-amz-sdk-checksum-algorithm'])?.toLowerCase();
     if (sdkAlg && !accepted.has(sdkAlg)) out['x-amz-sdk-checksum-algorithm'] = null;
   }
-  const body = {
-    get stream() {
-      return stream();
-    },
-    set stream(s: Readable) {
-      replaced = s;
-    },
-    ...(payload.outboundLength !== undefined ? { length: payload.outboundLength } : {}),
-    headers: out,
-    ...(small ? { collect: () => (count(), collectVerified(req, digests!, payload.outboundLength!)) } : {}),
-  } as InboundBody;
+  const body = new ClientBody(req, payload, ctx, out);
+  if (small) body.collect = () => (body.count(), collectVerified(req, digests!, payload.outboundLength!));
   if (operation === 'CreateMultipartUpload') {
     // Parts will reach the provider without checksums it does not know: it must not expect them.
     const alg = joined(headers['x-amz-checksum-algorithm'])?.toLowerCase();
@@ -109,6 +75,61 @@ export function inboundBody(
     }
   }
   return body;
+}
+
+/**
+ * A client's body, wired to its socket on first use: streamed through payload/ (`stream`), or
+ * read whole when small (`collect`). Nothing listens to `req` until then, so no chunk can flow
+ * past unread. A class, not an object literal with a getter: V8 puts a literal's getter and
+ * setter in an AccessorPair it always allocates in the old generation, which then held this
+ * request's closures, and so the whole request, until the next major GC. That promoted 1.3 MiB
+ * per scavenge at 4 KiB PUTs (c=64) and cost a PUT 20% more CPU (docs/performance.md;
+ * test/listen/body-objects.test.ts keeps getters out of object literals).
+ */
+class ClientBody implements InboundBody {
+  length?: number;
+  collect?: () => Promise<Buffer>;
+  private piped = false;
+  private replaced: Readable | undefined;
+
+  constructor(
+    private readonly req: IncomingMessage, private readonly payload: InboundPayload,
+    private readonly ctx: { bytesIn: number }, readonly headers: Record<string, string | null>,
+  ) {
+    if (payload.outboundLength !== undefined) this.length = payload.outboundLength;
+  }
+
+  /** Counts the body's bytes as they arrive (access log, metrics, streaming memory). */
+  count(): void {
+    const ctx = this.ctx;
+    this.req.on('data', (c: Buffer) => {
+      ctx.bytesIn += c.length;
+      bodyBytes(c.length);
+    });
+  }
+
+  get stream(): Readable {
+    if (this.replaced) return this.replaced;
+    const target = this.payload.body;
+    if (!this.piped) {
+      this.piped = true;
+      this.count();
+      // Errors surface through payload.body, which undici reads: a failed check aborts the upstream
+      // request, and so does a client that goes away mid-body. (A plain pipe: stream.pipeline cost
+      // a DOMException per request here, 4% of a small PUT's CPU.)
+      const req = this.req;
+      req.on('error', (e) => target.destroy(e));
+      req.on('close', () => {
+        if (!req.complete) target.destroy(new S3Error('IncompleteBody'));
+      });
+      req.pipe(target);
+    }
+    return target;
+  }
+
+  set stream(s: Readable) {
+    this.replaced = s;
+  }
 }
 
 // Small XML bodies s3gate must see whole before sending: DeleteObjects (for Content-MD5) and
@@ -173,15 +194,22 @@ export async function readSmall(body: InboundBody): Promise<InboundBody> {
   return wholeBuffer(buffer, body.headers);
 }
 
-/** A body read whole: the buffer is what gets sent; a stream of it is made only if asked for. */
 function wholeBuffer(buffer: Buffer, headers: Record<string, string | null>): InboundBody {
-  let stream: Readable | undefined;
-  return {
-    get stream() {
-      return (stream ??= Readable.from([buffer]));
-    },
-    buffer, length: buffer.length, headers,
-  };
+  return new WholeBody(buffer, headers);
+}
+
+/** A body read whole: the buffer is what gets sent; a stream of it is made only if asked for. */
+class WholeBody implements InboundBody {
+  readonly length: number;
+  private made?: Readable;
+
+  constructor(readonly buffer: Buffer, readonly headers: Record<string, string | null>) {
+    this.length = buffer.length;
+  }
+
+  get stream(): Readable {
+    return (this.made ??= Readable.from([this.buffer]));
+  }
 }
 
 /** A small plain body off the socket, then every claim about it checked in one pass. */

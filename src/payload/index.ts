@@ -146,12 +146,26 @@ export function inboundPayload(headers: Record<string, string | string[] | undef
   // Claims are checked now (a malformed one fails before any byte is read); the stream is made on
   // first use, since a small body is verified whole with `digests` and never needs it.
   const digests = new BodyDigests(expect);
-  let body: VerifyingStream | undefined;
-  return {
-    mode: 'plain',
-    get body() {
-      return (body ??= new VerifyingStream(expect));
-    },
-    outboundLength: length, contentEncoding, trailerChecksums: () => ({}), digests,
-  };
+  return new PlainPayload(expect, digests, length, contentEncoding);
+}
+
+/** A plain body's pipeline; its verifying stream is made on first use (a class, for the reason ClientBody in listen/body.ts gives). */
+class PlainPayload implements InboundPayload {
+  readonly mode = 'plain';
+  readonly outboundLength?: number;
+  readonly contentEncoding?: string;
+  private stream?: VerifyingStream;
+
+  constructor(private readonly expect: BodyExpectations, readonly digests: BodyDigests, length: number | undefined, contentEncoding: string | undefined) {
+    if (length !== undefined) this.outboundLength = length;
+    if (contentEncoding !== undefined) this.contentEncoding = contentEncoding;
+  }
+
+  get body(): VerifyingStream {
+    return (this.stream ??= new VerifyingStream(this.expect));
+  }
+
+  trailerChecksums(): Record<string, string> {
+    return {};
+  }
 }
