@@ -3,7 +3,8 @@
 // http-proxy-3 pass-through (node), a minimal undici pass-through (undici) and a Node server
 // that answers by itself (bare; see bench/lib/floor-server.mjs).
 //   node bench/quick.mjs [gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,...][%ENV=VALUE,...] | nginx | node | undici | nodehttp | bare ...]
-//   env: N (requests per measurement at c=64, 20000), N1 (at c=1, 0 = skip), ROUNDS (3)
+//   env: N (requests per measurement at c=64, 20000), N1 (at c=1, 0 = skip), ROUNDS (3),
+//   METHODS (GET,PUT: the cases to measure)
 // Targets are measured in turn within each round and the median per target is printed, so two
 // builds (gw and gw:other/dist) can be compared on this noisy machine in one run. Not a
 // replacement for `npm run bench` (no spread, no baseline ratios): it answers "did this change
@@ -47,7 +48,8 @@ for (const [i, w] of which.entries()) {
   await load(port, t.reqs.PUT, { connections: 64, amount: 3000 });
   targets.push({ name: w, port, t, results: {} });
 }
-const cases = [['GET', 64, N], ['PUT', 64, N], ...(N1 ? [['GET', 1, N1], ['PUT', 1, N1]] : [])];
+const METHODS = (process.env.METHODS ?? 'GET,PUT').split(',');
+const cases = [['GET', 64, N], ['PUT', 64, N], ...(N1 ? [['GET', 1, N1], ['PUT', 1, N1]] : [])].filter(([m]) => METHODS.includes(m));
 for (let round = 0; round < ROUNDS; round++) {
   for (const [method, c, n] of cases) {
     for (const x of targets) {
