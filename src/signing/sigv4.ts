@@ -65,10 +65,22 @@ export function parseQuery(raw: string): [string, string][] {
 }
 
 /** The canonical query string: names and values URI-encoded, sorted by name then value. */
+const byNameThenValue = (a: [string, string], b: [string, string]): number =>
+  a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
+
 export function canonicalQuery(pairs: [string, string][], exclude?: string): string {
   const enc: [string, string][] = [];
-  for (const [n, v] of pairs) if (n !== exclude) enc.push([uriEncode(n, false), uriEncode(v, false)]);
-  enc.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  // Presigners send their parameters already in canonical order; V8's sort copies the array even
+  // then (0.4 of the 5.2 µs a canonical request took, `node bench/micro.mjs`), so it runs only
+  // when a pair is out of order.
+  let sorted = true;
+  for (const [n, v] of pairs) {
+    if (n === exclude) continue;
+    const e: [string, string] = [uriEncode(n, false), uriEncode(v, false)];
+    if (sorted && enc.length > 0 && byNameThenValue(enc[enc.length - 1]!, e) > 0) sorted = false;
+    enc.push(e);
+  }
+  if (!sorted) enc.sort(byNameThenValue);
   let out = '';
   for (let i = 0; i < enc.length; i++) out += (i ? '&' : '') + enc[i]![0] + '=' + enc[i]![1];
   return out;
