@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import type { Upstream } from '../config/types.js';
 import { signatureFor } from '../config/provider.js';
-import { buildOutbound } from '../resign/request.js';
+import { buildOutbound, type OutboundInput } from '../resign/request.js';
 import { chunkSignedBody, signOutbound } from '../resign/sign.js';
 import { signedChunkedLength } from '../resign/chunked.js';
 import { EMPTY_SHA256 } from '../signing/sigv4.js';
@@ -40,10 +40,9 @@ export interface SendRequest {
 }
 
 export async function send(up: Upstream, upstreamBucket: string, r: SendRequest): Promise<UpstreamResponse> {
-  const outbound = buildOutbound(up, {
-    method: r.method, upstreamBucket, query: r.query, headers: r.headers, queryAuth: r.queryAuth,
-    ...(r.key !== undefined ? { key: r.key } : {}),
-  });
+  const input: OutboundInput = { method: r.method, upstreamBucket, query: r.query, headers: r.headers, queryAuth: r.queryAuth };
+  if (r.key !== undefined) input.key = r.key;
+  const outbound = buildOutbound(up, input);
   if (!up.profile.checksums.checksumMode && outbound.headers['x-amz-checksum-mode'] !== undefined) delete outbound.headers['x-amz-checksum-mode'];
   for (const [k, v] of Object.entries(r.body?.headers ?? {})) {
     if (v === null) delete outbound.headers[k];

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { resolveAddress, type Address } from '../addressing/resolve.js';
-import { authenticate, type Authenticated } from '../authenticate/index.js';
+import { authenticate, type Authenticated, type AuthInput } from '../authenticate/index.js';
 import { classify, type Operation, type QueryLookup } from '../authorize/operation.js';
 import { allows, publicAllows, requireGrant, visibleBuckets } from '../authorize/grants.js';
 import { findRoute, parseCopySource, type Route } from '../route/route.js';
@@ -178,13 +178,12 @@ async function run(
   const corsRoute = address.bucket ? cfg.buckets.get(address.bucket) ?? cfg.buckets.get('*') : undefined;
   if (corsRoute?.cors) Object.assign(ctx.replyHeaders, responseCors(corsRoute.cors, origin, method));
 
-  const auth = authenticate(
-    {
-      method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, query: pairs, headers, now: new Date(),
-      ...(address.style !== 'path' && address.bucket ? { bucketInHost: address.bucket } : {}),
-    },
-    cfg.keys, cfg.region,
-  );
+  // Optional fields are set, not spread in: on Node 20 a spread into a literal measured about 4
+  // times the cost of assigning the field, and its objects reached the old generation (8 major
+  // GCs in 3 million objects, against none) (`node bench/literal-promotion.mjs`).
+  const authInput: AuthInput = { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, query: pairs, headers, now: new Date() };
+  if (address.style !== 'path' && address.bucket) authInput.bucketInHost = address.bucket;
+  const auth = authenticate(authInput, cfg.keys, cfg.region);
   ctx.auth = auth;
   const keyId = auth.key?.accessKeyId ?? 'anonymous';
   ctx.release = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, (kind) => deps.metrics.throttled.inc({ limit: kind, key: keyId }));

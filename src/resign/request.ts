@@ -78,7 +78,9 @@ export function buildOutbound(up: Upstream, input: OutboundInput): OutboundReque
     query.push([n, v]);
   }
   const virtual = input.upstreamBucket !== undefined && up.profile.addressing === 'virtual';
-  return { origin, host, method: input.method, path, query, headers, ...(virtual ? { bucketInHost: input.upstreamBucket } : {}) };
+  const out: OutboundRequest = { origin, host, method: input.method, path, query, headers };
+  if (virtual) out.bucketInHost = input.upstreamBucket;
+  return out;
 }
 
 export function queryString(pairs: [string, string][]): string {
