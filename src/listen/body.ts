@@ -83,7 +83,7 @@ export function inboundBody(
  * past unread. A class, not an object literal with a getter: V8 puts a literal's getter and
  * setter in an AccessorPair it always allocates in the old generation, which then held this
  * request's closures, and so the whole request, until the next major GC. That promoted 1.3 MiB
- * per scavenge at 4 KiB PUTs (c=64) and cost a PUT 20% more CPU (docs/performance.md;
+ * per scavenge at 4 KiB PUTs (c=64) and cost a PUT 13–20% more CPU (docs/performance.md;
  * test/listen/body-objects.test.ts keeps getters out of object literals).
  */
 class ClientBody implements InboundBody {
@@ -172,7 +172,7 @@ export async function wholeBody(body: InboundBody, operation: string, profile: P
   if (profile.checksums.contentMd5Required.includes(operation)) {
     headers['content-md5'] = createHash('md5').update(buf).digest('base64');
   }
-  return wholeBuffer(buf, headers);
+  return new WholeBody(buf, headers);
 }
 
 /**
@@ -191,11 +191,7 @@ export async function readSmall(body: InboundBody): Promise<InboundBody> {
     for await (const c of body.stream) parts.push(c as Buffer);
     buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
-  return wholeBuffer(buffer, body.headers);
-}
-
-function wholeBuffer(buffer: Buffer, headers: Record<string, string | null>): InboundBody {
-  return new WholeBody(buffer, headers);
+  return new WholeBody(buffer, body.headers);
 }
 
 /** A body read whole: the buffer is what gets sent; a stream of it is made only if asked for. */

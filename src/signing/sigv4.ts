@@ -64,10 +64,10 @@ export function parseQuery(raw: string): [string, string][] {
   return out;
 }
 
-/** The canonical query string: names and values URI-encoded, sorted by name then value. */
 const byNameThenValue = (a: [string, string], b: [string, string]): number =>
   a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
 
+/** The canonical query string: names and values URI-encoded, sorted by name then value. */
 export function canonicalQuery(pairs: [string, string][], exclude?: string): string {
   const enc: [string, string][] = [];
   // Presigners send their parameters already in canonical order; V8's sort copies the array even

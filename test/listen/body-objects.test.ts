@@ -3,7 +3,7 @@
 // the pair points at that object's own getter closures, and through them at everything the
 // closures captured (the request, its socket state, its body). So each such object kept its whole
 // request alive through every scavenge until the next major GC: at 4 KiB PUTs, c=64, 1.3 MiB was
-// promoted per scavenge against 39 KiB for GETs, and a PUT cost 20% more CPU
+// promoted per scavenge against 38 KiB for GETs, and a PUT cost 13–20% more CPU
 // (docs/performance.md). Getters belong on classes, where the pair is shared on the prototype.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { IncomingMessage } from 'node:http';
