@@ -216,6 +216,24 @@ describe('upstream stalls (gateway upstream timeouts: headers 400 ms, body 400 m
     expect(o.kind).not.toBe('ok');
     expectSafe(o, OBJECT);
   });
+
+  it('PUT of a small body, sent whole: no response → 503 ServiceUnavailable, nothing stored', async () => {
+    // A stall far longer than the test's own time limit: only the gateway's timeout can end it.
+    faulty.fault = { kind: 'stall', ms: 60_000 };
+    const o = await putObject('stalled-small-put', randomBytes(1000));
+    expect(o).toMatchObject({ kind: 's3', status: 503, code: 'ServiceUnavailable' });
+    expect(faulty.stored.has('/media/stalled-small-put')).toBe(false);
+  });
+
+  it('GET that is slow but never idle as long as a timeout (headers after 250 ms, then 256 KiB every 250 ms): arrives whole', async () => {
+    faulty.fault = { kind: 'trickle', bytes: 256 * 1024, ms: 250 };
+    const t0 = performance.now();
+    const o = await getObject('object');
+    // Longer in all than either 400 ms timeout: they time the waits, not the whole exchange.
+    expect(performance.now() - t0).toBeGreaterThan(1000);
+    expect(o.kind).toBe('ok');
+    expectSafe(o, OBJECT);
+  });
 });
 
 describe('client disconnects mid-upload', () => {

@@ -20,7 +20,9 @@ export type Fault =
   /** an S3 error document with this status */
   | { kind: 'error'; status: 500 | 503; code: Extract<S3ErrorCode, 'InternalError' | 'SlowDown' | 'ServiceUnavailable'>; times?: number }
   /** declare the full Content-Length, send `sendBytes`, then end the response cleanly (FIN) */
-  | { kind: 'short-body'; sendBytes: number };
+  | { kind: 'short-body'; sendBytes: number }
+  /** wait `ms` before the headers, then send the body `bytes` at a time, `ms` apart: slow, never idle for longer than `ms` */
+  | { kind: 'trickle'; bytes: number; ms: number };
 
 export interface FaultyRecord {
   method: string;
@@ -189,6 +191,23 @@ export async function startFaultyUpstream(initial: Fault = { kind: 'none' }): Pr
         case 'short-body':
           // A clean FIN after too few bytes: only the Content-Length tells the reader it is short.
           return send(answer(), fault.sendBytes, () => closeSelf(true));
+        case 'trickle': {
+          const a = answer();
+          const { bytes, ms } = fault;
+          return later(ms, () => {
+            res.writeHead(a.status, { ...a.headers, 'content-length': String(a.body.length), 'x-amz-request-id': 'FAULTY0000000000' });
+            let sent = 0;
+            const next = (): void => {
+              if (res.destroyed) return;
+              const piece = a.body.subarray(sent, sent + bytes);
+              sent += piece.length;
+              if (sent >= a.body.length) return void res.end(piece);
+              res.write(piece);
+              later(ms, next);
+            };
+            next();
+          });
+        }
       }
     });
   });
