@@ -52,10 +52,15 @@ export async function runMicro(log = console.log) {
   const cfg = buildConfig({
     listen: [{ address: '127.0.0.1:0' }],
     keys: [{ ...KEY, allow: [{ bucket: 'bench', actions: ['read', 'write'] }] }],
-    upstreams: { up: { provider: 'minio', endpoint: 'http://127.0.0.1:9000', credentials: { accessKeyId: 'UPKEY', secretAccessKey: 'up-secret-0123456789abcdefghijklmnopqrs' } } },
+    upstreams: {
+      up: { provider: 'minio', endpoint: 'http://127.0.0.1:9000', credentials: { accessKeyId: 'UPKEY', secretAccessKey: 'up-secret-0123456789abcdefghijklmnopqrs' } },
+      // Dell ECS: SigV2 for data operations.
+      ecs: { provider: 'dell-ecs', endpoint: 'http://127.0.0.1:9020', credentials: { accessKeyId: 'UPKEY', secretAccessKey: 'up-secret-0123456789abcdefghijklmnopqrs' } },
+    },
     buckets: { bench: { upstream: 'up' } },
   }, here);
   const up = cfg.upstreams.get('up');
+  const ecs = cfg.upstreams.get('ecs');
 
   // The fixed request: a header-signed GET and a presigned GET, as the SDK would send them.
   const host = 's3.example.com';
@@ -81,6 +86,11 @@ export async function runMicro(log = console.log) {
     method: 'GET', upstreamBucket: 'bench', key: 'photos/2025/01/cat picture.jpg', query: [],
     headers: headerInput.headers, queryAuth: false,
   });
+  const outboundEcs = buildOutbound(ecs, {
+    method: 'GET', upstreamBucket: 'bench', key: 'photos/2025/01/cat picture.jpg', query: [],
+    headers: headerInput.headers, queryAuth: false,
+  });
+  if (!signOutbound(ecs, 'GetObject', outboundEcs, sig.EMPTY_SHA256, NOW).authorization?.startsWith('AWS ')) throw new Error('dell-ecs GetObject was not signed with SigV2');
   const nodeSigner = new SignatureV4({ credentials: up.credentials, region: up.region, service: 's3', sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
   const smithyReq = {
     method: 'GET', protocol: 'http:', hostname: '127.0.0.1', port: 9000, path: outbound.path, query: {},
@@ -100,6 +110,7 @@ export async function runMicro(log = console.log) {
     ['authenticate() — SigV4 presigned GET (query auth)', () => authenticate(queryInput, cfg.keys, 'us-east-1')],
     ['canonical request build (canonicalUri + canonicalQuery + canonicalRequest)', () => sig.canonicalRequest(creqParts())],
     ['signOutbound() — re-sign for the upstream (s3gate signer, node:crypto)', () => signOutbound(up, 'GetObject', outbound, sig.EMPTY_SHA256, NOW)],
+    ['signOutbound() — re-sign with SigV2 (Dell ECS data operations)', () => signOutbound(ecs, 'GetObject', outboundEcs, sig.EMPTY_SHA256, NOW)],
     ['reference: smithy SignatureV4.sign with a node:crypto sha256', () => nodeSigner.sign(smithyReq, { signingDate: NOW })],
     ['buildOutbound() — outbound request shape', () => buildOutbound(up, { method: 'GET', upstreamBucket: 'bench', key: 'photos/2025/01/cat picture.jpg', query: [], headers: headerInput.headers, queryAuth: false })],
   ];
