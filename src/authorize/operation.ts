@@ -8,20 +8,21 @@ export interface Operation {
   action: Action;
 }
 
-// Bucket sub-resources. GET reads the configuration (list-level), PUT/DELETE change it (admin).
-const BUCKET_SUBRESOURCES: Record<string, string> = {
+// Bucket sub-resources, as [query name, operation] in the order they are tried. GET reads the
+// configuration (list-level), PUT/DELETE change it (admin).
+const BUCKET_SUBRESOURCES = Object.entries({
   acl: 'BucketAcl', cors: 'BucketCors', lifecycle: 'BucketLifecycleConfiguration', location: 'BucketLocation',
   logging: 'BucketLogging', notification: 'BucketNotificationConfiguration', policy: 'BucketPolicy',
   replication: 'BucketReplication', requestPayment: 'BucketRequestPayment', tagging: 'BucketTagging',
   versioning: 'BucketVersioning', website: 'BucketWebsite', encryption: 'BucketEncryption',
   'object-lock': 'ObjectLockConfiguration', ownershipControls: 'BucketOwnershipControls',
   publicAccessBlock: 'PublicAccessBlock', accelerate: 'BucketAccelerateConfiguration',
-};
+});
 
-const OBJECT_SUBRESOURCES: Record<string, string> = {
+const OBJECT_SUBRESOURCES = Object.entries({
   acl: 'ObjectAcl', tagging: 'ObjectTagging', retention: 'ObjectRetention', 'legal-hold': 'ObjectLegalHold',
   attributes: 'ObjectAttributes',
-};
+});
 
 /** What classify reads of the query: URLSearchParams fits, and so does the pipeline's QueryView. */
 export interface QueryLookup {
@@ -43,13 +44,13 @@ export function classify(method: string, bucket: string | undefined, key: string
       if (m === 'HEAD') return { name: 'HeadBucket', action: 'list' };
       if (has(query, 'uploads')) return { name: 'ListMultipartUploads', action: 'list' };
       if (has(query, 'versions')) return { name: 'ListObjectVersions', action: 'list' };
-      for (const [sub, op] of Object.entries(BUCKET_SUBRESOURCES)) if (has(query, sub)) return { name: `Get${op}`, action: 'list' };
+      for (const [sub, op] of BUCKET_SUBRESOURCES) if (has(query, sub)) return { name: `Get${op}`, action: 'list' };
       if (query.get('list-type') === '2') return { name: 'ListObjectsV2', action: 'list' };
       return { name: 'ListObjects', action: 'list' };
     }
     if (m === 'POST' && has(query, 'delete')) return { name: 'DeleteObjects', action: 'delete' };
     if (m === 'PUT' || m === 'DELETE') {
-      for (const [sub, op] of Object.entries(BUCKET_SUBRESOURCES)) {
+      for (const [sub, op] of BUCKET_SUBRESOURCES) {
         if (has(query, sub)) return { name: `${m === 'PUT' ? 'Put' : 'Delete'}${op}`, action: 'admin' };
       }
       return m === 'PUT' ? { name: 'CreateBucket', action: 'admin' } : { name: 'DeleteBucket', action: 'admin' };
@@ -61,12 +62,12 @@ export function classify(method: string, bucket: string | undefined, key: string
     case 'GET':
     case 'HEAD': {
       if (m === 'GET' && has(query, 'uploadId')) return { name: 'ListParts', action: 'read' };
-      for (const [sub, op] of Object.entries(OBJECT_SUBRESOURCES)) if (has(query, sub)) return { name: `Get${op}`, action: 'read' };
+      for (const [sub, op] of OBJECT_SUBRESOURCES) if (has(query, sub)) return { name: `Get${op}`, action: 'read' };
       return { name: m === 'GET' ? 'GetObject' : 'HeadObject', action: 'read' };
     }
     case 'PUT': {
       if (has(query, 'partNumber') && has(query, 'uploadId')) return { name: copy ? 'UploadPartCopy' : 'UploadPart', action: 'write' };
-      for (const [sub, op] of Object.entries(OBJECT_SUBRESOURCES)) if (has(query, sub)) return { name: `Put${op}`, action: 'write' };
+      for (const [sub, op] of OBJECT_SUBRESOURCES) if (has(query, sub)) return { name: `Put${op}`, action: 'write' };
       return { name: copy ? 'CopyObject' : 'PutObject', action: 'write' };
     }
     case 'POST': {

@@ -77,20 +77,20 @@ function lowerHeaders(req: IncomingMessage): Record<string, string | string[] | 
   return out;
 }
 
-/** The query as classify and the route read it: built once from the parsed pairs. */
+/**
+ * The query as classify and the route read it, over the parsed pairs. A scan, not a Set: a
+ * request has a handful of pairs, and a Set hashed every name of every request.
+ */
 class QueryView implements QueryLookup {
-  private readonly names: Set<string>;
-  constructor(private readonly pairs: [string, string][]) {
-    this.names = new Set(pairs.map((p) => p[0]));
-  }
+  constructor(private readonly pairs: [string, string][]) {}
 
   has(name: string): boolean {
-    return this.names.has(name);
+    for (let i = 0; i < this.pairs.length; i++) if (this.pairs[i]![0] === name) return true;
+    return false;
   }
 
   get(name: string): string | null {
-    if (!this.names.has(name)) return null;
-    for (const [n, v] of this.pairs) if (n === name) return v;
+    for (let i = 0; i < this.pairs.length; i++) if (this.pairs[i]![0] === name) return this.pairs[i]![1];
     return null;
   }
 }

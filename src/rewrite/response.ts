@@ -7,7 +7,8 @@ const DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-co
 
 export function responseHeaders(headers: Record<string, string | string[] | undefined>, clientLocation?: (loc: string) => string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(headers)) {
+  for (const k in headers) {
+    const v = headers[k];
     if (v === undefined || DROP.has(k)) continue;
     out[k] = k === 'location' && clientLocation && typeof v === 'string' ? clientLocation(v) : v;
   }
