@@ -16,6 +16,12 @@ const imp = (p) => import(pathToFileURL(path.join(dist, p)).href);
 const NOW = new Date('2025-01-15T12:00:00Z');
 const KEY = { accessKeyId: 'MICROKEY', secretAccessKey: 'micro-secret-0123456789abcdefghijklmnop' };
 
+// What nginx answers a 4 KiB GET with, as undici hands it over.
+const UPSTREAM_HEADERS = {
+  server: 'nginx/1.22.1', date: 'Sat, 21 Nov 2026 00:00:00 GMT', 'content-type': 'application/octet-stream', 'content-length': '4096',
+  'last-modified': 'Sat, 21 Nov 2026 00:00:00 GMT', connection: 'keep-alive', etag: '"673f5e80-1000"', 'accept-ranges': 'bytes',
+};
+
 /** A node:crypto sha256 in smithy's Checksum shape, to show what the JS hash costs in signOutbound. */
 class NodeSha256 {
   constructor(secret) {
@@ -48,6 +54,8 @@ export async function runMicro(log = console.log) {
   const { buildOutbound } = await imp('resign/request.js');
   const { buildConfig } = await imp('config/load.js');
   const sig = await imp('signing/sigv4.js');
+  const { classify, QueryView } = await imp('authorize/operation.js');
+  const { responseHeaders } = await imp('rewrite/response.js');
 
   const cfg = buildConfig({
     listen: [{ address: '127.0.0.1:0' }],
@@ -112,6 +120,10 @@ export async function runMicro(log = console.log) {
     ['signOutbound() — re-sign for the upstream (s3gate signer, node:crypto)', () => signOutbound(up, 'GetObject', outbound, sig.EMPTY_SHA256, NOW)],
     ['signOutbound() — re-sign with SigV2 (Dell ECS data operations)', () => signOutbound(ecs, 'GetObject', outboundEcs, sig.EMPTY_SHA256, NOW)],
     ['reference: smithy SignatureV4.sign with a node:crypto sha256', () => nodeSigner.sign(smithyReq, { signingDate: NOW })],
+    ['parse the query, classify the operation, copy the answer\'s headers (presigned GET)', () => {
+      classify('GET', 'bench', 'photos/2025/01/cat picture.jpg', new QueryView(sig.parseQuery(rawQuery)), queryInput.headers);
+      return responseHeaders(UPSTREAM_HEADERS);
+    }],
     ['buildOutbound() — outbound request shape', () => buildOutbound(up, { method: 'GET', upstreamBucket: 'bench', key: 'photos/2025/01/cat picture.jpg', query: [], headers: headerInput.headers, queryAuth: false })],
   ];
   const out = [];

@@ -24,10 +24,28 @@ const OBJECT_SUBRESOURCES = Object.entries({
   attributes: 'ObjectAttributes',
 });
 
-/** What classify reads of the query: URLSearchParams fits, and so does the pipeline's QueryView. */
+/** What classify reads of the query: URLSearchParams fits, and so does QueryView. */
 export interface QueryLookup {
   has(name: string): boolean;
   get(name: string): string | null;
+}
+
+/**
+ * The query as classify and the route read it, over the parsed pairs. A scan, not a Set: a
+ * request has a handful of pairs, and a Set hashed every name of every request.
+ */
+export class QueryView implements QueryLookup {
+  constructor(private readonly pairs: [string, string][]) {}
+
+  has(name: string): boolean {
+    for (let i = 0; i < this.pairs.length; i++) if (this.pairs[i]![0] === name) return true;
+    return false;
+  }
+
+  get(name: string): string | null {
+    for (let i = 0; i < this.pairs.length; i++) if (this.pairs[i]![0] === name) return this.pairs[i]![1];
+    return null;
+  }
 }
 
 function has(q: QueryLookup, name: string): boolean {

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { resolveAddress, type Address } from '../addressing/resolve.js';
 import { authenticate, type Authenticated, type AuthInput } from '../authenticate/index.js';
-import { classify, type Operation, type QueryLookup } from '../authorize/operation.js';
+import { classify, QueryView, type Operation } from '../authorize/operation.js';
 import { allows, publicAllows, requireGrant, visibleBuckets } from '../authorize/grants.js';
 import { findRoute, parseCopySource, type Route } from '../route/route.js';
 import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
@@ -75,24 +75,6 @@ function lowerHeaders(req: IncomingMessage): Record<string, string | string[] | 
     else out[k] = [prev, v];
   }
   return out;
-}
-
-/**
- * The query as classify and the route read it, over the parsed pairs. A scan, not a Set: a
- * request has a handful of pairs, and a Set hashed every name of every request.
- */
-class QueryView implements QueryLookup {
-  constructor(private readonly pairs: [string, string][]) {}
-
-  has(name: string): boolean {
-    for (let i = 0; i < this.pairs.length; i++) if (this.pairs[i]![0] === name) return true;
-    return false;
-  }
-
-  get(name: string): string | null {
-    for (let i = 0; i < this.pairs.length; i++) if (this.pairs[i]![0] === name) return this.pairs[i]![1];
-    return null;
-  }
 }
 
 const observers = new WeakMap<Metrics, ForwardObserver>();
