@@ -139,9 +139,7 @@ export function digestBytesOf(alg: ChecksumAlgorithm, data: Uint8Array): Buffer 
   return c.digestBytes();
 }
 
-/** One-shot convenience for tests and small bodies. */
+/** base64 of digestBytesOf: the form of `x-amz-checksum-*` and Content-MD5 (tests build their claims with it). */
 export function checksumOf(alg: ChecksumAlgorithm, data: Uint8Array): string {
-  const c = createChecksum(alg);
-  c.update(data);
-  return c.digest();
+  return digestBytesOf(alg, data).toString('base64');
 }
