@@ -8,6 +8,18 @@ import { childPids, freePort, start, stop, waitForPort } from './procs.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '..', '..');
+/**
+ * The node flags `npm start` gives the gateway (package.json's start script; the Docker image's
+ * ENTRYPOINT has the same): every gateway the bench starts gets them first, so it measures what
+ * users run. A variant's own flags come after them, and V8 takes the last of a repeated flag.
+ */
+export const START_FLAGS = (() => {
+  const start = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start;
+  const m = /^node((?:\s+--\S+)*)\s+dist\/cli\.js\b/.exec(start);
+  if (!m) throw new Error(`package.json's start script is not "node [--flag ...] dist/cli.js ...": ${start}`);
+  return m[1].trim().split(/\s+/).filter(Boolean);
+})();
+
 /** the compiled gateway: dist/ here, or S3GATE_DIST (a scratch build with config/ and node_modules beside it) */
 export const DIST = process.env.S3GATE_DIST ? path.resolve(process.env.S3GATE_DIST) : path.join(ROOT, 'dist');
 
@@ -208,19 +220,21 @@ export function gatewayVariant(name) {
 
 /** s3gate as its own process (node dist/cli.js), so its CPU and RSS are its own; `node` (or S3GATE_NODE)
  * runs it on another Node binary than the bench's, such as the current LTS the Docker image uses. */
-export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [], node = process.env.S3GATE_NODE || process.execPath, env = {} } = {}) {
+export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [], node = process.env.S3GATE_NODE || process.execPath, env = {}, wrap = [], startMs = 10_000 } = {}) {
   const cli = path.join(dist, 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} not found: run \`npm run build\` first`);
   const cfg = path.join(dir, `${tag}.yaml`);
   writeFileSync(cfg, gatewayYaml(port, upstreamPort));
   const rssFile = path.join(dir, `${tag}-rss.json`);
-  const args = [...nodeFlags, ...(cpuProfDir ? [] : ['--import', path.join(ROOT, 'bench', 'lib', 'rss-probe.mjs')])];
+  const args = [...START_FLAGS, ...nodeFlags, ...(cpuProfDir ? [] : ['--import', path.join(ROOT, 'bench', 'lib', 'rss-probe.mjs')])];
   if (cpuProfDir) args.push('--cpu-prof', '--cpu-prof-dir', cpuProfDir);
   args.push(cli, '--config', cfg);
   // The access log goes to a file, as it would in production (one JSON line per request).
   const out = openSync(path.join(dir, `${tag}.log`), 'a');
-  const entry = start(`s3gate ${tag}`, node, args, { stdout: out, env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile } });
-  await waitForPort(port, entry);
+  // `wrap` runs node under another program (valgrind, for bench/instructions.mjs).
+  const cmd = wrap.length ? [...wrap, node, ...args] : [node, ...args];
+  const entry = start(`s3gate ${tag}`, cmd[0], cmd.slice(1), { stdout: out, env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile } });
+  await waitForPort(port, entry, startMs);
   return {
     ...entry, cpuPids: [entry.pid], port,
     stop: () => stop(entry, 15_000),
