@@ -122,3 +122,13 @@ describe('docker-compose.yml', () => {
     expect(Number(String(s.ports[0]).split(':').pop())).toBe(cfg.listen[0]!.port);
   });
 });
+
+describe('Dockerfile', () => {
+  it('starts node with the same flags as `npm start`, which the bench measures', () => {
+    const start = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start as string;
+    const flags = /^node((?:\s+--\S+)*)\s+dist\/cli\.js /.exec(start)![1]!.trim().split(/\s+/);
+    expect(flags).toContain('--max-semi-space-size=32');
+    const entry = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))![1]!;
+    expect(JSON.parse(entry)).toEqual(['node', ...flags, 'dist/cli.js']);
+  });
+});
