@@ -30,8 +30,7 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
 STOPSIGNAL SIGTERM
 # The node flags of `npm start` (test/commands/deploy.test.ts keeps the two in step):
 # baseline-compiled WebAssembly for undici's HTTP parser, whose optimising recompile holds
-# 30–35 MiB for a moment (src/listen/memory.ts; Node 24 takes the flag only from the command
-# line), and semi-spaces of up to 32 MiB for V8's young generation, which cost small PUTs 12%
-# less CPU on Node 20 and measured neutral on Node 24 (docs/operations.md#memory).
-ENTRYPOINT ["node", "--liftoff-only", "--max-semi-space-size=32", "dist/cli.js"]
+# 30–35 MiB for a moment (src/listen/memory.ts); Node 24 takes the flag only from the command
+# line.
+ENTRYPOINT ["node", "--liftoff-only", "dist/cli.js"]
 CMD ["--config", "/app/proxy.yaml"]
