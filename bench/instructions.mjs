@@ -3,7 +3,8 @@
 // For telling whether a small change to the hot path paid (a few hundred instructions a request),
 // which bench/quick.mjs cannot resolve. Not time: a cache miss and an instruction count the same.
 //   node bench/instructions.mjs [gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,...] ...]
-//   env: N (requests counted per case, 4000), WARM (requests before counting, per method, 6000),
+//   env: N (requests counted per case, 4000), WARM (requests before counting, per method, 6000;
+//   not enough under valgrind: read only the later rounds, docs/performance.md#running-it),
 //   ROUNDS (2), C (connections, 64), METHODS (GET,PUT)
 // Each gateway runs under callgrind; counting is switched on for exactly the measured requests
 // (callgrind_control --zero, then --dump), so start-up and warm-up are left out. Needs valgrind

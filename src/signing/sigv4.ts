@@ -137,21 +137,34 @@ export function stringToSign(datetime: string, scope: string, canonicalReq: stri
 }
 
 // Derived keys change once a day per key, region and service; caching them saves four HMACs
-// per request. Keyed by the secret itself so a rotated secret never reuses a stale key.
-const keyCache = new Map<string, Buffer>();
+// per request. Found by the secret itself (so a rotated secret never reuses a stale key), then
+// by comparing the scope's parts: a single cache key joined from all four was a new string that
+// V8 flattened and hashed twice per request (verify, re-sign).
+interface DerivedKey {
+  readonly date: string;
+  readonly region: string;
+  readonly service: string;
+  readonly key: Buffer;
+}
+const keyCache = new Map<string, DerivedKey[]>();
+// A secret signs for a few scopes at a time: yesterday's and today's date, a region or two.
+const SCOPES_PER_SECRET = 8;
 
 export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  const id = `${date}\0${region}\0${service}\0${secret}`;
-  let k = keyCache.get(id);
-  if (!k) {
-    const kDate = createHmac('sha256', 'AWS4' + secret).update(date).digest();
-    const kRegion = createHmac('sha256', kDate).update(region).digest();
-    const kService = createHmac('sha256', kRegion).update(service).digest();
-    k = createHmac('sha256', kService).update('aws4_request').digest();
+  let scopes = keyCache.get(secret);
+  if (scopes) {
+    for (const d of scopes) if (d.date === date && d.region === region && d.service === service) return d.key;
+  } else {
     if (keyCache.size > 10_000) keyCache.clear();
-    keyCache.set(id, k);
+    keyCache.set(secret, (scopes = []));
   }
-  return k;
+  const kDate = createHmac('sha256', 'AWS4' + secret).update(date).digest();
+  const kRegion = createHmac('sha256', kDate).update(region).digest();
+  const kService = createHmac('sha256', kRegion).update(service).digest();
+  const key = createHmac('sha256', kService).update('aws4_request').digest();
+  if (scopes.length >= SCOPES_PER_SECRET) scopes.shift();
+  scopes.push({ date, region, service, key });
+  return key;
 }
 
 // HMAC-SHA256 (RFC 2104) as two one-shot hashes over the key's pads, precomputed per signing

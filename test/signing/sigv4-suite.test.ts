@@ -1,5 +1,6 @@
 // The AWS SigV4 test suite against the pure functions in src/signing/sigv4.ts: every published
 // .creq, .sts and .authz reproduced exactly (data and provenance in test/vectors/sigv4/).
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
@@ -87,6 +88,25 @@ describe('AWS SigV4 test suite (service "service", us-east-1, 20150830T123600Z)'
     // AWS General Reference, "Create a signing key for Signature Version 4" (service "iam").
     expect(signingKey(secretAccessKey, '20150830', region, 'iam').toString('hex'))
       .toBe('c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9');
+  });
+
+  it('the cached key is always the one derived for that secret, date, region and service', () => {
+    // The chain of AWS's documentation, uncached.
+    const derive = (secret: string, date: string, reg: string, svc: string) => [date, reg, svc, 'aws4_request']
+      .reduce<Buffer | string>((k, part) => createHmac('sha256', k).update(part).digest(), 'AWS4' + secret) as Buffer;
+    const scopes: [string, string, string, string][] = [];
+    for (const secret of [secretAccessKey, 'another-secret']) {
+      for (const date of ['20150829', '20150830', '20150831']) {
+        for (const reg of ['us-east-1', 'eu-west-1']) for (const svc of ['s3', 'iam']) scopes.push([secret, date, reg, svc]);
+      }
+    }
+    // Twice over, interleaved, with more scopes per secret than the cache keeps: hits, misses
+    // and evictions all answer the key of the scope asked for.
+    for (let round = 0; round < 2; round++) {
+      for (const [secret, date, reg, svc] of scopes) {
+        expect(signingKey(secret, date, reg, svc).equals(derive(secret, date, reg, svc)), `${secret} ${date} ${reg} ${svc}`).toBe(true);
+      }
+    }
   });
 
   const cases = [...suite.tests.all, ...supplement.tests];
