@@ -131,7 +131,7 @@ function deepMerge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'expectContinue', 'tls'];
+const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'tls'];
 
 function parseAddress(c: Checker, addr: string, path: string): { host: string; port: number } | undefined {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(addr);

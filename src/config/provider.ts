@@ -49,8 +49,6 @@ export interface ProviderProfile {
     /** operations for which the provider demands Content-MD5 (e.g. DeleteObjects on OVH) */
     contentMd5Required: string[];
   };
-  /** send Expect: 100-continue on uploads */
-  expectContinue: boolean;
   tls: {
     /** verify the provider's certificate */
     verify: boolean;
