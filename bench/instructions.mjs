@@ -1,21 +1,22 @@
-// Instructions per 4 KiB request, counted by valgrind's callgrind: the same build gives the same
-// count run after run, whatever else the machine is doing, where CPU time here moves by 10–20%.
-// For telling whether a small change to the hot path paid (a few hundred instructions a request),
-// which bench/quick.mjs cannot resolve. Not time: a cache miss and an instruction count the same.
+// Instructions per 4 KiB request, counted by valgrind's callgrind, whatever else the machine is
+// doing: meant for changes too small for bench/quick.mjs, whose CPU time moves by 10–20% here.
+// Rounds still move while the gateway warms up under valgrind and as whole GC cycles fall in one
+// window or the next (docs/performance.md#running-it has the spread measured): compare builds
+// within one run, on the later rounds. Not time: a cache miss and an instruction count the same.
 //   node bench/instructions.mjs [gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,...] ...]
 //   env: N (requests counted per case, 4000), WARM (requests before counting, per method, 6000;
 //   not enough under valgrind: read only the later rounds, docs/performance.md#running-it),
-//   ROUNDS (2), C (connections, 64), METHODS (GET,PUT)
+//   ROUNDS (2), C (connections, 64), METHODS (GET,PUT), KEEP (a directory that gets a copy of each
+//   dump, for callgrind_annotate)
 // Each gateway runs under callgrind; counting is switched on for exactly the measured requests
 // (callgrind_control --zero, then --dump), so start-up and warm-up are left out. Needs valgrind
 // (Debian's package); about 20 s a case a round under valgrind.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { installCleanup, freePort } from './lib/procs.mjs';
 import { gatewayVariant, scratchUpstream, startS3gate } from './lib/servers.mjs';
-import { load, presignGet, signHeaders } from './lib/clients.mjs';
+import { load, smallObject, smallRequests } from './lib/clients.mjs';
 
 installCleanup(3_600_000);
 const N = Number(process.env.N ?? 4000);
@@ -26,9 +27,7 @@ const METHODS = (process.env.METHODS ?? 'GET,PUT').split(',');
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ['gw'];
 
 const { dir, bucketDir, upPort, upstream } = await scratchUpstream('s3gate-instr-');
-const small = randomBytes(4096);
-writeFileSync(path.join(bucketDir, 'obj-4k'), small);
-const sha = createHash('sha256').update(small).digest('hex');
+const small = smallObject(bucketDir);
 
 const targets = [];
 for (const [i, w] of which.entries()) {
@@ -39,12 +38,7 @@ for (const [i, w] of which.entries()) {
     // V8 writes its own machine code: valgrind must look for changed code outside file mappings.
     wrap: ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${out}.%p`],
   });
-  const g = await presignGet(port, 'obj-4k');
-  const s = await signHeaders(port, 'PUT', 'put-4k', sha);
-  const reqs = {
-    GET: { method: 'GET', path: g.path, headers: { host: g.host } },
-    PUT: { method: 'PUT', path: s.path, headers: s.headers, body: small },
-  };
+  const reqs = await smallRequests(port, small);
   for (const m of METHODS) await load(port, reqs[m], { connections: C, amount: WARM });
   targets.push({ name: w, port, t, reqs, out, results: {} });
 }

@@ -9,12 +9,10 @@
 // builds (gw and gw:other/dist) can be compared on this noisy machine in one run. Not a
 // replacement for `npm run bench` (no spread, no baseline ratios): it answers "did this change
 // move CPU per request". A DIST_DIR copy needs `config` beside it (a symlink will do).
-import { writeFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { installCleanup, freePort, cpuSplit, memStatus, start, stop, waitForPort } from './lib/procs.mjs';
 import { ROOT, gatewayVariant, proxyConf, scratchUpstream, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
-import { load, presignGet, signHeaders } from './lib/clients.mjs';
+import { load, smallObject, smallRequests } from './lib/clients.mjs';
 
 installCleanup(580_000);
 const N = Number(process.env.N ?? 20000);
@@ -22,9 +20,7 @@ const N1 = Number(process.env.N1 ?? 0);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ['gw'];
 const { dir, bucketDir, nginx, upPort, upstream } = await scratchUpstream('s3gate-quick-');
-const small = randomBytes(4096);
-writeFileSync(path.join(bucketDir, 'obj-4k'), small);
-const sha = createHash('sha256').update(small).digest('hex');
+const small = smallObject(bucketDir);
 const targets = [];
 for (const [i, w] of which.entries()) {
   const port = await freePort();
@@ -38,12 +34,7 @@ for (const [i, w] of which.entries()) {
     t = { ...e, cpuPids: [e.pid], stop: () => stop(e) };
   }
   else throw new Error(`unknown target ${w}`);
-  const g = await presignGet(port, 'obj-4k');
-  const s = await signHeaders(port, 'PUT', 'put-4k', sha);
-  t.reqs = {
-    GET: { method: 'GET', path: g.path, headers: { host: g.host } },
-    PUT: { method: 'PUT', path: s.path, headers: s.headers, body: small },
-  };
+  t.reqs = await smallRequests(port, small);
   await load(port, t.reqs.GET, { connections: 64, amount: 3000 });
   await load(port, t.reqs.PUT, { connections: 64, amount: 3000 });
   targets.push({ name: w, port, t, results: {} });

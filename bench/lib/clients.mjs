@@ -1,6 +1,9 @@
 // What the clients send: real SigV4 (presigned GET URLs, header-signed PUTs, the SDK's own
 // uploads), the autocannon load loop with exact latencies, and single-stream big transfers.
 import http from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import autocannon from 'autocannon';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -30,6 +33,23 @@ function sdk(port, onSigned) {
     );
   }
   return s3;
+}
+
+/** The 4 KiB object of the small-request loops, written as obj-4k in the bucket's directory, with its sha256 for signed PUTs. */
+export function smallObject(bucketDir) {
+  const body = randomBytes(4096);
+  writeFileSync(path.join(bucketDir, 'obj-4k'), body);
+  return { body, sha256: createHash('sha256').update(body).digest('hex') };
+}
+
+/** The two requests of the small-request loops, signed for the server on `port`: a presigned GET of obj-4k and a header-signed PUT of put-4k. */
+export async function smallRequests(port, small) {
+  const g = await presignGet(port, 'obj-4k');
+  const s = await signHeaders(port, 'PUT', 'put-4k', small.sha256);
+  return {
+    GET: { method: 'GET', path: g.path, headers: { host: g.host } },
+    PUT: { method: 'PUT', path: s.path, headers: s.headers, body: small.body },
+  };
 }
 
 /** Path + query of a presigned GET for s3gate's host (valid 1 h). */
