@@ -220,7 +220,7 @@ export function gatewayVariant(name) {
 
 /** s3gate as its own process (node dist/cli.js), so its CPU and RSS are its own; `node` (or S3GATE_NODE)
  * runs it on another Node binary than the bench's, such as the current LTS the Docker image uses. */
-export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [], node = process.env.S3GATE_NODE || process.execPath, env = {}, wrap = [], startMs = 10_000 } = {}) {
+export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [], node = process.env.S3GATE_NODE || process.execPath, env = {} } = {}) {
   const cli = path.join(dist, 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} not found: run \`npm run build\` first`);
   const cfg = path.join(dir, `${tag}.yaml`);
@@ -231,10 +231,8 @@ export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = '
   args.push(cli, '--config', cfg);
   // The access log goes to a file, as it would in production (one JSON line per request).
   const out = openSync(path.join(dir, `${tag}.log`), 'a');
-  // `wrap` runs node under another program (valgrind, for bench/instructions.mjs).
-  const cmd = wrap.length ? [...wrap, node, ...args] : [node, ...args];
-  const entry = start(`s3gate ${tag}`, cmd[0], cmd.slice(1), { stdout: out, env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile } });
-  await waitForPort(port, entry, startMs);
+  const entry = start(`s3gate ${tag}`, node, args, { stdout: out, env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile } });
+  await waitForPort(port, entry);
   return {
     ...entry, cpuPids: [entry.pid], port,
     stop: () => stop(entry, 15_000),
