@@ -139,7 +139,7 @@ export function cpuSplit(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   // f[0] is field 3
-  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK };
+  return { user: Number(f[11]) / CLK_TCK, sys: Number(f[12]) / CLK_TCK, minflt: Number(f[7]), majflt: Number(f[9]) };
 }
 
 /** CPU seconds summed over several pids (a missing pid counts 0). */
