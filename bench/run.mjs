@@ -3,6 +3,9 @@
 //   npm run bench -- --micro                  (only the signing microbenchmarks)
 // (A) client → upstream nginx; (B) client → nginx reverse proxy → upstream; (C) client → s3gate
 // (dist/, SigV4 verified and re-signed) → upstream. Results: bench/results/latest.{json,md}.
+// The CPU-per-request runs also measure (N) a minimal Node pass-through on undici with no
+// authentication (bench/lib/floor-server.mjs undici): what a Node proxy built like s3gate pays
+// before doing any work of its own, so C − N is s3gate's own work.
 // Environment: BENCH_DURATION (s per round, 5), BENCH_ROUNDS (3), BENCH_BIG_MIB (256),
 // BENCH_BIG=1 (1024 MiB), S3GATE_DIST (another build of the gateway), BENCH_BIG_REPS (3), BENCH_CPU_REQUESTS (30000), BENCH_PROXY=node
 // (force the http-proxy-3 fallback for B), BENCH_PROFILE=0 (skip the --cpu-prof run), BENCH_HUGE=1 (after
@@ -14,7 +17,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { installCleanup, killAllNow, freePort, cpuOf, memStatus, resetPeak, sampleRss } from './lib/procs.mjs';
+import { installCleanup, killAllNow, freePort, cpuOf, memStatus, resetPeak, sampleRss, start, stop, waitForPort } from './lib/procs.mjs';
 import { ROOT, DIST, START_FLAGS, BUCKET, findNginx, nginxVersion, upstreamConf, proxyConf, startNginx, startNodeProxy, startS3gate } from './lib/servers.mjs';
 import { presignGet, signHeaders, load, bigPut, bigGet, sdkPut, exchange, signChunkedPut, chunkedBody, streamPut } from './lib/clients.mjs';
 import { CHUNK, chunksOf, repeatedBlockChunks, selfTest as chunkedSelfTest, signedChunkedFrames } from './lib/chunked.mjs';
@@ -93,7 +96,7 @@ const bigHash = (() => {
 
 const nginxBin = findNginx(log);
 if (!nginxBin) throw new Error('nginx is needed for the upstream: install it (Debian: apt-get install nginx-light) and run again');
-const ports = { up: await freePort(), proxy: await freePort(), gw: await freePort(), prof: await freePort() };
+const ports = { up: await freePort(), proxy: await freePort(), gw: await freePort(), prof: await freePort(), floor: await freePort() };
 const upstream = await startNginx(nginxBin, dir, 'upstream', upstreamConf(dir, dataDir, ports.up), ports.up);
 let proxy;
 let proxyKind;
@@ -112,10 +115,15 @@ if (process.env.BENCH_PROXY === 'node') {
 }
 const gateway = await startS3gate(dir, ports.gw, ports.up);
 const rssAtStart = memStatus(gateway.pid).rss;
+// Started with the gateway's node flags, so the two differ only in what s3gate does.
+const floorProc = start('floor', process.execPath, [...START_FLAGS, path.join(ROOT, 'bench', 'lib', 'floor-server.mjs'), 'undici', String(ports.floor), String(ports.up)]);
+await waitForPort(ports.floor, floorProc);
+const floor = { ...floorProc, cpuPids: [floorProc.pid], stop: () => stop(floorProc) };
 const targets = {
   A: { label: 'A direct', port: ports.up, cpuPids: upstream.cpuPids },
   B: { label: 'B proxy', port: ports.proxy, cpuPids: proxy.cpuPids },
   C: { label: 'C s3gate', port: ports.gw, cpuPids: gateway.cpuPids },
+  N: { label: 'N undici pass-through, no auth', port: ports.floor, cpuPids: floor.cpuPids },
 };
 log(`upstream: nginx ${nginxVersion(nginxBin)} on :${ports.up}; B: ${proxyKind} on :${ports.proxy}; C: s3gate pid ${gateway.pid} on :${ports.gw}`);
 
@@ -235,12 +243,13 @@ for (const cs of cases) {
 }
 
 // ---- CPU per small request: B's and C's own process time over a fixed count -----------
-log(`CPU per request: ${CPU_REQUESTS} requests at c=64, per method, B and C (and the upstream during B)`);
+log(`CPU per request: ${CPU_REQUESTS} requests at c=64, per method, B, N and C (and the upstream during B)`);
 for (const method of ['GET', 'PUT']) {
   const req = (await requests())[method];
   const row = (results.cpu[method] = {});
-  for (const k of ['B', 'C']) {
+  for (const k of ['B', 'N', 'C']) {
     const t = targets[k];
+    await load(t.port, req, { connections: 64, amount: 2000 }); // N's first requests of the run
     const c0 = cpuOf(t.cpuPids);
     const u0 = cpuOf(upstream.cpuPids);
     const r = await load(t.port, req, { connections: 64, amount: CPU_REQUESTS });
@@ -248,7 +257,7 @@ for (const method of ['GET', 'PUT']) {
     row[k] = { requests: r.requests, cpuSeconds: cpuOf(t.cpuPids) - c0, usPerRequest: ((cpuOf(t.cpuPids) - c0) * 1e6) / r.requests };
     if (k === 'B') row.upstream = { usPerRequest: ((cpuOf(upstream.cpuPids) - u0) * 1e6) / r.requests };
   }
-  log(`${method}: CPU µs/request B ${row.B.usPerRequest.toFixed(1)}, C ${row.C.usPerRequest.toFixed(1)} (upstream ${row.upstream.usPerRequest.toFixed(1)})`);
+  log(`${method}: CPU µs/request B ${row.B.usPerRequest.toFixed(1)}, N ${row.N.usPerRequest.toFixed(1)}, C ${row.C.usPerRequest.toFixed(1)} (upstream ${row.upstream.usPerRequest.toFixed(1)})`);
 }
 
 // ---- big single-stream transfers -------------------------------------------------------
@@ -385,7 +394,7 @@ if (PROFILE) {
 }
 
 // ---- stop servers, then the microbenchmarks -------------------------------------------
-await Promise.all([gateway.stop(), proxy.stop(), upstream.stop()]);
+await Promise.all([gateway.stop(), proxy.stop(), upstream.stop(), floor.stop()]);
 killAllNow();
 log('servers stopped; microbenchmarks');
 const microLines = [];
@@ -419,9 +428,25 @@ for (const [name, e] of Object.entries(results.small)) {
 out();
 out(`CPU per request (${CPU_REQUESTS} requests at c=64, utime+stime from /proc):`);
 out();
-out('| method | B µs CPU/req | C µs CPU/req | C/B | upstream µs/req |');
-out('| --- | --- | --- | --- | --- |');
-for (const [m, r] of Object.entries(results.cpu)) out(`| ${m} 4KiB | ${r.B.usPerRequest.toFixed(1)} | ${r.C.usPerRequest.toFixed(1)} | ${f2(r.C.usPerRequest / r.B.usPerRequest)} | ${r.upstream.usPerRequest.toFixed(1)} |`);
+out('N = a minimal Node pass-through on undici with no authentication (`bench/lib/floor-server.mjs undici`, node flags as C): what a Node proxy that forwards as s3gate does costs before any work of its own. C − N is s3gate\'s own work: verify, authorise, route, re-sign, log, count.');
+out();
+out('| method | B µs CPU/req | N µs CPU/req | C µs CPU/req | C/B | N/B | C − N µs | upstream µs/req |');
+out('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const [m, r] of Object.entries(results.cpu)) {
+  out(`| ${m} 4KiB | ${r.B.usPerRequest.toFixed(1)} | ${r.N.usPerRequest.toFixed(1)} | ${r.C.usPerRequest.toFixed(1)} | ${f2(r.C.usPerRequest / r.B.usPerRequest)} | ${f2(r.N.usPerRequest / r.B.usPerRequest)} | ${(r.C.usPerRequest - r.N.usPerRequest).toFixed(1)} | ${r.upstream.usPerRequest.toFixed(1)} |`);
+}
+{
+  // What the 2.5 × B target leaves for s3gate's own work once N's cost is paid, beside what
+  // verification and re-signing alone take in the microbenchmark (no GC, no other requests).
+  const micro = (prefix) => results.micro.find((x) => x.name.startsWith(prefix))?.us ?? NaN;
+  const resign = micro('signOutbound() — re-sign for the upstream');
+  const verify = { GET: micro('authenticate() — SigV4 presigned'), PUT: micro('authenticate() — SigV4 header auth') };
+  out();
+  for (const [m, r] of Object.entries(results.cpu)) {
+    const budget = 2.5 * r.B.usPerRequest - r.N.usPerRequest;
+    out(`${m}: 2.5 × B leaves ${budget.toFixed(1)} µs above N for s3gate's own work; it spends ${(r.C.usPerRequest - r.N.usPerRequest).toFixed(1)}. Verify + re-sign alone are ${(verify[m] + resign).toFixed(1)} µs in the microbenchmark${m === 'PUT' ? ', before the body\'s sha256' : ''}.`);
+  }
+}
 out();
 out(`big single-stream transfers, ${BIG_MIB} MiB, ${BIG_REPS} reps, MiB/s median (min–max); s3gate peak RSS = VmHWM (reset before each transfer)`);
 out();
