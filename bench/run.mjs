@@ -214,23 +214,26 @@ async function measured(t, req, opts) {
 
 const cases = [];
 for (const method of ['GET', 'PUT']) for (const c of [1, 64]) cases.push({ method, c, name: `${method} 4KiB c=${c}` });
-log(`small requests: ${cases.length} cases × ${ROUNDS} rounds × A,B,C × ${DURATION} s, interleaved`);
+// N runs beside them at c=64, where the rate targets are: what a pass-through that does nothing reaches.
+const whoFor = (c) => (c === 64 ? ['A', 'B', 'N', 'C'] : ['A', 'B', 'C']);
+log(`small requests: ${cases.length} cases × ${ROUNDS} rounds × A,B,C (and N at c=64) × ${DURATION} s, interleaved`);
 for (const cs of cases) {
   const reqs = await requests();
   const req = reqs[cs.method];
   const entry = (results.small[cs.name] = {});
-  for (const k of ['A', 'B', 'C']) {
+  const who = whoFor(cs.c);
+  for (const k of who) {
     await load(targets[k].port, req, { connections: cs.c, duration: 2 }); // warm-up: JIT, pools
     entry[k] = { rounds: [] };
   }
   for (let round = 0; round < ROUNDS; round++) {
-    for (const k of ['A', 'B', 'C']) {
+    for (const k of who) {
       const r = await measured(targets[k], req, { connections: cs.c, duration: DURATION });
       entry[k].rounds.push(r);
       await sleep(200);
     }
   }
-  for (const k of ['A', 'B', 'C']) {
+  for (const k of who) {
     const rs = entry[k].rounds;
     for (const m of ['rps', 'p50', 'p99']) {
       const xs = rs.map((r) => r[m]);
@@ -239,7 +242,7 @@ for (const cs of cases) {
     entry[k].cpuPct = Object.fromEntries(['server', 'upstream', 'client'].map((w) => [w, median(rs.map((r) => r.cpuPct[w] ?? NaN))]));
   }
   const e = entry;
-  log(`${cs.name}: rps A ${e.A.rps.median.toFixed(0)} B ${e.B.rps.median.toFixed(0)} C ${e.C.rps.median.toFixed(0)}; p99 ms A ${e.A.p99.median.toFixed(2)} B ${e.B.p99.median.toFixed(2)} C ${e.C.p99.median.toFixed(2)}`);
+  log(`${cs.name}: rps A ${e.A.rps.median.toFixed(0)} B ${e.B.rps.median.toFixed(0)}${e.N ? ` N ${e.N.rps.median.toFixed(0)}` : ''} C ${e.C.rps.median.toFixed(0)}; p99 ms A ${e.A.p99.median.toFixed(2)} B ${e.B.p99.median.toFixed(2)} C ${e.C.p99.median.toFixed(2)}`);
 }
 
 // ---- CPU per small request: B's and C's own process time over a fixed count -----------
@@ -414,16 +417,17 @@ out();
 out('| case | target | req/s | p50 ms | p99 ms | CPU % server / upstream / client |');
 out('| --- | --- | --- | --- | --- | --- |');
 for (const [name, e] of Object.entries(results.small)) {
-  for (const k of ['A', 'B', 'C']) {
+  for (const k of ['A', 'B', 'N', 'C']) {
+    if (!e[k]) continue;
     const c = e[k].cpuPct;
     out(`| ${name} | ${targets[k].label} | ${spread(e[k].rps, f0)} | ${spread(e[k].p50, f2)} | ${spread(e[k].p99, f2)} | ${f0(c.server)} / ${f0(c.upstream)} / ${f0(c.client)} |`);
   }
 }
 out();
-out('| case | C/A req/s | C/B req/s | p99 C − B (ms) |');
-out('| --- | --- | --- | --- |');
+out('| case | C/A req/s | C/B req/s | p99 C − B (ms) | N/B req/s (the pass-through with no authentication) |');
+out('| --- | --- | --- | --- | --- |');
 for (const [name, e] of Object.entries(results.small)) {
-  out(`| ${name} | ${f2(e.C.rps.median / e.A.rps.median)} | ${f2(e.C.rps.median / e.B.rps.median)} | ${f2(e.C.p99.median - e.B.p99.median)} |`);
+  out(`| ${name} | ${f2(e.C.rps.median / e.A.rps.median)} | ${f2(e.C.rps.median / e.B.rps.median)} | ${f2(e.C.p99.median - e.B.p99.median)} | ${e.N ? f2(e.N.rps.median / e.B.rps.median) : '–'} |`);
 }
 out();
 out(`CPU per request (${CPU_REQUESTS} requests at c=64, utime+stime from /proc):`);
@@ -489,7 +493,7 @@ const tgt = (name, measured, goal, pass) => T.push({ name, measured, goal, pass 
 for (const m of ['GET', 'PUT']) {
   const e = results.small[`${m} 4KiB c=64`];
   const r = e.C.rps.median / e.B.rps.median;
-  tgt(`${m} 4 KiB c=64 req/s C/B`, `${f2(r)} (${f0(e.C.rps.median)} vs ${f0(e.B.rps.median)})`, '≥ 0.60', r >= 0.6);
+  tgt(`${m} 4 KiB c=64 req/s C/B`, `${f2(r)} (${f0(e.C.rps.median)} vs ${f0(e.B.rps.median)}; N, with no authentication: ${f2(e.N.rps.median / e.B.rps.median)})`, '≥ 0.60', r >= 0.6);
 }
 for (const m of ['GET', 'PUT']) {
   const e = results.small[`${m} 4KiB c=1`];
@@ -509,7 +513,7 @@ tgt('s3gate peak RSS while streaming, after the small-request runs', `${f0(resul
 }
 for (const [m, r] of Object.entries(results.cpu)) {
   const x = r.C.usPerRequest / r.B.usPerRequest;
-  tgt(`CPU per ${m} 4 KiB request C/B`, `${f2(x)} (${r.C.usPerRequest.toFixed(1)} vs ${r.B.usPerRequest.toFixed(1)} µs)`, '≤ 2.5', x <= 2.5);
+  tgt(`CPU per ${m} 4 KiB request C/B`, `${f2(x)} (${r.C.usPerRequest.toFixed(1)} vs ${r.B.usPerRequest.toFixed(1)} µs; N, with no authentication: ${f2(r.N.usPerRequest / r.B.usPerRequest)})`, '≤ 2.5', x <= 2.5);
 }
 results.targets = T;
 out();
