@@ -3,9 +3,9 @@
 //   npm run bench -- --micro                  (only the signing microbenchmarks)
 // (A) client → upstream nginx; (B) client → nginx reverse proxy → upstream; (C) client → s3gate
 // (dist/, SigV4 verified and re-signed) → upstream. Results: bench/results/latest.{json,md}.
-// The CPU-per-request runs also measure (N) a minimal Node pass-through on undici with no
-// authentication (bench/lib/floor-server.mjs undici): what a Node proxy built like s3gate pays
-// before doing any work of its own, so C − N is s3gate's own work.
+// The c=64 rounds and the CPU-per-request runs also measure (N) a minimal Node pass-through on
+// undici with no authentication (bench/lib/floor-server.mjs undici): what a Node proxy built like
+// s3gate pays before doing any work of its own, so C − N is s3gate's own work.
 // Environment: BENCH_DURATION (s per round, 5), BENCH_ROUNDS (3), BENCH_BIG_MIB (256),
 // BENCH_BIG=1 (1024 MiB), S3GATE_DIST (another build of the gateway), BENCH_BIG_REPS (3), BENCH_CPU_REQUESTS (30000), BENCH_PROXY=node
 // (force the http-proxy-3 fallback for B), BENCH_PROFILE=0 (skip the --cpu-prof run), BENCH_HUGE=1 (after
@@ -252,7 +252,6 @@ for (const method of ['GET', 'PUT']) {
   const row = (results.cpu[method] = {});
   for (const k of ['B', 'N', 'C']) {
     const t = targets[k];
-    await load(t.port, req, { connections: 64, amount: 2000 }); // N's first requests of the run
     const c0 = cpuOf(t.cpuPids);
     const u0 = cpuOf(upstream.cpuPids);
     const r = await load(t.port, req, { connections: 64, amount: CPU_REQUESTS });

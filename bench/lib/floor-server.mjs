@@ -13,7 +13,8 @@
 //   … stream-sha256 …          — and hashing PUT bodies with sha256 on the main thread, as s3gate
 //                                 verifies a signed body
 //   … stream-sha256-worker …   — hashing them in a worker thread fed a copy of each chunk
-// bench/quick.mjs runs `bare` and `undici` as targets; bench/floor-big.mjs the streaming ones.
+// bench/quick.mjs runs the unstreamed ones as targets, bench/run.mjs runs `undici` as N, and
+// bench/floor-big.mjs runs the streaming ones.
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -163,7 +164,7 @@ function rawData(s, d) {
       const name = l.slice(0, c);
       const value = l.slice(c + 1).trim();
       const lower = name.toLowerCase();
-      if (lower === 'content-length') x.length = x.head ? 0 : Number(value);
+      if (lower === 'content-length') x.length = x.noBody ? 0 : Number(value);
       if (lower !== 'connection' && lower !== 'keep-alive') x.headers.push(name, value);
     }
     // nginx's 201/204 answers to PUT carry no Content-Length: no body.
@@ -191,7 +192,7 @@ function rawClient(req, res) {
     const b = chunks.length ? Buffer.concat(chunks) : null;
     const s = idle.pop() ?? rawSocket();
     const x = {
-      status: 0, length: Infinity, head: req.method === 'HEAD', got: 0, parts: [], headers: [],
+      status: 0, length: Infinity, noBody: req.method === 'HEAD', got: 0, parts: [], headers: [],
       done() {
         res.writeHead(x.status, x.headers);
         res.end(x.parts.length === 1 ? x.parts[0] : Buffer.concat(x.parts));
