@@ -407,19 +407,36 @@ export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {
 }
 
 export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig {
-  let text: string;
+  // An editor or `kubectl cp` writing in place can be caught halfway, and half a YAML file is
+  // often still valid YAML (a key list cut short). So the file is read again once the config is
+  // built and must not have changed: a config is only ever loaded from bytes that were the
+  // whole file at both reads. A write in progress refuses the load; its end reloads again.
+  for (let attempt = 1; ; attempt++) {
+    const text = readConfigText(file);
+    let doc: unknown;
+    try {
+      doc = parseYaml(protectReferences(text));
+    } catch (e) {
+      if (readConfigText(file) !== text && attempt < STABLE_READS) continue;
+      throw new ConfigError([`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
+    }
+    const cfg = buildConfig(doc, dirname(resolve(file)), opts);
+    if (readConfigText(file) !== text) {
+      if (attempt < STABLE_READS) continue;
+      throw new ConfigError([`${file}: the file changed while it was being read (a write in progress?); nothing was loaded, the next change or SIGHUP loads it`]);
+    }
+    cfg.source = resolve(file);
+    return cfg;
+  }
+}
+
+/** Reads per load before a file that keeps changing is refused. */
+const STABLE_READS = 3;
+
+function readConfigText(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch {
     throw new ConfigError([`${file}: cannot read the config file`]);
   }
-  let doc: unknown;
-  try {
-    doc = parseYaml(protectReferences(text));
-  } catch (e) {
-    throw new ConfigError([`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
-  }
-  const cfg = buildConfig(doc, dirname(resolve(file)), opts);
-  cfg.source = resolve(file);
-  return cfg;
 }
