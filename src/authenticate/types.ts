@@ -16,7 +16,8 @@ export interface AuthInput {
   bucketInHost?: string;
 }
 
-export type AuthKind = 'v4-header' | 'v4-query' | 'v2-header' | 'v2-query' | 'anonymous';
+/** v4-post/v2-post: a browser form's fields signed the policy (authenticate/post-policy.ts) */
+export type AuthKind = 'v4-header' | 'v4-query' | 'v2-header' | 'v2-query' | 'v4-post' | 'v2-post' | 'anonymous';
 
 export interface Authenticated {
   kind: AuthKind;

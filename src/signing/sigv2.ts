@@ -353,3 +353,8 @@ export function presignV2(
   params['Signature'] = signatureV2(creds.secretAccessKey, sts);
   return params;
 }
+
+/** A browser form's POST policy (SigV2): HMAC-SHA1 of the base64 policy, base64. */
+export function postPolicySignatureV2(secret: string, policyBase64: string): string {
+  return signatureV2(secret, policyBase64);
+}

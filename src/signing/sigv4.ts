@@ -271,3 +271,11 @@ export function signV4(i: SignV4Input, unsigned?: ReadonlySet<string>): Record<s
   headers.authorization = `${ALGORITHM} Credential=${i.accessKeyId}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${sig}`;
   return headers;
 }
+
+/**
+ * A browser form's POST policy (S3 "sigv4-authentication-HTTPPOST"): the base64 policy itself is
+ * the string to sign, under the same date/region/service key as a request's.
+ */
+export function postPolicySignatureV4(secret: string, date: string, region: string, service: string, policyBase64: string): string {
+  return signatureHex(signingKey(secret, date, region, service), policyBase64);
+}
