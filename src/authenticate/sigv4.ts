@@ -176,8 +176,10 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
   const key = lookupKey(keys, cred.accessKeyId);
   const when = parseAmzDate(datetime);
   if (!when) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"');
-  if (!Number.isInteger(expires) || expires < 0) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires should be a number');
-  if (expires > MAX_PRESIGN_EXPIRES) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds) that is 604800');
+  if (!Number.isInteger(expires)) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires should be a number');
+  // Out of range is a refusal of the URL, not a malformed request: S3 answers these with 403.
+  if (expires < 0) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be non-negative', {}, 403);
+  if (expires > MAX_PRESIGN_EXPIRES) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds) that is 604800', {}, 403);
   checkScope(cred, datetime, region, 'AuthorizationQueryParametersError');
   if (when.getTime() - input.now.getTime() > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not valid yet');
   if (input.now.getTime() > when.getTime() + expires * 1000) {

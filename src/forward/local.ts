@@ -10,7 +10,7 @@ const stores = new WeakMap<Upstream, LocalStore>();
 
 export async function forwardLocal(
   up: Upstream,
-  req: { method: string; bucket?: string; key?: string; query: URLSearchParams; headers: Record<string, string> },
+  req: { method: string; bucket?: string; key?: string; query: URLSearchParams; headers: Record<string, string>; requestId?: string },
   body: Readable | null,
 ): Promise<UpstreamResponse> {
   let store = stores.get(up);
@@ -20,12 +20,13 @@ export async function forwardLocal(
   }
   let r;
   try {
-    r = await store.handle({ ...req, body: body ?? Readable.from([]) });
+    const { requestId: _id, ...storeReq } = req;
+    r = await store.handle({ ...storeReq, body: body ?? Readable.from([]) });
   } catch (e) {
     if (!(e instanceof S3Error)) throw e;
     // The store answers errors the way a provider does over HTTP, so every caller (a migration's
     // fallback on 404, the copier) sees one shape for both transports.
-    const xml = req.method === 'HEAD' ? '' : errorXml(e, `/${req.bucket ?? ''}${req.key !== undefined ? '/' + req.key : ''}`, 'LOCAL');
+    const xml = req.method === 'HEAD' ? '' : errorXml(e, `/${req.bucket ?? ''}${req.key !== undefined ? '/' + req.key : ''}`, req.requestId ?? 'LOCAL');
     body?.resume();
     return { status: e.status, headers: { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(xml)) }, body: Readable.from([Buffer.from(xml)]) };
   }

@@ -37,6 +37,8 @@ export interface SendRequest {
   body?: OutgoingBody;
   signal: Cancel;
   observer?: ForwardObserver;
+  /** s3gate's request id: the local store's error documents name it */
+  requestId?: string;
 }
 
 export async function send(up: Upstream, upstreamBucket: string, r: SendRequest): Promise<UpstreamResponse> {
@@ -54,6 +56,7 @@ export async function send(up: Upstream, upstreamBucket: string, r: SendRequest)
     for (const [n, v] of outbound.query) q.append(n, v);
     return forwardLocal(up, {
       method: r.method, bucket: upstreamBucket, query: q, headers: outbound.headers, ...(r.key !== undefined ? { key: r.key } : {}),
+      ...(r.requestId !== undefined ? { requestId: r.requestId } : {}),
     }, body ? (body.buffer ? Readable.from([body.buffer]) : body.stream) : null);
   }
   const hex = r.declaredSha256 && HEX64.test(r.declaredSha256) ? r.declaredSha256 : undefined;

@@ -17,6 +17,8 @@ export interface AccessFields {
   bytesOut: number;
   ms: number;
   upstream?: string | undefined;
+  /** the provider's request id on an error it answered: the body carries s3gate's */
+  upstreamId?: string | undefined;
 }
 
 const INFO = 30;
@@ -29,7 +31,7 @@ function str(name: string, v: string | undefined): string {
 export function accessLine(f: AccessFields, time: number): string {
   return `{"level":${INFO},"time":${time},"reqId":${JSON.stringify(f.reqId)}${str('key', f.key)}${str('auth', f.auth)}` +
     `${str('op', f.op)}${str('method', f.method)}${str('bucket', f.bucket)},"status":${f.status}${str('error', f.error)}` +
-    `,"bytesIn":${f.bytesIn},"bytesOut":${f.bytesOut},"ms":${f.ms}${str('upstream', f.upstream)},"msg":"request"}\n`;
+    `,"bytesIn":${f.bytesIn},"bytesOut":${f.bytesOut},"ms":${f.ms}${str('upstream', f.upstream)}${str('upstreamId', f.upstreamId)},"msg":"request"}\n`;
 }
 
 interface LineStream {

@@ -43,6 +43,8 @@ export interface RequestContext {
   ranged?: boolean;
   /** gives the key's limiter slot back */
   release?: () => void;
+  /** the provider's request id on an error it answered */
+  upstreamId?: string;
 }
 
 export interface PipelineDeps {
@@ -213,7 +215,7 @@ async function run(
   const sendReq: SendRequest = {
     operation: op.name, method, query: pairs, headers: outHeaders,
     queryAuth: auth.kind === 'v4-query' || auth.kind === 'v2-query',
-    signal, observer: observer(deps.metrics),
+    signal, observer: observer(deps.metrics), requestId: ctx.id,
   };
   if (address.key !== undefined) sendReq.key = address.key;
   if (auth.payloadHash) sendReq.declaredSha256 = auth.payloadHash;
@@ -274,6 +276,7 @@ function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerRespons
   }
   const resource = (req.url ?? '/').split('?')[0]!;
   const body = req.method === 'HEAD' ? '' : errorXml(err, resource, ctx.id);
+  ctx.bytesOut = Buffer.byteLength(body);
   res.writeHead(err.status, {
     ...ctx.replyHeaders,
     'content-type': 'application/xml',
@@ -309,5 +312,6 @@ function finish(deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, r
     bytesOut: ctx.bytesOut,
     ms: Math.round(seconds * 100000) / 100,
     upstream: ctx.route?.upstream.name,
+    upstreamId: ctx.upstreamId,
   });
 }

@@ -16,6 +16,24 @@ export interface ResponseTally {
   bytesOut: number;
   /** the client asked for a byte range */
   ranged?: boolean;
+  /** s3gate's request id: the one an error document names */
+  id?: string;
+  /** the provider's request id, when its answer was an error (kept for the log line) */
+  upstreamId?: string;
+}
+
+const REQUEST_ID = /<RequestId>[^<]*<\/RequestId>/;
+
+/**
+ * A provider's error document names s3gate's request id, the one in `x-amz-request-id`: clients
+ * and SDKs report the two as one. The provider's own id goes to the log line.
+ */
+export function ownRequestId(xml: string, tally: ResponseTally): string {
+  if (!tally.id) return xml;
+  const m = REQUEST_ID.exec(xml);
+  if (!m) return xml;
+  tally.upstreamId = m[0].slice(11, -12);
+  return xml.slice(0, m.index) + `<RequestId>${tally.id}</RequestId>` + xml.slice(m.index + m[0].length);
 }
 
 export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, address: Address): NameMap {
@@ -46,13 +64,15 @@ export async function respond(
     const path = loc.replace(/^https?:\/\/[^/]+/, '');
     return path === upstreamBucketPath ? clientBucketPath : loc;
   });
+  if (status >= 300 && typeof headers['x-amz-request-id'] === 'string') tally.upstreamId = headers['x-amz-request-id'];
   Object.assign(outHeaders, extraHeaders);
   tally.status = status;
   if (rewriteBody) {
     let text = '';
     if (up.buffer) text = up.buffer.toString('utf8');
     else for await (const chunk of up.body) text += chunk;
-    const out = rewriteXml(text, nameMap(cfg, req, route, address));
+    let out = rewriteXml(text, nameMap(cfg, req, route, address));
+    if (status >= 300) out = ownRequestId(out, tally);
     delete outHeaders['content-length'];
     res.writeHead(status, { ...outHeaders, 'content-length': Buffer.byteLength(out) });
     res.end(out);

@@ -72,6 +72,9 @@ export async function startGateway(initial: GatewayConfig, opts: { log?: Logger 
     const options = serverOptions(initial);
     const server: Server = l.tls ? (createHttps({ ...options, ...tlsFiles(l) }, onRequest) as unknown as Server) : createHttp(options, onRequest);
     server.on('checkContinue', onContinue);
+    // Any other Expect value (empty, unknown) proceeds, as S3 ignores it; without a listener Node
+    // answers 417 on its own.
+    server.on('checkExpectation', onRequest);
     // What Node's parser refuses (bad method token, header bytes or size, CL with TE) still gets
     // an S3 error document a client can read, then the connection closes.
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
