@@ -189,7 +189,14 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
     throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: 'host' });
   }
   requireAmzHeadersSigned(input.headers, signedHeaders, ['x-amz-content-sha256']);
-  const payloadHash = signedPayload ?? (input.headers['x-amz-content-sha256'] as string | undefined) ?? 'UNSIGNED-PAYLOAD';
+  const headerPayload = input.headers['x-amz-content-sha256'];
+  // A hash pinned in the signed query binds the body; an unsigned header may not say otherwise.
+  if (signedPayload !== undefined && headerPayload !== undefined && headerPayload !== signedPayload) {
+    throw new S3Error('InvalidRequest', 'The x-amz-content-sha256 header does not match the signed X-Amz-Content-Sha256 query parameter');
+  }
+  const payloadHash = signedPayload ?? (headerPayload as string | undefined) ?? 'UNSIGNED-PAYLOAD';
   verify(key, input, cred, datetime, signedHeaders, canonicalQuery(pairs, 'X-Amz-Signature'), signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
-  return { kind: 'v4-query', key, payloadHash };
+  const out: Authenticated = { kind: 'v4-query', key, payloadHash };
+  if (signedPayload !== undefined) out.signedPayloadHash = signedPayload;
+  return out;
 }

@@ -24,6 +24,11 @@ export interface Authenticated {
   key?: GatewayKey;
   /** x-amz-content-sha256 as declared (hex, UNSIGNED-PAYLOAD, STREAMING-*), if any */
   payloadHash?: string;
+  /**
+   * A payload hash the verified signature covers but the headers do not carry: a presigned URL's
+   * X-Amz-Content-Sha256 query parameter. The body is held to it as to the header.
+   */
+  signedPayloadHash?: string;
   /** for aws-chunked bodies signed with SigV4: the seed of the chunk-signature chain */
   chunkSigning?: { signingKey: Buffer; datetime: string; scope: string; seedSignature: string };
 }

@@ -41,7 +41,13 @@ export function inboundBody(
   req: IncomingMessage, headers: Record<string, string | string[] | undefined>, auth: Authenticated,
   operation: string, profile: ProviderProfile, ctx: { bytesIn: number },
 ): InboundBody {
-  const payload = inboundPayload(headers, auth.chunkSigning);
+  // The body answers to every hash the signature covers: a presigned URL's signed
+  // X-Amz-Content-Sha256 binds it as the header would (authenticate/ refused a header that differs).
+  const pinned = auth.signedPayloadHash;
+  const payload = inboundPayload(
+    pinned !== undefined && headers['x-amz-content-sha256'] === undefined ? { ...headers, 'x-amz-content-sha256': pinned } : headers,
+    auth.chunkSigning,
+  );
   if (payload.mode === 'plain' && payload.outboundLength === undefined && DATA_UPLOADS.has(operation)) {
     throw new S3Error('MissingContentLength');
   }

@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { resolveAddress, type Address } from '../addressing/resolve.js';
 import { authenticate, type Authenticated, type AuthInput } from '../authenticate/index.js';
 import { classify, QueryView, type Operation } from '../authorize/operation.js';
+import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { allows, publicAllows, requireGrant, visibleBuckets } from '../authorize/grants.js';
 import { findRoute, parseCopySource, type Route } from '../route/route.js';
 import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
@@ -169,6 +170,7 @@ async function run(
   if (address.style !== 'path' && address.bucket) authInput.bucketInHost = address.bucket;
   const auth = authenticate(authInput, cfg.keys, cfg.region);
   ctx.auth = auth;
+  if (auth.kind === 'v2-header' || auth.kind === 'v2-query') requireSignedOperationV2(op, method, address.bucket, address.key, pairs, headers);
   const keyId = auth.key?.accessKeyId ?? 'anonymous';
   ctx.release = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, (kind) => deps.metrics.throttled.inc({ limit: kind, key: keyId }));
 

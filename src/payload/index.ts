@@ -107,7 +107,9 @@ export function inboundPayload(headers: Record<string, string | string[] | undef
       throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
     }
     if (mode !== 'unsigned-trailer' && !signing) {
-      throw new S3Error('InternalError', 'signed aws-chunked payload without the seed signature');
+      // Chunk signatures chain from a SigV4 Authorization header's signature; SigV2, presigned and
+      // anonymous requests have no seed to check them against. A client error, not ours.
+      throw new S3Error('InvalidRequest', `${sha} requires AWS Signature Version 4 header authentication`);
     }
     const decoder = new AwsChunkedDecoder({
       mode,
