@@ -11,6 +11,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # The README's AWS CLI line is run as written by the quick-start test.
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# minio-go 7 (GOPATH mode), whose streaming upload completes with a composite checksum header.
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/minio/minio-go ] || missing+=(golang-github-minio-minio-go-v7-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "test/system-deps.sh: missing Debian packages: ${missing[*]}" >&2

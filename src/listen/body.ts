@@ -43,9 +43,13 @@ export function inboundBody(
 ): InboundBody {
   // The body answers to every hash the signature covers: a presigned URL's signed
   // X-Amz-Content-Sha256 binds it as the header would (authenticate/ refused a header that differs).
+  // On CompleteMultipartUpload, x-amz-checksum-* is the object's checksum (composite or
+  // full-object, per x-amz-checksum-type), never the XML body's: the provider checks it against
+  // the parts, or it is dropped below when the provider knows no such header.
   const pinned = auth.signedPayloadHash;
+  const described = operation === 'CompleteMultipartUpload' ? withoutChecksums(headers) : headers;
   const payload = inboundPayload(
-    pinned !== undefined && headers['x-amz-content-sha256'] === undefined ? { ...headers, 'x-amz-content-sha256': pinned } : headers,
+    pinned !== undefined && headers['x-amz-content-sha256'] === undefined ? { ...described, 'x-amz-content-sha256': pinned } : described,
     auth.chunkSigning,
   );
   if (payload.mode === 'plain' && payload.outboundLength === undefined && DATA_UPLOADS.has(operation)) {
@@ -72,6 +76,10 @@ export function inboundBody(
   }
   const body = new ClientBody(req, payload, ctx, out);
   if (small) body.collect = () => (body.count(), collectVerified(req, digests!, payload.outboundLength!));
+  // The object's checksum dropped: its type goes with it.
+  if (operation === 'CompleteMultipartUpload' && Object.keys(out).some((k) => algorithmOfHeader(k))) {
+    out['x-amz-checksum-type'] = null;
+  }
   if (operation === 'CreateMultipartUpload') {
     // Parts will reach the provider without checksums it does not know: it must not expect them.
     const alg = joined(headers['x-amz-checksum-algorithm'])?.toLowerCase();
@@ -81,6 +89,12 @@ export function inboundBody(
     }
   }
   return body;
+}
+
+function withoutChecksums(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const k in headers) if (!algorithmOfHeader(k)) out[k] = headers[k];
+  return out;
 }
 
 /**
