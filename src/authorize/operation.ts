@@ -67,6 +67,8 @@ export function classify(method: string, bucket: string | undefined, key: string
       return { name: 'ListObjects', action: 'list' };
     }
     if (m === 'POST' && has(query, 'delete')) return { name: 'DeleteObjects', action: 'delete' };
+    // A browser form upload (POST Object): the key and the credentials are in the form.
+    if (m === 'POST') return { name: 'PostObject', action: 'write' };
     if (m === 'PUT' || m === 'DELETE') {
       for (const [sub, op] of BUCKET_SUBRESOURCES) {
         if (has(query, sub)) return { name: `${m === 'PUT' ? 'Put' : 'Delete'}${op}`, action: 'admin' };

@@ -26,6 +26,7 @@ import { inboundBody, needsWholeBody, readSmall, wholeBody } from './body.js';
 import { clientHost } from './forwarded.js';
 import { respond, respondXml } from './respond.js';
 import { writeAccess } from './access-log.js';
+import { answerPost, receivePostForm } from './post-object.js';
 
 export interface RequestContext {
   id: string;
@@ -141,7 +142,7 @@ async function run(
   ctx.ranged = headers.range !== undefined;
   const host = clientHost(cfg, req, headers);
   if (!host) throw new S3Error('InvalidRequest', 'Missing Host header');
-  const address = resolveAddress(cfg, host, req.url ?? '/');
+  let address = resolveAddress(cfg, host, req.url ?? '/');
   ctx.address = address;
   const origin = typeof headers.origin === 'string' ? headers.origin : undefined;
 
@@ -158,7 +159,7 @@ async function run(
 
   const pairs = parseQuery(address.rawQuery);
   const query = new QueryView(pairs);
-  const op = classify(method, address.bucket, address.key, query, headers);
+  let op = classify(method, address.bucket, address.key, query, headers);
   ctx.op = op;
   const corsRoute = address.bucket ? cfg.buckets.get(address.bucket) ?? cfg.buckets.get('*') : undefined;
   if (corsRoute?.cors) Object.assign(ctx.replyHeaders, responseCors(corsRoute.cors, origin, method));
@@ -168,7 +169,15 @@ async function run(
   // GCs in 3 million objects, against none) (`node bench/literal-promotion.mjs`).
   const authInput: AuthInput = { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, query: pairs, headers, now: new Date() };
   if (address.style !== 'path' && address.bucket) authInput.bucketInHost = address.bucket;
-  const auth = authenticate(authInput, cfg.keys, cfg.region);
+  // A browser form upload signs its fields, not the request: read up to its file, it is a
+  // PutObject of the form's key from here on (post-object.ts).
+  const form = op.name === 'PostObject' && address.bucket && address.key === undefined
+    ? await receivePostForm(cfg, req, res, headers, address, ctx, expectContinue) : undefined;
+  if (form) {
+    address = { ...address, key: form.key };
+    op = { name: 'PutObject', action: 'write' };
+  }
+  const auth = form?.auth ?? authenticate(authInput, cfg.keys, cfg.region);
   ctx.auth = auth;
   if (auth.kind === 'v2-header' || auth.kind === 'v2-query') requireSignedOperationV2(op, method, address.bucket, address.key, pairs, headers);
   const keyId = auth.key?.accessKeyId ?? 'anonymous';
@@ -190,7 +199,7 @@ async function run(
 
   // The client's headers go on as they are (buildOutbound picks what travels); a copy only when
   // the copy source must name the provider's bucket.
-  let outHeaders = headers;
+  let outHeaders = form?.headers ?? headers;
   const copySource = headers['x-amz-copy-source'];
   if (typeof copySource === 'string') {
     const src = parseCopySource(copySource);
@@ -204,8 +213,8 @@ async function run(
 
   const hasBody = method === 'PUT' || method === 'POST';
   const profile = route.upstream.profile;
-  let body = hasBody ? inboundBody(req, headers, auth, op.name, profile, ctx) : undefined;
-  if (expectContinue) res.writeContinue();
+  let body = form ? await form.body(profile, res) : hasBody ? inboundBody(req, headers, auth, op.name, profile, ctx) : undefined;
+  if (expectContinue && !form) res.writeContinue();
   // A body that goes to two providers (mirror, or deletes during a migration) must be replayable.
   const twoTargets = route.route.mode === 'mirror' || (route.route.mode === 'migrate' && op.name === 'DeleteObjects');
   if (body && (needsWholeBody(op.name, profile, headers) || (twoTargets && op.name === 'DeleteObjects'))) {
@@ -215,7 +224,7 @@ async function run(
   }
 
   const sendReq: SendRequest = {
-    operation: op.name, method, query: pairs, headers: outHeaders,
+    operation: op.name, method: form ? 'PUT' : method, query: form ? [] : pairs, headers: outHeaders,
     queryAuth: auth.kind === 'v4-query' || auth.kind === 'v2-query',
     signal, observer: observer(deps.metrics), requestId: ctx.id,
   };
@@ -224,11 +233,14 @@ async function run(
   if (body) sendReq.body = body;
   if (route.route.mode === 'route') {
     const r = await send(route.upstream, route.upstreamBucket, sendReq);
+    if (form && r.status < 300) return answerPost(cfg, ctx, req, res, address, route, form, r, ctx.replyHeaders);
     return respond(cfg, ctx, address, req, res, route, op, r, ctx.replyHeaders);
   }
   const serve: ServeContext = {
     cfg, req, res, address, op, route, sendReq, log: deps.log, metrics: deps.metrics, signal, requestId: ctx.id,
-    respondWith: (r: Route, up: UpstreamResponse) => respond(cfg, ctx, address, req, res, r, op, up, ctx.replyHeaders),
+    respondWith: (r: Route, up: UpstreamResponse) => form && up.status < 300
+      ? answerPost(cfg, ctx, req, res, address, r, form, up, ctx.replyHeaders)
+      : respond(cfg, ctx, address, req, res, r, op, up, ctx.replyHeaders),
     respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.replyHeaders),
   };
   return route.route.mode === 'migrate' ? serveMigrate(serve) : serveMirror(serve);
