@@ -101,7 +101,7 @@ async function jsPresign(opts: PresignedPostOptions, creds = GW_KEY): Promise<{ 
 async function postForm(url: string, fields: Record<string, string>, file: Buffer, filename = 'upload.bin'): Promise<{ status: number; body: string; headers: Headers }> {
   const fd = new FormData();
   for (const [k, v] of Object.entries(fields)) fd.append(k, v);
-  fd.append('file', new Blob([file]), filename);
+  fd.append('file', new Blob([new Uint8Array(file)]), filename);
   const r = await fetch(url, { method: 'POST', body: fd, redirect: 'manual' });
   return { status: r.status, body: await r.text(), headers: r.headers };
 }
