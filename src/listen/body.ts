@@ -9,6 +9,7 @@ import type { ProviderProfile } from '../config/provider.js';
 import { inboundPayload, algorithmOfHeader, type BodyDigests, type InboundPayload } from '../payload/index.js';
 import { S3Error } from '../s3/errors.js';
 import { bodyBytes } from './memory.js';
+import type { BodyBudget } from '../limits/body-budget.js';
 
 export interface InboundBody {
   stream: Readable;
@@ -152,27 +153,54 @@ class ClientBody implements InboundBody {
   }
 }
 
-// Small XML bodies s3gate must see whole before sending: DeleteObjects (for Content-MD5) and
-// CompleteMultipartUpload (to drop part checksums the provider was never sent). S3 caps both
-// well below this.
-const MAX_BUFFERED = 8 * 1024 * 1024;
+// Bodies s3gate must see whole before sending, with S3's own maxima and room for the SDKs'
+// whitespace and checksums: CompleteMultipartUpload lists up to 10,000 parts (about 100 bytes
+// each, up to 200 with a SHA-256 checksum); DeleteObjects up to 1,000 keys of up to 1,024 bytes.
+// Anything else read whole is a small configuration document.
+export const WHOLE_BODY_LIMITS: Readonly<Record<string, number>> = {
+  CompleteMultipartUpload: 2 * 1024 * 1024,
+  DeleteObjects: 2 * 1024 * 1024,
+};
+const OTHER_WHOLE_BODY_LIMIT = 256 * 1024;
+
+export function wholeBodyLimit(operation: string): number {
+  return WHOLE_BODY_LIMITS[operation] ?? OTHER_WHOLE_BODY_LIMIT;
+}
+
+/** Who holds the memory of a whole body, and until when. */
+export interface WholeBodyAdmission {
+  budget: BodyBudget;
+  /** the access key id, or 'anonymous' */
+  owner: string;
+  /** the memory is given back when this emits 'close' (the exchange is over) */
+  until: { once(event: 'close', f: () => void): unknown };
+}
 
 const CHECKSUM_ELEMENTS: Record<string, string> = {
   crc32: 'ChecksumCRC32', crc32c: 'ChecksumCRC32C', crc64nvme: 'ChecksumCRC64NVME', sha1: 'ChecksumSHA1', sha256: 'ChecksumSHA256',
 };
 
 export function needsWholeBody(operation: string, profile: ProviderProfile, headers: Record<string, string | string[] | undefined>): boolean {
-  if (operation === 'CompleteMultipartUpload') return true;
+  // DeleteObjects: authorize/ checks every key it names before anything is forwarded.
+  if (operation === 'CompleteMultipartUpload' || operation === 'DeleteObjects') return true;
   return profile.checksums.contentMd5Required.includes(operation) && headers['content-md5'] === undefined;
 }
 
 /** Reads a small verified body whole and adapts it to the provider: Content-MD5, part checksums. */
-export async function wholeBody(body: InboundBody, operation: string, profile: ProviderProfile): Promise<InboundBody> {
+export async function wholeBody(body: InboundBody, operation: string, profile: ProviderProfile, admission?: WholeBodyAdmission): Promise<InboundBody> {
+  const limit = wholeBodyLimit(operation);
+  // Refused on what it declares, before a byte is read or a byte of memory promised.
+  if (body.length !== undefined && body.length > limit) throw new S3Error('MaxMessageLengthExceeded');
+  if (admission) {
+    const release = admission.budget.reserve(admission.owner, body.length ?? limit);
+    if (!release) throw new S3Error('SlowDown', 'Too many request bodies held for this key at once; retry.');
+    admission.until.once('close', release);
+  }
   const parts: Buffer[] = [];
   let n = 0;
   for await (const c of body.stream) {
     n += (c as Buffer).length;
-    if (n > MAX_BUFFERED) throw new S3Error('EntityTooLarge', 'The XML request body is too large for this operation');
+    if (n > limit) throw new S3Error('MaxMessageLengthExceeded');
     parts.push(c as Buffer);
   }
   let buf = Buffer.concat(parts);

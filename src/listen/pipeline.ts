@@ -23,6 +23,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, errorXml, escapeXml, isS3Error } from '../s3/errors.js';
 import { parseQuery, uriEncode } from '../signing/sigv4.js';
 import { inboundBody, needsWholeBody, readSmall, wholeBody } from './body.js';
+import { processBodyBudget } from '../limits/body-budget.js';
 import { clientHost } from './forwarded.js';
 import { respond, respondXml } from './respond.js';
 import { writeAccess } from './access-log.js';
@@ -217,8 +218,8 @@ async function run(
   if (expectContinue && !form) res.writeContinue();
   // A body that goes to two providers (mirror, or deletes during a migration) must be replayable.
   const twoTargets = route.route.mode === 'mirror' || (route.route.mode === 'migrate' && op.name === 'DeleteObjects');
-  if (body && (needsWholeBody(op.name, profile, headers) || (twoTargets && op.name === 'DeleteObjects'))) {
-    body = await wholeBody(body, op.name, profile);
+  if (body && needsWholeBody(op.name, profile, headers)) {
+    body = await wholeBody(body, op.name, profile, { budget: processBodyBudget, owner: keyId, until: res });
   } else if (body && !twoTargets) {
     body = await readSmall(body);
   }
