@@ -131,7 +131,7 @@ function deepMerge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'tls'];
+const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'conditionalWrites', 'tls'];
 
 function parseAddress(c: Checker, addr: string, path: string): { host: string; port: number } | undefined {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(addr);
@@ -257,6 +257,9 @@ function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<strin
     for (const f of PROFILE_FIELDS) if (u[f] !== undefined) overrides[f] = u[f];
     const profile = deepMerge(preset, overrides);
     if (profile.addressing !== 'path' && profile.addressing !== 'virtual') c.fail(`${path}.addressing`, 'must be path or virtual');
+    for (const k of ['ifNoneMatch', 'ifMatch'] as const) {
+      if (typeof profile.conditionalWrites?.[k] !== 'boolean') c.fail(`${path}.conditionalWrites.${k}`, 'must be true or false');
+    }
     const kind = provider === 'local' ? 'local' : 'http';
     let endpoint: URL | undefined;
     let localPath: string | undefined;

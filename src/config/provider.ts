@@ -49,6 +49,17 @@ export interface ProviderProfile {
     /** operations for which the provider demands Content-MD5 (e.g. DeleteObjects on OVH) */
     contentMd5Required: string[];
   };
+  /**
+   * Conditional PutObject as S3 defines it, checked when the upload commits. s3gate's own writes
+   * (copy-on-read) send If-None-Match: * where `ifNoneMatch` is true; elsewhere they check
+   * right before the commit and a small race window remains (docs/migration.md).
+   */
+  conditionalWrites: {
+    /** If-None-Match: * on PutObject answers 412 when the key exists */
+    ifNoneMatch: boolean;
+    /** If-Match: ETAG on PutObject answers 412 unless the key holds that ETag */
+    ifMatch: boolean;
+  };
   tls: {
     /** verify the provider's certificate */
     verify: boolean;

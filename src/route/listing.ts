@@ -81,7 +81,7 @@ export function providerListQuery(q: ListRequest): [string, string][] {
   return out;
 }
 
-function unescapeXml(s: string): string {
+export function unescapeXml(s: string): string {
   return s.replace(/&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g, (_m, n: string, d?: string, h?: string) =>
     n === 'lt' ? '<' : n === 'gt' ? '>' : n === 'quot' ? '"' : n === 'apos' ? "'" : n === 'amp' ? '&' : String.fromCodePoint(d ? Number(d) : parseInt(h!, 16)));
 }

@@ -13,7 +13,8 @@ import type { Cancel } from '../forward/cancel.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { S3Error } from '../s3/errors.js';
 import type { Route } from './route.js';
-import { listingXml, mergeListings, parseListing, parseListRequest, providerListQuery } from './listing.js';
+import { listingXml, mergeListings, parseListing, parseListRequest, providerListQuery, unescapeXml } from './listing.js';
+import { copyKey, copyOnRead, inflightCopies, plainRead } from './copy-on-read.js';
 
 export interface ServeContext {
   cfg: GatewayConfig;
@@ -62,13 +63,15 @@ function tee(source: Readable): [PassThrough, PassThrough] {
 
 const READS = new Set(['GetObject', 'HeadObject']);
 const LISTS = new Set(['ListObjects', 'ListObjectsV2']);
-// Object metadata a copy must keep.
-const KEPT = /^(content-type|content-encoding|content-disposition|content-language|cache-control|expires|x-amz-meta-.*|x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)|x-amz-storage-class|x-amz-tagging)$/;
+// Client writes that make a key exist or vanish at the new provider: a copy-on-read of the same
+// key gives way to them (copy-on-read.ts).
+const KEY_WRITES = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload', 'DeleteObject']);
 
 export async function serveMigrate(ctx: ServeContext): Promise<void> {
   const old = secondary(ctx, ctx.route.route.from!);
   const { op, route } = ctx;
   if (LISTS.has(op.name)) return mergedList(ctx, route, old);
+  await supersedeCopies(ctx);
   if (op.name === 'DeleteObject' || op.name === 'DeleteObjects') return deleteBoth(ctx, route, old);
   const r = await send(route.upstream, route.upstreamBucket, ctx.sendReq);
   if (!READS.has(op.name) || r.status !== 404) return ctx.respondWith(route, r);
@@ -76,72 +79,48 @@ export async function serveMigrate(ctx: ServeContext): Promise<void> {
   await drain(r);
   ctx.metrics.fallbackReads.inc({ bucket: route.clientBucket });
   const oldReq: SendRequest = { ...ctx.sendReq, headers: { ...ctx.sendReq.headers } };
-  const copy = route.route.copyOnRead && op.name === 'GetObject' && ctx.req.headers.range === undefined &&
-    !Object.keys(ctx.sendReq.headers).some((h) => h.startsWith('if-'));
+  // Only a plain whole-object read is copied: a Range, a condition or a response-* override
+  // shapes the client's answer, never the object stored at the new provider.
+  const copy = route.route.copyOnRead === true && op.name === 'GetObject' && plainRead(ctx.sendReq);
   if (copy && old.upstream.profile.checksums.checksumMode) oldReq.headers['x-amz-checksum-mode'] = 'ENABLED';
   const o = await send(old.upstream, old.upstreamBucket, oldReq);
   if (!copy || o.status !== 200) return ctx.respondWith(old, o);
   return copyOnRead(ctx, old, o);
 }
 
-/** Streams the old provider's object to the client and, at the same time, into the new one. */
-async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamResponse): Promise<void> {
-  const { route } = ctx;
-  const length = Number(o.headers['content-length']);
-  if (!Number.isSafeInteger(length)) return ctx.respondWith(old, o);
-  const headers: Record<string, string> = {};
-  const accepted = new Set(route.upstream.profile.checksums.headerAlgorithms);
-  for (const [k, v] of Object.entries(o.headers)) {
-    if (typeof v !== 'string' || !KEPT.test(k)) continue;
-    if (k.startsWith('x-amz-checksum-') && (!accepted.has(k.slice(15)) || /-\d+$/.test(v))) continue;
-    headers[k] = v;
-  }
-  const [toClient, toNew] = tee(o.body);
-  // The copy has its own abort: a client that goes away must also stop the copy short of its
-  // length, so the new provider discards it.
-  const copyAbort = new AbortController();
-  ctx.signal.addEventListener('abort', () => copyAbort.abort(), { once: true });
-  toNew.on('error', () => copyAbort.abort());
-  const bucket = route.clientBucket;
-  const put = send(route.upstream, route.upstreamBucket, {
-    operation: 'PutObject', method: 'PUT', key: ctx.address.key!, query: [], headers, queryAuth: false,
-    body: { stream: toNew, length, headers: {} }, signal: copyAbort.signal,
-  }).then(async (r) => {
-    await drain(r);
-    if (r.status >= 300) throw new Error(`copy-on-read PUT answered ${r.status}`);
-    ctx.metrics.copies.inc({ bucket, result: 'ok' });
-    ctx.metrics.bytesMoved.inc({ bucket }, length);
-  }).catch((e: Error) => {
-    ctx.metrics.copies.inc({ bucket, result: 'failed' });
-    ctx.log.warn({ reqId: ctx.requestId, bucket, err: e.message }, 'copy-on-read failed; the object stays at the old provider');
-    // The client's read goes on without the copy.
-    toNew.resume();
-  });
-  ctx.res.once('close', () => {
-    if (!ctx.res.writableFinished) {
-      copyAbort.abort();
-      o.body.destroy();
-    }
-  });
-  await ctx.respondWith(old, { status: o.status, headers: o.headers, body: toClient });
-  await put;
+/** A write or delete of a key wins over a copy-on-read of it that this process has in flight. */
+async function supersedeCopies(ctx: ServeContext): Promise<void> {
+  const { op, route } = ctx;
+  const registry = inflightCopies(ctx.metrics);
+  if (registry.size === 0) return;
+  let keys: string[] = [];
+  if (KEY_WRITES.has(op.name) && ctx.address.key !== undefined) keys = [ctx.address.key];
+  else if (op.name === 'DeleteObjects' && ctx.sendReq.body?.buffer) keys = deleteObjectsKeys(ctx.sendReq.body.buffer.toString('utf8'));
+  const why = `${op.name} of the key`;
+  await Promise.all(keys.map((k) => registry.supersede(copyKey(route.upstream, route.upstreamBucket, k), why)));
 }
 
-/** Deletes go to both sides, so an object deleted during a migration is not read back from the old one. */
+/** The keys a DeleteObjects body names (it was read whole and verified by the pipeline). */
+export function deleteObjectsKeys(xml: string): string[] {
+  return [...xml.matchAll(/<Key>([\s\S]*?)<\/Key>/g)].map((m) => unescapeXml(m[1]!));
+}
+
+/**
+ * Deletes go to both sides, so an object deleted during a migration is not read back from the
+ * old one. The old provider first: a copy-on-read checks the old provider right before it
+ * commits, so a copy can only come back if both halves of the delete fall between that check
+ * and its commit.
+ */
 async function deleteBoth(ctx: ServeContext, route: Route, old: Route): Promise<void> {
   // DeleteObject has no body; DeleteObjects' XML was read whole by the pipeline, so the same
   // request can be sent twice.
-  const r = await send(route.upstream, route.upstreamBucket, ctx.sendReq);
-  if (r.status < 300) {
-    const o = await send(old.upstream, old.upstreamBucket, ctx.sendReq);
-    await drain(o);
-    if (o.status >= 300 && o.status !== 404) {
-      ctx.log.warn({ reqId: ctx.requestId, status: o.status }, 'delete at the old provider failed during a migration');
-      await drain(r);
-      throw new S3Error('InternalError', 'The object was deleted at the new provider but not at the old one; retry the delete.');
-    }
+  const o = await send(old.upstream, old.upstreamBucket, ctx.sendReq);
+  await drain(o);
+  if (o.status >= 300 && o.status !== 404) {
+    ctx.log.warn({ reqId: ctx.requestId, status: o.status, key: ctx.address.key }, 'delete at the old provider failed during a migration');
+    throw new S3Error('InternalError', 'The object could not be deleted at the old provider; retry the delete.');
   }
-  return ctx.respondWith(route, r);
+  return ctx.respondWith(route, await send(route.upstream, route.upstreamBucket, ctx.sendReq));
 }
 
 async function mergedList(ctx: ServeContext, route: Route, old: Route): Promise<void> {
