@@ -51,8 +51,8 @@ export function parseAuthorizationV4(header: string): { credential: Credential; 
   return { credential: parseCredential(cred, 'AuthorizationHeaderMalformed'), signedHeaders: sh.split(';'), signature: sig };
 }
 
-function checkScope(cred: Credential, datetime: string, region: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError'): void {
-  if (cred.service !== 's3') throw new S3Error(code, `The authorization header is malformed; incorrect service "${cred.service}". This endpoint belongs to "s3".`);
+function checkScope(cred: Credential, datetime: string, region: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError', service = 's3'): void {
+  if (cred.service !== service) throw new S3Error(code, `The authorization header is malformed; incorrect service "${cred.service}". This endpoint belongs to "${service}".`);
   if (cred.region !== region) {
     throw new S3Error(code, `The authorization header is malformed; the region '${cred.region}' is wrong; expecting '${region}'`, { Region: region });
   }
@@ -124,12 +124,16 @@ export function authenticateHeaderV4(input: AuthInput, keys: Map<string, Gateway
   if (Math.abs(input.now.getTime() - when.getTime()) > MAX_SKEW_MS) {
     throw new S3Error('RequestTimeTooSkewed', undefined, { RequestTime: datetime, ServerTime: input.now.toISOString(), MaxAllowedSkewMilliseconds: '900000' });
   }
-  checkScope(cred, datetime, region, 'AuthorizationHeaderMalformed');
+  checkScope(cred, datetime, region, 'AuthorizationHeaderMalformed', input.service);
   if (!signedHeaders.includes('host')) {
     throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: 'host' });
   }
   requireAmzHeadersSigned(input.headers, signedHeaders);
-  const payloadHash = input.headers['x-amz-content-sha256'] as string | undefined;
+  const declared = input.headers['x-amz-content-sha256'] as string | undefined;
+  if (input.bodySha256 !== undefined && declared !== undefined && declared !== input.bodySha256) {
+    throw new S3Error('XAmzContentSHA256Mismatch', undefined, { ClientComputedContentSHA256: declared, S3ComputedContentSHA256: input.bodySha256 });
+  }
+  const payloadHash = input.bodySha256 ?? declared;
   if (!payloadHash) throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
   const { signingKey: k } = verify(key, input, cred, datetime, signedHeaders, canonicalQuery(input.query ?? parseQuery(input.rawQuery)), payloadHash, signature);
   return {
@@ -180,7 +184,7 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
   // Out of range is a refusal of the URL, not a malformed request: S3 answers these with 403.
   if (expires < 0) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be non-negative', {}, 403);
   if (expires > MAX_PRESIGN_EXPIRES) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds) that is 604800', {}, 403);
-  checkScope(cred, datetime, region, 'AuthorizationQueryParametersError');
+  checkScope(cred, datetime, region, 'AuthorizationQueryParametersError', input.service);
   if (when.getTime() - input.now.getTime() > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not valid yet');
   if (input.now.getTime() > when.getTime() + expires * 1000) {
     throw new S3Error('AccessDenied', 'Request has expired', { 'X-Amz-Expires': String(expires), Expires: new Date(when.getTime() + expires * 1000).toISOString(), ServerTime: input.now.toISOString() });

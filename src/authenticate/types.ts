@@ -14,6 +14,13 @@ export interface AuthInput {
   now: Date;
   /** the client's bucket when the Host names it (virtual-host, custom domain): SigV2 signs it */
   bucketInHost?: string;
+  /** the SigV4 credential scope's service; default s3 (STS requests are signed for sts) */
+  service?: string;
+  /**
+   * hex SHA-256 of a body the caller already read whole: services other than S3 sign their
+   * body's hash without sending x-amz-content-sha256, so the verifier uses this one
+   */
+  bodySha256?: string;
 }
 
 /** v4-post/v2-post: a browser form's fields signed the policy (authenticate/post-policy.ts) */

@@ -6,6 +6,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { ProviderProfile } from './provider.js';
+import { parseStsConfig } from '../sts/config.js';
 import { ACTIONS, type Action, type BucketRoute, type BucketTarget, type CorsRule, type Limits, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
 
 export class ConfigError extends Error {
@@ -374,7 +375,7 @@ export interface LoadOptions {
 export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {}): GatewayConfig {
   const c = new Checker(baseDir, opts.env ?? process.env);
   if (!isObj(doc)) throw new ConfigError(['(root): the config must be a YAML mapping']);
-  c.unknown(doc, ['listen', 'domains', 'region', 'keys', 'upstreams', 'buckets', 'trustedProxies', 'log', 'admin', 'limits', 'timeouts'], '(root)');
+  c.unknown(doc, ['listen', 'domains', 'region', 'keys', 'upstreams', 'buckets', 'trustedProxies', 'log', 'admin', 'limits', 'timeouts', 'roles', 'sts'], '(root)');
   const listen = parseListen(c, doc.listen);
   const domains = c.strList(doc, 'domains', '(root)').map((d) => d.toLowerCase());
   const region = c.str(doc, 'region', '(root)', { optional: true }) ?? 'us-east-1';
@@ -382,6 +383,7 @@ export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {
   const buckets = parseBuckets(c, doc.buckets, upstreams);
   const limits = parseLimits(c, doc.limits, 'limits', { requestsPerSecond: 0, burst: 1, concurrent: 0 });
   const keys = parseKeys(c, doc.keys, new Set(buckets.keys()), limits);
+  const sts = parseStsConfig(c, doc, keys, new Set(buckets.keys()));
   let admin: { host: string; port: number } | undefined;
   if (doc.admin !== undefined) {
     if (!isObj(doc.admin)) c.fail('admin', 'must be a mapping with an address');
@@ -406,7 +408,7 @@ export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {
     }
   }
   if (c.problems.length) throw new ConfigError(c.problems);
-  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log, limits, timeouts, ...(admin ? { admin } : {}) };
+  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log, limits, timeouts, ...(admin ? { admin } : {}), ...(sts ? { sts } : {}) };
 }
 
 export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig {

@@ -1,4 +1,5 @@
 import type { ProviderProfile } from './provider.js';
+import type { StsConfig } from '../sts/types.js';
 
 export type Action = 'read' | 'write' | 'list' | 'delete' | 'admin';
 export const ACTIONS: readonly Action[] = ['read', 'write', 'list', 'delete', 'admin'];
@@ -35,6 +36,8 @@ export interface GatewayKey {
   limits?: Limits;
   /** a published demo key: its secret is printed at start-up so a newcomer can use it */
   demo?: boolean;
+  /** set on the key a session token stands for (src/sts/inbound.ts) */
+  session?: { role: string; name: string; expires: number };
 }
 
 export interface Listener {
@@ -119,4 +122,6 @@ export interface GatewayConfig {
   timeouts: { headers: number; idle: number; shutdown: number };
   /** the file this came from, for reloads and relative paths */
   source?: string;
+  /** temporary credentials: sealing keys and roles (src/sts/) */
+  sts?: StsConfig;
 }

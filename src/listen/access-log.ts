@@ -8,6 +8,9 @@ export interface AccessFields {
   reqId: string;
   key?: string | undefined;
   auth?: string | undefined;
+  /** a temporary key's role and RoleSessionName (src/sts/) */
+  role?: string | undefined;
+  session?: string | undefined;
   op?: string | undefined;
   method?: string | undefined;
   bucket?: string | undefined;
@@ -29,7 +32,7 @@ function str(name: string, v: string | undefined): string {
 
 /** The line pino writes for `info(fields, 'request')` with no base fields, newline included. */
 export function accessLine(f: AccessFields, time: number): string {
-  return `{"level":${INFO},"time":${time},"reqId":${JSON.stringify(f.reqId)}${str('key', f.key)}${str('auth', f.auth)}` +
+  return `{"level":${INFO},"time":${time},"reqId":${JSON.stringify(f.reqId)}${str('key', f.key)}${str('auth', f.auth)}${str('role', f.role)}${str('session', f.session)}` +
     `${str('op', f.op)}${str('method', f.method)}${str('bucket', f.bucket)},"status":${f.status}${str('error', f.error)}` +
     `,"bytesIn":${f.bytesIn},"bytesOut":${f.bytesOut},"ms":${f.ms}${str('upstream', f.upstream)}${str('upstreamId', f.upstreamId)},"msg":"request"}\n`;
 }

@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { resolveAddress, type Address } from '../addressing/resolve.js';
-import { authenticate, type Authenticated, type AuthInput } from '../authenticate/index.js';
+import type { Authenticated, AuthInput } from '../authenticate/index.js';
+import { authenticateRequest, principalName } from '../sts/inbound.js';
+import { isStsRequest, serveSts } from '../sts/endpoint.js';
 import { classify, QueryView, type Operation } from '../authorize/operation.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { allows, publicAllows, requireGrant, visibleBuckets } from '../authorize/grants.js';
@@ -60,7 +62,7 @@ export interface PipelineDeps {
 // Refusals counted as authentication/authorization failures, by their S3 code.
 const AUTH_FAILURES = new Set([
   'AccessDenied', 'SignatureDoesNotMatch', 'InvalidAccessKeyId', 'RequestTimeTooSkewed', 'AuthorizationHeaderMalformed',
-  'AuthorizationQueryParametersError', 'XAmzContentSHA256Mismatch', 'ExpiredToken',
+  'AuthorizationQueryParametersError', 'XAmzContentSHA256Mismatch', 'ExpiredToken', 'InvalidToken',
 ]);
 
 /**
@@ -158,6 +160,11 @@ async function run(
     return;
   }
 
+  // STS's Query API lives at the root of s3gate's own domains (src/sts/).
+  if (!address.bucket && isStsRequest(method, headers, address.rawQuery)) {
+    return serveSts({ cfg, metrics: deps.metrics, log: deps.log }, ctx, req, res, { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, headers });
+  }
+
   const pairs = parseQuery(address.rawQuery);
   const query = new QueryView(pairs);
   let op = classify(method, address.bucket, address.key, query, headers);
@@ -178,10 +185,10 @@ async function run(
     address = { ...address, key: form.key };
     op = { name: 'PutObject', action: 'write' };
   }
-  const auth = form?.auth ?? authenticate(authInput, cfg.keys, cfg.region);
+  const auth = form?.auth ?? authenticateRequest(authInput, cfg, deps.metrics);
   ctx.auth = auth;
   if (auth.kind === 'v2-header' || auth.kind === 'v2-query') requireSignedOperationV2(op, method, address.bucket, address.key, pairs, headers);
-  const keyId = auth.key?.accessKeyId ?? 'anonymous';
+  const keyId = auth.key ? principalName(auth.key) : 'anonymous';
   ctx.release = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, (kind) => deps.metrics.throttled.inc({ limit: kind, key: keyId }));
 
   if (!address.bucket) {
@@ -309,15 +316,18 @@ function finish(deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, r
   const operation = ctx.op?.name ?? 'Unknown';
   const upstream = ctx.route?.upstream.name ?? '';
   m.inflight.dec();
-  m.requests.inc({ operation, status: String(status), upstream, key: ctx.auth?.key?.accessKeyId ?? (ctx.auth ? 'anonymous' : '') });
+  const key = ctx.auth?.key;
+  m.requests.inc({ operation, status: String(status), upstream, key: key ? principalName(key) : ctx.auth ? 'anonymous' : '' });
   m.duration.observe({ operation }, seconds);
   if (ctx.bytesIn) m.bytes.inc({ direction: 'in', upstream }, ctx.bytesIn);
   if (ctx.bytesOut) m.bytes.inc({ direction: 'out', upstream }, ctx.bytesOut);
   if (ctx.error && AUTH_FAILURES.has(ctx.error)) m.authFailures.inc({ reason: ctx.error });
   writeAccess(deps.log, {
     reqId: ctx.id,
-    key: ctx.auth?.key?.accessKeyId ?? (ctx.auth ? 'anonymous' : undefined),
+    key: key?.accessKeyId ?? (ctx.auth ? 'anonymous' : undefined),
     auth: ctx.auth?.kind,
+    role: key?.session?.role,
+    session: key?.session?.name,
     op: ctx.op?.name,
     method: req.method,
     bucket: ctx.address?.bucket,

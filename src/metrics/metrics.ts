@@ -44,6 +44,14 @@ export class Metrics {
     name: 's3gate_throttled_total', help: 'Requests refused with SlowDown by limit (rate or concurrency) and key',
     labelNames: ['limit', 'key'] as const, registers: [this.registry],
   });
+  readonly stsSessions = new Counter({
+    name: 's3gate_sts_sessions_issued_total', help: 'Temporary sessions issued by role and STS action',
+    labelNames: ['role', 'action'] as const, registers: [this.registry],
+  });
+  readonly stsRefused = new Counter({
+    name: 's3gate_sts_tokens_refused_total', help: 'Session tokens refused by reason (expired, forged, unknown-key, role-removed, key-mismatch, malformed, unsigned)',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
   readonly fallbackReads = new Counter({
     name: 's3gate_migration_fallback_reads_total', help: 'Reads served from the old provider during a migration',
     labelNames: ['bucket'] as const, registers: [this.registry],

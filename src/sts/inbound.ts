@@ -1,0 +1,106 @@
+// Requests signed with temporary credentials. The token names the session; the session holds
+// the temporary key's secret and grants; the request's signature is then checked with that secret
+// by the same verifiers as a configured key's, and the key that comes out goes through the same
+// authorization (authorize/grants.ts's allows) with the session's effective grants.
+import type { GatewayConfig, GatewayKey } from '../config/types.js';
+import { authenticate, type Authenticated, type AuthInput } from '../authenticate/index.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { S3Error, isS3Error } from '../s3/errors.js';
+import { parseQuery } from '../signing/sigv4.js';
+import { fill, intersect } from './grants.js';
+import { open, TokenError, type RefusalReason } from './seal.js';
+import type { StsConfig } from './types.js';
+
+interface Opened {
+  key: GatewayKey;
+  exp: number;
+}
+
+// Opening a token is an AES-GCM decryption and a JSON parse; a client sends the same token on
+// every request, so what it opened to is kept per config (a reload starts afresh, which is what
+// makes a removed role or sealing key take effect at once).
+const CACHE_MAX = 2048;
+const caches = new WeakMap<StsConfig, Map<string, Opened>>();
+
+function refuse(reason: RefusalReason, metrics?: Metrics): S3Error {
+  metrics?.stsRefused.inc({ reason });
+  switch (reason) {
+    case 'expired': return new S3Error('ExpiredToken');
+    case 'unsigned': return new S3Error('AccessDenied', 'A security token is only accepted on a signed request (the X-Amz-Security-Token query parameter with query authentication)');
+    case 'key-mismatch': return new S3Error('InvalidToken', 'The provided token is not valid for this access key.');
+    case 'role-removed': return new S3Error('InvalidToken', 'The role of this session no longer exists.');
+    default: return new S3Error('InvalidToken');
+  }
+}
+
+/** The key a token stands for, with its effective grants under the current config. */
+export function sessionKey(sts: StsConfig | undefined, token: string): Opened {
+  if (!sts) throw new TokenError('unknown-key');
+  let cache = caches.get(sts);
+  if (!cache) caches.set(sts, (cache = new Map()));
+  const hit = cache.get(token);
+  if (hit) return hit;
+  const s = open(token, sts.sealingKeys);
+  const role = sts.roles.get(s.role);
+  if (!role) throw new TokenError('role-removed');
+  // The sealed grants were within the role at issue; narrowed again by the role as it stands now,
+  // a reload that takes grants from a role takes them from its live sessions too.
+  const allow = intersect(s.allow, fill(role.allow, s.vars ?? {}));
+  const key: GatewayKey = { accessKeyId: s.ak, secretAccessKey: s.sk, allow, session: { role: s.role, name: s.rsn, expires: s.exp } };
+  const opened = { key, exp: s.exp };
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(token, opened);
+  return opened;
+}
+
+/** The token the request carries, if any; a token where s3gate would forward it is refused. */
+function tokenOf(input: AuthInput): string | undefined {
+  const h = input.headers['x-amz-security-token'];
+  let q: string | undefined;
+  let count = 0;
+  for (const [n, v] of input.query ?? parseQuery(input.rawQuery)) {
+    if (n.length === 20 && n.toLowerCase() === 'x-amz-security-token') {
+      q = v;
+      count++;
+    }
+  }
+  if (Array.isArray(h) || count > 1 || (h !== undefined && q !== undefined)) throw new TokenError('malformed');
+  const auth = input.headers.authorization;
+  // With header authentication the query goes to the provider as it is: a token there would
+  // reach it.
+  if (q !== undefined && typeof auth === 'string' && auth !== '') throw new TokenError('unsigned');
+  return h ?? q;
+}
+
+/**
+ * authenticate() for every request: a request with a session token is verified against the
+ * session's temporary key only, so a token on a configured key, another session's token, or a
+ * temporary key without its token are all refused.
+ */
+export function authenticateRequest(input: AuthInput, cfg: GatewayConfig, metrics?: Metrics): Authenticated {
+  let token: string | undefined;
+  let opened: Opened;
+  try {
+    token = tokenOf(input);
+    if (token === undefined) return authenticate(input, cfg.keys, cfg.region);
+    opened = sessionKey(cfg.sts, token);
+    if (input.now.getTime() >= opened.exp * 1000) throw new TokenError('expired');
+  } catch (e) {
+    if (e instanceof TokenError) throw refuse(e.reason, metrics);
+    throw e;
+  }
+  let auth: Authenticated;
+  try {
+    auth = authenticate(input, new Map([[opened.key.accessKeyId, opened.key]]), cfg.region);
+  } catch (e) {
+    if (isS3Error(e) && e.code === 'InvalidAccessKeyId') throw refuse('key-mismatch', metrics);
+    throw e;
+  }
+  if (!auth.key) throw refuse('unsigned', metrics);
+  return auth;
+}
+
+/** How a key is named in metrics and limits: a session by its role and RoleSessionName. */
+export function principalName(key: GatewayKey): string {
+  return key.session ? `assumed-role/${key.session.role}/${key.session.name}` : key.accessKeyId;
+}

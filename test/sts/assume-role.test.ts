@@ -1,0 +1,287 @@
+// AssumeRole on s3gate with real clients (boto3, the JS SDK, the AWS CLI) in front of the strict
+// test upstream, and the token attacks of docs/security.md: each refused, none reaching the
+// provider, the token never in a log line.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { GetCallerIdentityCommand, AssumeRoleCommand } from '@aws-sdk/client-sts';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { request } from 'undici';
+import { buildConfig } from '../../src/config/load.js';
+import { deriveSealingKey, newCredentials, seal } from '../../src/sts/seal.js';
+import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
+import { testRequestHandler, testUndiciAgent } from '../upstream/resolve.js';
+import { afterSigning, client, failure, GW_KEY, GW_KEY_LIMITED, startTestGateway, UP_KEY } from '../helpers/gateway.js';
+import { MODERN_PYTHON, PYTHON, runPython } from '../helpers/python.js';
+import { assume, awsCli, BOTO_S3, s3, SEAL_K1, sts, type TempCreds } from './helpers.js';
+import { tmpdir } from 'node:os';
+
+let upstream: StrictUpstream;
+let gw: Awaited<ReturnType<typeof startTestGateway>>;
+const agent = testUndiciAgent();
+const ROLE = 'arn:aws:iam::000000000000:role/uploader';
+const ALL = ['read', 'write', 'list', 'delete', 'admin'];
+
+function doc(roles: Record<string, unknown>) {
+  return {
+    region: 'us-east-1',
+    keys: [
+      { ...GW_KEY, allow: [{ bucket: '*', actions: ALL }] },
+      { ...GW_KEY_LIMITED, allow: [{ bucket: 'media', actions: ['read'] }] },
+    ],
+    upstreams: { strict: { provider: 'linode', endpoint: upstream.url, region: 'eu-test-1', credentials: UP_KEY } },
+    buckets: { media: { upstream: 'strict', bucket: 'media-up' }, other: { upstream: 'strict', bucket: 'other-up' } },
+    roles,
+    sts: { sealingKeys: [SEAL_K1] },
+  };
+}
+const ROLES = {
+  uploader: { assumableBy: [GW_KEY.accessKeyId], maxSessionDuration: 7200, allow: [{ bucket: 'media', prefix: 'uploads/', actions: ['read', 'write', 'list'] }] },
+  reader: { assumableBy: [GW_KEY.accessKeyId], allow: [{ bucket: 'other', actions: ['read', 'list'] }] },
+};
+
+beforeAll(async () => {
+  upstream = await startStrictUpstream({ ...UP_KEY, region: 'eu-test-1' });
+  gw = await startTestGateway(doc(ROLES));
+  const admin = client(gw.url, GW_KEY, { forcePathStyle: true });
+  await admin.send(new CreateBucketCommand({ Bucket: 'media' }));
+  await admin.send(new CreateBucketCommand({ Bucket: 'other' }));
+  await admin.send(new PutObjectCommand({ Bucket: 'other', Key: 'kept.txt', Body: 'kept' }));
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await upstream?.close();
+});
+
+function noTokenUpstream(tokens: string[]): void {
+  for (const r of upstream.requests) {
+    expect(r.headers['x-amz-security-token']).toBeUndefined();
+    for (const t of tokens) {
+      expect(r.url).not.toContain(encodeURIComponent(t).slice(0, 40));
+      expect(JSON.stringify(r.headers)).not.toContain(t.slice(10, 50));
+    }
+  }
+  for (const t of tokens) expect(gw.sink.text()).not.toContain(t.slice(10, 50));
+}
+
+describe('boto3 sts.assume_role, then S3 with the returned credentials', () => {
+  it('allows what the role grants and refuses the rest with AccessDenied (SigV4 and SigV2)', async () => {
+    const out = await runPython(`
+EP = ${JSON.stringify(gw.url)}
+${BOTO_S3}
+s = boto3.client('sts', endpoint_url=EP, region_name='us-east-1', aws_access_key_id=${JSON.stringify(GW_KEY.accessKeyId)}, aws_secret_access_key=${JSON.stringify(GW_KEY.secretAccessKey)})
+r = s.assume_role(RoleArn=${JSON.stringify(ROLE)}, RoleSessionName='boto-session', DurationSeconds=1800)
+c = r['Credentials']
+res = {'arn': r['AssumedRoleUser']['Arn'], 'ak': c['AccessKeyId'], 'token': c['SessionToken']}
+for sig in ['s3v4', 's3']:
+    x = s3_for(c, sig)
+    res[sig] = {
+      'put': code(lambda: x.put_object(Bucket='media', Key='uploads/boto-' + sig + '.txt', Body=b'hello')),
+      'get': code(lambda: x.get_object(Bucket='media', Key='uploads/boto-' + sig + '.txt')['Body'].read()),
+      'list': code(lambda: x.list_objects_v2(Bucket='media', Prefix='uploads/')),
+      'putOutside': code(lambda: x.put_object(Bucket='media', Key='elsewhere/x.txt', Body=b'no')),
+      'otherBucket': code(lambda: x.get_object(Bucket='other', Key='kept.txt')),
+      'delete': code(lambda: x.delete_object(Bucket='media', Key='uploads/boto-' + sig + '.txt')),
+      'listAll': code(lambda: x.list_objects_v2(Bucket='media')),
+    }
+res['who'] = boto3.client('sts', endpoint_url=EP, region_name='us-east-1', aws_access_key_id=c['AccessKeyId'], aws_secret_access_key=c['SecretAccessKey'], aws_session_token=c['SessionToken']).get_caller_identity()['Arn']
+print(json.dumps(res))
+`, {}, MODERN_PYTHON) as Record<string, unknown>;
+    expect(out.arn).toBe('arn:aws:sts::000000000000:assumed-role/uploader/boto-session');
+    expect(out.ak).toMatch(/^ASIA/);
+    const expected = { put: 'ok', get: 'ok', list: 'ok', putOutside: 'AccessDenied', otherBucket: 'AccessDenied', delete: 'AccessDenied', listAll: 'AccessDenied' };
+    expect(out.s3v4).toEqual(expected);
+    expect(out.s3).toEqual(expected);
+    expect(out.who).toBe('arn:aws:sts::000000000000:assumed-role/uploader/boto-session');
+    noTokenUpstream([out.token as string]);
+    // RoleSessionName in the access log and the metrics.
+    const line = gw.sink.lines.find((l) => l.msg === 'request' && l.key === out.ak && l.op === 'PutObject');
+    expect(line).toMatchObject({ role: 'uploader', session: 'boto-session', status: 200 });
+    const metrics = await gw.metrics.registry.metrics();
+    expect(metrics).toMatch(/s3gate_sts_sessions_issued_total\{role="uploader",action="AssumeRole"\} \d+/);
+    expect(metrics).toContain('key="assumed-role/uploader/boto-session"');
+  });
+
+  it('with a session policy narrowed to one prefix: the rest of the role is refused', async () => {
+    const policy = JSON.stringify({ Version: '2012-10-17', Statement: [
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: 'arn:aws:s3:::media/uploads/alice/*' },
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::media', Condition: { StringLike: { 's3:prefix': 'uploads/alice/*' } } },
+    ] });
+    const out = await runPython(`
+EP = ${JSON.stringify(gw.url)}
+${BOTO_S3}
+s = boto3.client('sts', endpoint_url=EP, region_name='us-east-1', aws_access_key_id=${JSON.stringify(GW_KEY.accessKeyId)}, aws_secret_access_key=${JSON.stringify(GW_KEY.secretAccessKey)})
+c = s.assume_role(RoleArn=${JSON.stringify(ROLE)}, RoleSessionName='alice', Policy=${JSON.stringify(policy)})['Credentials']
+x = s3_for(c)
+print(json.dumps({
+  'mine': code(lambda: x.put_object(Bucket='media', Key='uploads/alice/a.txt', Body=b'a')),
+  'read': code(lambda: x.get_object(Bucket='media', Key='uploads/alice/a.txt')),
+  'list': code(lambda: x.list_objects_v2(Bucket='media', Prefix='uploads/alice/')),
+  'bobs': code(lambda: x.put_object(Bucket='media', Key='uploads/bob/a.txt', Body=b'b')),
+  'listRole': code(lambda: x.list_objects_v2(Bucket='media', Prefix='uploads/')),
+}))
+`, {}, MODERN_PYTHON);
+    expect(out).toEqual({ mine: 'ok', read: 'ok', list: 'ok', bobs: 'AccessDenied', listRole: 'AccessDenied' });
+  });
+});
+
+describe('the JS SDK', () => {
+  it('AssumeRole, fromTemporaryCredentials, a presigned URL from temporary credentials', async () => {
+    const temp = await assume(gw.url, GW_KEY, { RoleSessionName: 'js-sdk' });
+    const x = s3(gw.url, temp);
+    await x.send(new PutObjectCommand({ Bucket: 'media', Key: 'uploads/js.txt', Body: 'from js' }));
+    expect(await (await x.send(new GetObjectCommand({ Bucket: 'media', Key: 'uploads/js.txt' }))).Body!.transformToString()).toBe('from js');
+    expect((await failure(x.send(new DeleteObjectCommand({ Bucket: 'media', Key: 'uploads/js.txt' })))).name).toBe('AccessDenied');
+
+    const provided = s3(gw.url, { accessKeyId: 'x', secretAccessKey: 'y' });
+    const viaProvider = new (provided.constructor as typeof import('@aws-sdk/client-s3').S3Client)({
+      endpoint: gw.url, region: 'us-east-1', forcePathStyle: true, requestHandler: testRequestHandler(), maxAttempts: 1,
+      credentials: fromTemporaryCredentials({
+        masterCredentials: { ...GW_KEY },
+        params: { RoleArn: ROLE, RoleSessionName: 'provider', DurationSeconds: 900 },
+        clientConfig: { endpoint: gw.url, region: 'us-east-1', requestHandler: testRequestHandler() },
+      }),
+    });
+    const listed = await viaProvider.send(new ListObjectsV2Command({ Bucket: 'media', Prefix: 'uploads/' }));
+    expect(listed.Contents?.map((c) => c.Key)).toContain('uploads/js.txt');
+    expect((await failure(viaProvider.send(new GetObjectCommand({ Bucket: 'other', Key: 'kept.txt' })))).name).toBe('AccessDenied');
+
+    const url = await getSignedUrl(x, new GetObjectCommand({ Bucket: 'media', Key: 'uploads/js.txt' }), { expiresIn: 600 });
+    expect(url).toContain('X-Amz-Security-Token=');
+    const r = await request(url, { dispatcher: agent });
+    expect(r.statusCode).toBe(200);
+    expect(await r.body.text()).toBe('from js');
+    const who = await sts(gw.url, temp).send(new GetCallerIdentityCommand({}));
+    expect(who.Arn).toBe('arn:aws:sts::000000000000:assumed-role/uploader/js-sdk');
+    noTokenUpstream([temp.sessionToken]);
+  });
+});
+
+describe('the AWS CLI', () => {
+  it('aws sts assume-role, then aws s3api with the session', async () => {
+    const assumed = await awsCli(['sts', 'assume-role', '--endpoint-url', gw.url, '--role-arn', ROLE, '--role-session-name', 'cli', '--duration-seconds', '900'], {
+      AWS_ACCESS_KEY_ID: GW_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: GW_KEY.secretAccessKey,
+    });
+    expect(assumed.stderr).toBe('');
+    const c = (assumed.out as { Credentials: { AccessKeyId: string; SecretAccessKey: string; SessionToken: string } }).Credentials;
+    const env = { AWS_ACCESS_KEY_ID: c.AccessKeyId, AWS_SECRET_ACCESS_KEY: c.SecretAccessKey, AWS_SESSION_TOKEN: c.SessionToken };
+    const put = await awsCli(['s3api', 'put-object', '--endpoint-url', gw.url, '--bucket', 'media', '--key', 'uploads/cli.txt', '--body', '/etc/hostname'], env);
+    expect(put.stderr).toBe('');
+    const denied = await awsCli(['s3api', 'put-object', '--endpoint-url', gw.url, '--bucket', 'other', '--key', 'cli.txt', '--body', '/etc/hostname'], env);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain('AccessDenied');
+  });
+});
+
+describe('STS errors', () => {
+  it('answers in STS\'s error documents: duration bounds, unknown role, a key not allowed, malformed policy', async () => {
+    const c = sts(gw.url, GW_KEY);
+    const err = async (input: Record<string, unknown>, creds = GW_KEY) =>
+      (await failure(sts(gw.url, creds).send(new AssumeRoleCommand({ RoleArn: ROLE, RoleSessionName: 'err-test', ...input })))) as unknown as { name: string; message: string; $metadata: { httpStatusCode: number } };
+    const short = await err({ DurationSeconds: 899 });
+    expect([short.name, short.$metadata.httpStatusCode]).toEqual(['ValidationError', 400]);
+    expect((await err({ DurationSeconds: 7201 })).message).toContain('MaxSessionDuration');
+    expect((await err({ RoleArn: 'arn:aws:iam::000000000000:role/nope' })).name).toBe('AccessDenied');
+    const notAllowed = await err({}, GW_KEY_LIMITED);
+    expect([notAllowed.name, notAllowed.$metadata.httpStatusCode]).toEqual(['AccessDenied', 403]);
+    const deny = await err({ Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 's3:*', Resource: '*' }] }) });
+    expect(deny.name).toBe('MalformedPolicyDocumentException');
+    expect((await err({ Policy: '{not json' })).name).toBe('MalformedPolicyDocumentException');
+    expect((await err({ PolicyArns: [{ arn: 'arn:aws:iam::aws:policy/ReadOnly' }] })).name).toBe('MalformedPolicyDocumentException');
+    const badSig = await failure(sts(gw.url, { ...GW_KEY, secretAccessKey: 'wrong-secret-abcdefghijklmnopqrstuvwxyz' }).send(new GetCallerIdentityCommand({})));
+    expect(badSig.name).toBe('SignatureDoesNotMatch');
+    expect((await failure(sts(gw.url, { accessKeyId: 'NOSUCHKEY', secretAccessKey: 'x' }).send(new GetCallerIdentityCommand({})))).name).toBe('InvalidClientTokenId');
+    expect((await c.send(new GetCallerIdentityCommand({}))).Arn).toBe(`arn:aws:iam::000000000000:user/${GW_KEY.accessKeyId}`);
+  });
+});
+
+describe('token attacks (docs/security.md)', () => {
+  let a: TempCreds;
+  let b: TempCreds;
+  beforeAll(async () => {
+    a = await assume(gw.url, GW_KEY, { RoleSessionName: 'attack-a' });
+    b = await assume(gw.url, GW_KEY, { RoleArn: 'arn:aws:iam::000000000000:role/reader', RoleSessionName: 'attack-b' });
+  });
+  const get = (c: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, bucket = 'other', key = 'kept.txt') =>
+    s3(gw.url, c).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+
+  it('token swap: another session\'s token with this session\'s key is InvalidToken', async () => {
+    expect(await (await get(b)).Body!.transformToString()).toBe('kept');
+    const e = await failure(get({ ...a, sessionToken: b.sessionToken }));
+    expect(e.name).toBe('InvalidToken');
+    expect((await failure(get({ ...b, sessionToken: a.sessionToken }))).name).toBe('InvalidToken');
+  });
+
+  it('token on a long-term key is InvalidToken; a temporary key without its token is InvalidAccessKeyId', async () => {
+    expect((await failure(get({ ...GW_KEY, sessionToken: b.sessionToken }))).name).toBe('InvalidToken');
+    expect((await failure(get({ accessKeyId: b.accessKeyId, secretAccessKey: b.secretAccessKey }))).name).toBe('InvalidAccessKeyId');
+  });
+
+  it('the token must be signed in SigV4 header auth, and is refused in the query of a header-signed request', async () => {
+    const unsigned = afterSigning(s3(gw.url, { accessKeyId: b.accessKeyId, secretAccessKey: b.secretAccessKey }), (r) => { r.headers['x-amz-security-token'] = b.sessionToken; });
+    const e = await failure(unsigned.send(new GetObjectCommand({ Bucket: 'other', Key: 'kept.txt' })));
+    expect(e.name).toBe('AccessDenied');
+    const inQuery = afterSigning(s3(gw.url, b), (r) => { r.query['X-Amz-Security-Token'] = b.sessionToken; delete r.headers['x-amz-security-token']; });
+    expect((await failure(inQuery.send(new GetObjectCommand({ Bucket: 'other', Key: 'kept.txt' })))).name).toBe('AccessDenied');
+  });
+
+  it('tampered grants inside the token: any changed byte, a truncation, a token re-sealed with another key are InvalidToken', async () => {
+    const t = b.sessionToken;
+    const body = Buffer.from(t.slice(t.lastIndexOf('.') + 1), 'base64url');
+    body[body.length >> 1]! ^= 0x20;
+    const flipped = t.slice(0, t.lastIndexOf('.') + 1) + body.toString('base64url');
+    expect((await failure(get({ ...b, sessionToken: flipped }))).name).toBe('InvalidToken');
+    expect((await failure(get({ ...b, sessionToken: t.slice(0, -10) }))).name).toBe('InvalidToken');
+    const now = Math.floor(Date.now() / 1000);
+    const forged = seal({ v: 1, ak: b.accessKeyId, sk: b.secretAccessKey, iat: now, exp: now + 900, role: 'reader', rsn: 'x', src: 'x', allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] as never },
+      deriveSealingKey('k1', 'an-attackers-own-secret-0123456789abcdef'));
+    expect((await failure(get({ ...b, sessionToken: forged }))).name).toBe('InvalidToken');
+  });
+
+  it('expired token, presigned: the URL stops working when the session ends, whatever its X-Amz-Expires', async () => {
+    const c = newCredentials();
+    const then = Math.floor(Date.now() / 1000) - 7200;
+    const expired = seal({ v: 1, ak: c.accessKeyId, sk: c.secretAccessKey, iat: then, exp: then + 3600, role: 'reader', rsn: 'old', src: GW_KEY.accessKeyId, allow: [{ bucket: 'other', actions: ['read', 'list'] }] },
+      deriveSealingKey(SEAL_K1.id, SEAL_K1.secret));
+    const url = await getSignedUrl(s3(gw.url, { ...c, sessionToken: expired }), new GetObjectCommand({ Bucket: 'other', Key: 'kept.txt' }), { expiresIn: 7 * 24 * 3600 });
+    const r = await request(url, { dispatcher: agent });
+    expect(r.statusCode).toBe(400);
+    expect(await r.body.text()).toContain('<Code>ExpiredToken</Code>');
+    expect((await failure(get({ ...c, sessionToken: expired }))).name).toBe('ExpiredToken');
+  });
+
+  it('policy widening: a session policy asking for more than the role gets no more than the role', async () => {
+    const wide = await assume(gw.url, GW_KEY, { RoleSessionName: 'widen', Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }) });
+    expect((await failure(get(wide))).name).toBe('AccessDenied');
+    expect((await failure(s3(gw.url, wide).send(new DeleteObjectCommand({ Bucket: 'media', Key: 'uploads/js.txt' })))).name).toBe('AccessDenied');
+    await s3(gw.url, wide).send(new PutObjectCommand({ Bucket: 'media', Key: 'uploads/widen.txt', Body: 'w' }));
+  });
+
+  it('counts refused tokens by reason, and never logs a token', async () => {
+    const metrics = await gw.metrics.registry.metrics();
+    for (const reason of ['key-mismatch', 'forged', 'expired', 'unsigned']) expect(metrics).toMatch(new RegExp(`s3gate_sts_tokens_refused_total\\{reason="${reason}"\\} [1-9]`));
+    noTokenUpstream([a.sessionToken, b.sessionToken]);
+  });
+});
+
+describe('reload', () => {
+  it('removing a role refuses its live sessions from then on', async () => {
+    const temp = await assume(gw.url, GW_KEY, { RoleArn: 'arn:aws:iam::000000000000:role/reader', RoleSessionName: 'reload' });
+    await get(temp);
+    gw.setConfig(buildConfig({ listen: [{ address: '127.0.0.1:0' }], ...doc({ uploader: ROLES.uploader }) }, tmpdir()));
+    try {
+      const e = await failure(get(temp));
+      expect(e.name).toBe('InvalidToken');
+      expect(e.message).toContain('role of this session no longer exists');
+      expect(await gw.metrics.registry.metrics()).toMatch(/s3gate_sts_tokens_refused_total\{reason="role-removed"\} [1-9]/);
+    } finally {
+      gw.setConfig(buildConfig({ listen: [{ address: '127.0.0.1:0' }], ...doc(ROLES) }, tmpdir()));
+    }
+  });
+  function get(c: TempCreds) {
+    return s3(gw.url, c).send(new GetObjectCommand({ Bucket: 'other', Key: 'kept.txt' }));
+  }
+});
+
+void PYTHON;

@@ -1,0 +1,170 @@
+// The pure parts of temporary credentials: sealing, grant intersection, session policies, config.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { allows } from '../../src/authorize/grants.js';
+import { buildConfig, ConfigError } from '../../src/config/load.js';
+import { ACTIONS, type Action, type Grant } from '../../src/config/types.js';
+import { intersect } from '../../src/sts/grants.js';
+import { parsePolicy, PolicyError } from '../../src/sts/policy.js';
+import { deriveSealingKey, newCredentials, open, seal, TokenError } from '../../src/sts/seal.js';
+import type { Session } from '../../src/sts/types.js';
+
+const K1 = deriveSealingKey('k1', 'sealing-secret-one-0123456789abcdefghij');
+const K2 = deriveSealingKey('k2', 'sealing-secret-two-0123456789abcdefghij');
+
+function session(over: Partial<Session> = {}): Session {
+  const c = newCredentials();
+  return { v: 1, ak: c.accessKeyId, sk: c.secretAccessKey, iat: 1, exp: 2_000_000_000, role: 'r', rsn: 'n', src: 'KEY', allow: [{ bucket: 'media', prefix: 'u/', actions: ['read'] }], ...over };
+}
+
+function reason(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof TokenError) return e.reason;
+    throw e;
+  }
+  return 'opened';
+}
+
+describe('sealing', () => {
+  it('opens what it sealed, with the key its id names', () => {
+    const s = session();
+    const t = seal(s, K1);
+    expect(t.startsWith('S3GT1.k1.')).toBe(true);
+    expect(open(t, [K2, K1])).toEqual(s);
+    // Credentials have AWS's shapes.
+    expect(s.ak).toMatch(/^ASIA[A-Z2-7]{16}$/);
+    expect(s.sk).toHaveLength(40);
+  });
+
+  it('refuses a flipped bit anywhere, a truncation, another key id, a removed key, a token sealed with another secret', () => {
+    const t = seal(session(), K1);
+    const body = t.slice('S3GT1.k1.'.length);
+    const raw = Buffer.from(body, 'base64url');
+    for (let i = 0; i < raw.length; i += 7) {
+      const b = Buffer.from(raw);
+      b[i]! ^= 1;
+      expect(reason(() => open(`S3GT1.k1.${b.toString('base64url')}`, [K1]))).toBe('forged');
+    }
+    expect(reason(() => open(t.slice(0, -4), [K1]))).toBe('forged');
+    expect(reason(() => open(t.slice(0, 20), [K1]))).toBe('malformed');
+    expect(reason(() => open(t.replace('S3GT1.k1.', 'S3GT1.k2.'), [K1, K2]))).toBe('forged');
+    expect(reason(() => open(t, [K2]))).toBe('unknown-key');
+    const attacker = deriveSealingKey('k1', 'an-attackers-guess-0123456789abcdefghijk');
+    expect(reason(() => open(seal(session({ allow: [{ bucket: '*', actions: [...ACTIONS] }] }), attacker), [K1]))).toBe('forged');
+    expect(reason(() => open('not a token', [K1]))).toBe('malformed');
+    expect(reason(() => open('S3GT1.k1.!!!!', [K1]))).toBe('malformed');
+  });
+});
+
+const bucketArb = fc.constantFrom('*', 'a', 'b');
+const prefixArb = fc.option(fc.constantFrom('', 'x', 'x/', 'x/y', 'y/', 'xy'), { nil: undefined });
+const actionsArb = fc.subarray([...ACTIONS] as Action[], { minLength: 1 });
+const grantArb: fc.Arbitrary<Grant> = fc.record({ bucket: bucketArb, prefix: prefixArb, actions: actionsArb }).map((g) => (g.prefix ? g : { bucket: g.bucket, actions: g.actions }));
+const keyFor = (allow: Grant[]) => ({ accessKeyId: 'K', secretAccessKey: 's', allow });
+
+describe('grant intersection', () => {
+  it('allows exactly what both lists allow, for every request', () => {
+    fc.assert(fc.property(
+      fc.array(grantArb, { maxLength: 4 }), fc.array(grantArb, { maxLength: 4 }),
+      fc.constantFrom(...ACTIONS), fc.constantFrom('a', 'b', 'c'), fc.option(fc.constantFrom('', 'x', 'x/', 'x/y/z', 'xy', 'y/1'), { nil: undefined }),
+      fc.option(fc.constantFrom('', 'x', 'x/', 'y/'), { nil: undefined }),
+      (a, b, action, bucket, key, listPrefix) => {
+        const both = allows(keyFor(a), action, bucket, key, listPrefix) && allows(keyFor(b), action, bucket, key, listPrefix);
+        expect(allows(keyFor(intersect(a, b)), action, bucket, key, listPrefix)).toBe(both);
+      },
+    ), { numRuns: 3000 });
+  });
+});
+
+const policy = (statements: unknown[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
+
+describe('session policies', () => {
+  it('turns object and bucket ARNs into prefix and bucket grants', () => {
+    expect(parsePolicy(policy([
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: 'arn:aws:s3:::media/users/alice/*' },
+      { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::media', Condition: { StringLike: { 's3:prefix': ['users/alice/*'] } } },
+      { Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::logs' },
+    ]))).toEqual([
+      { bucket: 'media', prefix: 'users/alice/', actions: ['read', 'write'] },
+      { bucket: 'media', prefix: 'users/alice/', actions: ['list'] },
+      { bucket: 'logs', actions: ['list', 'admin'] },
+    ]);
+    expect(parsePolicy(policy([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }]))).toEqual([
+      { bucket: '*', actions: ['read', 'write', 'delete'] }, { bucket: '*', actions: ['list', 'admin'] },
+    ]);
+    expect(parsePolicy(policy([{ Effect: 'Allow', Action: 's3:Get*', Resource: 'arn:aws:s3:::media/*' }]))).toEqual([{ bucket: 'media', actions: ['read'] }]);
+  });
+
+  it('refuses what it cannot express rather than dropping it', () => {
+    const bad: unknown[] = [
+      { Effect: 'Deny', Action: 's3:GetObject', Resource: 'arn:aws:s3:::media/*' },
+      { Effect: 'Allow', NotAction: 's3:GetObject', Resource: 'arn:aws:s3:::media/*' },
+      { Effect: 'Allow', Action: 's3:GetObject', NotResource: 'arn:aws:s3:::media/*' },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::media/exact-key.txt' },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::media/*/photos/*' },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::med*/x*' },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::media/${aws:username}/*' },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::media/*', Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::media/*', Principal: '*' },
+      { Effect: 'Allow', Action: 'iam:PassRole', Resource: '*' },
+      { Effect: 'Allow', Action: 's3:GetObjectTypo', Resource: '*' },
+      { Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:dynamodb:::table/x' },
+    ];
+    for (const s of bad) expect(() => parsePolicy(policy([s])), JSON.stringify(s)).toThrow(PolicyError);
+    expect(() => parsePolicy('{"Statement": [')).toThrow(PolicyError);
+    expect(() => parsePolicy('{"Version":"2012-10-17","Statement":[],"Extra":1}')).toThrow(PolicyError);
+    expect(() => parsePolicy('{"Version":"2012-10-17"}')).toThrow(PolicyError);
+  });
+});
+
+const base = {
+  keys: [{ accessKeyId: 'KEY1', secretAccessKey: 'secret-1-abcdefghijklmnop', allow: [{ bucket: '*', actions: ['read'] }] }],
+  upstreams: { disk: { provider: 'local', path: '/tmp' } },
+  buckets: { media: { upstream: 'disk' } },
+};
+
+function problems(doc: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    buildConfig({ ...base, ...doc }, '/tmp', { env });
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('reads roles, sealing keys from the environment, and claim placeholders', () => {
+    const cfg = buildConfig({
+      ...base,
+      roles: {
+        ci: { assumableBy: ['KEY1'], maxSessionDuration: 7200, allow: [{ bucket: 'media', actions: ['read'] }] },
+        browser: { webIdentity: { issuer: 'https://id.example', audience: 'app', jwksUrl: 'https://id.example/jwks' }, allow: [{ bucket: 'media', prefix: 'users/${sub}/', actions: ['write'] }] },
+      },
+      sts: { sealingKeys: [{ id: 'k2', secret: '$\u27e6SEAL\u27e7' }] },
+    }, '/tmp', { env: { SEAL: 'x'.repeat(32) } });
+    expect(cfg.sts!.roles.get('browser')!.allow[0]!.prefix).toBe('users/${sub}/');
+    expect(cfg.sts!.sealingKeys[0]!.id).toBe('k2');
+    expect(cfg.sts!.roles.get('ci')!.maxSessionDuration).toBe(7200);
+  });
+
+  it('names the field of every mistake, and never a secret', () => {
+    const p = problems({
+      roles: {
+        a: { assumableBy: ['NOPE'], maxSessionDuration: 50000, allow: [{ bucket: 'zzz', actions: ['fly'] }] },
+        b: { allow: [] },
+        c: { assumableBy: ['KEY1'], allow: [{ bucket: 'media', prefix: 'u/${sub}/', actions: ['read'] }] },
+        d: { webIdentity: { issuer: 'https://i', audience: 'x', keys: [{ kty: 'oct', k: 'c2VjcmV0' }], algorithms: ['HS256'] }, allow: [] },
+      },
+      sts: { sealingKeys: [{ id: 'k1', secret: 'too-short-secret' }] },
+    });
+    const text = p.join('\n');
+    for (const f of ['roles.a.assumableBy', 'roles.a.maxSessionDuration', 'roles.a.allow[0].bucket', 'roles.a.allow[0].actions', 'roles.b:', 'roles.c.allow', 'roles.d.webIdentity.keys[0]', 'roles.d.webIdentity.algorithms', 'sts.sealingKeys[0].secret']) {
+      expect(text).toContain(f);
+    }
+    expect(text).not.toContain('too-short-secret');
+    expect(problems({ roles: { a: { assumableBy: ['KEY1'], allow: [] } } }).join()).toContain('sts.sealingKeys: is required when roles are declared');
+  });
+});
