@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import type { Action, GatewayConfig, GatewayKey } from '../config/types.js';
 import { presignV2 } from '../signing/sigv2.js';
 import { uriEncode } from '../signing/sigv4.js';
+import { presignPostCommand, PostUsageError } from './presign-post.js';
 
 const USAGE = `usage: s3gate presign --config proxy.yaml --key ACCESSKEYID [--method GET|PUT|HEAD|DELETE]
                       [--expires SECONDS] [--host HOST] [--v2] [--json] s3://bucket/key
@@ -20,6 +21,7 @@ config: SigV4 query auth by default, SigV2 (AWSAccessKeyId/Expires/Signature) wi
   --host HOST      the name clients reach s3gate by, default the first of domains with the first
                    listener's port; a full origin (https://s3.example.com) also sets the scheme,
                    e.g. when a load balancer terminates TLS in front of s3gate
+  --post           a browser upload form (POST policy) instead of a URL: see presign --post --help
 `;
 
 const METHODS: Record<string, Action> = { GET: 'read', HEAD: 'read', PUT: 'write', DELETE: 'delete' };
@@ -115,7 +117,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await presign(argv);
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof PostUsageError) {
       process.stderr.write(`s3gate presign: ${e.message}\n`);
       return 2;
     }
@@ -128,6 +130,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function presign(argv: string[]): Promise<number> {
+  if (argv.includes('--post')) return presignPostCommand(argv);
   let parsed;
   try {
     parsed = parseArgs({
