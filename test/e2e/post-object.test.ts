@@ -301,6 +301,36 @@ describe('refusals: S3 error, nothing stored', () => {
     expect(await stored('forms', 'shape/x')).toBeUndefined();
   });
 
+  it('a repeated field is refused; fields after the file are ignored, as S3 ignores them', async () => {
+    const p = await jsPresign({ Bucket: 'forms', Key: 'order/first.txt', Expires: 600 });
+    const fd = new FormData();
+    for (const [k, v] of Object.entries(p.fields)) fd.append(k, v);
+    fd.append('key', 'order/second.txt');
+    fd.append('file', new Blob(['twice']), 'f.txt');
+    const twice = await fetch(p.url, { method: 'POST', body: fd });
+    expect([twice.status, code(await twice.text())]).toEqual([400, 'InvalidArgument']);
+    const after = new FormData();
+    for (const [k, v] of Object.entries(p.fields)) after.append(k, v);
+    after.append('file', new Blob(['first']), 'f.txt');
+    after.append('key', 'order/second.txt');
+    after.append('x-amz-meta-late', 'ignored');
+    const r = await fetch(p.url, { method: 'POST', body: after });
+    expect(r.status).toBe(204);
+    expect((await stored('forms', 'order/first.txt'))?.toString()).toBe('first');
+    expect(await stored('forms', 'order/second.txt')).toBeUndefined();
+    expect(up.requests.find((x) => x.method === 'PUT' && x.key === 'order/first.txt')?.headers['x-amz-meta-late']).toBeUndefined();
+  });
+
+  it('a signed x-amz-copy-source field never makes the upload a copy', async () => {
+    await up.store.handle({ method: 'PUT', bucket: 'elsewhere', key: 'secret.txt', query: new URLSearchParams(), headers: {}, body: Readable.from([Buffer.from('secret')]) });
+    const p = await jsPresign({ Bucket: 'forms', Key: 'copy/x.txt', Expires: 600, Fields: { 'x-amz-copy-source': '/elsewhere/secret.txt' }, Conditions: [{ 'x-amz-copy-source': '/elsewhere/secret.txt' }] });
+    const before = up.requests.length;
+    expect((await postForm(p.url, p.fields, Buffer.from('mine'))).status).toBe(204);
+    const put = up.requests.slice(before).find((x) => x.method === 'PUT')!;
+    expect([put.operation, put.headers['x-amz-copy-source']]).toEqual(['PutObject', undefined]);
+    expect((await stored('forms', 'copy/x.txt'))?.toString()).toBe('mine');
+  });
+
   it('HEAD of what was refused: nothing there through s3gate either', async () => {
     const s3 = client(base, GW_KEY, { forcePathStyle: true });
     await expect(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'tamper/x' }))).rejects.toMatchObject({ name: 'NotFound' });
