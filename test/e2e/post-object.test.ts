@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
-import { client, GW_KEY, GW_KEY_LIMITED, portOf, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
+import { client, DOMAIN, GW_KEY, GW_KEY_LIMITED, portOf, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 
 let up: StrictUpstream;
@@ -24,6 +24,7 @@ const files = tmpDir('s3gate-post-files-');
 beforeAll(async () => {
   up = await startStrictUpstream({ ...UP_KEY, region: 'us-east-1' });
   gw = await startTestGateway({
+    domains: [DOMAIN],
     keys: [
       { ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'admin'] }] },
       { ...GW_KEY_LIMITED, allow: [{ bucket: 'forms', prefix: 'allowed/', actions: ['read', 'write'] }] },
@@ -32,7 +33,7 @@ beforeAll(async () => {
       strict: { provider: 'minio', endpoint: up.url, region: 'us-east-1', credentials: UP_KEY },
       disk: { provider: 'local', path: tmpDir('s3gate-post-local-') },
     },
-    buckets: { forms: { upstream: 'strict' }, elsewhere: { upstream: 'strict' }, 'disk-forms': { upstream: 'disk' } },
+    buckets: { forms: { upstream: 'strict', domains: ['forms.example.test'] }, elsewhere: { upstream: 'strict' }, 'disk-forms': { upstream: 'disk' } },
   });
   base = `http://127.0.0.1:${portOf(gw.url)}`;
   for (const b of ['forms', 'elsewhere']) {
@@ -200,6 +201,49 @@ describe('the JS SDK createPresignedPost, posted with curl -F', () => {
     expect([bad.status, code(bad.body)]).toEqual([400, 'BadDigest']);
     expect(up.requests.slice(after).filter((r) => r.method === 'PUT')).toEqual([]);
     expect(await stored('forms', 'sums/bad.txt')).toBeUndefined();
+  });
+});
+
+describe('on every way of addressing the bucket, with the object fields reaching the provider', () => {
+  it('virtual-host (boto3, addressing_style virtual): 201, the Location names the bucket\'s host', async () => {
+    const port = portOf(gw.url);
+    const out = await runPython(`
+import requests
+s3 = boto3.client('s3', aws_access_key_id=os.environ['AK'], aws_secret_access_key=os.environ['SK'], endpoint_url='http://${DOMAIN}:${port}',
+    region_name='us-east-1', config=Config(s3={'addressing_style': 'virtual'}))
+p = s3.generate_presigned_post('forms', 'vhost/a.txt', Fields={'success_action_status': '201'}, Conditions=[{'success_action_status': '201'}])
+r = requests.post(p['url'], data=p['fields'], files={'file': ('a.txt', b'virtual host')})
+print(json.dumps({'status': r.status_code, 'body': r.text, 'url': p['url']}))
+`, { AK: GW_KEY.accessKeyId, SK: GW_KEY.secretAccessKey }, MODERN_PYTHON) as { status: number; body: string; url: string };
+    expect(out.url).toBe(`http://forms.${DOMAIN}:${port}/`);
+    expect(out.status, out.body).toBe(201);
+    expect(out.body).toContain(`<Location>http://forms.${DOMAIN}:${port}/vhost/a.txt</Location>`);
+    expect((await stored('forms', 'vhost/a.txt'))?.toString()).toBe('virtual host');
+  });
+
+  it('a custom domain bound to the bucket (curl -F): 204', async () => {
+    const port = portOf(gw.url);
+    const p = await jsPresign({ Bucket: 'forms', Key: 'custom/b.txt', Expires: 600 });
+    const path = join(files, 'custom.txt');
+    writeFileSync(path, 'custom domain');
+    const r = await curl([
+      '--connect-to', `forms.example.test:${port}:127.0.0.1:${port}`,
+      ...Object.entries(p.fields).flatMap(([k, v]) => ['--form-string', `${k}=${v}`]), '-F', `file=@${path}`, `http://forms.example.test:${port}/`,
+    ]);
+    expect(r.status, r.body).toBe(204);
+    expect(r.headers).toMatch(new RegExp(`\\r\\nlocation: http://forms\\.example\\.test:${port}/custom/b\\.txt\\r\\n`, 'i'));
+    expect((await stored('forms', 'custom/b.txt'))?.toString()).toBe('custom domain');
+  });
+
+  it('acl, tagging, storage class, metadata and Content-* fields become the PutObject\'s headers', async () => {
+    const tagging = '<Tagging><TagSet><Tag><Key>project</Key><Value>blue sky</Value></Tag></TagSet></Tagging>';
+    const fields = { acl: 'public-read', tagging, 'x-amz-storage-class': 'STANDARD', 'x-amz-meta-owner': 'alice', 'Content-Type': 'text/csv', 'Content-Disposition': 'attachment; filename="r.csv"', 'Cache-Control': 'no-cache' };
+    const p = await jsPresign({ Bucket: 'forms', Key: 'headers/r.csv', Expires: 600, Fields: fields, Conditions: Object.entries(fields).map(([k, v]) => ({ [k]: v })) });
+    const before = up.requests.length;
+    expect((await postForm(p.url, p.fields, Buffer.from('a,b\n1,2\n'))).status).toBe(204);
+    const put = up.requests.slice(before).find((x) => x.method === 'PUT')!;
+    expect([put.headers['x-amz-acl'], put.headers['x-amz-tagging'], put.headers['x-amz-storage-class'], put.headers['x-amz-meta-owner'], put.headers['content-type'], put.headers['content-disposition'], put.headers['cache-control']])
+      .toEqual(['public-read', 'project=blue%20sky', 'STANDARD', 'alice', 'text/csv', 'attachment; filename="r.csv"', 'no-cache']);
   });
 });
 
