@@ -15,6 +15,7 @@ import { Readable } from 'node:stream';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { client, DOMAIN, GW_KEY, GW_KEY_LIMITED, portOf, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
+import { assume, s3 as sessionClient, SEAL_K1 } from '../sts/helpers.js';
 
 let up: StrictUpstream;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
@@ -33,6 +34,8 @@ beforeAll(async () => {
       strict: { provider: 'minio', endpoint: up.url, region: 'us-east-1', credentials: UP_KEY },
       disk: { provider: 'local', path: tmpDir('s3gate-post-local-') },
     },
+    roles: { uploader: { assumableBy: [GW_KEY.accessKeyId], allow: [{ bucket: 'forms', prefix: 'sessions/', actions: ['write'] }] } },
+    sts: { sealingKeys: [SEAL_K1] },
     buckets: { forms: { upstream: 'strict', domains: ['forms.example.test'] }, elsewhere: { upstream: 'strict' }, 'disk-forms': { upstream: 'disk' } },
   });
   base = `http://127.0.0.1:${portOf(gw.url)}`;
@@ -244,6 +247,31 @@ print(json.dumps({'status': r.status_code, 'body': r.text, 'url': p['url']}))
     const put = up.requests.slice(before).find((x) => x.method === 'PUT')!;
     expect([put.headers['x-amz-acl'], put.headers['x-amz-tagging'], put.headers['x-amz-storage-class'], put.headers['x-amz-meta-owner'], put.headers['content-type'], put.headers['content-disposition'], put.headers['cache-control']])
       .toEqual(['public-read', 'project=blue%20sky', 'STANDARD', 'alice', 'text/csv', 'attachment; filename="r.csv"', 'no-cache']);
+  });
+});
+
+describe('a form signed with temporary credentials (STS session)', () => {
+  it('uploads within the role\'s grants; outside them, with a tampered token, or a token lent to another key, refused', async () => {
+    const creds = await assume(base, GW_KEY, { RoleSessionName: 'web-app' });
+    const s3 = sessionClient(base, creds);
+    const p = await createPresignedPost(s3, { Bucket: 'forms', Key: 'sessions/a.txt', Expires: 600 });
+    const outside = await createPresignedPost(s3, { Bucket: 'forms', Key: 'private/a.txt', Expires: 600 });
+    s3.destroy();
+    expect(p.fields['X-Amz-Security-Token']).toBe(creds.sessionToken);
+    const before = up.requests.length;
+    expect((await postForm(p.url, p.fields, Buffer.from('from a session'))).status).toBe(204);
+    expect((await stored('forms', 'sessions/a.txt'))?.toString()).toBe('from a session');
+    // The token never travels to the provider.
+    expect(up.requests.slice(before).map((r) => r.headers['x-amz-security-token'])).toEqual([undefined]);
+    const denied = await postForm(outside.url, outside.fields, Buffer.from('no'));
+    expect([denied.status, code(denied.body)]).toEqual([403, 'AccessDenied']);
+    const bad = await postForm(p.url, { ...p.fields, 'X-Amz-Security-Token': creds.sessionToken.slice(0, -4) + 'AAAA' }, Buffer.from('no'));
+    expect([bad.status, code(bad.body)]).toEqual([400, 'InvalidToken']);
+    const lent = await jsPresign({ Bucket: 'forms', Key: 'sessions/lent.txt', Expires: 600, Fields: { 'x-amz-security-token': creds.sessionToken }, Conditions: [{ 'x-amz-security-token': creds.sessionToken }] });
+    const l = await postForm(lent.url, lent.fields, Buffer.from('no'));
+    expect([l.status, code(l.body)]).toEqual([400, 'InvalidToken']);
+    expect(await stored('forms', 'private/a.txt')).toBeUndefined();
+    expect(await stored('forms', 'sessions/lent.txt')).toBeUndefined();
   });
 });
 
