@@ -15,8 +15,10 @@ FROM node:26-bookworm-slim
 # One malloc arena: V8's compiler and GC threads otherwise each keep an arena of their own, and
 # what they free stays in it (docs/operations.md#memory: up to 20 MiB of peak RSS, no CPU cost
 # measured).
+# One worker per CPU the container may use (proxy.yaml's `workers: ${S3GATE_WORKERS:-1}`).
 ENV NODE_ENV=production \
     S3GATE_LISTEN=0.0.0.0:8080 \
+    S3GATE_WORKERS=auto \
     MALLOC_ARENA_MAX=1
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules

@@ -1,54 +1,87 @@
-// `s3gate serve --config FILE`: validate the config, then serve. A config mistake stops here,
-// before any socket opens, with every problem named by its field.
+// `s3gate serve --config FILE [--workers N|auto]`: validate the config, then serve. A config
+// mistake stops here, before any socket opens, with every problem named by its field. With more
+// than one worker this process becomes the primary (src/workers/primary.ts) and the workers, forked
+// from it, run this same command (src/workers/worker.ts).
+import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import { readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
+import { ConfigError, loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
-import { startGateway, type Gateway } from '../listen/server.js';
+import { createLogger } from '../listen/log.js';
+import { startGateway } from '../listen/server.js';
+import { parseWorkers, workerCount, WORKERS_EXPECTED } from '../workers/count.js';
+import { ENV_INDEX } from '../workers/messages.js';
+import { startPrimary } from '../workers/primary.js';
+import { runWorker } from '../workers/worker.js';
+
+/** What serves, for the signals and the file watcher: one gateway, or a primary and its workers. */
+interface Serving {
+  urls: string[];
+  reload(): unknown;
+  close(): Promise<void>;
+}
 
 export async function run(argv: string[]): Promise<number> {
+  if (cluster.isWorker && process.env[ENV_INDEX]) return runWorker();
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c', default: 'proxy.yaml' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string', short: 'c', default: 'proxy.yaml' },
+      workers: { type: 'string', short: 'w' },
+      help: { type: 'boolean', short: 'h' },
+    },
     allowPositionals: false,
   });
   if (values.help) {
-    process.stdout.write('usage: s3gate [serve] --config proxy.yaml\n');
+    process.stdout.write('usage: s3gate [serve] --config proxy.yaml [--workers auto|N]\n');
     return 0;
   }
+  const flag = values.workers === undefined ? undefined : parseWorkers(values.workers);
+  if (values.workers !== undefined && flag === undefined) throw new ConfigError([`--workers: must be ${WORKERS_EXPECTED}, not "${values.workers}"`]);
   // The fingerprint is taken before loading, so a change made while starting is still noticed.
   let seen = fingerprint(values.config!);
   // A ConfigError reaches the bin's handler: its field-named problems, exit 2.
   const config = loadConfig(values.config!);
+  const count = workerCount(flag ?? config.workers);
+  const log = createLogger(config.log.level, undefined, { shared: count > 1 });
   // Reload on SIGHUP and when the file's content changes. The whole directory is watched and the
   // content compared, because a Kubernetes ConfigMap update swaps a `..data` symlink and never
   // touches the file's own name, and editors save by rename.
   const file = config.source!;
-  let gw: Gateway | undefined;
+  let serving: Serving | undefined;
   let debounce: NodeJS.Timeout | undefined;
   const check = () => {
     const now = fingerprint(file);
-    if (!gw || now === seen || now === '') return;
+    if (!serving || now === seen || now === '') return;
     seen = now;
-    gw.reload();
+    serving.reload();
   };
   const watcher = watch(dirname(file), () => {
     clearTimeout(debounce);
     debounce = setTimeout(check, 300);
   });
-  gw = await startGateway(config);
+  if (count === 1) {
+    serving = await startGateway(config, { log });
+  } else {
+    // The kernel spreads connections over the workers' own SO_REUSEPORT sockets unless
+    // S3GATE_ACCEPT=primary asks for node:cluster's primary to hand them out (docs/deployment.md).
+    serving = await startPrimary({ count, reusePort: process.env.S3GATE_ACCEPT !== 'primary', config, log });
+  }
   check();
-  demoBanner(config, gw.urls);
-  process.on('SIGHUP', () => gw.reload());
-  const live = gw;
+  demoBanner(config, serving.urls);
+  const live = serving;
+  // A signal that follows an edit reloads it: the watcher, seeing the same content, does not again.
+  process.on('SIGHUP', () => {
+    seen = fingerprint(file);
+    live.reload();
+  });
   const stop = (signal: string) => {
-    const gw = live;
-    gw.log.info({ signal, deadlineMs: gw.config().timeouts.shutdown }, 'shutting down: finishing in-flight requests');
+    log.info({ signal, deadlineMs: config.timeouts.shutdown, workers: count }, 'shutting down: finishing in-flight requests');
     watcher.close();
-    void gw.close().then(() => {
-      gw.log.info('stopped');
+    void live.close().then(() => {
+      log.info('stopped');
       process.exit(0);
     });
   };

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import type { ProviderProfile } from './provider.js';
 import { parseStsConfig } from '../sts/config.js';
 import { ACTIONS, type Action, type BucketRoute, type BucketTarget, type CorsRule, type Limits, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
+import { parseWorkers, WORKERS_EXPECTED } from '../workers/count.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -375,7 +376,7 @@ export interface LoadOptions {
 export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {}): GatewayConfig {
   const c = new Checker(baseDir, opts.env ?? process.env);
   if (!isObj(doc)) throw new ConfigError(['(root): the config must be a YAML mapping']);
-  c.unknown(doc, ['listen', 'domains', 'region', 'keys', 'upstreams', 'buckets', 'trustedProxies', 'log', 'admin', 'limits', 'timeouts', 'roles', 'sts'], '(root)');
+  c.unknown(doc, ['listen', 'domains', 'region', 'keys', 'upstreams', 'buckets', 'trustedProxies', 'log', 'admin', 'limits', 'timeouts', 'roles', 'sts', 'workers'], '(root)');
   const listen = parseListen(c, doc.listen);
   const domains = c.strList(doc, 'domains', '(root)').map((d) => d.toLowerCase());
   const region = c.str(doc, 'region', '(root)', { optional: true }) ?? 'us-east-1';
@@ -397,6 +398,9 @@ export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {
   if (doc.timeouts !== undefined) c.unknown(t, ['headers', 'idle', 'shutdown'], 'timeouts');
   const timeouts = { headers: c.num(t, 'headers', 'timeouts', 20_000, 1), idle: c.num(t, 'idle', 'timeouts', 120_000, 1), shutdown: c.num(t, 'shutdown', 'timeouts', 30_000) };
   const trustedProxies = c.strList(doc, 'trustedProxies', '(root)');
+  const workersText = c.str(doc, 'workers', '(root)', { optional: true });
+  const workers = workersText === undefined ? undefined : parseWorkers(workersText);
+  if (workersText !== undefined && workers === undefined) c.fail('workers', `must be ${WORKERS_EXPECTED}, not "${workersText}"`);
   const log = isObj(doc.log) && typeof doc.log.level === 'string' ? { level: doc.log.level } : { level: 'info' };
 
   const seen = new Map<string, string>();
@@ -408,7 +412,7 @@ export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {
     }
   }
   if (c.problems.length) throw new ConfigError(c.problems);
-  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log, limits, timeouts, ...(admin ? { admin } : {}), ...(sts ? { sts } : {}) };
+  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log, limits, timeouts, ...(admin ? { admin } : {}), ...(sts ? { sts } : {}), ...(workers ? { workers } : {}) };
 }
 
 export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig {

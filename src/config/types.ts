@@ -120,6 +120,8 @@ export interface GatewayConfig {
   limits: Limits;
   /** client-side timeouts in ms: headers (slowloris), idle socket, and the SIGTERM drain deadline */
   timeouts: { headers: number; idle: number; shutdown: number };
+  /** processes serving the listeners (`s3gate serve --workers` wins over it); `auto` is one per CPU */
+  workers?: 'auto' | number;
   /** the file this came from, for reloads and relative paths */
   source?: string;
   /** temporary credentials: sealing keys and roles (src/sts/) */

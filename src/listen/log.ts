@@ -11,18 +11,43 @@ import { pino, type Logger } from 'pino';
 // writes the destination out synchronously.
 const FLUSH_MS = 200;
 const BATCH = 16 * 1024;
+// Linux writes at most this many bytes to a pipe in one piece, never mixed with another writer's.
+const PIPE_BUF = 4096;
 
-export function createLogger(level = 'info', destination?: NodeJS.WritableStream): Logger {
+/**
+ * `buf` cut into pieces of at most `max` bytes that each end with a line's newline (a single line
+ * longer than `max` is a piece of its own), so that processes sharing one stdout never split
+ * each other's lines.
+ */
+export function linePieces(buf: Buffer, max = PIPE_BUF): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  while (buf.length - at > max) {
+    let end = buf.lastIndexOf(10, at + max - 1) + 1;
+    if (end <= at) end = buf.indexOf(10, at) + 1 || buf.length;
+    out.push(buf.subarray(at, end));
+    at = end;
+  }
+  if (at < buf.length) out.push(buf.subarray(at));
+  return out;
+}
+
+/** `shared`: other processes write to the same stdout (workers), so each write is whole lines. */
+export function createLogger(level = 'info', destination?: NodeJS.WritableStream, opts: { shared?: boolean } = {}): Logger {
   if (destination) return pino({ level, base: undefined }, destination as pino.DestinationStream);
   // Buffer mode: in text mode sonic-boom measures the whole pending text (Buffer.byteLength) on
-  // every write; as buffers it only adds lengths.
-  const dest = pino.destination({ dest: 1, sync: false, minLength: 4096, contentMode: 'buffer' });
+  // every write; as buffers it only adds lengths. Shared, sonic-boom merges pieces only up to
+  // PIPE_BUF, and writes once per piece.
+  const dest = opts.shared
+    ? pino.destination({ dest: 1, sync: false, minLength: 0, maxWrite: PIPE_BUF, contentMode: 'buffer' })
+    : pino.destination({ dest: 1, sync: false, minLength: 4096, contentMode: 'buffer' });
   // sonic-boom's types leave out `destroyed`, which it sets once ended.
   const ended = () => (dest as unknown as { destroyed: boolean }).destroyed;
   let gathered = '';
   const handOver = () => {
     if (gathered === '' || ended()) return;
-    dest.write(Buffer.from(gathered) as unknown as string);
+    if (opts.shared) for (const piece of linePieces(Buffer.from(gathered))) dest.write(piece as unknown as string);
+    else dest.write(Buffer.from(gathered) as unknown as string);
     gathered = '';
   };
   const lines = {

@@ -56,7 +56,8 @@ export interface PipelineDeps {
   config: () => GatewayConfig;
   log: Logger;
   metrics: Metrics;
-  limiter: Limiter;
+  /** per-key limits: this process's own, or a worker's view of the primary's host-wide ones */
+  limiter: { acquire(...a: Parameters<Limiter['acquire']>): ReturnType<Limiter['acquire']> | Promise<ReturnType<Limiter['acquire']>> };
 }
 
 // Refusals counted as authentication/authorization failures, by their S3 code.
@@ -101,7 +102,7 @@ function makeObserver(m: Metrics): ForwardObserver {
 
 // Request ids: a random per-process prefix and a counter; unique across replicas without a
 // random draw per request.
-const ID_PREFIX = randomBytes(4).toString('hex').toUpperCase();
+export const ID_PREFIX = randomBytes(4).toString('hex').toUpperCase();
 let idCounter = 0;
 
 export async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, expectContinue = false): Promise<void> {
@@ -189,7 +190,10 @@ async function run(
   ctx.auth = auth;
   if (auth.kind === 'v2-header' || auth.kind === 'v2-query') requireSignedOperationV2(op, method, address.bucket, address.key, pairs, headers);
   const keyId = auth.key ? principalName(auth.key) : 'anonymous';
-  ctx.release = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, (kind) => deps.metrics.throttled.inc({ limit: kind, key: keyId }));
+  const slot = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, (kind) => deps.metrics.throttled.inc({ limit: kind, key: keyId }));
+  ctx.release = typeof slot === 'function' ? slot : await slot;
+  // A worker waited for the primary's answer: a client gone meanwhile has had its 'close'.
+  if (res.closed) ctx.release();
 
   if (!address.bucket) {
     if (op.name !== 'ListBuckets') throw new S3Error('MethodNotAllowed');

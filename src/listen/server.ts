@@ -1,14 +1,17 @@
 // Opens the configured listeners and hands every request to the pipeline. Owns the process
-// lifecycle: the config in force (and its reload), the admin listener, and a graceful close.
+// lifecycle: the config in force (and its reload), the admin listener, and a graceful close. With
+// workers (src/workers/), each worker runs one of these without the admin listener.
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps, type Server as HttpsServer } from 'node:https';
-import { existsSync, readFileSync } from 'node:fs';
-import { connect, type AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatewayConfig, Listener } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
 import { closeAgents } from '../forward/forward.js';
 import { Limiter } from '../limits/limiter.js';
+import type { PipelineDeps } from './pipeline.js';
+import { startAdmin, type Admin } from './admin.js';
 import { Metrics } from '../metrics/metrics.js';
 import { handle } from './pipeline.js';
 import { errorXml, S3Error } from '../s3/errors.js';
@@ -47,11 +50,21 @@ function tlsFiles(l: Listener): { cert: Buffer; key: Buffer } {
   return { cert: readFileSync(l.tls!.cert), key: readFileSync(l.tls!.key) };
 }
 
-export async function startGateway(initial: GatewayConfig, opts: { log?: Logger } = {}): Promise<Gateway> {
+export interface GatewayOptions {
+  log?: Logger;
+  /** per-key limits kept elsewhere (a worker's: the primary's host-wide ones) */
+  limiter?: PipelineDeps['limiter'];
+  /** bind each listener with SO_REUSEPORT, beside the other workers' sockets on the same port */
+  reusePort?: boolean;
+  /** a worker: the primary logs the gateway's start */
+  quiet?: boolean;
+}
+
+export async function startGateway(initial: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   let current = initial;
   const log = opts.log ?? createLogger(initial.log.level);
   const metrics = new Metrics();
-  const deps = { config: () => current, log, metrics, limiter: new Limiter() };
+  const deps: PipelineDeps = { config: () => current, log, metrics, limiter: opts.limiter ?? new Limiter() };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => void handle(deps, req, res);
   const onContinue = (req: IncomingMessage, res: ServerResponse) => void handle(deps, req, res, true);
   const servers: Server[] = [];
@@ -59,7 +72,9 @@ export async function startGateway(initial: GatewayConfig, opts: { log?: Logger 
   const listen = async (server: Server, host: string, port: number): Promise<AddressInfo> => {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      // `exclusive` keeps a cluster worker from asking its primary for the handle: with
+      // SO_REUSEPORT each worker binds its own socket and the kernel spreads connections.
+      server.listen(opts.reusePort ? { port, host, reusePort: true, exclusive: true } : { port, host }, () => {
         server.off('error', reject);
         resolve();
       });
@@ -96,55 +111,12 @@ export async function startGateway(initial: GatewayConfig, opts: { log?: Logger 
     urls.push(urlOf(await listen(server, l.host, l.port), !!l.tls));
   }
 
-  let ready = { at: 0, ok: false, detail: {} as Record<string, string> };
-  const probeUpstreams = async () => {
-    if (Date.now() - ready.at < 5000) return ready;
-    const detail: Record<string, string> = {};
-    await Promise.all([...current.upstreams.values()].map(async (u) => {
-      if (u.kind === 'local') {
-        detail[u.name] = u.path && existsSync(u.path) ? 'ok' : 'path missing';
-        return;
-      }
-      const port = Number(u.endpoint.port || (u.endpoint.protocol === 'https:' ? 443 : 80));
-      detail[u.name] = await new Promise<string>((resolve) => {
-        const s = connect({ host: u.connectAddress ?? u.endpoint.hostname, port, timeout: 2000 });
-        s.once('connect', () => { s.destroy(); resolve('ok'); });
-        s.once('timeout', () => { s.destroy(); resolve('timeout'); });
-        s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
-      });
-    }));
-    ready = { at: Date.now(), ok: Object.values(detail).every((v) => v === 'ok'), detail };
-    return ready;
-  };
-
-  let adminServer: Server | undefined;
-  let adminUrl: string | undefined;
-  let draining = false;
+  let admin: Admin | undefined;
   if (initial.admin) {
-    adminServer = createHttp((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/metrics') {
-        void metrics.registry.metrics().then((body) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(body);
-        });
-      } else if (path === '/healthz') {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('ok\n');
-      } else if (path === '/readyz') {
-        void probeUpstreams().then((r) => {
-          const ok = r.ok && !draining;
-          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ ready: ok, draining, upstreams: r.detail }) + '\n');
-        });
-      } else {
-        res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end('not found\n');
-      }
-    });
-    adminUrl = urlOf(await listen(adminServer, initial.admin.host, initial.admin.port), false);
+    admin = await startAdmin(initial.admin, { config: () => current, metrics: () => metrics.registry.metrics(), contentType: metrics.registry.contentType });
   }
-  log.info({ listen: urls, admin: adminUrl, upstreams: [...initial.upstreams.keys()], buckets: [...initial.buckets.keys()] }, 's3gate listening');
+  const adminUrl = admin?.url;
+  if (!opts.quiet) log.info({ listen: urls, admin: adminUrl, upstreams: [...initial.upstreams.keys()], buckets: [...initial.buckets.keys()] }, 's3gate listening');
 
   const retired = new Set<GatewayConfig>();
   const setConfig = (c: GatewayConfig) => {
@@ -187,7 +159,7 @@ export async function startGateway(initial: GatewayConfig, opts: { log?: Logger 
       }
     },
     close: async () => {
-      draining = true;
+      admin?.setDraining();
       const deadline = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), current.timeouts.shutdown);
       deadline.unref();
       // Keep-alive connections become idle as their last response ends: close them then.
@@ -199,8 +171,7 @@ export async function startGateway(initial: GatewayConfig, opts: { log?: Logger 
       })));
       clearTimeout(deadline);
       clearInterval(sweep);
-      await new Promise<void>((r) => (adminServer ? adminServer.close(() => r()) : r()));
-      adminServer?.closeAllConnections();
+      await admin?.close();
       await closeAgents(current.upstreams.values());
       for (const c of retired) await closeAgents(c.upstreams.values());
     },

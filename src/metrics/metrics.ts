@@ -65,3 +65,19 @@ export class Metrics {
     labelNames: ['bucket'] as const, registers: [this.registry],
   });
 }
+
+/** The primary's own series when the gateway runs workers: one per worker index. */
+export class ClusterMetrics {
+  readonly up: Gauge<'worker'>;
+  readonly restarts: Counter<'worker'>;
+  constructor(registry: Registry) {
+    this.up = new Gauge({
+      name: 's3gate_worker_up', help: 'Whether the worker of this index is serving (1) or being replaced (0)',
+      labelNames: ['worker'] as const, registers: [registry],
+    });
+    this.restarts = new Counter({
+      name: 's3gate_worker_restarts_total', help: 'Workers of this index that died and were replaced',
+      labelNames: ['worker'] as const, registers: [registry],
+    });
+  }
+}

@@ -1,7 +1,9 @@
 // A small Prometheus client in place of prom-client, which cost ~12 MiB RSS at import and
-// hashed and validated a label object on every inc/observe. Only what s3gate uses: counters,
-// gauges and histograms in a registry, exposed in text format 0.0.4. The config objects keep
-// prom-client's shape so metrics.ts reads the same.
+// hashed and validated a label object on every inc/observe (measured again for workers:
+// `node bench/metrics-hot-path.mjs`, docs/performance.md#workers). Only what s3gate uses:
+// counters, gauges and histograms in a registry, exposed in text format 0.0.4, and plain-data
+// snapshots that a primary merges over its workers (what prom-client's AggregatorRegistry does).
+// The config objects keep prom-client's shape so metrics.ts reads the same.
 
 export type Labels<L extends string> = Readonly<Record<L, string | number>>;
 
@@ -28,6 +30,25 @@ export function formatValue(n: number): string {
   return String(n);
 }
 
+/** One series as a worker sends it to the primary: its rendered labels and its values. */
+export interface SeriesSnapshot {
+  labels: string;
+  value?: number;
+  /** histograms: per-bucket (not cumulative) counts, the last above every bound */
+  counts?: number[];
+  sum?: number;
+  count?: number;
+}
+
+/** A metric with its series, plain data that goes over IPC and merges with other processes'. */
+export interface MetricSnapshot {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  bounds?: number[];
+  series: SeriesSnapshot[];
+}
+
 export abstract class Metric<L extends string, S extends { readonly labels: string }> {
   readonly name: string;
   readonly help: string;
@@ -45,8 +66,8 @@ export abstract class Metric<L extends string, S extends { readonly labels: stri
   }
 
   protected abstract create(labels: string): S;
-  /** Appends this metric's sample lines to `out`. */
-  abstract samples(out: string[]): void;
+  /** This metric's series as plain data. */
+  abstract snapshot(): MetricSnapshot;
 
   // The key is the values in declared order joined by NUL: no sorting or hashing of an object,
   // and for one label the value itself. Two label sets can share a key only if a value other
@@ -81,8 +102,8 @@ abstract class ScalarMetric<L extends string> extends Metric<L, Scalar> {
   protected create(labels: string): Scalar {
     return { labels, value: 0 };
   }
-  samples(out: string[]): void {
-    for (const s of this.series.values()) out.push(`${this.name}${s.labels ? `{${s.labels}}` : ''} ${formatValue(s.value)}`);
+  snapshot(): MetricSnapshot {
+    return { name: this.name, help: this.help, type: this.type, series: [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value })) };
   }
 }
 
@@ -112,6 +133,12 @@ export class Gauge<L extends string = never> extends ScalarMetric<L> {
     if (typeof a === 'number') { n = a; a = NO_LABELS; }
     this.find(a).value -= n;
   }
+  set(labels: Labels<L>, v: number): void;
+  set(v: number): void;
+  set(a: Labels<L> | number, v?: number): void {
+    if (typeof a === 'number') { v = a; a = NO_LABELS; }
+    this.find(a).value = v!;
+  }
 }
 
 /** Per-bucket (not cumulative) counts; the last slot takes values above every bound. */
@@ -120,7 +147,6 @@ interface Buckets { readonly labels: string; readonly counts: Float64Array; sum:
 export class Histogram<L extends string = never> extends Metric<L, Buckets> {
   readonly type = 'histogram';
   readonly bounds: readonly number[];
-  private readonly le: readonly string[];
 
   constructor(cfg: MetricConfig<L> & { buckets: readonly number[] }) {
     super(cfg);
@@ -128,7 +154,6 @@ export class Histogram<L extends string = never> extends Metric<L, Buckets> {
     // The bucket search stops at the first bound not below the value, so order matters.
     if (cfg.buckets.some((b, i) => i > 0 && b <= cfg.buckets[i - 1]!)) throw new Error(`buckets of ${this.name} must increase`);
     this.bounds = [...cfg.buckets];
-    this.le = [...this.bounds.map(formatValue), '+Inf'].map((b) => `le="${b}"`);
     this.initUnlabelled();
   }
 
@@ -150,17 +175,11 @@ export class Histogram<L extends string = never> extends Metric<L, Buckets> {
     s.count++;
   }
 
-  samples(out: string[]): void {
-    for (const s of this.series.values()) {
-      const pre = s.labels ? `${s.labels},` : '';
-      const own = s.labels ? `{${s.labels}}` : '';
-      let cum = 0;
-      for (let i = 0; i < this.le.length; i++) {
-        cum += s.counts[i]!;
-        out.push(`${this.name}_bucket{${pre}${this.le[i]}} ${formatValue(cum)}`);
-      }
-      out.push(`${this.name}_sum${own} ${formatValue(s.sum)}`, `${this.name}_count${own} ${formatValue(s.count)}`);
-    }
+  snapshot(): MetricSnapshot {
+    return {
+      name: this.name, help: this.help, type: this.type, bounds: [...this.bounds],
+      series: [...this.series.values()].map((s) => ({ labels: s.labels, counts: [...s.counts], sum: s.sum, count: s.count })),
+    };
   }
 }
 
@@ -179,19 +198,66 @@ export class Registry {
   async getSingleMetricAsString(name: string): Promise<string> {
     const m = this.byName.get(name);
     if (!m) throw new Error(`no metric named ${name}`);
-    return render(m);
+    return render(m.snapshot());
+  }
+
+  /** Every metric's series as plain data, for a primary to merge with its other workers'. */
+  snapshot(): MetricSnapshot[] {
+    return [...this.byName.values()].map((m) => m.snapshot());
   }
 
   /** Promise-returning, like prom-client's, so callers need not change. */
   async metrics(): Promise<string> {
-    const blocks: string[] = [];
-    for (const m of this.byName.values()) blocks.push(render(m));
-    return blocks.join('\n\n') + '\n';
+    return renderSnapshots([this.snapshot()]);
   }
 }
 
-function render(m: AnyMetric): string {
+/**
+ * The exposition text of several processes' registries as one gateway's: counters and gauges
+ * summed per label set, histograms merged bucket by bucket. A metric keeps the place it has in
+ * the first snapshot that names it.
+ */
+export function renderSnapshots(processes: readonly MetricSnapshot[][]): string {
+  const merged = new Map<string, MetricSnapshot & { byLabels: Map<string, SeriesSnapshot> }>();
+  for (const snapshot of processes) {
+    for (const m of snapshot) {
+      let into = merged.get(m.name);
+      if (!into) merged.set(m.name, (into = { ...m, series: [], byLabels: new Map() }));
+      for (const s of m.series) {
+        const have = into.byLabels.get(s.labels);
+        if (!have) {
+          const copy = { ...s, ...(s.counts ? { counts: [...s.counts] } : {}) };
+          into.byLabels.set(s.labels, copy);
+          into.series.push(copy);
+        } else if (have.counts && s.counts) {
+          s.counts.forEach((c, i) => (have.counts![i]! += c));
+          have.sum! += s.sum!;
+          have.count! += s.count!;
+        } else {
+          have.value! += s.value!;
+        }
+      }
+    }
+  }
+  return [...merged.values()].map(render).join('\n\n') + '\n';
+}
+
+function render(m: MetricSnapshot): string {
   const out = [`# HELP ${m.name} ${escapeHelp(m.help)}`, `# TYPE ${m.name} ${m.type}`];
-  m.samples(out);
+  if (m.type !== 'histogram') {
+    for (const s of m.series) out.push(`${m.name}${s.labels ? `{${s.labels}}` : ''} ${formatValue(s.value!)}`);
+    return out.join('\n');
+  }
+  const le = [...m.bounds!.map(formatValue), '+Inf'].map((b) => `le="${b}"`);
+  for (const s of m.series) {
+    const pre = s.labels ? `${s.labels},` : '';
+    const own = s.labels ? `{${s.labels}}` : '';
+    let cum = 0;
+    for (let i = 0; i < le.length; i++) {
+      cum += s.counts![i]!;
+      out.push(`${m.name}_bucket{${pre}${le[i]}} ${formatValue(cum)}`);
+    }
+    out.push(`${m.name}_sum${own} ${formatValue(s.sum!)}`, `${m.name}_count${own} ${formatValue(s.count!)}`);
+  }
   return out.join('\n');
 }
