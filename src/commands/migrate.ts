@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { closeAgents } from '../forward/forward.js';
-import { defaultJournalPath } from '../migrate/journal.js';
+import { defaultJournalPath, JournalError } from '../migrate/journal.js';
 import { Migrator, type MigrateMode, type ObjectEvent, type Report } from '../migrate/migrator.js';
 import { checkPartSize, parseSize } from '../migrate/plan.js';
 import { formatBytes, formatDuration, ProgressDisplay } from '../migrate/progress.js';
@@ -25,12 +25,16 @@ provider), as configured with \`mode: migrate\`, or between the two given upstre
   --no-state                  keep no journal (a restart then relies on HEAD checks alone)
   --shard i/N | auto/N        copy only keys of shard i of N (auto: $JOB_COMPLETION_INDEX)
   --dry-run                   list and compare; print what would be copied; copy nothing
-  --verify                    compare only; print the differences; exit 1 if there are any
-  --json                      the report (and per-object lines) as JSON
+  --verify[=content]          compare only; print the differences; exit 1 if there are any
+                              (=content: also read both objects' bytes and compare them)
+  --json                      the report and per-object lines as JSON
   --progress-interval SECS    JSON progress cadence when not on a terminal (default 5)
   --page-size N               keys per listing request (default 1000, the S3 maximum)
 
-Exit: 0 done, 1 failures or differences, 2 bad usage or config, 130 interrupted.
+Never overwrites an object the destination holds unless this migration wrote it (journal and
+ETag): anything else there is left alone and reported as newer at destination.
+
+Exit: 0 done, 1 failures or differences, 2 bad usage, config or journal, 130 interrupted.
 `;
 
 class UsageError extends Error {}
@@ -68,9 +72,12 @@ export function endpoints(cfg: GatewayConfig, v: { bucket?: string; from?: strin
 
 export async function run(argv: string[]): Promise<number> {
   let values;
+  // --verify takes an optional value, which parseArgs cannot express: =content is its own flag.
+  const verifyContent = argv.includes('--verify=content');
+  const args = argv.map((a) => (a === '--verify=content' || a === '--verify=metadata' ? '--verify' : a));
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args,
       options: {
         config: { type: 'string', short: 'c', default: 'proxy.yaml' },
         bucket: { type: 'string' },
@@ -156,7 +163,7 @@ export async function run(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY === true;
   const migrator = new Migrator({
     src: plan.src, dst: plan.dst, mode: plan.mode, concurrency: plan.concurrency,
-    multipartThreshold: plan.threshold, partSize: plan.partSize, signal: stop.signal, pageSize: plan.pageSize,
+    multipartThreshold: plan.threshold, partSize: plan.partSize, signal: stop.signal, pageSize: plan.pageSize, verifyContent,
     ...(plan.shard ? { shard: plan.shard } : {}), ...(journalPath ? { journalPath } : {}),
     onObject: (e) => printEvent(e, json, display),
   });
@@ -168,7 +175,8 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     display.stop();
     process.stderr.write(`s3gate migrate: ${(e as Error).message}\n`);
-    return 1;
+    // A journal that is another migration's, or damaged, is a mistake in what was asked.
+    return e instanceof JournalError ? 2 : 1;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -183,13 +191,15 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 function printEvent(e: ObjectEvent, json: boolean, display: ProgressDisplay | undefined): void {
-  if (e.event === 'copied') return;
-  display?.clearLine();
   if (json) {
+    display?.clearLine();
     (e.event === 'failed' ? process.stderr : process.stdout).write(JSON.stringify(e) + '\n');
     return;
   }
-  if (e.event === 'would-copy') process.stdout.write(`would copy  ${e.key}  (${formatBytes(e.size)}, ${e.reason})\n`);
+  if (e.event === 'copied') return;
+  display?.clearLine();
+  if (e.event === 'newer-at-destination') process.stdout.write(`newer at destination  ${e.key}  ${e.detail}\n`);
+  else if (e.event === 'would-copy') process.stdout.write(`would copy  ${e.key}  (${formatBytes(e.size)}, ${e.reason})\n`);
   else if (e.event === 'difference') process.stdout.write(`${e.kind.padEnd(9)} ${e.key}  ${e.detail}\n`);
   else process.stderr.write(`failed  ${e.key}  ${e.reason}\n`);
 }
@@ -201,13 +211,15 @@ function textReport(r: Report, journal: string | undefined): string {
   ];
   if (r.mode === 'copy') lines.push(`  copied    ${r.copied} (${formatBytes(r.bytes)})`);
   lines.push(`  skipped   ${r.skipped} (already in place)`);
+  if (r.newerAtDestination) lines.push(`  newer at destination ${r.newerAtDestination} (left alone: not written by this migration)`);
+  if (r.unverified) lines.push(`  unverified ${r.unverified} (copied; the source's ETag is not an MD5, so nothing to check the bytes against)`);
   if (r.wouldCopy) lines.push(`  to copy   ${r.wouldCopy.objects} (${formatBytes(r.wouldCopy.bytes)})`);
   if (r.differences) {
     const d = Object.entries(r.differences);
     lines.push(`  differences ${d.reduce((n, [, c]) => n + c, 0)}${d.length ? ` (${d.map(([k, c]) => `${k} ${c}`).join(', ')})` : ''}`);
   }
   lines.push(`  failed    ${r.failed}`);
-  for (const f of r.failures.slice(0, 50)) lines.push(`    ${f.key}: ${f.reason}`);
+  for (const f of r.failures.slice(0, 50)) lines.push(`    ${f.key || '(listing)'}: ${f.reason}`);
   if (r.failures.length > 50) lines.push(`    … ${r.failed - 50} more`);
   lines.push(`  duration  ${formatDuration(r.durationMs / 1000)}${r.bytes ? `, ${((r.bytes / 1048576) / Math.max(r.durationMs / 1000, 0.001)).toFixed(1)} MiB/s` : ''}`);
   if (journal && r.mode === 'copy') lines.push(`  state     ${journal}`);

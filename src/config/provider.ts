@@ -59,6 +59,8 @@ export interface ProviderProfile {
     ifNoneMatch: boolean;
     /** If-Match: ETAG on PutObject answers 412 unless the key holds that ETag */
     ifMatch: boolean;
+    /** CompleteMultipartUpload honours the same two (s3gate migrate's multipart copies); default false */
+    onComplete?: boolean;
   };
   tls: {
     /** verify the provider's certificate */

@@ -1,13 +1,23 @@
 // One object from source to destination, streamed: the source's GET body is the destination's
-// PUT body, so memory stays at a few socket buffers whatever the object's size. Large objects
-// go as multipart uploads fed by ranged GETs, and an upload that fails is aborted so the
+// PUT body, so memory stays at a few socket buffers whatever the object's size. Large objects,
+// and every object the source holds as a multipart upload, go as multipart uploads fed by
+// ranged GETs read in order, so the whole object is hashed on the way and checked against the
+// source's ETag before the upload is completed. An upload that fails is aborted, so the
 // destination never keeps a partial object.
+//
+// Every write is conditional on what the destination held when the copy was decided (nothing,
+// or the copy this migration made before): with If-None-Match / If-Match where the provider's
+// preset says it honours them, else by a HEAD just before the commit.
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import { text } from '../forward/client.js';
 import type { UpstreamResponse } from '../forward/forward.js';
+import { IntegrityError, isMd5Etag, SourceDigest, type Proof } from './integrity.js';
 import { blocks, leaf, type ListedObject } from './list.js';
-import { partRanges, type PartRange } from './plan.js';
-import { bareEtag, drain, fail, header, send, UpstreamError, type Endpoint } from './s3.js';
+import { isMultipartEtag, partRanges, type PartRange } from './plan.js';
+import { bareEtag, drain, fail, header, send, UpstreamError, withRetry, type Endpoint } from './s3.js';
+
+export { withRetry } from './s3.js';
 
 /** What S3 stores with an object besides its bytes, and that a copy must keep. */
 const KEPT_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'];
@@ -22,6 +32,17 @@ export function metadataHeaders(res: UpstreamResponse): Record<string, string> {
   return out;
 }
 
+/** What the destination must still hold for the copy to go ahead. */
+export type Expectation = { absent: true } | { etag: string };
+
+/** The destination no longer holds what the copy was decided on: a newer write won. */
+export class DestinationChanged extends Error {
+  constructor(detail: string) {
+    super(detail);
+    this.name = 'DestinationChanged';
+  }
+}
+
 /** The source version a copy was made from, and what the destination made of it. */
 export interface CopyResult {
   size: number;
@@ -29,6 +50,7 @@ export interface CopyResult {
   lastModified: string;
   destEtag: string;
   multipart: boolean;
+  proof: Proof;
 }
 
 export interface UploadRef {
@@ -42,9 +64,8 @@ export interface UploadRef {
 export interface CopyOptions {
   multipartThreshold: number;
   partSize: number;
-  /** parts of one object in flight at once */
-  partConcurrency: number;
   signal: AbortSignal;
+  expect: Expectation;
   /** bytes as they flow, for progress */
   onBytes?: (n: number) => void;
   /** an upload the journal left open for this key: continue it instead of starting over */
@@ -56,46 +77,75 @@ export interface CopyOptions {
   attempts?: number;
 }
 
-class Counter extends Transform {
-  constructor(private readonly onBytes: (n: number) => void) {
+/** Sees every byte on its way through: hashes and counters. */
+class Tap extends Transform {
+  constructor(private readonly see: (chunk: Buffer) => void) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.onBytes(chunk.length);
+    this.see(chunk);
     cb(null, chunk);
   }
 }
 
-/** The body to send on: counted when someone watches, with errors carried through either way. */
-function passOn(body: Readable, onBytes?: (n: number) => void): Readable {
-  if (!onBytes) return body;
-  const counter = new Counter(onBytes);
-  pipeline(body, counter, () => {});
-  return counter;
-}
-
-export async function withRetry<T>(attempts: number, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (signal.aborted || i >= attempts || !(e instanceof UpstreamError && e.transient)) throw e;
-      await new Promise((r) => setTimeout(r, 250 * 2 ** i).unref());
-    }
-  }
+function tap(body: Readable, see: (chunk: Buffer) => void): Readable {
+  const t = new Tap(see);
+  pipeline(body, t, () => {});
+  return t;
 }
 
 // Where the source's ETag is the MD5 of its bytes, Content-MD5 makes the destination check
 // the whole path end to end. Server-side-encrypted objects have ETags that are not MD5s.
 function contentMd5(etag: string, res: UpstreamResponse): string | undefined {
-  if (!/^[0-9a-f]{32}$/i.test(etag)) return undefined;
+  if (!isMd5Etag(etag)) return undefined;
   const sse = header(res, 'x-amz-server-side-encryption');
   if ((sse && sse !== 'AES256') || header(res, 'x-amz-server-side-encryption-customer-algorithm')) return undefined;
   return Buffer.from(etag, 'hex').toString('base64');
 }
 
+/** The precondition header for a write, when the provider honours it for that operation. */
+function condition(dst: Endpoint, op: 'put' | 'complete', expect: Expectation): Record<string, string> | undefined {
+  const c = dst.up.profile.conditionalWrites;
+  if (!c || (op === 'complete' && !c.onComplete)) return undefined;
+  if ('absent' in expect) return c.ifNoneMatch ? { 'if-none-match': '*' } : undefined;
+  return c.ifMatch ? { 'if-match': `"${expect.etag}"` } : undefined;
+}
+
+/** A write refused for its precondition: the destination changed since the copy was decided. */
+async function failWrite(operation: string, res: UpstreamResponse, conditional: boolean): Promise<never> {
+  try {
+    await fail(operation, res);
+  } catch (e) {
+    if (conditional && e instanceof UpstreamError && (e.status === 412 || e.code === 'NoSuchKey' || e.code === 'ConditionalRequestConflict')) {
+      throw new DestinationChanged(`the destination changed during the copy (${operation} answered ${e.status} ${e.code})`);
+    }
+    throw e;
+  }
+  throw new Error('unreachable');
+}
+
+async function destinationState(dst: Endpoint, key: string, signal: AbortSignal): Promise<{ etag: string } | undefined> {
+  return withRetry(3, signal, async () => {
+    const res = await send(dst, { operation: 'HeadObject', method: 'HEAD', key, signal });
+    drain(res.body);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) await fail('HeadObject', res);
+    return { etag: bareEtag(header(res, 'etag')) };
+  });
+}
+
+/** Where the provider cannot make the commit conditional: look right before it. */
+async function checkStill(dst: Endpoint, key: string, expect: Expectation, signal: AbortSignal): Promise<void> {
+  const now = await destinationState(dst, key, signal);
+  if ('absent' in expect ? now !== undefined : now?.etag !== expect.etag) {
+    throw new DestinationChanged(now ? `the destination was written during the copy (ETag ${now.etag})` : 'the destination object was deleted during the copy');
+  }
+}
+
 export async function copyObject(src: Endpoint, dst: Endpoint, obj: ListedObject, opts: CopyOptions): Promise<CopyResult> {
-  if (obj.size >= opts.multipartThreshold && obj.size > 0) return copyMultipart(src, dst, obj, opts);
+  // A multipart source is checked against its composite ETag, which needs the bytes in parts
+  // that can still be refused before the commit: those always go as a multipart upload.
+  if (obj.size > 0 && (obj.size >= opts.multipartThreshold || isMultipartEtag(obj.etag))) return copyMultipart(src, dst, obj, opts);
   return withRetry(opts.attempts ?? 3, opts.signal, () => copySingle(src, dst, obj, opts));
 }
 
@@ -106,16 +156,24 @@ async function copySingle(src: Endpoint, dst: Endpoint, obj: ListedObject, opts:
     const size = Number(header(got, 'content-length'));
     if (!Number.isSafeInteger(size)) throw new UpstreamError('GetObject', got.status, 'NoContentLength', 'the source sent no Content-Length');
     const etag = bareEtag(header(got, 'etag'));
+    if (isMultipartEtag(etag) && !isMultipartEtag(obj.etag)) throw new UpstreamError('GetObject', 0, 'SourceChanged', 'the source object was replaced by a multipart upload since the listing');
     const lastModified = header(got, 'last-modified') ?? obj.lastModified;
     const headers = metadataHeaders(got);
     const md5 = contentMd5(etag, got);
     if (md5) headers['content-md5'] = md5;
-    const put = await send(dst, {
-      operation: 'PutObject', method: 'PUT', key: obj.key, headers, body: passOn(got.body, opts.onBytes), length: size, signal: opts.signal,
+    const cond = condition(dst, 'put', opts.expect);
+    Object.assign(headers, cond);
+    const digest = new SourceDigest(md5 || isMultipartEtag(etag) ? etag : '', size);
+    const body = tap(got.body, (c) => {
+      digest.update(c);
+      opts.onBytes?.(c.length);
     });
-    if (put.status !== 200) await fail('PutObject', put);
+    const put = await send(dst, { operation: 'PutObject', method: 'PUT', key: obj.key, headers, body, length: size, signal: opts.signal });
+    if (put.status !== 200) await failWrite('PutObject', put, cond !== undefined);
     drain(put.body);
-    return { size, etag, lastModified, destEtag: bareEtag(header(put, 'etag')), multipart: false };
+    // With Content-MD5 the destination itself refused damaged bytes; this says what it vouched for.
+    const proof = digest.check();
+    return { size, etag, lastModified, destEtag: bareEtag(header(put, 'etag')), multipart: false, proof };
   } finally {
     got.body.destroy();
   }
@@ -131,9 +189,12 @@ async function createUpload(dst: Endpoint, key: string, headers: Record<string, 
 
 export async function abortUpload(dst: Endpoint, key: string, uploadId: string): Promise<void> {
   // Its own signal: this runs exactly when the copy's signal has fired.
-  const res = await send(dst, { operation: 'AbortMultipartUpload', method: 'DELETE', key, query: [['uploadId', uploadId]], signal: AbortSignal.timeout(60_000) });
-  drain(res.body);
-  if (res.status !== 204 && res.status !== 200 && res.status !== 404) await fail('AbortMultipartUpload', res);
+  const signal = AbortSignal.timeout(60_000);
+  await withRetry(3, signal, async () => {
+    const res = await send(dst, { operation: 'AbortMultipartUpload', method: 'DELETE', key, query: [['uploadId', uploadId]], signal });
+    drain(res.body);
+    if (res.status !== 204 && res.status !== 200 && res.status !== 404) await fail('AbortMultipartUpload', res);
+  });
 }
 
 /** Parts the destination already holds for an upload: number → ETag and size. */
@@ -156,38 +217,68 @@ export async function listParts(dst: Endpoint, key: string, uploadId: string, si
   }
 }
 
-async function copyPart(src: Endpoint, dst: Endpoint, key: string, uploadId: string, etag: string, r: PartRange, opts: CopyOptions): Promise<string> {
+async function getRange(src: Endpoint, key: string, etag: string, r: PartRange, signal: AbortSignal): Promise<UpstreamResponse> {
   // If-Match: every part must come from the same version of the source object.
-  const got = await send(src, {
-    operation: 'GetObject', method: 'GET', key, headers: { range: `bytes=${r.start}-${r.end}`, 'if-match': `"${etag}"` }, signal: opts.signal,
-  });
+  const got = await send(src, { operation: 'GetObject', method: 'GET', key, headers: { range: `bytes=${r.start}-${r.end}`, 'if-match': `"${etag}"` }, signal });
   if (got.status === 412) {
     drain(got.body);
     throw new UpstreamError('GetObject', 412, 'SourceChanged', 'the source object changed during the copy');
   }
   if (got.status !== 206) await fail('GetObject', got);
+  return got;
+}
+
+/** One part: read, hashed into `digest` and on its own, sent; the destination's part ETag must be that hash. */
+async function copyPart(src: Endpoint, dst: Endpoint, key: string, uploadId: string, etag: string, r: PartRange, digest: SourceDigest, opts: CopyOptions): Promise<string> {
+  const got = await getRange(src, key, etag, r, opts.signal);
   try {
+    const md5 = createHash('md5');
+    const body = tap(got.body, (c) => {
+      digest.update(c);
+      md5.update(c);
+      opts.onBytes?.(c.length);
+    });
     const put = await send(dst, {
       operation: 'UploadPart', method: 'PUT', key, query: [['partNumber', String(r.partNumber)], ['uploadId', uploadId]],
-      body: passOn(got.body, opts.onBytes), length: r.end - r.start + 1, signal: opts.signal,
+      body, length: r.end - r.start + 1, signal: opts.signal,
     });
     if (put.status !== 200) await fail('UploadPart', put);
     drain(put.body);
     const partEtag = header(put, 'etag');
     if (!partEtag) throw new UpstreamError('UploadPart', put.status, 'NoETag', 'the destination returned no part ETag');
+    samePart(r.partNumber, bareEtag(partEtag), md5);
     return partEtag;
   } finally {
     got.body.destroy();
   }
 }
 
-async function destinationEtag(dst: Endpoint, key: string, signal: AbortSignal): Promise<string> {
-  const res = await send(dst, { operation: 'HeadObject', method: 'HEAD', key, signal });
-  drain(res.body);
-  return res.status === 200 ? bareEtag(header(res, 'etag')) : '';
+/** A part a previous run already sent: read again for the whole-object hash, and checked. */
+async function rehashPart(src: Endpoint, key: string, etag: string, r: PartRange, digest: SourceDigest, stored: string, signal: AbortSignal): Promise<void> {
+  const got = await getRange(src, key, etag, r, signal);
+  const md5 = createHash('md5');
+  for await (const c of got.body as AsyncIterable<Buffer>) {
+    digest.update(c);
+    md5.update(c);
+  }
+  samePart(r.partNumber, bareEtag(stored), md5);
+}
+
+function samePart(n: number, stored: string, sent: Hash): void {
+  const ours = sent.digest('hex');
+  // An ETag that is not an MD5 (SSE-KMS at the destination) cannot be held against the bytes.
+  if (isMd5Etag(stored) && stored.toLowerCase() !== ours) throw new IntegrityError(`the destination stored part ${n} with MD5 ${stored}, s3gate sent ${ours}`);
 }
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** S3 tells a multipart object's first part size on HEAD with partNumber=1; RGW 16 and others do not. */
+async function firstPartSize(src: Endpoint, key: string, signal: AbortSignal): Promise<number | undefined> {
+  const res = await send(src, { operation: 'HeadObject', method: 'HEAD', key, query: [['partNumber', '1']], signal }).catch(() => undefined);
+  if (!res) return undefined;
+  drain(res.body);
+  return res.status === 206 || (res.status === 200 && header(res, 'x-amz-mp-parts-count')) ? Number(header(res, 'content-length')) || undefined : undefined;
+}
 
 async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, opts: CopyOptions): Promise<CopyResult> {
   const attempts = opts.attempts ?? 3;
@@ -200,6 +291,8 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
   const size = Number(header(head, 'content-length'));
   const etag = bareEtag(header(head, 'etag'));
   const lastModified = header(head, 'last-modified') ?? obj.lastModified;
+  const hint = isMultipartEtag(etag) ? await firstPartSize(src, obj.key, opts.signal) : undefined;
+  let digest = new SourceDigest(etag, size, hint);
 
   let uploadId: string | undefined;
   let have = new Map<number, { etag: string; size: number }>();
@@ -218,37 +311,43 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
     }
   }
   const ranges = partRanges(size, partSize);
-  if (uploadId === undefined) {
-    uploadId = await withRetry(attempts, opts.signal, () => createUpload(dst, obj.key, metadataHeaders(head), opts.signal));
-    opts.onUploadCreated?.({ uploadId, partSize, size, etag, lastModified });
-  }
+  if (uploadId === undefined) uploadId = await withRetry(attempts, opts.signal, () => createUpload(dst, obj.key, metadataHeaders(head), opts.signal));
   const id = uploadId;
   try {
-    const etags = new Array<string>(ranges.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < ranges.length) {
-        const r = ranges[next++]!;
-        const done = have.get(r.partNumber);
+    if (!prior || prior.uploadId !== id) opts.onUploadCreated?.({ uploadId: id, partSize, size, etag, lastModified });
+    // In order, one part at a time: the whole-object hash needs the bytes in order, and
+    // --concurrency objects in flight keep the links busy.
+    const etags: string[] = [];
+    for (const r of ranges) {
+      const done = have.get(r.partNumber);
+      const next = await withRetry(attempts, opts.signal, async () => {
+        const d = digest.copy();
         if (done && done.size === r.end - r.start + 1 && done.etag) {
-          etags[r.partNumber - 1] = done.etag;
-          continue;
+          await rehashPart(src, obj.key, etag, r, d, done.etag, opts.signal);
+          return { d, partEtag: done.etag };
         }
-        etags[r.partNumber - 1] = await withRetry(attempts, opts.signal, () => copyPart(src, dst, obj.key, id, etag, r, opts));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(opts.partConcurrency, ranges.length) }, worker));
+        return { d, partEtag: await copyPart(src, dst, obj.key, id, etag, r, d, opts) };
+      });
+      digest = next.d;
+      etags.push(next.partEtag);
+    }
+    const proof = digest.check();
+    const cond = condition(dst, 'complete', opts.expect);
+    if (!cond) await checkStill(dst, obj.key, opts.expect, opts.signal);
     const doc = `<CompleteMultipartUpload>${ranges.map((r) => `<Part><PartNumber>${r.partNumber}</PartNumber><ETag>${xmlEscape(etags[r.partNumber - 1]!)}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
-    const res = await send(dst, { operation: 'CompleteMultipartUpload', method: 'POST', key: obj.key, query: [['uploadId', id]], headers: { 'content-type': 'application/xml' }, body: Buffer.from(doc), signal: opts.signal });
-    if (res.status !== 200) await fail('CompleteMultipartUpload', res);
-    // S3 may answer 200 and still fail the completion in the body.
-    const out = await text(res);
-    if (/<Error>/.test(out)) throw new UpstreamError('CompleteMultipartUpload', 200, leaf(out, 'Code') ?? 'InternalError', leaf(out, 'Message'));
+    const out = await withRetry(attempts, opts.signal, async () => {
+      const res = await send(dst, { operation: 'CompleteMultipartUpload', method: 'POST', key: obj.key, query: [['uploadId', id]], headers: { 'content-type': 'application/xml', ...cond }, body: Buffer.from(doc), signal: opts.signal });
+      if (res.status !== 200) await failWrite('CompleteMultipartUpload', res, cond !== undefined);
+      // S3 may answer 200 and still fail the completion in the body.
+      const body = await text(res);
+      if (/<Error>/.test(body)) throw new UpstreamError('CompleteMultipartUpload', 200, leaf(body, 'Code') ?? 'InternalError', leaf(body, 'Message'));
+      return { body, etag: header(res, 'etag') };
+    });
     opts.onUploadEnded?.(id);
     // RGW 16 completes with an empty <ETag></ETag>; the journal needs the real one.
-    let destEtag = bareEtag(leaf(out, 'ETag')) || bareEtag(header(res, 'etag'));
-    if (!destEtag) destEtag = await destinationEtag(dst, obj.key, opts.signal);
-    return { size, etag, lastModified, destEtag, multipart: true };
+    let destEtag = bareEtag(leaf(out.body, 'ETag')) || bareEtag(out.etag);
+    if (!destEtag) destEtag = (await destinationState(dst, obj.key, opts.signal))?.etag ?? '';
+    return { size, etag, lastModified, destEtag, multipart: true, proof };
   } catch (e) {
     await abortUpload(dst, obj.key, id).then(() => opts.onUploadEnded?.(id), () => {});
     throw e;

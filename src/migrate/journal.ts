@@ -2,13 +2,20 @@
 // could tear, a torn last line is simply dropped on replay, and replaying the lines in order
 // rebuilds everything a restart needs: what was copied, where the listing can resume, and
 // which multipart uploads were left open.
+//
+// Each line carries `h`, a hash over the previous line's `h` and its own content, starting from
+// the `begin` line's hash of the migration it belongs to (source, destination, shard). Replay
+// checks the chain, so a line that was torn and then continued from, edited, duplicated or moved
+// refuses the journal instead of skipping objects; a torn line with nothing chained to it is
+// what a killed run leaves, and is dropped.
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, createReadStream, existsSync, fsyncSync, openSync, readSync, fstatSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { CopiedRecord } from './plan.js';
 
 export type JournalRecord =
-  | { t: 'begin'; v: 1; from: string; to: string; shard: string; at: string }
+  | { t: 'begin'; v: 2; from: string; to: string; shard: string; at: string }
   /** a copy finished: the source's size/ETag/Last-Modified then, and the destination's ETag */
   | { t: 'copied'; k: string; s: number; e: string; m: string; de?: string }
   /** a multipart upload was created; written durably before its first part */
@@ -41,10 +48,41 @@ export interface JournalState {
   pagesDone: number;
   /** lines that did not parse (a torn last write) */
   skippedLines: number;
+  /** the chain's last hash: the next line continues from it */
+  head: string;
 }
 
 export function emptyState(): JournalState {
-  return { copied: new Map(), pass: 0, uploads: new Map(), pagesDone: 0, skippedLines: 0 };
+  return { copied: new Map(), pass: 0, uploads: new Map(), pagesDone: 0, skippedLines: 0, head: '' };
+}
+
+/** A journal that is not a whole record of one migration; exit 2, like a config mistake. */
+export class JournalError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JournalError';
+  }
+}
+
+type Chained = JournalRecord & { h?: string };
+
+/** The line's hash: over the previous one and the record as written, without its own `h`. */
+export function chainHash(prev: string, r: JournalRecord): string {
+  return createHash('sha256').update(prev).update('\n').update(JSON.stringify(r)).digest('hex').slice(0, 24);
+}
+
+/** Checks one parsed line against the chain and applies it; throws on any break. */
+function accept(state: JournalState, raw: Chained, lineNo: number): void {
+  const { h, ...r } = raw;
+  if (r.t === 'begin' && (r as { v?: number }).v !== 2) {
+    throw new JournalError(`line ${lineNo} is a format-${String((r as { v?: number }).v)} journal from an older s3gate, whose lines carry no checksums; move it away (or give another --state) and the next run starts a new one, skipping by HEAD what is already copied`);
+  }
+  if (!state.begin && r.t !== 'begin') throw new JournalError(`line ${lineNo}: the journal does not start with a whole begin line (torn or edited)`);
+  if (typeof h !== 'string' || h !== chainHash(state.head, r as JournalRecord)) {
+    throw new JournalError(`line ${lineNo} does not follow from the line before it (edited, duplicated, reordered, or written after a torn begin)`);
+  }
+  state.head = h;
+  apply(state, r as JournalRecord);
 }
 
 export function apply(state: JournalState, r: JournalRecord): void {
@@ -85,10 +123,12 @@ export function parseLine(line: string): JournalRecord | undefined {
 
 export function replayLines(lines: Iterable<string>): JournalState {
   const state = emptyState();
+  let n = 0;
   for (const line of lines) {
+    n++;
     if (!line.trim()) continue;
     const r = parseLine(line);
-    if (r) apply(state, r);
+    if (r) accept(state, r, n);
     else state.skippedLines++;
   }
   return state;
@@ -98,13 +138,21 @@ export async function readJournal(path: string): Promise<JournalState> {
   const state = emptyState();
   if (!existsSync(path)) return state;
   const rl = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+  let n = 0;
+  let error: unknown;
   rl.on('line', (line) => {
-    if (!line.trim()) return;
+    n++;
+    if (error || !line.trim()) return;
     const r = parseLine(line);
-    if (r) apply(state, r);
-    else state.skippedLines++;
+    try {
+      if (r) accept(state, r, n);
+      else state.skippedLines++;
+    } catch (e) {
+      error = e;
+    }
   });
   await once(rl, 'close');
+  if (error) throw error instanceof JournalError ? new JournalError(`the journal ${path}: ${error.message}`) : error;
   return state;
 }
 
@@ -128,7 +176,8 @@ export class JournalWriter {
   readonly syncEveryMs: number;
   readonly syncEveryRecords: number;
 
-  constructor(readonly path: string, opts: JournalWriterOptions = {}) {
+  /** `head`: the chain's last hash, from the replay of what the file already holds. */
+  constructor(readonly path: string, opts: JournalWriterOptions = {}, private head = '') {
     this.syncEveryMs = opts.syncEveryMs ?? 1000;
     this.syncEveryRecords = opts.syncEveryRecords ?? 512;
     this.fd = openSync(path, 'a+');
@@ -144,7 +193,8 @@ export class JournalWriter {
   /** `durable`: fsync before returning (records a restart cannot do without, e.g. an upload id). */
   append(r: JournalRecord, durable = false): void {
     if (this.closed) return;
-    writeSync(this.fd, JSON.stringify(r) + '\n');
+    this.head = chainHash(this.head, r);
+    writeSync(this.fd, JSON.stringify({ ...r, h: this.head }) + '\n');
     this.pending++;
     if (durable || this.pending >= this.syncEveryRecords) this.sync();
     else this.timer ??= setTimeout(() => this.sync(), this.syncEveryMs).unref();

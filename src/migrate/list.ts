@@ -1,7 +1,7 @@
 // ListObjectsV2, read with `encoding-type=url` so that keys XML 1.0 cannot carry (control
 // characters) still arrive, and parsed just enough: Contents entries and the page cursor.
 import { text } from '../forward/client.js';
-import { bareEtag, fail, send, type Endpoint } from './s3.js';
+import { bareEtag, fail, send, withRetry, type Endpoint } from './s3.js';
 
 export interface ListedObject {
   key: string;
@@ -79,9 +79,12 @@ export async function* listAll(src: Endpoint, opts: { startAfter?: string; pageS
     const query: [string, string][] = [['list-type', '2'], ['encoding-type', 'url'], ['max-keys', String(opts.pageSize ?? 1000)]];
     if (token !== undefined) query.push(['continuation-token', token]);
     else if (opts.startAfter !== undefined) query.push(['start-after', opts.startAfter]);
-    const res = await send(src, { operation: 'ListObjectsV2', method: 'GET', query, ...(opts.signal ? { signal: opts.signal } : {}) });
-    if (res.status !== 200) await fail('ListObjectsV2', res);
-    const page = parseListV2(await text(res));
+    const signal = opts.signal ?? new AbortController().signal;
+    const page = await withRetry(3, signal, async () => {
+      const res = await send(src, { operation: 'ListObjectsV2', method: 'GET', query, signal });
+      if (res.status !== 200) await fail('ListObjectsV2', res);
+      return parseListV2(await text(res));
+    });
     yield page;
     if (!page.isTruncated) return;
     token = page.nextToken;

@@ -1,10 +1,11 @@
 // The migration loop: list the source page by page, decide per object, copy with bounded
 // concurrency, and journal what is settled so a restart picks up where this run stopped.
-import { abortUpload, copyObject, listParts, withRetry, type UploadRef } from './copy.js';
-import { emptyState, JournalWriter, readJournal, type JournalState, type OpenUpload } from './journal.js';
+import { abortUpload, copyObject, DestinationChanged, listParts, withRetry, type Expectation, type UploadRef } from './copy.js';
+import { createHash } from 'node:crypto';
+import { emptyState, JournalError, JournalWriter, readJournal, type JournalState, type OpenUpload } from './journal.js';
 import { listAll, type ListedObject } from './list.js';
 import { migrateCounters, migrateEvents } from './metrics.js';
-import { compare, isMultipartEtag, partRanges, type ObjectState, type Verdict } from './plan.js';
+import { compare, isMultipartEtag, isOurCopy, partRanges, type ObjectState, type Verdict } from './plan.js';
 import type { ProgressSnapshot } from './progress.js';
 import { bareEtag, drain, fail, header, send, UpstreamError, type Endpoint } from './s3.js';
 import { inShard, shardLabel, type Shard } from './shard.js';
@@ -18,8 +19,9 @@ export interface MigrateOptions {
   concurrency: number;
   multipartThreshold: number;
   partSize: number;
-  partConcurrency?: number;
   shard?: Shard;
+  /** verify: read both objects' bytes too, not only their metadata */
+  verifyContent?: boolean;
   /** the journal; in dry-run and verify it is only read */
   journalPath?: string;
   /** stop: no new objects, in-flight copies aborted (multipart uploads too) */
@@ -30,7 +32,9 @@ export interface MigrateOptions {
 }
 
 export type ObjectEvent =
-  | { event: 'copied'; key: string; size: number; multipart: boolean }
+  | { event: 'copied'; key: string; size: number; multipart: boolean; verified: boolean }
+  /** the destination holds a version this migration did not write: left alone */
+  | { event: 'newer-at-destination'; key: string; detail: string }
   | { event: 'would-copy'; key: string; size: number; reason: string }
   | { event: 'difference'; key: string; kind: string; detail: string }
   | { event: 'failed'; key: string; reason: string };
@@ -43,6 +47,10 @@ export interface Report {
   listed: number;
   copied: number;
   skipped: number;
+  /** objects left alone because the destination holds a version this migration did not write */
+  newerAtDestination: number;
+  /** copies with nothing to check their bytes against (the source's ETag is not an MD5) */
+  unverified: number;
   failed: number;
   /** up to 1000, the rest counted in `failed` */
   failures: { key: string; reason: string }[];
@@ -50,6 +58,7 @@ export interface Report {
   wouldCopy?: { objects: number; bytes: number };
   /** verify: differences by kind */
   differences?: Record<string, number>;
+  /** bytes of the objects copied */
   bytes: number;
   durationMs: number;
   /** interrupted by a signal before the end */
@@ -85,7 +94,7 @@ interface PageTrack {
 }
 
 export class Migrator {
-  private readonly stats = { listed: 0, listedBytes: 0, listingDone: false, copied: 0, skipped: 0, failed: 0, reported: 0, bytes: 0, settledBytes: 0 };
+  private readonly stats = { listed: 0, listedBytes: 0, listingDone: false, copied: 0, skipped: 0, failed: 0, reported: 0, bytes: 0, settledBytes: 0, copiedBytes: 0, newer: 0, unverified: 0 };
   private readonly failures: { key: string; reason: string }[] = [];
   private readonly differences: Record<string, number> = {};
   private readonly would = { objects: 0, bytes: 0 };
@@ -109,16 +118,23 @@ export class Migrator {
     this.state = o.journalPath ? await readJournal(o.journalPath) : emptyState();
     const b = this.state.begin;
     if (b && (b.from !== identity.from || b.to !== identity.to || b.shard !== identity.shard)) {
-      throw new Error(`the journal ${o.journalPath} belongs to another migration (${b.from} → ${b.to}, shard ${b.shard}); use another --state file`);
+      throw new JournalError(`the journal ${o.journalPath} belongs to another migration (${b.from} → ${b.to}, shard ${b.shard}); use another --state file`);
     }
     const resumedAfter = o.mode === 'copy' ? this.state.cursor : undefined;
     this.pagesSettled = this.state.pagesDone;
     if (o.mode === 'copy' && o.journalPath) {
-      this.journal = new JournalWriter(o.journalPath);
-      this.journal.append({ t: 'begin', v: 1, ...identity, at: new Date().toISOString() }, true);
+      this.journal = new JournalWriter(o.journalPath, {}, this.state.head);
+      this.journal.append({ t: 'begin', v: 2, ...identity, at: new Date().toISOString() }, true);
     }
     try {
-      await this.pump(resumedAfter);
+      await this.pump(resumedAfter).catch((e: unknown) => {
+        // The listing failed for good: what it did not reach was not copied, and says so.
+        const reason = `listing the source: ${e instanceof UpstreamError ? e.message : `${(e as Error).name}: ${(e as Error).message}`}`;
+        this.stats.failed++;
+        migrateCounters.failed++;
+        this.failures.push({ key: '', reason });
+        o.onObject?.({ event: 'failed', key: '', reason });
+      });
       if (!o.signal.aborted && this.stats.listingDone && o.mode === 'copy') {
         // Uploads the journal left open for keys this listing never reached (deleted since).
         for (const u of this.state.uploads.values()) {
@@ -132,11 +148,12 @@ export class Migrator {
     }
     return {
       mode: o.mode, ...identity,
-      listed: this.stats.listed, copied: this.stats.copied, skipped: this.stats.skipped, failed: this.stats.failed,
+      listed: this.stats.listed, copied: this.stats.copied, skipped: this.stats.skipped,
+      newerAtDestination: this.stats.newer, unverified: this.stats.unverified, failed: this.stats.failed,
       failures: this.failures,
       ...(o.mode === 'dry-run' ? { wouldCopy: { ...this.would } } : {}),
       ...(o.mode === 'verify' ? { differences: { ...this.differences } } : {}),
-      bytes: this.stats.bytes, durationMs: Date.now() - this.started, stopped: o.signal.aborted,
+      bytes: this.stats.copiedBytes, durationMs: Date.now() - this.started, stopped: o.signal.aborted,
       ...(resumedAfter !== undefined ? { resumedAfter } : {}),
     };
   }
@@ -275,7 +292,21 @@ export class Migrator {
     return v;
   }
 
-  private async decideAndAct(obj: ListedObject): Promise<'copied' | 'skipped' | 'interrupted' | 'reported'> {
+  private newer(key: string, detail: string): 'newer' {
+    this.stats.newer++;
+    migrateEvents.emit('skipped', { key, reason: `newer at destination: ${detail}` });
+    this.o.onObject?.({ event: 'newer-at-destination', key, detail });
+    return 'newer';
+  }
+
+  private async abandon(key: string, open: OpenUpload | undefined): Promise<void> {
+    if (this.o.mode !== 'copy' || !open) return;
+    await abortUpload(this.o.dst, key, open.uploadId).catch(() => {});
+    this.state.uploads.delete(key);
+    this.journal?.append({ t: 'mpu-end', k: key, u: open.uploadId });
+  }
+
+  private async decideAndAct(obj: ListedObject): Promise<'copied' | 'skipped' | 'interrupted' | 'reported' | 'newer'> {
     const o = this.o;
     const copied = this.state.copied.get(obj.key);
     const open = this.state.uploads.get(obj.key);
@@ -297,12 +328,24 @@ export class Migrator {
       }
     }
     if (v.same) {
-      if (o.mode === 'copy' && open) {
-        await abortUpload(o.dst, obj.key, open.uploadId).catch(() => {});
-        this.state.uploads.delete(obj.key);
-        this.journal?.append({ t: 'mpu-end', k: obj.key, u: open.uploadId });
+      await this.abandon(obj.key, open);
+      if (o.mode === 'verify' && o.verifyContent) {
+        const differs = await contentDiffers(o.src, o.dst, obj.key, o.signal);
+        if (differs) return this.difference(obj.key, 'content', differs);
       }
       return this.skip(obj.key, v.by);
+    }
+    // Only two states of the destination may be written over: no object at all, or exactly the
+    // copy this migration made (the journal's record and the ETag agree). Anything else was
+    // written there by someone else, through the gateway under mode: migrate most likely, and
+    // is newer than the source.
+    let expect: Expectation;
+    if (!dest) expect = { absent: true };
+    else if (isOurCopy(copied, dest)) expect = { etag: dest.etag };
+    else if (o.mode === 'verify' && o.verifyContent && !(await contentDiffers(o.src, o.dst, obj.key, o.signal))) return this.skip(obj.key, 'content');
+    else {
+      await this.abandon(obj.key, open);
+      return this.newer(obj.key, `the destination holds ETag ${dest.etag} (${dest.size} bytes), not written by this migration; the source has ETag ${obj.etag} (${obj.size} bytes)`);
     }
     if (o.mode === 'dry-run') {
       this.would.objects++;
@@ -311,17 +354,12 @@ export class Migrator {
       this.stats.reported++;
       return 'reported';
     }
-    if (o.mode === 'verify') {
-      this.differences[v.difference] = (this.differences[v.difference] ?? 0) + 1;
-      o.onObject?.({ event: 'difference', key: obj.key, kind: v.difference, detail: v.detail });
-      this.stats.reported++;
-      return 'reported';
-    }
+    if (o.mode === 'verify') return this.difference(obj.key, v.difference, v.detail);
     const res = await copyObject(o.src, o.dst, obj, {
       multipartThreshold: o.multipartThreshold,
       partSize: o.partSize,
-      partConcurrency: o.partConcurrency ?? 4,
       signal: o.signal,
+      expect,
       onBytes: (n) => (this.stats.bytes += n),
       ...(open ? { resume: open satisfies UploadRef } : {}),
       onUploadCreated: (u) => {
@@ -336,17 +374,45 @@ export class Migrator {
       if (o.signal.aborted) return 'interrupted' as const;
       // Deleted between the listing and the copy: nothing to migrate.
       if (e instanceof UpstreamError && e.status === 404 && (e.operation === 'GetObject' || e.operation === 'HeadObject')) return 'gone' as const;
+      if (e instanceof DestinationChanged) return e;
       throw e;
     });
     if (res === 'interrupted') return 'interrupted';
     if (res === 'gone') return this.skip(obj.key, 'gone from the source');
+    if (res instanceof DestinationChanged) return this.newer(obj.key, res.message);
+    // A delete through the gateway while the copy streamed removed the key from both sides, and
+    // the copy has just put it back: take it away again, as long as it is still our copy.
+    if (!(await headState(o.src, obj.key, o.signal, false))) {
+      await this.undo(obj.key, res.destEtag);
+      return this.skip(obj.key, 'deleted at the source during the copy');
+    }
     this.record(obj.key, { size: res.size, etag: res.etag, lastModified: res.lastModified, destEtag: res.destEtag });
     this.stats.copied++;
+    this.stats.copiedBytes += res.size;
+    if (!res.proof.verified) this.stats.unverified++;
     migrateCounters.copied++;
     migrateCounters.bytes += res.size;
     migrateEvents.emit('copied', { key: obj.key, size: res.size, multipart: res.multipart });
-    o.onObject?.({ event: 'copied', key: obj.key, size: res.size, multipart: res.multipart });
+    o.onObject?.({ event: 'copied', key: obj.key, size: res.size, multipart: res.multipart, verified: res.proof.verified });
     return 'copied';
+  }
+
+  private async undo(key: string, destEtag: string): Promise<void> {
+    const o = this.o;
+    const now = await headState(o.dst, key, o.signal, false);
+    if (!now || now.etag !== destEtag) return;
+    await withRetry(3, o.signal, async () => {
+      const res = await send(o.dst, { operation: 'DeleteObject', method: 'DELETE', key, signal: o.signal });
+      drain(res.body);
+      if (res.status !== 204 && res.status !== 200 && res.status !== 404) await fail('DeleteObject', res);
+    });
+  }
+
+  private difference(key: string, kind: string, detail: string): 'reported' {
+    this.differences[kind] = (this.differences[kind] ?? 0) + 1;
+    this.o.onObject?.({ event: 'difference', key, kind, detail });
+    this.stats.reported++;
+    return 'reported';
   }
 
   private completedByUs(obj: ListedObject, open: OpenUpload, dest: ObjectState): boolean {
@@ -357,6 +423,24 @@ export class Migrator {
     this.state.copied.set(key, { ...r, pass: this.state.pass });
     this.journal?.append({ t: 'copied', k: key, s: r.size, e: r.etag, m: r.lastModified, ...(r.destEtag ? { de: r.destEtag } : {}) });
   }
+}
+
+/** Reads both objects whole and compares their MD5s; says how they differ, or undefined. */
+async function contentDiffers(src: Endpoint, dst: Endpoint, key: string, signal: AbortSignal): Promise<string | undefined> {
+  const hashOf = (ep: Endpoint) => withRetry(3, signal, async () => {
+    const res = await send(ep, { operation: 'GetObject', method: 'GET', key, signal });
+    if (res.status !== 200) await fail('GetObject', res);
+    const h = createHash('md5');
+    let n = 0;
+    for await (const c of res.body as AsyncIterable<Buffer>) {
+      h.update(c);
+      n += c.length;
+    }
+    return { md5: h.digest('hex'), n };
+  });
+  const [a, b] = await Promise.all([hashOf(src), hashOf(dst)]);
+  if (a.md5 === b.md5 && a.n === b.n) return undefined;
+  return `the bytes differ: MD5 ${b.md5} (${b.n} bytes) at the destination, ${a.md5} (${a.n} bytes) at the source`;
 }
 
 function chain(prev: (() => void) | undefined, next: () => void): () => void {

@@ -21,7 +21,7 @@ export interface CopiedRecord {
   destEtag?: string;
 }
 
-export type Difference = 'missing' | 'size' | 'etag' | 'checksum';
+export type Difference = 'missing' | 'size' | 'etag' | 'checksum' | 'content';
 
 export type Verdict =
   | { same: true; by: 'etag' | 'checksum' | 'journal' }
@@ -48,10 +48,15 @@ export function compare(src: ObjectState, dest: ObjectState | undefined, copied?
   }
   // Different part layouts and no checksum: only our own record of having copied this very
   // version (same ETag, size and Last-Modified at the source) vouches for the destination.
-  if (copied && copied.size === src.size && copied.etag === src.etag && sameInstant(copied.lastModified, src.lastModified) && (copied.destEtag === undefined || copied.destEtag === dest.etag)) {
+  if (copied && copied.size === src.size && copied.etag === src.etag && sameInstant(copied.lastModified, src.lastModified) && copied.destEtag !== undefined && copied.destEtag === dest.etag) {
     return { same: true, by: 'journal' };
   }
   return { same: false, difference: 'etag', detail: `ETags ${src.etag} and ${dest.etag} come from different part layouts, no checksum on both sides and no journal record of the copy` };
+}
+
+/** The destination holds exactly the copy this migration wrote (the journal's record and the ETag agree). */
+export function isOurCopy(copied: CopiedRecord | undefined, dest: ObjectState): boolean {
+  return copied?.destEtag !== undefined && copied.destEtag !== '' && copied.destEtag === dest.etag;
 }
 
 /** Providers write Last-Modified as ISO 8601 in listings and as an HTTP date in HEAD. */

@@ -10,6 +10,8 @@ export interface ProgressSnapshot {
   failed: number;
   /** dry-run objects that would be copied, verify differences */
   reported: number;
+  /** left alone: the destination holds a newer version */
+  newer: number;
   /** bytes sent to the destination so far, including parts of unfinished objects */
   bytes: number;
   /** sizes of the objects settled (copied, skipped or failed) */
@@ -26,7 +28,7 @@ export function rate(s: ProgressSnapshot): number {
 /** Seconds left, once the listing is complete and so the total is known. */
 export function eta(s: ProgressSnapshot): number | undefined {
   if (!s.listingDone) return undefined;
-  const done = s.copied + s.skipped + s.failed + s.reported;
+  const done = s.copied + s.skipped + s.failed + s.reported + s.newer;
   if (done >= s.listed) return 0;
   const r = rate(s);
   const left = s.listedBytes - s.settledBytes;
@@ -50,11 +52,11 @@ export function formatBytes(n: number): string {
 }
 
 export function progressLine(s: ProgressSnapshot): string {
-  const done = s.copied + s.skipped + s.failed + s.reported;
+  const done = s.copied + s.skipped + s.failed + s.reported + s.newer;
   const e = eta(s);
   return [
     `${done}/${s.listed}${s.listingDone ? '' : '+'} objects`,
-    `${s.copied} copied, ${s.skipped} skipped${s.reported ? `, ${s.reported} to report` : ''}${s.failed ? `, ${s.failed} FAILED` : ''}`,
+    `${s.copied} copied, ${s.skipped} skipped${s.newer ? `, ${s.newer} newer at destination` : ''}${s.reported ? `, ${s.reported} to report` : ''}${s.failed ? `, ${s.failed} FAILED` : ''}`,
     formatBytes(s.bytes),
     `${(rate(s) / MiB).toFixed(1)} MiB/s`,
     e === undefined ? 'listing…' : `ETA ${formatDuration(e)}`,
@@ -65,7 +67,7 @@ export function progressJson(s: ProgressSnapshot): Record<string, unknown> {
   const e = eta(s);
   return {
     event: 'progress',
-    done: s.copied + s.skipped + s.failed + s.reported,
+    done: s.copied + s.skipped + s.failed + s.reported + s.newer,
     listed: s.listed,
     listingDone: s.listingDone,
     copied: s.copied,

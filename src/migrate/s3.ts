@@ -66,3 +66,26 @@ export function header(res: UpstreamResponse, name: string): string | undefined 
 export function bareEtag(etag: string | undefined): string {
   return (etag ?? '').trim().replace(/^W\//, '').replace(/^"|"$/g, '');
 }
+
+/** `fn` again on transient failures, with backoff; the wait holds the process open and ends on `signal`. */
+export async function withRetry<T>(attempts: number, signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (signal.aborted || i >= attempts || !(e instanceof UpstreamError && e.transient)) throw e;
+      // Not unref()ed: with nothing else in flight, an unref()ed timer let Node's event loop
+      // empty and the process exit 0 in the middle of a retry.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 250 * 2 ** i);
+        signal.addEventListener('abort', done, { once: true });
+      });
+      if (signal.aborted) throw e;
+    }
+  }
+}

@@ -133,25 +133,37 @@ describe('s3gate migrate between two strict upstreams', () => {
     expect(newUp.requests.slice(before).filter((x) => x.method === 'PUT' || x.method === 'POST')).toEqual([]);
   }, 300_000);
 
-  it('--verify reports what differs and exits 1', async () => {
+  it('--verify reports what is missing and exits 1; an object written at the destination by someone else is newer, never repaired', async () => {
     const victim = objects[3]!;
     const other = objects[4]!;
+    const theirs = Buffer.alloc(other.size + 3, 1);
     await store(newUp, 'DELETE', 'new-media', victim.key);
-    await store(newUp, 'PUT', 'new-media', other.key, { 'content-length': String(other.size) }, Buffer.alloc(other.size, 1));
+    // What a client's PUT through the gateway under mode: migrate does: only the new provider has it.
+    await store(newUp, 'PUT', 'new-media', other.key, { 'content-length': String(theirs.length) }, theirs);
     const verify = runCli(['migrate', '--config', config, '--bucket', 'media', '--verify', '--json'], dir, env);
     expect((await verify.exited).code).toBe(1);
     const diffs = verify.events().filter((e) => e.event === 'difference');
-    expect(diffs.map((d) => [d.key, d.kind]).sort()).toEqual([[victim.key, 'missing'], [other.key, 'etag']].sort());
-    expect(report(verify).differences).toEqual({ missing: 1, etag: 1 });
-    // Repair: a new pass HEADs every object again and copies exactly those two back.
+    expect(diffs.map((d) => [d.key, d.kind])).toEqual([[victim.key, 'missing']]);
+    expect(verify.events().filter((e) => e.event === 'newer-at-destination').map((e) => e.key)).toEqual([other.key]);
+    expect(report(verify)).toMatchObject({ differences: { missing: 1 }, newerAtDestination: 1 });
+    // A new pass HEADs every object again, copies the missing one back and leaves the newer one alone.
     const fix = runCli(['migrate', '--config', config, '--bucket', 'media', ...MP, '--json'], dir, env);
     expect((await fix.exited).code).toBe(0);
-    expect(report(fix)).toMatchObject({ copied: 2, failed: 0 });
-    // Without the journal, the multipart copy's ETag cannot be matched to a single-part source.
+    expect(report(fix)).toMatchObject({ copied: 1, newerAtDestination: 1, failed: 0 });
+    expect(fix.events().filter((e) => e.event === 'copied').map((e) => e.key)).toEqual([victim.key]);
+    expect(await bodyOf(newUp, 'new-media', other.key)).toEqual(theirs);
+    const after = runCli(['migrate', '--config', config, '--bucket', 'media', '--verify', '--json'], dir, env);
+    expect((await after.exited).code).toBe(0);
+    expect(report(after)).toMatchObject({ differences: {}, newerAtDestination: 1 });
+    // Without the journal nothing proves the multipart copy of a single-part source is ours: it is
+    // left alone too; reading the bytes (--verify=content) finds it equal.
     const bare = runCli(['migrate', '--config', config, '--bucket', 'media', '--verify', '--no-state', '--json'], dir, env);
-    expect((await bare.exited).code).toBe(1);
-    expect(report(bare).differences).toEqual({ etag: 1 });
-  }, 120_000);
+    expect((await bare.exited).code).toBe(0);
+    expect(report(bare)).toMatchObject({ differences: {}, newerAtDestination: 2 });
+    const content = runCli(['migrate', '--config', config, '--bucket', 'media', '--verify=content', '--no-state', '--json'], dir, env);
+    expect((await content.exited).code).toBe(0);
+    expect(report(content)).toMatchObject({ differences: {}, newerAtDestination: 1, skipped: objects.length - 1 });
+  }, 180_000);
 
   it('--shard 0/2 and 1/2 together copy everything exactly once', async () => {
     const args = (i: number) => ['migrate', '--config', config, '--from', 'old/old-media', '--to', 'new/new-shards', '--shard', `${i}/2`, ...MP, '--json'];
@@ -195,4 +207,23 @@ describe('s3gate migrate between two strict upstreams', () => {
       expect(r.err()).toMatch(msg);
     }
   });
+
+  it('a journal of another migration, with a torn begin line, or with a line duplicated is refused with exit 2', async () => {
+    const journal = join(dir, '.s3gate-migrate-media.jsonl');
+    const lines = readFileSync(journal, 'utf8').split('\n').filter(Boolean);
+    const other = runCli(['migrate', '--config', config, '--from', 'old/old-media', '--to', 'new/new-dry', '--state', journal, '--json'], dir, env);
+    expect((await other.exited).code).toBe(2);
+    expect(other.err()).toMatch(/belongs to another migration \(old\/old-media → new\/new-media, shard all\)/);
+    const torn = join(dir, 'torn.jsonl');
+    writeFileSync(torn, [lines[0]!.slice(0, 30), ...lines.slice(1)].join('\n') + '\n');
+    const tornRun = runCli(['migrate', '--config', config, '--from', 'old/old-media', '--to', 'new/new-dry', '--state', torn, '--json'], dir, env);
+    expect((await tornRun.exited).code).toBe(2);
+    expect(tornRun.err()).toMatch(/does not start with a whole begin line/);
+    const copiedLine = lines.findIndex((l) => l.includes('"t":"copied"'));
+    const dup = join(dir, 'dup.jsonl');
+    writeFileSync(dup, [...lines, lines[copiedLine]!].join('\n') + '\n');
+    const dupRun = runCli(['migrate', '--config', config, '--bucket', 'media', '--state', dup, '--json'], dir, env);
+    expect((await dupRun.exited).code).toBe(2);
+    expect(dupRun.err()).toMatch(new RegExp(`line ${lines.length + 1} does not follow`));
+  }, 120_000);
 });

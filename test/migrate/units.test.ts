@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseListV2, urlDecodeKey, xmlUnescape } from '../../src/migrate/list.js';
 import { compare, parseSize, partRanges, sameInstant, checkPartSize } from '../../src/migrate/plan.js';
-import { JournalWriter, readJournal, replayLines, defaultJournalPath } from '../../src/migrate/journal.js';
+import { chainHash, JournalError, JournalWriter, readJournal, replayLines, defaultJournalPath, type JournalRecord } from '../../src/migrate/journal.js';
+import { candidateLayouts, IntegrityError, SourceDigest } from '../../src/migrate/integrity.js';
+import { createHash } from 'node:crypto';
 import { inShard, parseShard, shardOf } from '../../src/migrate/shard.js';
 import { eta, progressJson, progressLine, type ProgressSnapshot } from '../../src/migrate/progress.js';
 import { urlEncodeKey } from '../../src/local/list.js';
@@ -101,15 +103,26 @@ describe('plan: is the destination already the source?', () => {
   });
 });
 
+/** Journal lines as the writer makes them: each chained to the one before. */
+function chained(records: object[], from = ''): string[] {
+  let h = from;
+  return records.map((r) => {
+    h = chainHash(h, r as JournalRecord);
+    return JSON.stringify({ ...r, h });
+  });
+}
+
 describe('journal', () => {
+  const begin = { t: 'begin', v: 2, from: 'old/b', to: 'new/b', shard: 'all', at: 'x' };
   it('replays copies, open uploads and the listing cursor; a complete pass resets the cursor', () => {
-    const lines = [
-      { t: 'begin', v: 1, from: 'old/b', to: 'new/b', shard: 'all', at: 'x' },
+    const records = [
+      begin,
       { t: 'copied', k: 'a', s: 1, e: 'e1', m: 'm1' },
       { t: 'mpu', k: 'big', u: 'U1', ps: 5, s: 12, e: 'e2', m: 'm2' },
       { t: 'cursor', after: 'a', pages: 1 },
       { t: 'mpu-end', k: 'big', u: 'U0' },
-    ].map((r) => JSON.stringify(r));
+    ];
+    const lines = chained(records);
     const s = replayLines([...lines, '{"t":"copied","k":"torn']);
     expect(s.begin).toEqual({ from: 'old/b', to: 'new/b', shard: 'all' });
     expect(s.copied.get('a')).toEqual({ size: 1, etag: 'e1', lastModified: 'm1', pass: 0 });
@@ -117,19 +130,33 @@ describe('journal', () => {
     expect(s.cursor).toBe('a');
     expect(s.pagesDone).toBe(1);
     expect(s.skippedLines).toBe(1);
-    const s2 = replayLines([...lines, JSON.stringify({ t: 'mpu-end', k: 'big', u: 'U1' }), JSON.stringify({ t: 'complete', at: 'y' })]);
+    const s2 = replayLines(chained([...records, { t: 'mpu-end', k: 'big', u: 'U1' }, { t: 'complete', at: 'y' }]));
     expect(s2.uploads.size).toBe(0);
     expect(s2.cursor).toBeUndefined();
     expect(s2.copied.size).toBe(1);
     expect(s2.pass).toBe(1);
   });
 
-  it('appends after a torn last line without gluing onto it, and reads back', async () => {
+  it('refuses a torn begin line, a duplicated or edited line, and an unchained (format 1) journal', () => {
+    const lines = chained([begin, { t: 'copied', k: 'a', s: 1, e: 'e1', m: 'm1' }, { t: 'complete', at: 'y' }, { t: 'copied', k: 'b', s: 1, e: 'e2', m: 'm1' }]);
+    expect(() => replayLines(lines)).not.toThrow();
+    // The begin line torn (a crash, or cut by hand): what follows belongs to no migration.
+    expect(() => replayLines([lines[0]!.slice(0, 40), ...lines.slice(1)])).toThrow(JournalError);
+    expect(() => replayLines([lines[0]!.slice(0, 40), ...lines.slice(1)])).toThrow(/does not start with a whole begin line/);
+    // A copied line repeated after the pass completed would skip the object in the next pass.
+    expect(() => replayLines([...lines.slice(0, 3), lines[1]!, ...lines.slice(3)])).toThrow(/line 4 does not follow/);
+    // The begin line pointed at another destination.
+    expect(() => replayLines([lines[0]!.replace('new/b', 'other/b'), ...lines.slice(1)])).toThrow(/line 1 does not follow/);
+    expect(() => replayLines([JSON.stringify({ ...begin, v: 1 })])).toThrow(/format-1 journal/);
+  });
+
+  it('appends after a torn last line without gluing onto it, continues the chain, and reads back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 's3gate-journal-'));
     const file = join(dir, 'j.jsonl');
-    writeFileSync(file, JSON.stringify({ t: 'copied', k: 'k1', s: 1, e: 'e', m: 'm' }) + '\n');
+    const first = chained([begin, { t: 'copied', k: 'k1', s: 1, e: 'e', m: 'm' }]);
+    writeFileSync(file, first.join('\n') + '\n');
     appendFileSync(file, '{"t":"copied","k":"k2","s"'); // killed mid-write
-    const w = new JournalWriter(file, { syncEveryRecords: 2 });
+    const w = new JournalWriter(file, { syncEveryRecords: 2 }, (await readJournal(file)).head);
     w.append({ t: 'copied', k: 'k3 ünï\n"q"', s: 3, e: 'e', m: 'm' });
     w.append({ t: 'cursor', after: 'k3', pages: 1 }, true);
     w.close();
@@ -137,8 +164,12 @@ describe('journal', () => {
     expect([...state.copied.keys()]).toEqual(['k1', 'k3 ünï\n"q"']);
     expect(state.skippedLines).toBe(1);
     expect(state.cursor).toBe('k3');
-    expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(4);
+    expect(readFileSync(file, 'utf8').split('\n').filter(Boolean)).toHaveLength(5);
     expect((await readJournal(join(dir, 'none.jsonl'))).copied.size).toBe(0);
+    await expect(readJournal(file).then(() => {
+      appendFileSync(file, first[1]! + '\n');
+      return readJournal(file);
+    })).rejects.toThrow(/line 6 does not follow/);
   });
 
   it('default file names, one per shard', () => {
@@ -177,11 +208,55 @@ describe('shards', () => {
 });
 
 describe('progress', () => {
-  const base: ProgressSnapshot = { listed: 100, listedBytes: 100 * MiB, listingDone: false, copied: 40, skipped: 10, failed: 0, reported: 0, bytes: 40 * MiB, settledBytes: 50 * MiB, elapsedMs: 10_000 };
+  const base: ProgressSnapshot = { listed: 100, listedBytes: 100 * MiB, listingDone: false, copied: 40, skipped: 10, failed: 0, reported: 0, newer: 0, bytes: 40 * MiB, settledBytes: 50 * MiB, elapsedMs: 10_000 };
   it('has no ETA until the listing is complete, then one from the remaining bytes', () => {
     expect(eta(base)).toBeUndefined();
     expect(progressLine(base)).toContain('50/100+ objects');
     expect(eta({ ...base, listingDone: true })).toBeCloseTo(12.5);
     expect(progressJson({ ...base, listingDone: true })).toMatchObject({ event: 'progress', done: 50, listed: 100, mibPerSec: 4, etaSec: 13 });
+  });
+});
+
+describe('integrity: the bytes read against the source ETag', () => {
+  const bytes = Buffer.alloc(13 * MiB + 5);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31) & 0xff;
+  const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+  const composite = (b: Buffer, ps: number) => {
+    const parts: Buffer[] = [];
+    for (let o = 0; o < b.length; o += ps) parts.push(md5(b.subarray(o, o + ps)));
+    return `${createHash('md5').update(Buffer.concat(parts)).digest('hex')}-${parts.length}`;
+  };
+  const feed = (d: SourceDigest, b: Buffer) => {
+    for (let o = 0; o < b.length; o += 65536) d.update(b.subarray(o, o + 65536));
+    return d;
+  };
+
+  it('single-part ETag: the MD5 of the bytes, one flipped byte refused', () => {
+    expect(feed(new SourceDigest(md5(bytes).toString('hex'), bytes.length), bytes).check()).toEqual({ verified: true, by: 'md5' });
+    const bad = Buffer.from(bytes);
+    bad[123456] = bad[123456]! ^ 1;
+    expect(() => feed(new SourceDigest(md5(bytes).toString('hex'), bytes.length), bad).check()).toThrow(IntegrityError);
+  });
+
+  it('multipart ETag: the composite under the part size the uploader used (5, 6 or 8 MiB)', () => {
+    for (const ps of [5 * MiB, 6 * MiB, 8 * MiB]) {
+      const etag = composite(bytes, ps);
+      expect(feed(new SourceDigest(etag, bytes.length), bytes).check(), String(ps)).toEqual({ verified: true, by: 'composite' });
+      const bad = Buffer.from(bytes);
+      bad[bytes.length - 3] = bad[bytes.length - 3]! ^ 1;
+      expect(() => feed(new SourceDigest(etag, bytes.length), bad).check()).toThrow(/none of the part sizes tried/);
+    }
+    expect(candidateLayouts(13 * MiB, 2)).toContain(8 * MiB);
+    expect(candidateLayouts(13 * MiB, 3, 5 * MiB)[0]).toBe(5 * MiB);
+  });
+
+  it('a copy of the state continues where it was: a part retried does not count twice', () => {
+    const d = new SourceDigest(md5(bytes).toString('hex'), bytes.length);
+    feed(d, bytes.subarray(0, 5 * MiB));
+    const attempt = d.copy();
+    attempt.update(bytes.subarray(5 * MiB, 6 * MiB)); // a read that failed halfway
+    const retry = d.copy();
+    feed(retry, bytes.subarray(5 * MiB));
+    expect(retry.check()).toEqual({ verified: true, by: 'md5' });
   });
 });
