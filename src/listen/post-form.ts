@@ -42,6 +42,7 @@ export function readForm(req: IncomingMessage, contentType: string | undefined):
     const fields = new Map<string, string>();
     let preData = 0;
     let started = false;
+    let file: Readable | undefined;
     let doneResolve!: () => void;
     let doneReject!: (e: Error) => void;
     const done = new Promise<void>((res, rej) => {
@@ -53,6 +54,9 @@ export function readForm(req: IncomingMessage, contentType: string | undefined):
       req.unpipe(bb);
       if (!started) reject(e);
       else doneReject(e);
+      // The parser is cut off from the socket: the file it was reading ends here, with the error,
+      // so nothing downstream waits for bytes that will not come.
+      if (file && !file.readableEnded) file.destroy(e);
       bb.removeAllListeners('field');
       bb.removeAllListeners('file');
     };
@@ -79,6 +83,7 @@ export function readForm(req: IncomingMessage, contentType: string | undefined):
         return;
       }
       started = true;
+      file = stream;
       resolve({ fields, file: stream, filename: info.filename ?? '', done });
     });
     bb.on('error', () => fail(malformed()));

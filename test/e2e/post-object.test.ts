@@ -403,6 +403,28 @@ describe('refusals: S3 error, nothing stored', () => {
     expect((await stored('forms', 'copy/x.txt'))?.toString()).toBe('mine');
   });
 
+  it('a client that goes away mid-file: nothing stored, and the exchange ends (its access line is written)', async () => {
+    const p = await jsPresign({ Bucket: 'forms', Key: 'aborted/x', Expires: 600 });
+    const boundary = 'abortboundary1234';
+    const head = Object.entries(p.fields).map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('') +
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="x"\r\n\r\n`;
+    const total = Buffer.byteLength(head) + 4 * 1024 * 1024 + `\r\n--${boundary}--\r\n`.length;
+    const lines = () => gw.sink.lines.filter((l) => l.msg === 'request' && l.op === 'PostObject').length;
+    const before = lines();
+    const upBefore = up.requests.length;
+    const { connect } = await import('node:net');
+    const sock = connect(portOf(gw.url), '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(`POST /forms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${total}\r\n\r\n${head}`);
+    sock.write(randomBytes(512 * 1024));
+    // The gateway has the fields and the start of the file: the form is being spooled.
+    await new Promise((r) => setTimeout(r, 200));
+    sock.destroy();
+    while (lines() === before) await new Promise((r) => setTimeout(r, 20));
+    expect(up.requests.slice(upBefore).filter((x) => x.method === 'PUT')).toEqual([]);
+    expect(await stored('forms', 'aborted/x')).toBeUndefined();
+  });
+
   it('HEAD of what was refused: nothing there through s3gate either', async () => {
     const s3 = client(base, GW_KEY, { forcePathStyle: true });
     await expect(s3.send(new HeadObjectCommand({ Bucket: 'forms', Key: 'tamper/x' }))).rejects.toMatchObject({ name: 'NotFound' });
