@@ -142,7 +142,7 @@ async function run(
   expectContinue: boolean, signal: Cancel,
 ): Promise<void> {
   const method = req.method ?? 'GET';
-  const headers = lowerHeaders(req);
+  let headers = lowerHeaders(req);
   ctx.ranged = headers.range !== undefined;
   const host = clientHost(cfg, req, headers);
   if (!host) throw new S3Error('InvalidRequest', 'Missing Host header');
@@ -183,8 +183,8 @@ async function run(
   const form = op.name === 'PostObject' && address.bucket && address.key === undefined
     ? await receivePostForm(cfg, req, res, headers, address, ctx, expectContinue) : undefined;
   if (form) {
-    address = { ...address, key: form.key };
-    op = { name: 'PutObject', action: 'write' };
+    // The request's own headers say nothing about the object: only the signed fields do.
+    ({ address, op, headers } = form.view(address));
   }
   const auth = form?.auth ?? authenticateRequest(authInput, cfg, deps.metrics);
   ctx.auth = auth;
@@ -211,7 +211,7 @@ async function run(
 
   // The client's headers go on as they are (buildOutbound picks what travels); a copy only when
   // the copy source must name the provider's bucket.
-  let outHeaders = form?.headers ?? headers;
+  let outHeaders = headers;
   const copySource = headers['x-amz-copy-source'];
   if (typeof copySource === 'string') {
     const src = parseCopySource(copySource);

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Address } from '../addressing/resolve.js';
+import type { Operation } from '../authorize/operation.js';
 import { authenticatePost } from '../authenticate/post-policy.js';
 import type { Authenticated } from '../authenticate/index.js';
 import { checkPolicy, lengthRange, parsePolicy, tooLarge, tooSmall, type PostPolicy } from '../authorize/post-policy.js';
@@ -119,6 +120,8 @@ export interface PostUpload {
   body(profile: ProviderProfile, res: ServerResponse): Promise<InboundBody>;
   /** the fields the answer depends on */
   fields: ReadonlyMap<string, string>;
+  /** the request as the rest of the pipeline sees it: a PutObject of `key` with `headers`, and nothing of the POST's own headers */
+  view(address: Address): { address: Address; op: Operation; headers: Record<string, string> };
 }
 
 /**
@@ -190,6 +193,10 @@ class FormUpload implements PostUpload {
     return this.parts.fields;
   }
 
+  view(address: Address): { address: Address; op: Operation; headers: Record<string, string> } {
+    return { address: { ...address, key: this.key }, op: { name: 'PutObject', action: 'write' }, headers: { ...this.headers } };
+  }
+
   async body(profile: ProviderProfile, res: ServerResponse): Promise<InboundBody> {
     const f = this.parts.fields;
     const range = this.policy ? lengthRange(this.policy) : undefined;
@@ -208,7 +215,9 @@ class FormUpload implements PostUpload {
       await this.parts.done;
     } catch (e) {
       this.parts.file.resume();
-      throw isS3Error(e) ? e : new S3Error('MalformedPOSTRequest');
+      // The disk failing (ENOSPC, EACCES) is s3gate's error (500, logged), not the client's form.
+      if (isS3Error(e) || (e as NodeJS.ErrnoException).syscall !== undefined) throw e;
+      throw new S3Error('MalformedPOSTRequest');
     }
     // Checksums the provider does not take are dropped, as for any PUT (listen/body.ts).
     const accepted = new Set(profile.checksums.headerAlgorithms);

@@ -393,7 +393,7 @@ describe('refusals: S3 error, nothing stored', () => {
     expect(up.requests.find((x) => x.method === 'PUT' && x.key === 'order/first.txt')?.headers['x-amz-meta-late']).toBeUndefined();
   });
 
-  it('a signed x-amz-copy-source field never makes the upload a copy', async () => {
+  it('a signed x-amz-copy-source field, or the POST\'s own headers, never make the upload a copy or add to it', async () => {
     await up.store.handle({ method: 'PUT', bucket: 'elsewhere', key: 'secret.txt', query: new URLSearchParams(), headers: {}, body: Readable.from([Buffer.from('secret')]) });
     const p = await jsPresign({ Bucket: 'forms', Key: 'copy/x.txt', Expires: 600, Fields: { 'x-amz-copy-source': '/elsewhere/secret.txt' }, Conditions: [{ 'x-amz-copy-source': '/elsewhere/secret.txt' }] });
     const before = up.requests.length;
@@ -401,6 +401,19 @@ describe('refusals: S3 error, nothing stored', () => {
     const put = up.requests.slice(before).find((x) => x.method === 'PUT')!;
     expect([put.operation, put.headers['x-amz-copy-source']]).toEqual(['PutObject', undefined]);
     expect((await stored('forms', 'copy/x.txt'))?.toString()).toBe('mine');
+    // Nor does the POST's own x-amz-copy-source header (the form's signer may read the source:
+    // the upload must still be the file, not a copy the policy never named).
+    const q = await jsPresign({ Bucket: 'forms', Key: 'copy/header.txt', Expires: 600 });
+    const fd = new FormData();
+    for (const [k, v] of Object.entries(q.fields)) fd.append(k, v);
+    fd.append('file', new Blob(['the file']), 'f.txt');
+    const after = up.requests.length;
+    const r = await fetch(q.url, { method: 'POST', body: fd, headers: { 'x-amz-copy-source': '/elsewhere/secret.txt', 'x-amz-acl': 'public-read-write', 'x-amz-meta-who': 'mallory' } });
+    expect(r.status, await r.text()).toBe(204);
+    const put2 = up.requests.slice(after).find((x) => x.method === 'PUT')!;
+    expect([put2.operation, put2.headers['x-amz-copy-source'], put2.headers['x-amz-acl'], put2.headers['x-amz-meta-who'], put2.headers['content-type']])
+      .toEqual(['PutObject', undefined, undefined, undefined, 'binary/octet-stream']);
+    expect((await stored('forms', 'copy/header.txt'))?.toString()).toBe('the file');
   });
 
   it('a client that goes away mid-file: nothing stored, and the exchange ends (its access line is written)', async () => {
