@@ -384,7 +384,7 @@ export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {
   const buckets = parseBuckets(c, doc.buckets, upstreams);
   const limits = parseLimits(c, doc.limits, 'limits', { requestsPerSecond: 0, burst: 1, concurrent: 0 });
   const keys = parseKeys(c, doc.keys, new Set(buckets.keys()), limits);
-  const sts = parseStsConfig(c, doc, keys, new Set(buckets.keys()));
+  const sts = parseStsConfig(c, doc, keys, new Set(buckets.keys()), (raw, path) => parseCors(c, raw, path));
   let admin: { host: string; port: number } | undefined;
   if (doc.admin !== undefined) {
     if (!isObj(doc.admin)) c.fail('admin', 'must be a mapping with an address');

@@ -153,7 +153,7 @@ async function run(
   if (method === 'OPTIONS') {
     // Preflight carries no signature, by design of CORS: the bucket's rules alone decide.
     const route = address.bucket ? findRoute(cfg, address.bucket) : undefined;
-    const h = preflight(route?.route.cors, origin, headers['access-control-request-method'] as string | undefined, headers['access-control-request-headers'] as string | undefined);
+    const h = preflight(address.bucket ? route?.route.cors : cfg.sts?.cors, origin, headers['access-control-request-method'] as string | undefined, headers['access-control-request-headers'] as string | undefined);
     ctx.op = { name: 'PreflightRequest', action: 'read' };
     ctx.status = 200;
     res.writeHead(200, { ...ctx.replyHeaders, ...h, 'content-length': 0 });

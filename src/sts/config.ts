@@ -1,6 +1,6 @@
 // The `roles:` and `sts:` sections of proxy.yaml, checked with field-named errors like the rest
 // of the config (src/config/load.ts calls this with its checker).
-import { ACTIONS, type Action, type GatewayKey, type Grant } from '../config/types.js';
+import { ACTIONS, type Action, type CorsRule, type GatewayKey, type Grant } from '../config/types.js';
 import { placeholders } from './grants.js';
 import { deriveSealingKey } from './seal.js';
 import type { Role, SealingKey, StsConfig, WebIdentity } from './types.js';
@@ -148,15 +148,18 @@ function parseSealingKeys(c: FieldChecker, raw: unknown): SealingKey[] {
 }
 
 /** roles: and sts: from the document; undefined when neither is there. */
-export function parseStsConfig(c: FieldChecker, doc: Obj, keys: Map<string, GatewayKey>, bucketNames: Set<string>): StsConfig | undefined {
+export function parseStsConfig(
+  c: FieldChecker, doc: Obj, keys: Map<string, GatewayKey>, bucketNames: Set<string>, parseCors: (raw: unknown, path: string) => CorsRule[] | undefined,
+): StsConfig | undefined {
   if (doc.roles === undefined && doc.sts === undefined) return undefined;
   const roles = parseRoles(c, doc.roles, keys, bucketNames);
   if (doc.sts !== undefined && !isObj(doc.sts)) return c.fail('sts', 'must be a mapping with sealingKeys');
   const sts = (doc.sts ?? {}) as Obj;
-  c.unknown(sts, ['sealingKeys'], 'sts');
+  c.unknown(sts, ['sealingKeys', 'cors'], 'sts');
+  const cors = parseCors(sts.cors, 'sts.cors');
   if (sts.sealingKeys === undefined) {
     return c.fail('sts.sealingKeys', roles.size ? 'is required when roles are declared: session tokens are sealed with it' : 'is required');
   }
   const sealingKeys = parseSealingKeys(c, sts.sealingKeys);
-  return { sealingKeys, roles };
+  return { sealingKeys, roles, ...(cors ? { cors } : {}) };
 }

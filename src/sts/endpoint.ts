@@ -9,6 +9,7 @@ import type { Action, GatewayConfig } from '../config/types.js';
 import type { Authenticated, AuthInput } from '../authenticate/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { isS3Error } from '../s3/errors.js';
+import { responseCors } from '../cors/cors.js';
 import { parseQuery } from '../signing/sigv4.js';
 import { assumeRole, assumeRoleWithWebIdentity, checkParams, getCallerIdentity, type Issued } from './actions.js';
 import { authenticateRequest } from './inbound.js';
@@ -83,6 +84,8 @@ function stsAuthError(e: unknown): unknown {
 
 export async function serveSts(deps: StsDeps, ctx: StsContext, req: IncomingMessage, res: ServerResponse, r: StsRequest): Promise<void> {
   const now = new Date();
+  const origin = r.headers.origin;
+  if (deps.cfg.sts?.cors && typeof origin === 'string') Object.assign(ctx.replyHeaders, responseCors(deps.cfg.sts.cors, origin, r.method));
   try {
     const body = r.method === 'POST' ? await readBody(req, ctx) : Buffer.alloc(0);
     const params = new URLSearchParams(r.method === 'POST' ? body.toString('utf8') : r.rawQuery);

@@ -1,5 +1,5 @@
 // What the config says about temporary credentials, and what a sealed session carries.
-import type { Grant } from '../config/types.js';
+import type { CorsRule, Grant } from '../config/types.js';
 
 export interface SealingKey {
   /** the id written into every token it seals, so a replica knows which key opens it */
@@ -36,6 +36,8 @@ export interface StsConfig {
   /** the first seals new sessions; every one listed opens tokens */
   sealingKeys: SealingKey[];
   roles: Map<string, Role>;
+  /** CORS for the STS endpoint itself: a browser app calls AssumeRoleWithWebIdentity from its page */
+  cors?: CorsRule[];
 }
 
 /** The session inside a token: all a replica needs to verify and authorize its requests. */
