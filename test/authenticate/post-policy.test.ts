@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { authenticatePost } from '../../src/authenticate/post-policy.js';
 import { postPolicySignatureV2 } from '../../src/signing/sigv2.js';
 import type { GatewayKey } from '../../src/config/types.js';
-import { S3Error } from '../../src/s3/errors.js';
+import { s3ErrorOf as refusal } from './helpers.js';
 
 const vector = JSON.parse(readFileSync(new URL('../vectors/sigv4-post-policy.json', import.meta.url), 'utf8')) as Record<string, string>;
 const KEY: GatewayKey = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: vector.secretAccessKey!, allow: [] };
@@ -18,16 +18,6 @@ const v4 = (over: Record<string, string | undefined> = {}) => {
   };
   return new Map(Object.entries(f).filter((e): e is [string, string] => e[1] !== undefined));
 };
-
-function refusal(f: () => unknown): S3Error {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof S3Error) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('authenticatePost', () => {
   it('SigV4: the published example verifies', () => {

@@ -1,22 +1,12 @@
 // The POST policy's conditions, as the S3 docs define them, with S3's errors.
 import { describe, expect, it } from 'vitest';
 import { checkPolicy, lengthRange, parsePolicy, type PostPolicy } from '../../src/authorize/post-policy.js';
-import { S3Error } from '../../src/s3/errors.js';
+import { s3ErrorOf as refusal } from '../authenticate/helpers.js';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 const b64 = (doc: unknown) => Buffer.from(typeof doc === 'string' ? doc : JSON.stringify(doc)).toString('base64');
 const policy = (conditions: unknown[], expiration = '2030-01-02T00:00:00.000Z'): PostPolicy => parsePolicy(b64({ expiration, conditions }));
 const fields = (o: Record<string, string>) => new Map(Object.entries(o).map(([k, v]) => [k.toLowerCase(), v]));
-
-function refusal(f: () => unknown): S3Error {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof S3Error) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('parsePolicy', () => {
   it('reads object and array conditions; field names compared without case', () => {
