@@ -22,7 +22,9 @@ let up: StrictUpstream;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
 let gwBase: string;
 let pages: http.Server;
+let otherPages: http.Server;
 let pageOrigin: string;
+let otherOrigin: string;
 let context: BrowserContext;
 let profile: string;
 /** what the app server hands each page: set per test */
@@ -68,14 +70,18 @@ function fetchPage(): string {
 }
 
 beforeAll(async () => {
-  pages = http.createServer((req, res) => {
+  const serve = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     const html = path === '/form' ? formPage() : path === '/fetch' ? fetchPage() : path === '/done' ? '<!doctype html><title>done</title><p>uploaded</p>' : undefined;
     if (html === undefined) return void res.writeHead(path === '/favicon.ico' ? 204 : 404).end();
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
-  });
+  };
+  pages = http.createServer(serve);
+  otherPages = http.createServer(serve);
   await new Promise<void>((r) => pages.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => otherPages.listen(0, '127.0.0.1', r));
   pageOrigin = `http://127.0.0.1:${(pages.address() as AddressInfo).port}`;
+  otherOrigin = `http://127.0.0.1:${(otherPages.address() as AddressInfo).port}`;
 
   up = await startStrictUpstream({ ...UP_KEY, region: 'us-east-1' });
   gw = await startTestGateway({
@@ -102,6 +108,7 @@ afterAll(async () => {
   await gw?.close();
   await up?.close();
   await new Promise((r) => pages?.close(r));
+  await new Promise((r) => otherPages?.close(r));
 }, BROWSER_TIMEOUT);
 
 async function presign(opts: { key: string; fields?: Record<string, string>; conditions?: unknown[] }): Promise<{ url: string; fields: Record<string, string> }> {
@@ -168,5 +175,22 @@ describe('browser form uploads through s3gate (issue #22)', () => {
     expect(out.xml).toContain('<PostResponse>');
     expect(out.etag).toMatch(/^"[0-9a-f]{32}"$/);
     expect((await stored('incoming/fetched.txt'))?.toString()).toBe('uploaded with fetch');
+  }, BROWSER_TIMEOUT * 2);
+
+  it('a page on an origin the CORS rule does not name cannot read the answer, yet the upload happens: the policy, not CORS, decides', async () => {
+    const spec = {
+      ...(await presign({ key: 'incoming/other-origin.txt', fields: { success_action_status: '201' }, conditions: [{ success_action_status: '201' }] })),
+      text: 'posted from an origin without a rule',
+    };
+    const page = await context.newPage();
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    await page.goto(`${otherOrigin}/fetch`, { timeout: BROWSER_TIMEOUT });
+    const out = await page.evaluate((s) => (window as unknown as { upload(s: unknown): Promise<Record<string, unknown>> }).upload(s), spec);
+    await page.close();
+    expect(out.error).toMatch(/^TypeError: Failed to fetch/);
+    expect(consoleErrors.join('\n')).toContain('blocked by CORS policy');
+    // A multipart POST is a simple request: no preflight, so it reached s3gate and was stored.
+    expect((await stored('incoming/other-origin.txt'))?.toString()).toBe('posted from an origin without a rule');
   }, BROWSER_TIMEOUT * 2);
 });

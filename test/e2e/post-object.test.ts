@@ -36,14 +36,17 @@ beforeAll(async () => {
     },
     roles: { uploader: { assumableBy: [GW_KEY.accessKeyId], allow: [{ bucket: 'forms', prefix: 'sessions/', actions: ['write'] }] } },
     sts: { sealingKeys: [SEAL_K1] },
-    buckets: { forms: { upstream: 'strict', domains: ['forms.example.test'] }, elsewhere: { upstream: 'strict' }, 'disk-forms': { upstream: 'disk' } },
+    buckets: { forms: { upstream: 'strict', domains: ['forms.example.test'] }, elsewhere: { upstream: 'strict' }, 'disk-forms': { upstream: 'disk' },
+      mirrored: { upstream: 'strict', mode: 'mirror', mirror: { upstream: 'disk', bucket: 'mirror-copy' } }, 'mirror-copy': { upstream: 'disk' },
+    },
   });
   base = `http://127.0.0.1:${portOf(gw.url)}`;
-  for (const b of ['forms', 'elsewhere']) {
+  for (const b of ['forms', 'elsewhere', 'mirrored']) {
     await up.store.handle({ method: 'PUT', bucket: b, query: new URLSearchParams(), headers: {}, body: Readable.from([]) });
   }
   const s3 = client(base, GW_KEY, { forcePathStyle: true });
   await s3.send(new CreateBucketCommand({ Bucket: 'disk-forms' }));
+  await s3.send(new CreateBucketCommand({ Bucket: 'mirror-copy' }));
   s3.destroy();
 });
 
@@ -236,6 +239,15 @@ print(json.dumps({'status': r.status_code, 'body': r.text, 'url': p['url']}))
     expect(r.status, r.body).toBe(204);
     expect(r.headers).toMatch(new RegExp(`\\r\\nlocation: http://forms\\.example\\.test:${port}/custom/b\\.txt\\r\\n`, 'i'));
     expect((await stored('forms', 'custom/b.txt'))?.toString()).toBe('custom domain');
+  });
+
+  it('a mirrored bucket: the spooled file is written to both providers', async () => {
+    const data = randomBytes(300_000);
+    const p = await jsPresign({ Bucket: 'mirrored', Key: 'both/x.bin', Expires: 600 });
+    const r = await postForm(p.url, p.fields, data);
+    expect(r.status, r.body).toBe(204);
+    expect((await stored('mirrored', 'both/x.bin'))?.equals(data)).toBe(true);
+    expect((await readBack('mirror-copy', 'both/x.bin')).body.equals(data)).toBe(true);
   });
 
   it('acl, tagging, storage class, metadata and Content-* fields become the PutObject\'s headers', async () => {
