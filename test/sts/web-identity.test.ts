@@ -6,6 +6,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { AssumeRoleWithWebIdentityCommand } from '@aws-sdk/client-sts';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import http from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import type { AddressInfo } from 'node:net';
 import { client, GW_KEY, startTestGateway, tmpDir } from '../helpers/gateway.js';
@@ -172,5 +173,23 @@ describe('a browser page calling STS', () => {
     const other = await request(`${gw.url}/`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
     expect(other.statusCode).toBe(403);
     await other.body.dump();
+  });
+});
+
+describe('a pod with a projected service-account token (docs/sts.md)', () => {
+  it('boto3 with only AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ENDPOINT_URL_* set gets its session by itself', async () => {
+    const dir = tmpDir('s3gate-sts-pod-');
+    const file = `${dir}/token`;
+    writeFileSync(file, await mint({ sub: 'system:serviceaccount:ci:builder', 'kubernetes.io': { namespace: 'ci', serviceaccount: { name: 'builder' } } }));
+    const out = await runPython(`
+x = boto3.client('s3', config=Config(s3={'addressing_style': 'path'}))
+x.put_object(Bucket='media', Key='ci/builder/from-pod.txt', Body=b'pod')
+who = boto3.client('sts').get_caller_identity()['Arn']
+print(json.dumps({'who': who}))
+`, {
+      AWS_ROLE_ARN: 'arn:aws:iam::000000000000:role/pods', AWS_WEB_IDENTITY_TOKEN_FILE: file, AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_STS: gw.url, AWS_ENDPOINT_URL_S3: gw.url, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    }, MODERN_PYTHON) as { who: string };
+    expect(out.who).toMatch(/^arn:aws:sts::000000000000:assumed-role\/pods\//);
   });
 });
