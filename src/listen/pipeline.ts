@@ -213,8 +213,9 @@ async function run(
   // the copy source must name the provider's bucket.
   let outHeaders = headers;
   const copySource = headers['x-amz-copy-source'];
+  let src: ReturnType<typeof parseCopySource> | undefined;
   if (typeof copySource === 'string') {
-    const src = parseCopySource(copySource);
+    src = parseCopySource(copySource);
     const srcRoute = findRoute(cfg, src.bucket);
     requireGrant(auth.key ? allows(auth.key, 'read', src.bucket, src.key) : false);
     if (srcRoute.upstream !== route.upstream) {
@@ -255,6 +256,7 @@ async function run(
       : respond(cfg, ctx, address, req, res, r, op, up, ctx.replyHeaders),
     respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.replyHeaders),
   };
+  if (src) serve.copySource = src;
   return route.route.mode === 'migrate' ? serveMigrate(serve) : serveMirror(serve);
 }
 

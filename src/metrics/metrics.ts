@@ -60,6 +60,14 @@ export class Metrics {
     name: 's3gate_migration_copies_total', help: 'Copy-on-read copies into the new provider by result',
     labelNames: ['bucket', 'result'] as const, registers: [this.registry],
   });
+  readonly mirrorWrites = new Counter({
+    name: 's3gate_mirror_writes_total', help: 'Writes repeated on a mirror by result: ok, failed (the mirror is behind), skipped (the primary did not accept it)',
+    labelNames: ['bucket', 'result'] as const, registers: [this.registry],
+  });
+  readonly mirrorLag = new Histogram({
+    name: 's3gate_mirror_lag_seconds', help: 'Time from the primary\'s answer to the mirror\'s commit of the same write',
+    labelNames: ['bucket'] as const, buckets: DURATION_BUCKETS, registers: [this.registry],
+  });
   readonly bytesMoved = new Counter({
     name: 's3gate_migration_bytes_total', help: 'Bytes copied into the new provider by copy-on-read',
     labelNames: ['bucket'] as const, registers: [this.registry],

@@ -25,6 +25,7 @@ import { send, type SendRequest } from '../forward/send.js';
 import { RequestCancel } from '../forward/cancel.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CommitGate } from './commit-gate.js';
+import { drain } from './io.js';
 import { InflightCopies, Superseded } from './inflight.js';
 import type { Route } from './route.js';
 import type { ServeContext } from './modes.js';
@@ -64,15 +65,6 @@ export function copyKey(up: Upstream, bucket: string, key: string): string {
   return `${up.name}\n${up.endpoint.href}\n${up.path ?? ''}\n${bucket}\n${key}`;
 }
 
-async function drain(r: UpstreamResponse): Promise<void> {
-  r.body.resume();
-  await new Promise<void>((resolve) => {
-    r.body.once('end', resolve);
-    r.body.once('error', () => resolve());
-    r.body.once('close', resolve);
-  });
-}
-
 async function headStatus(up: Upstream, bucket: string, key: string): Promise<{ status: number; etag?: string }> {
   const r = await callUpstream(up, { operation: 'HeadObject', method: 'HEAD', bucket, key });
   await drain(r);
@@ -80,8 +72,8 @@ async function headStatus(up: Upstream, bucket: string, key: string): Promise<{ 
   return { status: r.status, ...(typeof etag === 'string' ? { etag } : {}) };
 }
 
-/** The headers the copy is stored with: the old provider's answer to a plain read, never the client's. */
-function storedHeaders(o: UpstreamResponse, to: Upstream): Record<string, string> {
+/** The headers an object is stored with, from a provider's answer to a plain read of it. */
+export function objectHeaders(o: UpstreamResponse, to: Upstream): Record<string, string> {
   const headers: Record<string, string> = {};
   const accepted = new Set(to.profile.checksums.headerAlgorithms);
   for (const [k, v] of Object.entries(o.headers)) {
@@ -89,6 +81,12 @@ function storedHeaders(o: UpstreamResponse, to: Upstream): Record<string, string
     if (k.startsWith('x-amz-checksum-') && (!accepted.has(k.slice(15)) || /-\d+$/.test(v))) continue;
     headers[k] = v;
   }
+  return headers;
+}
+
+/** The copy's headers: the old provider's answer to a plain read, never the client's; conditional where it can be. */
+function storedHeaders(o: UpstreamResponse, to: Upstream): Record<string, string> {
+  const headers = objectHeaders(o, to);
   if (to.profile.conditionalWrites.ifNoneMatch) headers['if-none-match'] = '*';
   return headers;
 }

@@ -2,7 +2,6 @@
 // old one on a miss (optionally copying the object over while it streams), writes go to the
 // new one, deletes to both, listings are merged. mirror: writes go to both, reads to the primary.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Address } from '../addressing/resolve.js';
 import type { Operation } from '../authorize/operation.js';
@@ -15,6 +14,8 @@ import { S3Error } from '../s3/errors.js';
 import type { Route } from './route.js';
 import { listingXml, mergeListings, parseListing, parseListRequest, providerListQuery, unescapeXml } from './listing.js';
 import { copyKey, copyOnRead, inflightCopies, plainRead } from './copy-on-read.js';
+import { drain } from './io.js';
+import { serveMirrorTo } from './mirror.js';
 
 export interface ServeContext {
   cfg: GatewayConfig;
@@ -29,6 +30,8 @@ export interface ServeContext {
   metrics: Metrics;
   signal: Cancel;
   requestId: string;
+  /** CopyObject and UploadPartCopy: the source as the client named it (its bucket is a client bucket) */
+  copySource?: { bucket: string; key: string; rest: string };
   respondWith(route: Route, r: UpstreamResponse): Promise<void>;
   respondXml(xml: string): void;
 }
@@ -37,28 +40,6 @@ function secondary(ctx: ServeContext, t: BucketTarget): Route {
   const upstream = ctx.cfg.upstreams.get(t.upstream);
   if (!upstream) throw new S3Error('InternalError');
   return { ...ctx.route, upstream, upstreamBucket: t.bucket ?? ctx.route.upstreamBucket };
-}
-
-async function drain(r: UpstreamResponse): Promise<void> {
-  r.body.resume();
-  await new Promise<void>((resolve) => {
-    r.body.once('end', resolve);
-    r.body.once('error', () => resolve());
-    r.body.once('close', resolve);
-  });
-}
-
-/** Two readers of one verified stream. An error upstream of the tee reaches both. */
-function tee(source: Readable): [PassThrough, PassThrough] {
-  const a = new PassThrough();
-  const b = new PassThrough();
-  source.on('error', (e) => {
-    a.destroy(e);
-    b.destroy(e);
-  });
-  source.pipe(a);
-  source.pipe(b);
-  return [a, b];
 }
 
 const READS = new Set(['GetObject', 'HeadObject']);
@@ -147,36 +128,7 @@ async function mergedList(ctx: ServeContext, route: Route, old: Route): Promise<
   ctx.respondXml(listingXml(ctx.op.name, route.clientBucket, q, page));
 }
 
-/** Writes to both providers; the primary's answer is the client's. */
-export async function serveMirror(ctx: ServeContext): Promise<void> {
-  const { op, route } = ctx;
-  const mirror = secondary(ctx, ctx.route.route.mirror!);
-  const writes = new Set(['PutObject', 'CopyObject', 'DeleteObject', 'DeleteObjects']);
-  if (!writes.has(op.name)) {
-    // Reads, listings, and multipart uploads (whose upload ids are provider-specific) stay on the primary.
-    return ctx.respondWith(route, await send(route.upstream, route.upstreamBucket, ctx.sendReq));
-  }
-  const body = ctx.sendReq.body;
-  let first = ctx.sendReq;
-  let second = ctx.sendReq;
-  let unblock = () => {};
-  if (body) {
-    const [x, y] = tee(body.stream);
-    first = { ...ctx.sendReq, body: { ...body, stream: x } };
-    second = { ...ctx.sendReq, body: { ...body, stream: y } };
-    // A mirror that fails or answers early must not hold the primary's upload back.
-    unblock = () => y.resume();
-  }
-  const [p, m] = await Promise.allSettled([
-    send(route.upstream, route.upstreamBucket, first),
-    send(mirror.upstream, mirror.upstreamBucket, second).finally(unblock),
-  ]);
-  if (m.status === 'fulfilled') {
-    await drain(m.value);
-    if (m.value.status >= 300) ctx.log.warn({ reqId: ctx.requestId, status: m.value.status, upstream: mirror.upstream.name }, 'mirror write failed');
-  } else {
-    ctx.log.warn({ reqId: ctx.requestId, upstream: mirror.upstream.name, err: (m.reason as Error).message }, 'mirror write failed');
-  }
-  if (p.status === 'rejected') throw p.reason;
-  return ctx.respondWith(route, p.value);
+/** Writes to both providers, the mirror only once the primary accepted; the primary's answer is the client's. */
+export function serveMirror(ctx: ServeContext): Promise<void> {
+  return serveMirrorTo(ctx, secondary(ctx, ctx.route.route.mirror!));
 }
