@@ -114,11 +114,13 @@ describe('the gateway metrics', () => {
     m.fallbackReads.inc({ bucket: 'media' });
     m.copies.inc({ bucket: 'media', result: 'ok' });
     m.bytesMoved.inc({ bucket: 'media' }, 300000);
+    m.mirrorWrites.inc({ bucket: 'media', result: 'failed' });
+    m.mirrorLag.observe({ bucket: 'media' }, 0.02);
     m.inflight.dec();
     const text = await m.registry.metrics();
     expect(text.endsWith('\n')).toBe(true);
     for (const line of text.slice(0, -1).split('\n')) if (line !== '') expect(line).toMatch(LINE);
-    expect(text.match(/^# TYPE /gm)).toHaveLength(15);
+    expect(text.match(/^# TYPE /gm)).toHaveLength(17);
     expect(text).toContain('\ns3gate_inflight_requests 0\n');
     expect(text).toContain('\ns3gate_request_duration_seconds_bucket{operation="GetObject",le="0.001"} 0\n');
     expect(text).toContain('\ns3gate_request_duration_seconds_bucket{operation="GetObject",le="0.005"} 1\n');
