@@ -126,6 +126,28 @@ print(json.dumps({
   });
 });
 
+describe('boto3 presigned URLs from temporary credentials', () => {
+  it('SigV2 (botocore\'s default for custom endpoints) and SigV4 query auth carry the token and work', async () => {
+    const out = await runPython(`
+import urllib.request, urllib.error
+EP = ${JSON.stringify(gw.url)}
+${BOTO_S3}
+s = boto3.client('sts', endpoint_url=EP, region_name='us-east-1', aws_access_key_id=${JSON.stringify(GW_KEY.accessKeyId)}, aws_secret_access_key=${JSON.stringify(GW_KEY.secretAccessKey)})
+c = s.assume_role(RoleArn='arn:aws:iam::000000000000:role/reader', RoleSessionName='presign')['Credentials']
+res = {}
+for sig in ['s3', 's3v4']:
+    url = s3_for(c, sig).generate_presigned_url('get_object', Params={'Bucket': 'other', 'Key': 'kept.txt'}, ExpiresIn=600)
+    res[sig + 'Token'] = 'ecurity-token=' in url.lower() or 'security-token=' in url.lower()
+    try:
+        res[sig] = urllib.request.urlopen(url).read().decode()
+    except urllib.error.HTTPError as e:
+        res[sig] = e.read().decode()
+print(json.dumps(res))
+`, {}, MODERN_PYTHON);
+    expect(out).toEqual({ s3Token: true, s3: 'kept', s3v4Token: true, s3v4: 'kept' });
+  });
+});
+
 describe('the JS SDK', () => {
   it('AssumeRole, fromTemporaryCredentials, a presigned URL from temporary credentials', async () => {
     const temp = await assume(gw.url, GW_KEY, { RoleSessionName: 'js-sdk' });
