@@ -51,6 +51,12 @@ export interface CopyResult {
   destEtag: string;
   multipart: boolean;
   proof: Proof;
+  /**
+   * The commit was not conditional: how long a client's write could land unseen. Multipart:
+   * from the HEAD before CompleteMultipartUpload to its answer; single PUT: from the GET to the
+   * PUT's answer (the deciding HEAD, just before, is the caller's to add).
+   */
+  windowMs?: number;
 }
 
 export interface UploadRef {
@@ -150,6 +156,7 @@ export async function copyObject(src: Endpoint, dst: Endpoint, obj: ListedObject
 }
 
 async function copySingle(src: Endpoint, dst: Endpoint, obj: ListedObject, opts: CopyOptions): Promise<CopyResult> {
+  const started = performance.now();
   const got = await send(src, { operation: 'GetObject', method: 'GET', key: obj.key, signal: opts.signal });
   if (got.status !== 200) await fail('GetObject', got);
   try {
@@ -173,7 +180,7 @@ async function copySingle(src: Endpoint, dst: Endpoint, obj: ListedObject, opts:
     drain(put.body);
     // With Content-MD5 the destination itself refused damaged bytes; this says what it vouched for.
     const proof = digest.check();
-    return { size, etag, lastModified, destEtag: bareEtag(header(put, 'etag')), multipart: false, proof };
+    return { size, etag, lastModified, destEtag: bareEtag(header(put, 'etag')), multipart: false, proof, ...(cond ? {} : { windowMs: performance.now() - started }) };
   } finally {
     got.body.destroy();
   }
@@ -333,6 +340,7 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
     }
     const proof = digest.check();
     const cond = condition(dst, 'complete', opts.expect);
+    const checked = performance.now();
     if (!cond) await checkStill(dst, obj.key, opts.expect, opts.signal);
     const doc = `<CompleteMultipartUpload>${ranges.map((r) => `<Part><PartNumber>${r.partNumber}</PartNumber><ETag>${xmlEscape(etags[r.partNumber - 1]!)}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
     const out = await withRetry(attempts, opts.signal, async () => {
@@ -343,11 +351,12 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
       if (/<Error>/.test(body)) throw new UpstreamError('CompleteMultipartUpload', 200, leaf(body, 'Code') ?? 'InternalError', leaf(body, 'Message'));
       return { body, etag: header(res, 'etag') };
     });
+    const windowMs = cond ? undefined : performance.now() - checked;
     opts.onUploadEnded?.(id);
     // RGW 16 completes with an empty <ETag></ETag>; the journal needs the real one.
     let destEtag = bareEtag(leaf(out.body, 'ETag')) || bareEtag(out.etag);
     if (!destEtag) destEtag = (await destinationState(dst, obj.key, opts.signal))?.etag ?? '';
-    return { size, etag, lastModified, destEtag, multipart: true, proof };
+    return { size, etag, lastModified, destEtag, multipart: true, proof, ...(windowMs !== undefined ? { windowMs } : {}) };
   } catch (e) {
     await abortUpload(dst, obj.key, id).then(() => opts.onUploadEnded?.(id), () => {});
     throw e;

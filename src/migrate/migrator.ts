@@ -32,7 +32,7 @@ export interface MigrateOptions {
 }
 
 export type ObjectEvent =
-  | { event: 'copied'; key: string; size: number; multipart: boolean; verified: boolean }
+  | { event: 'copied'; key: string; size: number; multipart: boolean; verified: boolean; windowMs?: number }
   /** the destination holds a version this migration did not write: left alone */
   | { event: 'newer-at-destination'; key: string; detail: string }
   | { event: 'would-copy'; key: string; size: number; reason: string }
@@ -314,6 +314,7 @@ export class Migrator {
     // already copied. A new pass checks everything again, so it repairs what changed since.
     if (o.mode === 'copy' && copied && copied.pass === this.state.pass && !open && copied.size === obj.size && copied.etag === obj.etag) return this.skip(obj.key, 'journal');
 
+    const decided = performance.now();
     const dest = await headState(o.dst, obj.key, o.signal, o.dst.up.profile.checksums?.checksumMode === true);
     let v = await this.verdict(obj, dest);
     if (!v.same && open && dest && this.completedByUs(obj, open, dest)) {
@@ -377,6 +378,7 @@ export class Migrator {
       if (e instanceof DestinationChanged) return e;
       throw e;
     });
+    const doneAt = performance.now();
     if (res === 'interrupted') return 'interrupted';
     if (res === 'gone') return this.skip(obj.key, 'gone from the source');
     if (res instanceof DestinationChanged) return this.newer(obj.key, res.message);
@@ -393,7 +395,9 @@ export class Migrator {
     migrateCounters.copied++;
     migrateCounters.bytes += res.size;
     migrateEvents.emit('copied', { key: obj.key, size: res.size, multipart: res.multipart });
-    o.onObject?.({ event: 'copied', key: obj.key, size: res.size, multipart: res.multipart, verified: res.proof.verified });
+    // The unguarded window, where one remains: a single PUT's starts at the deciding HEAD.
+    const windowMs = res.windowMs === undefined ? undefined : Math.round(res.multipart ? res.windowMs : doneAt - decided);
+    o.onObject?.({ event: 'copied', key: obj.key, size: res.size, multipart: res.multipart, verified: res.proof.verified, ...(windowMs !== undefined ? { windowMs } : {}) });
     return 'copied';
   }
 
