@@ -51,6 +51,20 @@ function keyFromPath(rawPath: string): string | undefined {
   return k === '' ? undefined : safeDecode(k);
 }
 
+/**
+ * The gateway domain a Host belongs to: the host itself when it is one, else the longest domain
+ * it ends in. With `[localhost, s3.localhost]`, `s3.localhost` is the endpoint (not bucket `s3`
+ * of `localhost`) and `demo.s3.localhost` is bucket `demo`, whatever the order in the config.
+ */
+export function gatewayDomain(domains: readonly string[], hostname: string): string | undefined {
+  let best: string | undefined;
+  for (const d of domains) {
+    if (hostname === d) return d;
+    if ((best === undefined || d.length > best.length) && hostname.length > d.length && hostname.endsWith(d) && hostname.charCodeAt(hostname.length - d.length - 1) === 0x2e /* . */) best = d;
+  }
+  return best;
+}
+
 export function resolveAddress(cfg: GatewayConfig, host: string, url: string): Address {
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -63,12 +77,9 @@ export function resolveAddress(cfg: GatewayConfig, host: string, url: string): A
       return address('custom-domain', host, hostname, rawPath, rawQuery, b.name, keyFromPath(rawPath));
     }
   }
-  for (const d of cfg.domains) {
-    if (hostname === d) return fromPath(host, hostname, rawPath, rawQuery);
-    if (hostname.endsWith('.' + d)) {
-      return address('virtual', host, hostname, rawPath, rawQuery, hostname.slice(0, -(d.length + 1)), keyFromPath(rawPath));
-    }
-  }
+  const d = gatewayDomain(cfg.domains, hostname);
+  if (d === hostname) return fromPath(host, hostname, rawPath, rawQuery);
+  if (d !== undefined) return address('virtual', host, hostname, rawPath, rawQuery, hostname.slice(0, -(d.length + 1)), keyFromPath(rawPath));
   // Any other Host (an IP, localhost, a name the operator did not list) is read as path-style,
   // as S3 does for IP endpoints. It never picks an upstream: only configured buckets route.
   return fromPath(host, hostname, rawPath, rawQuery);
