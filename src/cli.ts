@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The package's bin. `s3gate [--config FILE]` serves; subcommands are admin tools that share
 // the same config loading and its field-named errors.
+import { readFileSync } from 'node:fs';
 import { ConfigError } from './config/load.js';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -16,16 +17,27 @@ const COMMANDS: Record<string, () => Promise<{ run: Command }>> = {
 
 const USAGE = `usage:
   s3gate [serve] --config proxy.yaml     run the gateway
+         [--listen HOST:PORT ...]        listen here instead of the config's listen (repeatable)
   s3gate keys new                        make a fresh access key and secret
   s3gate presign --config F --key ID GET|PUT s3://bucket/key [--expires 3600]
   s3gate check --config F                validate a config and probe each upstream
   s3gate migrate --config F ...          copy a bucket between upstreams (see --help)
+  s3gate --version                       print the version
 `;
+
+/** The package's version, read from the package.json beside dist/ (or src/). */
+function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 async function main(argv: string[]): Promise<number> {
   const first = argv[0];
   if (first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (first === '--version' || first === '-v' || first === 'version') {
+    process.stdout.write(`s3gate ${version()}\n`);
     return 0;
   }
   const name = first && !first.startsWith('-') ? first : 'serve';

@@ -11,6 +11,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # The README's AWS CLI line is run as written by the quick-start test.
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# The README's s3cmd and rclone recipes are run as written.
+command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
+command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 # minio-go 7 (GOPATH mode), whose streaming upload completes with a composite checksum header.
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/minio/minio-go ] || missing+=(golang-github-minio-minio-go-v7-dev)

@@ -319,7 +319,8 @@ export async function run(argv: string[]): Promise<number> {
       r.ok ? [r.ms !== undefined ? `${r.ms} ms` : '', r.detail ?? ''].filter(Boolean).join(', ') : r.detail ?? '',
     ]);
     process.stdout.write(`config ${cfg.source}: valid\n` + table(rows));
-    process.stdout.write(failed ? `${failed} of ${results.length} probes failed\n` : `all ${results.length} probes passed\n`);
+    const probes = (n: number) => `${n} ${n === 1 ? 'probe' : 'probes'}`;
+    process.stdout.write(failed ? `${failed} of ${probes(results.length)} failed\n` : `all ${probes(results.length)} passed\n`);
   }
   return failed ? 1 : 0;
 }

@@ -30,12 +30,14 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       config: { type: 'string', short: 'c', default: 'proxy.yaml' },
       workers: { type: 'string', short: 'w' },
+      listen: { type: 'string', short: 'l', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
   });
   if (values.help) {
-    process.stdout.write('usage: s3gate [serve] --config proxy.yaml [--workers auto|N]\n');
+    process.stdout.write('usage: s3gate [serve] --config proxy.yaml [--workers auto|N] [--listen HOST:PORT ...]\n' +
+      '  --listen HOST:PORT   listen here (plain HTTP) instead of the config\'s listen; repeatable\n');
     return 0;
   }
   const flag = values.workers === undefined ? undefined : parseWorkers(values.workers);
@@ -43,8 +45,10 @@ export async function run(argv: string[]): Promise<number> {
   // The fingerprint is taken before loading, so a change made while starting is still noticed.
   let seen = fingerprint(values.config!);
   // A ConfigError reaches the bin's handler: its field-named problems, exit 2.
-  const config = loadConfig(values.config!);
+  const config = loadConfig(values.config!, values.listen?.length ? { listen: values.listen } : {});
   const count = workerCount(flag ?? config.workers);
+  // Workers build their config from the file's text alone.
+  if (values.listen?.length && count > 1) throw new ConfigError(['--listen: not supported with more than one worker; set listen in the config']);
   const log = createLogger(config.log.level, undefined, { shared: count > 1 });
   // Reload on SIGHUP and when the file's content changes. The whole directory is watched and the
   // content compared, because a Kubernetes ConfigMap update swaps a `..data` symlink and never

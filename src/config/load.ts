@@ -312,7 +312,7 @@ function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<strin
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.\-_]{1,254}$/;
 
-function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>): Map<string, BucketRoute> {
+function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>, declared: Set<string>): Map<string, BucketRoute> {
   const buckets = new Map<string, BucketRoute>();
   if (!isObj(raw) || Object.keys(raw).length === 0) return c.fail('buckets', 'must route at least one bucket (or "*")') ?? buckets;
   for (const [name, b] of Object.entries(raw)) {
@@ -332,7 +332,7 @@ function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>
       if (!isObj(t)) return c.fail(`${path}.${field}`, 'must be a mapping with upstream (and bucket)');
       c.unknown(t, ['upstream', 'bucket'], `${path}.${field}`);
       const u = c.str(t, 'upstream', `${path}.${field}`);
-      if (u && !upstreams.has(u)) return c.fail(`${path}.${field}.upstream`, `no upstream "${u}"; known: ${[...upstreams.keys()].join(', ')}`);
+      if (u && !upstreams.has(u)) return declared.has(u) ? undefined : c.fail(`${path}.${field}.upstream`, `no upstream "${u}"; known: ${[...declared].join(', ') || '(none)'}`);
       const tb = c.str(t, 'bucket', `${path}.${field}`, { optional: true });
       return u ? { upstream: u, ...(tb ? { bucket: tb } : {}) } : undefined;
     };
@@ -346,8 +346,8 @@ function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>
     if (b.copyOnRead !== undefined && mode !== 'migrate') c.fail(`${path}.copyOnRead`, 'only applies to mode: migrate');
     if (name === '*' && mode !== 'route') c.fail(`${path}.mode`, 'the "*" route only supports mode: route');
     const upstream = c.str(b, 'upstream', path);
-    if (upstream && !upstreams.has(upstream)) {
-      c.fail(`${path}.upstream`, `no upstream "${upstream}"; known: ${[...upstreams.keys()].join(', ')}`);
+    if (upstream && !upstreams.has(upstream) && !declared.has(upstream)) {
+      c.fail(`${path}.upstream`, `no upstream "${upstream}"; known: ${[...declared].join(', ') || '(none)'}`);
     }
     const target = c.str(b, 'bucket', path, { optional: true });
     if (name === '*' && target) c.fail(`${path}.bucket`, 'the "*" route keeps client bucket names; remove this field');
@@ -370,6 +370,17 @@ function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   presetsDir?: string;
+  /** `serve --listen HOST:PORT`, repeatable: plain HTTP listeners in place of the file's `listen` */
+  listen?: string[];
+}
+
+function listenFlags(c: Checker, flags: string[]): Listener[] {
+  const out: Listener[] = [];
+  for (const f of flags) {
+    const hp = parseAddress(c, f, '--listen');
+    if (hp) out.push(hp);
+  }
+  return out;
 }
 
 /** Validates an already-parsed YAML document. `baseDir` resolves relative file paths. */
@@ -377,11 +388,13 @@ export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {
   const c = new Checker(baseDir, opts.env ?? process.env);
   if (!isObj(doc)) throw new ConfigError(['(root): the config must be a YAML mapping']);
   c.unknown(doc, ['listen', 'domains', 'region', 'keys', 'upstreams', 'buckets', 'trustedProxies', 'log', 'admin', 'limits', 'timeouts', 'roles', 'sts', 'workers'], '(root)');
-  const listen = parseListen(c, doc.listen);
+  const listen = opts.listen?.length ? listenFlags(c, opts.listen) : parseListen(c, doc.listen);
   const domains = c.strList(doc, 'domains', '(root)').map((d) => d.toLowerCase());
   const region = c.str(doc, 'region', '(root)', { optional: true }) ?? 'us-east-1';
   const upstreams = parseUpstreams(c, doc.upstreams, opts.presetsDir ?? PROVIDERS_DIR);
-  const buckets = parseBuckets(c, doc.buckets, upstreams);
+  // An upstream that is declared but failed has its own error: buckets naming it add none.
+  const declared = new Set(isObj(doc.upstreams) ? Object.keys(doc.upstreams) : []);
+  const buckets = parseBuckets(c, doc.buckets, upstreams, declared);
   const limits = parseLimits(c, doc.limits, 'limits', { requestsPerSecond: 0, burst: 1, concurrent: 0 });
   const keys = parseKeys(c, doc.keys, new Set(buckets.keys()), limits);
   const sts = parseStsConfig(c, doc, keys, new Set(buckets.keys()), (raw, path) => parseCors(c, raw, path));
@@ -412,7 +425,7 @@ export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {
     }
   }
   if (c.problems.length) throw new ConfigError(c.problems);
-  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log, limits, timeouts, ...(admin ? { admin } : {}), ...(sts ? { sts } : {}), ...(workers ? { workers } : {}) };
+  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log, limits, timeouts, loadedAt: new Date(), ...(admin ? { admin } : {}), ...(sts ? { sts } : {}), ...(workers ? { workers } : {}) };
 }
 
 export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig {
@@ -427,7 +440,8 @@ export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig 
       doc = parseYaml(protectReferences(text));
     } catch (e) {
       if (readConfigText(file) !== text && attempt < STABLE_READS) continue;
-      throw new ConfigError([`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
+      // The parser's message ends with the offending line and a caret under the column: keep it.
+      throw new ConfigError([`${file}: not valid YAML: ${(e as Error).message.trimEnd()}`]);
     }
     const cfg = buildConfig(doc, dirname(resolve(file)), opts);
     if (readConfigText(file) !== text) {
@@ -435,6 +449,7 @@ export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig 
       throw new ConfigError([`${file}: the file changed while it was being read (a write in progress?); nothing was loaded, the next change or SIGHUP loads it`]);
     }
     cfg.source = resolve(file);
+    if (opts.listen?.length) cfg.listenFlags = opts.listen;
     return cfg;
   }
 }
@@ -445,7 +460,9 @@ const STABLE_READS = 3;
 function readConfigText(file: string): string {
   try {
     return readFileSync(file, 'utf8');
-  } catch {
-    throw new ConfigError([`${file}: cannot read the config file`]);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'it is a directory' : err.message;
+    throw new ConfigError([`${file}: cannot read the config file: ${why}`]);
   }
 }

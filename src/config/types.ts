@@ -126,4 +126,8 @@ export interface GatewayConfig {
   source?: string;
   /** temporary credentials: sealing keys and roles (src/sts/) */
   sts?: StsConfig;
+  /** when this config was built: ListBuckets' creation date for a bucket its provider does not list */
+  loadedAt?: Date;
+  /** `serve --listen` addresses the config was loaded with: a reload keeps them */
+  listenFlags?: string[];
 }

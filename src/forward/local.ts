@@ -1,5 +1,6 @@
 // The in-process transport for the `local` upstream: the request goes to a LocalStore instead
 // of over a socket, after the same authentication and authorization as any provider.
+import { mkdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Upstream } from '../config/types.js';
 import { LocalStore } from '../local/index.js';
@@ -7,6 +8,24 @@ import type { UpstreamResponse } from './forward.js';
 import { errorXml, S3Error } from '../s3/errors.js';
 
 const stores = new WeakMap<Upstream, LocalStore>();
+
+/**
+ * Creates each local upstream's directory, as `s3gate check` promises ("it will be created"), so
+ * a fresh store is ready before its first bucket. What cannot be created is returned, for the
+ * caller to report; readiness then says "path missing", as check says "not writable".
+ */
+export function prepareLocalPaths(ups: Iterable<Upstream>): { upstream: string; error: string }[] {
+  const failed: { upstream: string; error: string }[] = [];
+  for (const u of ups) {
+    if (u.kind !== 'local' || !u.path) continue;
+    try {
+      mkdirSync(u.path, { recursive: true });
+    } catch (e) {
+      failed.push({ upstream: u.name, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message });
+    }
+  }
+  return failed;
+}
 
 export async function forwardLocal(
   up: Upstream,
@@ -24,6 +43,12 @@ export async function forwardLocal(
     r = await store.handle({ ...storeReq, body: body ?? Readable.from([]) });
   } catch (e) {
     if (!(e instanceof S3Error)) throw e;
+    if (e.code === 'BucketAlreadyOwnedByYou' && up.region === 'us-east-1') {
+      // S3 in us-east-1 answers a repeated CreateBucket by its owner with 200 (elsewhere 409), as
+      // RGW does: a setup script that creates its bucket runs twice.
+      body?.resume();
+      return { status: 200, headers: { location: `/${req.bucket ?? ''}`, 'content-length': '0' }, body: Readable.from([]) };
+    }
     // The store answers errors the way a provider does over HTTP, so every caller (a migration's
     // fallback on 404, the copier) sees one shape for both transports.
     const xml = req.method === 'HEAD' ? '' : errorXml(e, `/${req.bucket ?? ''}${req.key !== undefined ? '/' + req.key : ''}`, req.requestId ?? 'LOCAL');

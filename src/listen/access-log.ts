@@ -20,6 +20,8 @@ export interface AccessFields {
   bytesOut: number;
   ms: number;
   upstream?: string | undefined;
+  /** the access key id a request that failed authentication named (never its secret or signature) */
+  triedKey?: string | undefined;
   /** the provider's request id on an error it answered: the body carries s3gate's */
   upstreamId?: string | undefined;
 }
@@ -33,8 +35,27 @@ function str(name: string, v: string | undefined): string {
 /** The line pino writes for `info(fields, 'request')` with no base fields, newline included. */
 export function accessLine(f: AccessFields, time: number): string {
   return `{"level":${INFO},"time":${time},"reqId":${JSON.stringify(f.reqId)}${str('key', f.key)}${str('auth', f.auth)}${str('role', f.role)}${str('session', f.session)}` +
-    `${str('op', f.op)}${str('method', f.method)}${str('bucket', f.bucket)},"status":${f.status}${str('error', f.error)}` +
+    `${str('triedKey', f.triedKey)}${str('op', f.op)}${str('method', f.method)}${str('bucket', f.bucket)},"status":${f.status}${str('error', f.error)}` +
     `,"bytesIn":${f.bytesIn},"bytesOut":${f.bytesOut},"ms":${f.ms}${str('upstream', f.upstream)}${str('upstreamId', f.upstreamId)},"msg":"request"}\n`;
+}
+
+// The access key id is the part of the credential before the first '/' (SigV4), or the id before
+// ':' (SigV2 header), or a query parameter: enough to name it without keeping anything secret.
+const V4_HEADER = /Credential=([^/,\s]{1,128})\//;
+const V2_HEADER = /^AWS ([^:\s]{1,128}):/;
+const V4_QUERY = /(?:^|&)X-Amz-Credential=([^&%/]{1,128})(?:%2F|\/)/i;
+const V2_QUERY = /(?:^|&)AWSAccessKeyId=([^&]{1,128})/;
+
+/** The access key id a request claims, for the log line of a request that failed authentication. */
+export function claimedAccessKeyId(authorization: string | undefined, rawQuery: string): string | undefined {
+  const m = (authorization !== undefined ? V4_HEADER.exec(authorization) ?? V2_HEADER.exec(authorization) : null) ??
+    V4_QUERY.exec(rawQuery) ?? V2_QUERY.exec(rawQuery);
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return m[1];
+  }
 }
 
 interface LineStream {

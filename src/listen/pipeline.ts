@@ -28,7 +28,7 @@ import { inboundBody, needsWholeBody, readSmall, wholeBody } from './body.js';
 import { processBodyBudget } from '../limits/body-budget.js';
 import { clientHost } from './forwarded.js';
 import { respond, respondXml } from './respond.js';
-import { writeAccess } from './access-log.js';
+import { claimedAccessKeyId, writeAccess } from './access-log.js';
 import { answerPost, receivePostForm } from './post-object.js';
 
 export interface RequestContext {
@@ -263,21 +263,37 @@ async function run(
 async function listBuckets(cfg: GatewayConfig, ctx: RequestContext, auth: Authenticated, res: ServerResponse, signal: Cancel): Promise<void> {
   const key = auth.key!;
   const named = visibleBuckets(key, [...cfg.buckets.keys()].filter((n) => n !== '*'));
-  const entries = new Map<string, string>();
-  const date = new Date(0).toISOString();
-  for (const n of named) entries.set(n, date);
   // With a "*" route, the provider's own buckets are listed too, filtered to the key's grants.
   const star = cfg.buckets.get('*');
-  if (star && key.allow.some((g) => g.bucket === '*' || !cfg.buckets.has(g.bucket))) {
-    const up = cfg.upstreams.get(star.upstream)!;
-    const r = await callUpstream(up, { operation: 'ListBuckets', method: 'GET', signal });
-    const xml = await text(r);
-    if (r.status === 200) {
-      // Provider buckets behind a named route appear under their client name (above), not twice.
-      const routed = new Set([...cfg.buckets.values()].filter((b) => b.name !== '*').map((b) => b.bucket ?? b.name));
-      for (const b of listedBuckets(xml)) {
-        if (!routed.has(b.name) && visibleBuckets(key, [b.name]).length) entries.set(b.name, b.created ?? date);
-      }
+  const listStar = star !== undefined && key.allow.some((g) => g.bucket === '*' || !cfg.buckets.has(g.bucket));
+  // Each upstream's own listing, once, for its buckets' creation dates; a named route whose
+  // provider does not list it (no permission, another account) shows the config's load time.
+  const upstreamNames = new Set(named.map((n) => cfg.buckets.get(n)!.upstream));
+  if (listStar) upstreamNames.add(star.upstream);
+  const listings = new Map<string, Map<string, string>>();
+  await Promise.all([...upstreamNames].map(async (name) => {
+    const dates = new Map<string, string>();
+    listings.set(name, dates);
+    try {
+      const r = await callUpstream(cfg.upstreams.get(name)!, { operation: 'ListBuckets', method: 'GET', signal });
+      const xml = await text(r);
+      if (r.status === 200) for (const b of listedBuckets(xml)) dates.set(b.name, b.created ?? '');
+    } catch (e) {
+      if ((e as Error)?.name === 'AbortError') throw e;
+    }
+  }));
+  const loaded = (cfg.loadedAt ?? new Date(0)).toISOString();
+  const entries = new Map<string, string>();
+  for (const n of named) {
+    const route = cfg.buckets.get(n)!;
+    entries.set(n, listings.get(route.upstream)?.get(route.bucket ?? n) || loaded);
+  }
+  const starDates = listStar ? listings.get(star.upstream) : undefined;
+  if (listStar && starDates) {
+    // Provider buckets behind a named route appear under their client name (above), not twice.
+    const routed = new Set([...cfg.buckets.values()].filter((b) => b.name !== '*').map((b) => b.bucket ?? b.name));
+    for (const [b, created] of starDates) {
+      if (!routed.has(b) && visibleBuckets(key, [b]).length) entries.set(b, created || loaded);
     }
   }
   const buckets = [...entries.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
@@ -334,6 +350,7 @@ function finish(deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, r
     auth: ctx.auth?.kind,
     role: key?.session?.role,
     session: key?.session?.name,
+    triedKey: !ctx.auth && ctx.error && AUTH_FAILURES.has(ctx.error) ? claimedAccessKeyId(req.headers.authorization, (req.url ?? '').split('?')[1] ?? '') : undefined,
     op: ctx.op?.name,
     method: req.method,
     bucket: ctx.address?.bucket,

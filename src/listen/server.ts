@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig, Listener } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
 import { closeAgents } from '../forward/forward.js';
+import { prepareLocalPaths } from '../forward/local.js';
 import { Limiter } from '../limits/limiter.js';
 import type { PipelineDeps } from './pipeline.js';
 import { startAdmin, type Admin } from './admin.js';
@@ -67,6 +68,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const deps: PipelineDeps = { config: () => current, log, metrics, limiter: opts.limiter ?? new Limiter() };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => void handle(deps, req, res);
   const onContinue = (req: IncomingMessage, res: ServerResponse) => void handle(deps, req, res, true);
+  for (const f of prepareLocalPaths(initial.upstreams.values())) log.error({ upstream: f.upstream, error: f.error }, 'cannot create the local store directory');
   const servers: Server[] = [];
   const urls: string[] = [];
   const listen = async (server: Server, host: string, port: number): Promise<AddressInfo> => {
@@ -121,6 +123,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const retired = new Set<GatewayConfig>();
   const setConfig = (c: GatewayConfig) => {
     const old = current;
+    for (const f of prepareLocalPaths(c.upstreams.values())) log.error({ upstream: f.upstream, error: f.error }, 'cannot create the local store directory');
     current = c;
     // TLS certificates follow the new config on the listeners that have them.
     initial.listen.forEach((l, i) => {
@@ -146,7 +149,7 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     reload: () => {
       if (!current.source) return { ok: false, error: 'no config file to reload' };
       try {
-        const next = loadConfig(current.source);
+        const next = loadConfig(current.source, current.listenFlags ? { listen: current.listenFlags } : {});
         setConfig(next);
         metrics.reloads.inc({ result: 'ok' });
         log.info({ keys: next.keys.size, upstreams: [...next.upstreams.keys()], buckets: [...next.buckets.keys()] }, 'config reloaded');

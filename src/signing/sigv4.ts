@@ -1,7 +1,8 @@
-// AWS Signature Version 4 as S3 computes it, as pure functions. authenticate/ uses these to
-// recompute what a client signed; the outbound signer in resign/ uses @smithy/signature-v4.
-// Written here rather than borrowed because a verifier needs the intermediate values
-// (canonical request, string-to-sign) for S3's SignatureDoesNotMatch error document.
+// AWS Signature Version 4 as S3 computes it, as pure functions, used both ways: authenticate/
+// recomputes what a client signed, and resign/ signs the outbound request with the same code
+// (signV4; @smithy/signature-v4 cost more per request, docs/performance.md, and now only checks
+// this signer in the tests). Written here rather than borrowed because a verifier needs the
+// intermediate values (canonical request, string-to-sign) for S3's SignatureDoesNotMatch document.
 import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';

@@ -70,7 +70,7 @@ buckets: { media: { upstream: linode, bucket: media-prod-2024 } }
     const r = await cli(['check', '--config', file]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^FAIL +upstreams\.linode +buckets\.media → media-prod-2024 +HeadBucket +403 SignatureDoesNotMatch: check upstreams\.linode\.credentials$/m);
-    expect(r.stdout).toContain('1 of 1 probes failed');
+    expect(r.stdout).toContain('1 of 1 probe failed');
     expect(r.stdout + r.stderr).not.toContain('not-the-secret');
   });
 

@@ -23,6 +23,7 @@ const fields = (text: fc.Arbitrary<string>): fc.Arbitrary<AccessFields> => fc.re
   reqId: fc.stringMatching(/^[0-9A-F]{16}$/),
   key: opt(text),
   auth: opt(fc.constantFrom('v4-header', 'v4-query', 'v2-header', 'v2-query', 'anonymous')),
+  triedKey: opt(text),
   op: opt(fc.constantFrom('GetObject', 'PutObject', 'ListObjectsV2')),
   method: opt(fc.constantFrom('GET', 'PUT', 'HEAD', 'POST', 'DELETE')),
   bucket: opt(text),
@@ -32,6 +33,7 @@ const fields = (text: fc.Arbitrary<string>): fc.Arbitrary<AccessFields> => fc.re
   bytesOut: fc.nat(),
   ms: fc.double({ min: 0, max: 1e6, noNaN: true }).map((x) => Math.round(x * 100) / 100),
   upstream: opt(text),
+  upstreamId: opt(text),
 });
 
 describe('access line', () => {
