@@ -13,7 +13,7 @@ const OLD = { accessKeyId: 'OLDPROVIDERKEY', secretAccessKey: 'old-provider-secr
 const NEW = { accessKeyId: 'NEWPROVIDERKEY', secretAccessKey: 'new-provider-secret-abcdefghijklmnopqrst' };
 const env = { OLD_SECRET: OLD.secretAccessKey, NEW_SECRET: NEW.secretAccessKey };
 const KEY = 'videos/huge ü+.mp4';
-const SIZE = 42 * MiB; // 9 parts of 5 MiB, 4 in flight at a time
+const SIZE = 42 * MiB; // 9 parts of 5 MiB, sent one after the other
 
 let oldUp: StrictUpstream;
 let newUp: StrictUpstream;
