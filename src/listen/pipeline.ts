@@ -163,7 +163,7 @@ async function run(
 
   // STS's Query API lives at the root of s3gate's own domains (src/sts/).
   if (!address.bucket && isStsRequest(method, headers, address.rawQuery)) {
-    return serveSts({ cfg, metrics: deps.metrics, log: deps.log }, ctx, req, res, { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, headers });
+    return serveSts({ cfg, metrics: deps.metrics, log: deps.log }, ctx, req, res, { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, headers, expectContinue });
   }
 
   const pairs = parseQuery(address.rawQuery);

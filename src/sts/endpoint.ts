@@ -42,6 +42,8 @@ export interface StsRequest {
   rawPath: string;
   rawQuery: string;
   headers: Record<string, string | string[] | undefined>;
+  /** the client waits for 100 Continue before its body (curl does for forms over 1 KiB) */
+  expectContinue?: boolean;
 }
 
 /** An STS call: a form POST to the root, or a GET of the root naming an Action. */
@@ -53,9 +55,10 @@ export function isStsRequest(method: string, headers: Record<string, string | st
   return method === 'GET' && /(^|&)Action=/.test(rawQuery);
 }
 
-async function readBody(req: IncomingMessage, ctx: StsContext): Promise<Buffer> {
+async function readBody(req: IncomingMessage, res: ServerResponse, ctx: StsContext, expectContinue: boolean): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_BODY) throw new StsError('ValidationError', `The request body is larger than ${MAX_BODY} bytes.`, 413);
+  if (expectContinue) res.writeContinue();
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
@@ -87,7 +90,7 @@ export async function serveSts(deps: StsDeps, ctx: StsContext, req: IncomingMess
   const origin = r.headers.origin;
   if (deps.cfg.sts?.cors && typeof origin === 'string') Object.assign(ctx.replyHeaders, responseCors(deps.cfg.sts.cors, origin, r.method));
   try {
-    const body = r.method === 'POST' ? await readBody(req, ctx) : Buffer.alloc(0);
+    const body = r.method === 'POST' ? await readBody(req, res, ctx, r.expectContinue === true) : Buffer.alloc(0);
     const params = new URLSearchParams(r.method === 'POST' ? body.toString('utf8') : r.rawQuery);
     const action = params.get('Action') ?? '';
     ctx.op = { name: `sts:${action || 'Unknown'}`, action: 'admin' };

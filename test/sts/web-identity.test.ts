@@ -7,6 +7,7 @@ import { AssumeRoleWithWebIdentityCommand } from '@aws-sdk/client-sts';
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { request } from 'undici';
 import type { AddressInfo } from 'node:net';
 import { client, GW_KEY, startTestGateway, tmpDir } from '../helpers/gateway.js';
@@ -170,6 +171,10 @@ describe('a browser page calling STS', () => {
     expect(r.statusCode).toBe(200);
     expect(r.headers['access-control-allow-origin']).toBe('https://app.example');
     expect(await r.body.text()).toContain('<AssumeRoleWithWebIdentityResult>');
+    // curl sends Expect: 100-continue for a form over 1 KiB (a web identity token can make one): answered at once.
+    const curl = await new Promise<string>((resolve, reject) => execFile('curl', ['-sS', '--expect100-timeout', '30', '-H', 'Expect: 100-continue', '-d', form.toString(), `${gw.url}/`],
+      { timeout: 20_000 }, (e, out) => (e ? reject(e) : resolve(out))));
+    expect(curl).toContain('<AssumeRoleWithWebIdentityResult>');
     const other = await request(`${gw.url}/`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
     expect(other.statusCode).toBe(403);
     await other.body.dump();
