@@ -6,7 +6,9 @@
 // for another replica, which only the copy's own checks and conditional write can see), against
 // the local store and the real Ceph RGW 16, with and without conditional writes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+} from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
@@ -239,36 +241,40 @@ describe('copy-on-read against the local store', () => {
 });
 
 describe('copy-on-read against the real Ceph RGW 16', () => {
+  // RGW is the new provider, where the copy would land and where conditional writes matter. The
+  // large objects live at the old provider (a local store): the shared RGW keeps its data in
+  // 2 GiB of memory, and only sees the copies, cut short, and the writers' small objects. Its
+  // buckets are emptied and removed afterwards.
+  let oldUp: StrictUpstream;
   let gwA: Gw;
   let gwB: Gw;
-  let oldC: S3Client;
   let newC: S3Client;
   const run = Math.random().toString(36).slice(2, 8);
+  const rgwBuckets = [`cor-new-c-${run}`, `cor-new-nc-${run}`];
 
   beforeAll(async () => {
     const ceph = await ensureCeph();
-    const a = { accessKeyId: ceph.users.a.accessKeyId, secretAccessKey: ceph.users.a.secretAccessKey };
     const b = { accessKeyId: ceph.users.b.accessKeyId, secretAccessKey: ceph.users.b.secretAccessKey };
-    oldC = new S3Client({ endpoint: ceph.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...a }, requestChecksumCalculation: 'WHEN_REQUIRED' });
     newC = new S3Client({ endpoint: ceph.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...b }, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    for (const bucket of rgwBuckets) await newC.send(new CreateBucketCommand({ Bucket: bucket }));
+    oldUp = await startStrictUpstream({ ...OLD_KEY, region: 'us-east-1' });
     for (const n of ['c', 'nc']) {
-      await oldC.send(new CreateBucketCommand({ Bucket: `cor-old-${n}-${run}` }));
-      await newC.send(new CreateBucketCommand({ Bucket: `cor-new-${n}-${run}` }));
+      await oldUp.store.handle({ method: 'PUT', bucket: `cor-old-${n}`, query: new URLSearchParams(), headers: {}, body: Readable.from([]) });
     }
     const doc = {
       admin: { address: '127.0.0.1:0' },
       domains: [DOMAIN],
       keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete'] }] }],
       upstreams: {
-        old: { provider: 'linode', endpoint: ceph.endpoint, credentials: a },
+        old: { provider: 'minio', endpoint: oldUp.url, credentials: OLD_KEY },
         // RGW 16 honours If-None-Match: * on PUT (the ceph preset says so); the same RGW as a
         // provider without conditional writes exercises the check before the commit.
         fresh: { provider: 'ceph', endpoint: ceph.endpoint, credentials: b },
         'fresh-nc': { provider: 'ceph', endpoint: ceph.endpoint, credentials: b, conditionalWrites: { ifNoneMatch: false } },
       },
       buckets: {
-        rgwc: migrateBuckets('fresh', { bucket: `cor-new-c-${run}`, from: { upstream: 'old', bucket: `cor-old-c-${run}` } }),
-        rgwnc: migrateBuckets('fresh-nc', { bucket: `cor-new-nc-${run}`, from: { upstream: 'old', bucket: `cor-old-nc-${run}` } }),
+        rgwc: migrateBuckets('fresh', { bucket: rgwBuckets[0], from: { upstream: 'old', bucket: 'cor-old-c' } }),
+        rgwnc: migrateBuckets('fresh-nc', { bucket: rgwBuckets[1], from: { upstream: 'old', bucket: 'cor-old-nc' } }),
       },
     };
     gwA = await startTestGateway(doc);
@@ -278,6 +284,14 @@ describe('copy-on-read against the real Ceph RGW 16', () => {
   afterAll(async () => {
     await gwA?.close();
     await gwB?.close();
+    await oldUp?.close();
+    for (const bucket of rgwBuckets) {
+      if (!newC) break;
+      const l = await newC.send(new ListObjectsV2Command({ Bucket: bucket })).catch(() => undefined);
+      const keys = (l?.Contents ?? []).map((c) => ({ Key: c.Key! }));
+      if (keys.length) await newC.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } })).catch(() => {});
+      await newC.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => {});
+    }
   });
 
   for (const [bucket, n, label] of [['rgwc', 'c', 'If-None-Match'], ['rgwnc', 'nc', 'no conditional writes']] as const) {
@@ -288,7 +302,7 @@ describe('copy-on-read against the real Ceph RGW 16', () => {
           const b = client(`http://${DOMAIN}:${portOf(gwB.url)}`, GW_KEY, { forcePathStyle: true });
           await stalledReaderScenario({
             reader: gwA, readerS3: a, writers: { 'same process': a, 'other process': b },
-            old: s3Side(oldC, `cor-old-${n}-${run}`), fresh: s3Side(newC, `cor-new-${n}-${run}`), conditional: n === 'c',
+            old: storeSide(oldUp.store, `cor-old-${n}`), fresh: s3Side(newC, `cor-new-${n}-${run}`), conditional: n === 'c',
           }, bucket, writer, action);
         });
       }
@@ -297,8 +311,8 @@ describe('copy-on-read against the real Ceph RGW 16', () => {
 
   it.runIf(measuring)('measures the remaining race window (RGW 16)', async () => {
     const a = client(`http://${DOMAIN}:${portOf(gwA.url)}`, GW_KEY, { forcePathStyle: true });
-    await measureWindow('RGW 16, If-None-Match', gwA, a, 'rgwc', s3Side(oldC, `cor-old-c-${run}`));
-    await measureWindow('RGW 16, check before commit', gwA, a, 'rgwnc', s3Side(oldC, `cor-old-nc-${run}`));
+    await measureWindow('RGW 16, If-None-Match', gwA, a, 'rgwc', storeSide(oldUp.store, 'cor-old-c'));
+    await measureWindow('RGW 16, check before commit', gwA, a, 'rgwnc', storeSide(oldUp.store, 'cor-old-nc'));
   }, 300_000);
 
   it('RGW 16 itself: a PUT with If-None-Match: * whose body is still arriving when another PUT lands answers 412', async () => {
