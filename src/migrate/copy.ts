@@ -57,6 +57,12 @@ export interface CopyResult {
    * PUT's answer (the deciding HEAD, just before, is the caller's to add).
    */
   windowMs?: number;
+  /**
+   * The multipart upload that made it: the caller journals its end only after the copy itself,
+   * so a crash between the two leaves the upload open in the journal, which is how the next run
+   * recognises the completed object as this migration's.
+   */
+  uploadId?: string;
 }
 
 export interface UploadRef {
@@ -320,6 +326,7 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
   const ranges = partRanges(size, partSize);
   if (uploadId === undefined) uploadId = await withRetry(attempts, opts.signal, () => createUpload(dst, obj.key, metadataHeaders(head), opts.signal));
   const id = uploadId;
+  let completed = false;
   try {
     if (!prior || prior.uploadId !== id) opts.onUploadCreated?.({ uploadId: id, partSize, size, etag, lastModified });
     // In order, one part at a time: the whole-object hash needs the bytes in order, and
@@ -352,13 +359,13 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
       return { body, etag: header(res, 'etag') };
     });
     const windowMs = cond ? undefined : performance.now() - checked;
-    opts.onUploadEnded?.(id);
+    completed = true;
     // RGW 16 completes with an empty <ETag></ETag>; the journal needs the real one.
     let destEtag = bareEtag(leaf(out.body, 'ETag')) || bareEtag(out.etag);
     if (!destEtag) destEtag = (await destinationState(dst, obj.key, opts.signal))?.etag ?? '';
-    return { size, etag, lastModified, destEtag, multipart: true, proof, ...(windowMs !== undefined ? { windowMs } : {}) };
+    return { size, etag, lastModified, destEtag, multipart: true, proof, uploadId: id, ...(windowMs !== undefined ? { windowMs } : {}) };
   } catch (e) {
-    await abortUpload(dst, obj.key, id).then(() => opts.onUploadEnded?.(id), () => {});
+    if (!completed) await abortUpload(dst, obj.key, id).then(() => opts.onUploadEnded?.(id), () => {});
     throw e;
   }
 }

@@ -382,13 +382,17 @@ export class Migrator {
     if (res === 'interrupted') return 'interrupted';
     if (res === 'gone') return this.skip(obj.key, 'gone from the source');
     if (res instanceof DestinationChanged) return this.newer(obj.key, res.message);
+    this.record(obj.key, { size: res.size, etag: res.etag, lastModified: res.lastModified, destEtag: res.destEtag });
+    if (res.uploadId !== undefined) {
+      if (this.state.uploads.get(obj.key)?.uploadId === res.uploadId) this.state.uploads.delete(obj.key);
+      this.journal?.append({ t: 'mpu-end', k: obj.key, u: res.uploadId });
+    }
     // A delete through the gateway while the copy streamed removed the key from both sides, and
     // the copy has just put it back: take it away again, as long as it is still our copy.
     if (!(await headState(o.src, obj.key, o.signal, false))) {
       await this.undo(obj.key, res.destEtag);
       return this.skip(obj.key, 'deleted at the source during the copy');
     }
-    this.record(obj.key, { size: res.size, etag: res.etag, lastModified: res.lastModified, destEtag: res.destEtag });
     this.stats.copied++;
     this.stats.copiedBytes += res.size;
     if (!res.proof.verified) this.stats.unverified++;
