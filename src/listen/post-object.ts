@@ -12,7 +12,7 @@ import { authenticatePost } from '../authenticate/post-policy.js';
 import type { Authenticated } from '../authenticate/index.js';
 import { checkPolicy, lengthRange, parsePolicy, tooLarge, tooSmall, type PostPolicy } from '../authorize/post-policy.js';
 import type { ProviderProfile } from '../config/provider.js';
-import type { GatewayConfig, GatewayKey } from '../config/types.js';
+import type { GatewayConfig } from '../config/types.js';
 import type { UpstreamResponse } from '../forward/forward.js';
 import { algorithmOfHeader, VerifyingStream, type AmzChecksumAlgorithm } from '../payload/index.js';
 import type { Route } from '../route/route.js';
@@ -23,8 +23,7 @@ import { bodyBytes } from './memory.js';
 import { readForm, type FormParts } from './post-form.js';
 import { nameMap, type ResponseTally } from './respond.js';
 import { Spool } from './spool.js';
-import { sessionKey } from '../sts/inbound.js';
-import { TokenError } from '../sts/seal.js';
+import { withSession } from '../sts/inbound.js';
 
 /** S3's largest POST upload, for a policy without a content-length-range. */
 export const MAX_POST_SIZE = 5 * 1024 ** 3;
@@ -164,23 +163,7 @@ export async function receivePostForm(
 function authenticateForm(cfg: GatewayConfig, fields: ReadonlyMap<string, string>): Authenticated {
   const token = fields.get('x-amz-security-token');
   if (token === undefined) return authenticatePost(fields, cfg.keys, cfg.region);
-  let keys: Map<string, GatewayKey>;
-  try {
-    const opened = sessionKey(cfg.sts, token);
-    if (Date.now() >= opened.exp * 1000) throw new TokenError('expired');
-    keys = new Map([[opened.key.accessKeyId, opened.key]]);
-  } catch (e) {
-    if (e instanceof TokenError) throw e.reason === 'expired' ? new S3Error('ExpiredToken') : new S3Error('InvalidToken');
-    throw e;
-  }
-  try {
-    const auth = authenticatePost(fields, keys, cfg.region);
-    if (!auth.key) throw new S3Error('InvalidToken');
-    return auth;
-  } catch (e) {
-    if (isS3Error(e) && e.code === 'InvalidAccessKeyId') throw new S3Error('InvalidToken', 'The provided token is not valid for this access key.');
-    throw e;
-  }
+  return withSession(cfg, token, new Date(), (keys) => authenticatePost(fields, keys, cfg.region));
 }
 
 class FormUpload implements PostUpload {

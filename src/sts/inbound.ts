@@ -79,19 +79,33 @@ function tokenOf(input: AuthInput): string | undefined {
  */
 export function authenticateRequest(input: AuthInput, cfg: GatewayConfig, metrics?: Metrics): Authenticated {
   let token: string | undefined;
-  let opened: Opened;
   try {
     token = tokenOf(input);
-    if (token === undefined) return authenticate(input, cfg.keys, cfg.region);
+  } catch (e) {
+    if (e instanceof TokenError) throw refuse(e.reason, metrics);
+    throw e;
+  }
+  if (token === undefined) return authenticate(input, cfg.keys, cfg.region);
+  return withSession(cfg, token, input.now, (keys) => authenticate(input, keys, cfg.region), metrics);
+}
+
+/**
+ * Runs a verifier (a request's signature, a form's) against the session `token` names: its
+ * temporary key is the only key the verifier can find, so a signature by any other key is
+ * InvalidToken, and an unsigned request is refused. Refusals are counted by reason.
+ */
+export function withSession(cfg: GatewayConfig, token: string, now: Date, verify: (keys: Map<string, GatewayKey>) => Authenticated, metrics?: Metrics): Authenticated {
+  let opened: Opened;
+  try {
     opened = sessionKey(cfg.sts, token);
-    if (input.now.getTime() >= opened.exp * 1000) throw new TokenError('expired');
+    if (now.getTime() >= opened.exp * 1000) throw new TokenError('expired');
   } catch (e) {
     if (e instanceof TokenError) throw refuse(e.reason, metrics);
     throw e;
   }
   let auth: Authenticated;
   try {
-    auth = authenticate(input, new Map([[opened.key.accessKeyId, opened.key]]), cfg.region);
+    auth = verify(new Map([[opened.key.accessKeyId, opened.key]]));
   } catch (e) {
     if (isS3Error(e) && e.code === 'InvalidAccessKeyId') throw refuse('key-mismatch', metrics);
     throw e;
