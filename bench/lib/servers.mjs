@@ -65,10 +65,10 @@ export function nginxVersion(bin) {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().replace(/^nginx version: /, '');
 }
 
-function nginxMain(dir, name) {
+function nginxMain(dir, name, workers = 1) {
   const tmp = (t) => `${t}_temp_path ${path.join(dir, `${name}-${t}`)};`;
   return [
-    'worker_processes 1;',
+    `worker_processes ${workers};`,
     'daemon off;',
     'master_process on;',
     process.getuid?.() === 0 ? 'user root;' : '',
@@ -107,8 +107,8 @@ export function upstreamConf(dir, dataDir, port) {
 }
 
 /** (B): a plain reverse proxy as MinIO's docs configure nginx for S3: streaming both ways, upstream keep-alive. */
-export function proxyConf(dir, port, upstreamPort) {
-  return nginxMain(dir, 'proxy') + `
+export function proxyConf(dir, port, upstreamPort, workers = 1) {
+  return nginxMain(dir, 'proxy', workers) + `
   # one line per request, like s3gate's access log
   access_log ${path.join(dir, 'proxy-access.log')};
   tcp_nodelay on;
@@ -135,7 +135,7 @@ export function proxyConf(dir, port, upstreamPort) {
 `;
 }
 
-export async function startNginx(bin, dir, name, conf, port) {
+export async function startNginx(bin, dir, name, conf, port, workerCount = 1) {
   const file = path.join(dir, `${name}.conf`);
   writeFileSync(file, conf);
   for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi', 'put']) mkdirSync(path.join(dir, `${name}-${t}`), { recursive: true });
@@ -144,9 +144,9 @@ export async function startNginx(bin, dir, name, conf, port) {
   await waitForPort(port, entry);
   // The worker serves every request; the master only supervises.
   let workers = [];
-  for (let i = 0; i < 50 && workers.length === 0; i++) {
+  for (let i = 0; i < 50 && workers.length < workerCount; i++) {
     workers = childPids(entry.pid);
-    if (!workers.length) await new Promise((r) => setTimeout(r, 20));
+    if (workers.length < workerCount) await new Promise((r) => setTimeout(r, 20));
   }
   return { ...entry, cpuPids: [entry.pid, ...workers], workerPid: workers[0], port, stop: () => stop(entry) };
 }
@@ -175,6 +175,7 @@ upstreams:
 buckets:
   ${BUCKET}:
     upstream: nginx
+workers: \${S3GATE_WORKERS:-1}
 log:
   level: ${process.env.BENCH_GATEWAY_LOG ?? 'info'}
 `;
@@ -233,8 +234,16 @@ export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = '
   const out = openSync(path.join(dir, `${tag}.log`), 'a');
   const entry = start(`s3gate ${tag}`, node, args, { stdout: out, env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile } });
   await waitForPort(port, entry);
+  // With workers the port opens with the first; the primary logs once every worker listens.
+  if (Number(env.S3GATE_WORKERS ?? 1) > 1) {
+    for (let i = 0; i < 1500 && !readFileSync(path.join(dir, `${tag}.log`), 'utf8').includes('"msg":"s3gate listening"'); i++) await new Promise((r) => setTimeout(r, 20));
+  }
   return {
-    ...entry, cpuPids: [entry.pid], port,
+    ...entry, port,
+    /** the gateway's processes: with workers, the primary and each worker */
+    get cpuPids() {
+      return [entry.pid, ...childPids(entry.pid)];
+    },
     stop: () => stop(entry, 15_000),
     /** toggles the in-process sampler: first call starts a window (NaN), second returns its peak RSS in MiB */
     async probeRss() {

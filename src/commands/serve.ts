@@ -69,9 +69,11 @@ export async function run(argv: string[]): Promise<number> {
   if (count === 1) {
     serving = await startGateway(config, { log });
   } else {
-    // The kernel spreads connections over the workers' own SO_REUSEPORT sockets unless
+    // The kernel spreads connections over the workers' own SO_REUSEPORT sockets where it
+    // balances them (Linux, FreeBSD; elsewhere Node refuses reusePort), unless
     // S3GATE_ACCEPT=primary asks for node:cluster's primary to hand them out (docs/deployment.md).
-    serving = await startPrimary({ count, reusePort: process.env.S3GATE_ACCEPT !== 'primary', config, log });
+    const reusePort = ['linux', 'freebsd'].includes(process.platform) && process.env.S3GATE_ACCEPT !== 'primary';
+    serving = await startPrimary({ count, reusePort, config, log });
   }
   check();
   demoBanner(config, serving.urls);

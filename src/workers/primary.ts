@@ -44,6 +44,15 @@ const QUICK_DEATH_MS = 1000;
 // A worker that does not answer a scrape in time is left out of it rather than holding it up.
 const SCRAPE_MS = 2000;
 
+/** Each worker's own request count, the one series the merge would otherwise sum away. */
+function perWorker(got: { index: number; snapshot: MetricSnapshot[] }[]): MetricSnapshot {
+  const series = got.sort((a, b) => a.index - b.index).map(({ index, snapshot }) => ({
+    labels: `worker="${index}"`,
+    value: (snapshot.find((m) => m.name === 's3gate_requests_total')?.series ?? []).reduce((n, s) => n + s.value!, 0),
+  }));
+  return { name: 's3gate_worker_requests_total', help: 'Requests served by the worker of this index since it started', type: 'counter', series };
+}
+
 export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
   const { log, count } = o;
   const file = o.config.source!;
@@ -55,7 +64,7 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
   const metrics = new Metrics();
   const cluster_ = new ClusterMetrics(metrics.registry);
   const limits = new HostLimits();
-  const scrapes = new Map<number, { want: number; got: MetricSnapshot[][]; done: () => void }>();
+  const scrapes = new Map<number, { want: number; got: { index: number; snapshot: MetricSnapshot[] }[]; done: () => void }>();
   let scrapeId = 0;
   const exited = new Set<() => void>();
   // The reload being applied: which workers have yet to say they serve it.
@@ -88,7 +97,7 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
       } else if (m.s3gate === 'metrics') {
         const s = scrapes.get(m.id);
         if (s) {
-          s.got.push(m.snapshot);
+          s.got.push({ index, snapshot: m.snapshot });
           if (s.got.length === s.want) s.done();
         }
       } else if (m.s3gate === 'reloaded') {
@@ -134,7 +143,7 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
   const merged = async (): Promise<string> => {
     const live = [...slots.values()].filter((s) => s.up && s.worker?.isConnected()).map((s) => s.worker!);
     const id = scrapeId++;
-    const got: MetricSnapshot[][] = [];
+    const got: { index: number; snapshot: MetricSnapshot[] }[] = [];
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, SCRAPE_MS);
       scrapes.set(id, { want: live.length, got, done: () => (clearTimeout(timer), resolve()) });
@@ -142,7 +151,7 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
       for (const w of live) w.send({ s3gate: 'metrics', id } satisfies ToWorker);
     });
     scrapes.delete(id);
-    return renderSnapshots([metrics.registry.snapshot(), ...got]);
+    return renderSnapshots([metrics.registry.snapshot(), ...got.map((g) => g.snapshot), [perWorker(got)]]);
   };
 
   let admin: Admin | undefined;

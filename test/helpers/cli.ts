@@ -16,7 +16,7 @@ export interface CliProcess {
   port: number;
 }
 
-export async function startCli(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliProcess> {
+export async function startCli(args: string[], opts: { cwd?: string; env?: Record<string, string>; startMs?: number } = {}): Promise<CliProcess> {
   const child = spawn(process.execPath, [CLI, ...args], {
     ...(opts.cwd ? { cwd: opts.cwd } : {}), env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -26,7 +26,7 @@ export async function startCli(args: string[], opts: { cwd?: string; env?: Recor
   child.stderr!.on('data', (c: Buffer) => (err += c));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const lines = () => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  await waitFor(() => out.includes('s3gate listening') || child.exitCode !== null, 10_000);
+  await waitFor(() => out.includes('s3gate listening') || child.exitCode !== null, opts.startMs ?? 10_000);
   if (!out.includes('s3gate listening')) throw new Error(`gateway did not start: ${err}`);
   const url = (lines().find((l) => l.msg === 's3gate listening')!.listen as string[])[0]!;
   return { child, exited, out: () => out, err: () => err, lines, url, port: Number(new URL(url).port) };

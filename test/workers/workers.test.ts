@@ -51,7 +51,8 @@ afterEach(async () => {
 });
 
 async function startWorkers(file: string, n = 2): Promise<CliProcess> {
-  running = await startCli(['--config', file, '--workers', String(n)]);
+  // Workers start one after the other (the first resolves port 0): slow on a loaded machine.
+  running = await startCli(['--config', file, '--workers', String(n)], { startMs: 60_000 });
   return running;
 }
 
@@ -128,7 +129,7 @@ function slowPut(port: number, creds: Creds, key: string, gate: Promise<void>): 
   }));
 }
 
-describe('s3gate serve --workers 2', () => {
+describe('s3gate serve --workers 2', { timeout: 180_000 }, () => {
   it('/metrics answers for the whole gateway: every worker\'s requests summed, histograms merged, a per-worker up series', async () => {
     const gw = await startWorkers(writeConfig(tmpDir('s3gate-wk-metrics-'), [A]));
     await fresh(gw.port, A).send(new CreateBucketCommand({ Bucket: 'wkb' }));
@@ -143,6 +144,11 @@ describe('s3gate serve --workers 2', () => {
     expect(sample(text, 's3gate_inflight_requests')).toBe(0);
     expect(sample(text, 's3gate_worker_up', { worker: '1' })).toBe(1);
     expect(sample(text, 's3gate_worker_up', { worker: '2' })).toBe(1);
+    // And what each worker served, which the sums above cannot say.
+    const own = (w: number) => sent.filter((o) => o.worker === w).length;
+    expect(sample(text, 's3gate_worker_requests_total', { worker: '1' })).toBeGreaterThanOrEqual(own(1));
+    expect(sample(text, 's3gate_worker_requests_total', { worker: '2' })).toBeGreaterThanOrEqual(own(2));
+    expect(sample(text, 's3gate_worker_requests_total')).toBe(sent.length + 1);
     // One HELP/TYPE block per metric, however many workers fed it.
     expect(text.match(/^# TYPE s3gate_requests_total /gm)).toHaveLength(1);
   });
@@ -152,13 +158,13 @@ describe('s3gate serve --workers 2', () => {
     await fresh(gw.port, A).send(new CreateBucketCommand({ Bucket: 'wkb' }));
     const first = gw.lines().find((l) => l.msg === 'worker started' && l.worker === 1)!;
     process.kill(first.pid as number, 'SIGKILL');
-    await waitFor(() => gw.lines().some((l) => l.msg === 'worker died; starting a replacement'), 20_000);
+    await waitFor(() => gw.lines().some((l) => l.msg === 'worker died; starting a replacement'), 60_000);
     const died = gw.lines().find((l) => l.msg === 'worker died; starting a replacement')!;
     expect(died).toMatchObject({ level: 50, worker: 1, pid: first.pid, signal: 'SIGKILL' });
     // Worker 2 serves while worker 1 is being replaced.
     const meanwhile = await put(gw.port, A, 'meanwhile', gw);
     expect(meanwhile).toMatchObject({ ok: true });
-    await waitFor(() => gw.lines().filter((l) => l.msg === 'worker started' && l.worker === 1).length === 2, 30_000);
+    await waitFor(() => gw.lines().filter((l) => l.msg === 'worker started' && l.worker === 1).length === 2, 60_000);
     const replacement = gw.lines().filter((l) => l.msg === 'worker started' && l.worker === 1)[1]!;
     expect(replacement.pid).not.toBe(first.pid);
     const after = await untilEveryWorker(gw, 2, (i) => put(gw.port, A, `after${i}`, gw));
@@ -176,7 +182,7 @@ describe('s3gate serve --workers 2', () => {
     await fresh(gw.port, A).send(new CreateBucketCommand({ Bucket: 'wkb' }));
     writeConfig(dir, [B]);
     gw.child.kill('SIGHUP');
-    await waitFor(() => gw.out().includes('config reloaded'), 20_000);
+    await waitFor(() => gw.out().includes('config reloaded'), 60_000);
     // Every worker takes B and refuses A.
     const withB = await untilEveryWorker(gw, 2, (i) => put(gw.port, B, `b${i}`, gw));
     expect(withB.every((o) => o.ok)).toBe(true);
@@ -185,7 +191,7 @@ describe('s3gate serve --workers 2', () => {
 
     // No signal this time: the file watcher alone, so one trigger.
     writeFileSync(file, 'keys: [ {accessKeyId: broken');
-    await waitFor(() => gw.out().includes('config reload refused'), 20_000);
+    await waitFor(() => gw.out().includes('config reload refused'), 60_000);
     const stillB = await untilEveryWorker(gw, 2, (i) => put(gw.port, B, `still${i}`, gw));
     expect(stillB.every((o) => o.ok)).toBe(true);
     // Refused by the primary alone, once: no worker saw it.
@@ -204,7 +210,7 @@ describe('s3gate serve --workers 2', () => {
     const uploads = Array.from({ length: 8 }, (_, i) => slowPut(gw.port, A, `drain${i}.bin`, gate));
     await new Promise((r) => setTimeout(r, 500));
     gw.child.kill('SIGTERM');
-    await waitFor(() => gw.out().includes('shutting down'));
+    await waitFor(() => gw.out().includes('shutting down'), 60_000);
     release();
     const done = await Promise.all(uploads);
     expect(done.map((d) => d.status)).toEqual(Array(8).fill(200));
@@ -257,7 +263,7 @@ describe('s3gate serve --workers 2', () => {
     copyFileSync(two.cert, cert);
     copyFileSync(two.key, key);
     gw.child.kill('SIGHUP');
-    await waitFor(() => gw.out().includes('config reloaded'), 20_000);
+    await waitFor(() => gw.out().includes('config reloaded'), 60_000);
     // Twenty fresh handshakes, each must present the new certificate, on both workers.
     const after: Outcome[] = [];
     for (let i = 0; i < 20; i++) after.push(await get(two.pem)());
