@@ -2,7 +2,7 @@
 // (the kernel spreading connections over SO_REUSEPORT sockets, and node:cluster's primary handing
 // them out), beside nginx with one and two worker processes, against the bench's nginx upstream.
 //   node bench/workers.mjs [target ...]     targets: gw1 gw2 gw2-primary nginx1 nginx2 (all by default)
-//   env: DURATION (seconds per measurement, 5), ROUNDS (3)
+//   env: DURATION (seconds per measurement, 5), ROUNDS (3), BENCH_CHART (write the SVG chart there)
 // Targets are measured in turn within each round; each line gives the median of the rounds:
 // requests per second, CPU µs per request of the target's own processes (a primary and its
 // workers, nginx's master and workers), and the load generator's CPU per request, which runs in
@@ -12,6 +12,8 @@ import path from 'node:path';
 import { installCleanup, cpuSplit, freePort } from './lib/procs.mjs';
 import { proxyConf, scratchUpstream, startNginx, startS3gate } from './lib/servers.mjs';
 import { load, smallObject, smallRequests } from './lib/clients.mjs';
+import { workersChart } from './lib/chart.mjs';
+import { writeFileSync } from 'node:fs';
 
 installCleanup(1_500_000);
 // A duration, not a request count: autocannon ends a counted run on its next 1 s tick, which
@@ -91,4 +93,5 @@ for (const x of targets.filter((t) => t.name.startsWith('gw2'))) {
   summary[x.name].perWorker = counts;
 }
 console.log(`JSON ${JSON.stringify(summary)}`);
+if (process.env.BENCH_CHART) writeFileSync(process.env.BENCH_CHART, workersChart(summary, `s3gate workers round (bench/workers.mjs, ${new Date().toISOString().slice(0, 10)}): 4 KiB at c=64`));
 process.exit(0);
