@@ -2,6 +2,7 @@
 // written in actions (read, write, list, delete, admin), and the provider profile may sign
 // each operation differently.
 import type { Action } from '../config/types.js';
+import { PROVIDER_DETAIL_READS } from '../s3/provider-details.js';
 
 export interface Operation {
   name: string;
@@ -52,7 +53,16 @@ function has(q: QueryLookup, name: string): boolean {
   return q.has(name);
 }
 
+/**
+ * The operation, with its action. Reading a setting whose answer carries the provider's account
+ * (policy, ACL, logging...) is an admin action: src/s3/provider-details.ts.
+ */
 export function classify(method: string, bucket: string | undefined, key: string | undefined, query: QueryLookup, headers: Record<string, string | string[] | undefined>): Operation {
+  const op = classifyRequest(method, bucket, key, query, headers);
+  return op.action !== 'admin' && PROVIDER_DETAIL_READS.has(op.name) ? { name: op.name, action: 'admin' } : op;
+}
+
+function classifyRequest(method: string, bucket: string | undefined, key: string | undefined, query: QueryLookup, headers: Record<string, string | string[] | undefined>): Operation {
   const m = method.toUpperCase();
   if (!bucket) {
     return m === 'GET' ? { name: 'ListBuckets', action: 'list' } : { name: 'Unknown', action: 'admin' };

@@ -10,6 +10,7 @@ import { signedChunkedLength } from '../resign/chunked.js';
 import { EMPTY_SHA256 } from '../signing/sigv4.js';
 import { forward, type ForwardObserver, type UpstreamResponse } from './forward.js';
 import { forwardLocal } from './local.js';
+import { redirectError } from '../rewrite/redirect.js';
 import type { Cancel } from './cancel.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -79,5 +80,12 @@ export async function send(up: Upstream, upstreamBucket: string, r: SendRequest)
   if (length !== undefined) signed['content-length'] = String(length);
   let upstreamBody: Readable | Buffer | null = body ? body.buffer ?? body.stream : null;
   if (signedChunks) upstreamBody = chunkSignedBody(up, signed, body.buffer ? Readable.from([body.buffer]) : body.stream);
-  return forward(up, outbound, signed, upstreamBody, r.signal, r.observer);
+  const res = await forward(up, outbound, signed, upstreamBody, r.signal, r.observer);
+  const redirect = redirectError(res.status);
+  if (redirect) {
+    res.body.resume();
+    r.observer?.error(up.name, 'redirect');
+    throw redirect;
+  }
+  return res;
 }

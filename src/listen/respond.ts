@@ -42,6 +42,7 @@ export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, 
   const clientBucketUrl = address.style === 'path' ? `${clientBase}/${uriEncode(route.clientBucket, false)}` : clientBase;
   const ep = route.upstream.endpoint;
   return {
+    clientRegion: cfg.region,
     upstreamBucket: route.upstreamBucket,
     clientBucket: route.clientBucket,
     upstreamHosts: [`${route.upstreamBucket}.${ep.host}`, ep.host],

@@ -2,20 +2,40 @@
 // in response headers and XML bodies are rewritten to what the client asked for.
 import { escapeXml } from '../s3/errors.js';
 
-// Response headers that belong to the hop to the provider.
-const DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'trailer', 'server']);
+// Response headers that belong to the hop to the provider, or describe the provider's account:
+// the SSE-KMS encryption context (by default the provider bucket's ARN) and the provider's region
+// for the bucket (an SDK that believed it would sign for a region s3gate does not serve).
+const DROP = new Set([
+  'connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'trailer', 'server',
+  'x-amz-server-side-encryption-context', 'x-amz-bucket-region',
+]);
+
+const KMS_KEY = 'x-amz-server-side-encryption-aws-kms-key-id';
+
+/**
+ * A KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) names the provider's account: the client gets
+ * the key id alone (or the alias name), which S3 accepts wherever it accepts the ARN.
+ */
+export function kmsKeyId(v: string): string {
+  const m = /^arn:[^:]*:kms:[^:]*:[^:]*:(key\/(.+)|alias\/.+)$/.exec(v);
+  if (!m) return v;
+  return m[2] ?? m[1]!;
+}
 
 export function responseHeaders(headers: Record<string, string | string[] | undefined>, clientLocation?: (loc: string) => string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const k in headers) {
     const v = headers[k];
     if (v === undefined || DROP.has(k)) continue;
-    out[k] = k === 'location' && clientLocation && typeof v === 'string' ? clientLocation(v) : v;
+    if (k === KMS_KEY && typeof v === 'string') out[k] = kmsKeyId(v);
+    else out[k] = k === 'location' && clientLocation && typeof v === 'string' ? clientLocation(v) : v;
   }
   return out;
 }
 
 export interface NameMap {
+  /** the region s3gate serves: a provider's LocationConstraint becomes this */
+  clientRegion?: string;
   upstreamBucket: string;
   clientBucket: string;
   /** the provider's endpoint host (and bucket virtual host) to hide */
@@ -26,11 +46,20 @@ export interface NameMap {
   clientBucketUrl: string;
 }
 
-/** Operations whose XML body names the bucket and must be rewritten when names differ. */
+/**
+ * Operations whose XML body names the bucket, the provider's hosts or its region, rewritten to
+ * the client's names. Bucket-setting answers are here when nothing in them identifies the
+ * provider's account once rewritten (docs/security.md, "Provider details"); the others are
+ * refused unless the key has admin on the bucket (PROVIDER_DETAIL_READS in src/s3/provider-details.ts).
+ */
 export const XML_REWRITE_OPS = new Set([
   'ListObjects', 'ListObjectsV2', 'ListObjectVersions', 'ListMultipartUploads', 'ListParts',
   'CreateMultipartUpload', 'CompleteMultipartUpload',
+  'GetBucketLocation', 'GetBucketCors', 'GetBucketLifecycleConfiguration', 'GetBucketTagging', 'GetBucketVersioning',
+  'GetBucketWebsite', 'GetObjectLockConfiguration', 'GetBucketRequestPayment', 'GetBucketAccelerateConfiguration',
+  'GetPublicAccessBlock', 'GetBucketOwnershipControls',
 ]);
+
 
 const ELEMENT = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`, 'g');
 
@@ -49,6 +78,12 @@ export function rewriteXml(xml: string, m: NameMap): string {
     return `<Location>${escapeXml(m.clientBucketUrl)}${keyPart}</Location>`;
   });
   out = out.replace(ELEMENT('Resource'), (_w, v: string) => `<Resource>${v.replace(new RegExp(`^/${escapeRe(up)}(?=/|$)`), `/${client}`)}</Resource>`);
+  // GetBucketLocation: the client signs for s3gate's region, whatever the provider's is
+  // (us-east-1 is spelled as an empty constraint, as S3 does).
+  if (m.clientRegion !== undefined) {
+    const region = m.clientRegion === 'us-east-1' ? '' : escapeXml(m.clientRegion);
+    out = out.replace(/<LocationConstraint([^>]*?)(?:\/>|>[^<]*<\/LocationConstraint>)/g, (_w, attrs: string) => `<LocationConstraint${attrs}>${region}</LocationConstraint>`);
+  }
   // Provider-side signature details describe s3gate's request to the provider: not the client's business.
   out = out.replace(/<(StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes|AWSAccessKeyId|SignatureProvided|HostId)>[^<]*<\/\1>/g, '');
   const clientHost = escapeXml(hostOf(m.clientBase));

@@ -22,7 +22,9 @@ export type Fault =
   /** declare the full Content-Length, send `sendBytes`, then end the response cleanly (FIN) */
   | { kind: 'short-body'; sendBytes: number }
   /** wait `ms` before the headers, then send the body `bytes` at a time, `ms` apart: slow, never idle for longer than `ms` */
-  | { kind: 'trickle'; bytes: number; ms: number };
+  | { kind: 'trickle'; bytes: number; ms: number }
+  /** this answer, whatever was asked: a provider's redirect, its own headers or settings */
+  | { kind: 'canned'; status: number; headers: Record<string, string>; body: string };
 
 export interface FaultyRecord {
   method: string;
@@ -182,6 +184,9 @@ export async function startFaultyUpstream(initial: Fault = { kind: 'none' }): Pr
           res.writeHead(e.status, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(e.body)), ...(fault.code === 'SlowDown' ? { 'retry-after': '1' } : {}) });
           return void res.end(e.body);
         }
+        case 'canned':
+          res.writeHead(fault.status, { ...fault.headers, 'content-length': String(Buffer.byteLength(fault.body)), 'x-amz-request-id': 'FAULTY0000000000' });
+          return void res.end(req.method === 'HEAD' ? undefined : fault.body);
         case 'stall':
           return later(fault.ms, () => closeSelf());
         case 'reset-response':
