@@ -46,7 +46,11 @@ export async function run(argv: string[]): Promise<number> {
   let seen = fingerprint(values.config!);
   // A ConfigError reaches the bin's handler: its field-named problems, exit 2.
   const config = loadConfig(values.config!, values.listen?.length ? { listen: values.listen } : {});
-  const count = workerCount(flag ?? config.workers);
+  // S3GATE_WORKERS is the default where neither the flag nor the config says (the Docker image
+  // sets it to auto, whatever config is mounted).
+  const fromEnv = process.env.S3GATE_WORKERS ? parseWorkers(process.env.S3GATE_WORKERS) : undefined;
+  if (process.env.S3GATE_WORKERS && fromEnv === undefined) throw new ConfigError([`S3GATE_WORKERS: must be ${WORKERS_EXPECTED}, not "${process.env.S3GATE_WORKERS}"`]);
+  const count = workerCount(flag ?? config.workers ?? fromEnv);
   // Workers build their config from the file's text alone.
   if (values.listen?.length && count > 1) throw new ConfigError(['--listen: not supported with more than one worker; set listen in the config']);
   const log = createLogger(config.log.level, undefined, { shared: count > 1 });
