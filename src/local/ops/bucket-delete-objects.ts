@@ -1,0 +1,34 @@
+import { S3Error } from '../../s3/errors.js';
+import { readSmall, xml } from '../http.js';
+import { validateKey } from '../keys.js';
+import type { Operation } from '../op.js';
+import { requireRoot, xmlBlocks, xmlLeaf } from '../xml.js';
+
+export const deleteObjects: Operation = async (d, r) => {
+  const b = r.bucket;
+  await d.requireBucket(b);
+  const doc = await readSmall(r.body);
+  requireRoot(doc, 'Delete');
+  const quiet = xmlLeaf(doc, 'Quiet') === 'true';
+  const objects = xmlBlocks(doc, 'Object');
+  if (objects.length === 0 || objects.length > 1000) throw new S3Error('MalformedXML');
+  const deleted: { Key: string }[] = [];
+  const errors: { Key: string; Code: string; Message: string }[] = [];
+  for (const o of objects) {
+    const key = xmlLeaf(o, 'Key');
+    if (key === undefined) throw new S3Error('MalformedXML');
+    try {
+      validateKey(key);
+      const version = xmlLeaf(o, 'VersionId');
+      // Versioning is never enabled here: only the "null" version exists, and deleting another
+      // version must not delete the object.
+      if (version !== undefined && version !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified');
+      await d.removeObject(b, key);
+      deleted.push({ Key: key });
+    } catch (e) {
+      if (!(e instanceof S3Error)) throw e;
+      errors.push({ Key: key, Code: e.code, Message: e.message });
+    }
+  }
+  return xml(200, 'DeleteResult', { Deleted: quiet ? [] : deleted, Error: errors });
+};

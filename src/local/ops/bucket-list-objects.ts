@@ -1,0 +1,72 @@
+// ListObjects (v1) and ListObjectsV2.
+import { S3Error } from '../../s3/errors.js';
+import { intParam, OWNER, xml } from '../http.js';
+import { compareKeys } from '../keys.js';
+import { paginate, urlEncodeKey } from '../list.js';
+import type { Operation, OpRequest } from '../op.js';
+import type { Disk } from '../disk.js';
+
+async function list(d: Disk, r: OpRequest, version: 1 | 2) {
+  const b = r.bucket;
+  const q = r.query;
+  await d.requireBucket(b);
+  const encodingType = q.get('encoding-type') ?? undefined;
+  if (encodingType !== undefined && encodingType !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: encodingType });
+  const enc = (s: string | undefined) => (s === undefined || encodingType !== 'url' ? s : urlEncodeKey(s));
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') || undefined;
+  const maxKeys = intParam(q, 'max-keys', 1000, 1000);
+  let after: string | undefined;
+  const token = q.get('continuation-token');
+  const startAfter = q.get('start-after') ?? undefined;
+  const marker = q.get('marker') ?? undefined;
+  if (version === 2) {
+    if (token !== null) {
+      after = Buffer.from(token, 'base64url').toString('utf8');
+      if (!token || Buffer.from(after, 'utf8').toString('base64url') !== token) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
+    } else after = startAfter || undefined;
+  } else after = marker || undefined;
+
+  const all = (await d.allObjects(b)).sort((x, y) => compareKeys(x.key, y.key));
+  const page = paginate(all, { prefix, delimiter, after, maxKeys });
+  const contents = page.contents.map((o) => ({
+    Key: enc(o.key),
+    LastModified: new Date(o.lastModified).toISOString(),
+    ETag: o.etag,
+    Size: o.size,
+    Owner: version === 1 || q.get('fetch-owner') === 'true' ? OWNER : undefined,
+    StorageClass: 'STANDARD',
+  }));
+  const commonPrefixes = page.commonPrefixes.map((p) => ({ Prefix: enc(p) }));
+  if (version === 1) {
+    return xml(200, 'ListBucketResult', {
+      Name: b,
+      Prefix: enc(prefix),
+      Marker: enc(marker ?? ''),
+      NextMarker: page.isTruncated ? enc(page.last) : undefined,
+      MaxKeys: maxKeys,
+      Delimiter: enc(delimiter),
+      IsTruncated: page.isTruncated,
+      EncodingType: encodingType,
+      Contents: contents,
+      CommonPrefixes: commonPrefixes,
+    });
+  }
+  return xml(200, 'ListBucketResult', {
+    Name: b,
+    Prefix: enc(prefix),
+    MaxKeys: maxKeys,
+    KeyCount: contents.length + commonPrefixes.length,
+    Delimiter: enc(delimiter),
+    IsTruncated: page.isTruncated,
+    EncodingType: encodingType,
+    ContinuationToken: token ?? undefined,
+    NextContinuationToken: page.isTruncated && page.last !== undefined ? Buffer.from(page.last, 'utf8').toString('base64url') : undefined,
+    StartAfter: enc(startAfter),
+    Contents: contents,
+    CommonPrefixes: commonPrefixes,
+  });
+}
+
+export const listObjects: Operation = (d, r) => list(d, r, 1);
+export const listObjectsV2: Operation = (d, r) => list(d, r, 2);

@@ -1,0 +1,53 @@
+import { S3Error } from '../../s3/errors.js';
+import { cannedFromHeaders } from '../acl.js';
+import { checkCopySourceConditions, checkWritePreconditions } from '../conditions.js';
+import type { Spooled } from '../disk.js';
+import { md5Quoted, parseCopySource, storedHeaders, xml } from '../http.js';
+import { validateBucket, validateKey } from '../keys.js';
+import type { Operation } from '../op.js';
+import { parseTaggingHeader } from '../tagging.js';
+import type { ObjectMeta } from '../types.js';
+
+function directive(h: Record<string, string>, name: string): 'COPY' | 'REPLACE' {
+  const v = (h[name] ?? 'COPY').toUpperCase();
+  if (v !== 'COPY' && v !== 'REPLACE') throw new S3Error('InvalidArgument', `Unknown ${name === 'x-amz-tagging-directive' ? 'tagging' : 'metadata'} directive.`, { ArgumentName: name, ArgumentValue: v });
+  return v;
+}
+
+export const copyObject: Operation = async (d, r) => {
+  const b = r.bucket;
+  const key = r.key;
+  const h = r.headers;
+  const src = parseCopySource(h['x-amz-copy-source'] ?? '');
+  validateBucket(src.bucket);
+  validateKey(src.key);
+  await d.requireBucket(b);
+  const metaDirective = directive(h, 'x-amz-metadata-directive');
+  const tagDirective = directive(h, 'x-amz-tagging-directive');
+  const newTags = parseTaggingHeader(h['x-amz-tagging']);
+  const acl = cannedFromHeaders(h);
+  if (src.bucket === b && src.key === key && metaDirective === 'COPY') {
+    throw new S3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
+  }
+  const { meta: srcMeta, fh } = await d.openObject(src.bucket, src.key);
+  let spooled: Spooled;
+  try {
+    checkCopySourceConditions(h, srcMeta);
+    spooled = await d.spool(b, fh.createReadStream({ autoClose: false }));
+  } finally {
+    await fh.close();
+  }
+  const meta: ObjectMeta = {
+    key,
+    size: spooled.size,
+    etag: md5Quoted(spooled.md5.toString('hex')),
+    lastModified: Date.now(),
+    headers: metaDirective === 'REPLACE' ? storedHeaders(h) : srcMeta.headers,
+  };
+  const tags = tagDirective === 'REPLACE' ? newTags : srcMeta.tags;
+  if (tags?.length) meta.tags = tags;
+  // S3 does not copy the source's ACL: the new object gets the one asked for, or private.
+  if (acl !== undefined) meta.acl = acl;
+  await d.commit(b, meta, spooled.path, (current) => checkWritePreconditions(h, current));
+  return xml(200, 'CopyObjectResult', { LastModified: new Date(meta.lastModified).toISOString(), ETag: meta.etag });
+};
