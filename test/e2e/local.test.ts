@@ -2,12 +2,16 @@
 // proxy.yaml` (the local store), and a gateway killed in the middle of a PUT leaving nothing.
 import { describe, expect, it } from 'vitest';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { startCli as start } from '../helpers/cli.js';
+import { startCli as start, waitFor } from '../helpers/cli.js';
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { HeadObjectCommand, ListObjectsV2Command, S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand,
+  ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { tmpDir } from '../helpers/gateway.js';
@@ -92,4 +96,61 @@ describe('a gateway killed in the middle of a PUT', () => {
       await stop(gw.child);
     }
   });
+});
+
+describe('a gateway killed in the middle of a copy or a complete', () => {
+  // Killed while the store spools the new bytes (a temp file exists): after the restart the key is
+  // the old object or the new one, whole, with its own metadata, and nothing is left on disk that
+  // no object names. Without the store's sweep of what a dead process left, the temp file stays.
+  it('leaves the old object or the new one, and no stray files once the store restarts', async () => {
+    const dir = tmpDir('s3gate-kill2-');
+    copyFileSync(join(ROOT, 'proxy.yaml'), join(dir, 'proxy.yaml'));
+    let gw = await start(['--config', join(dir, 'proxy.yaml')], { cwd: dir, env: { S3GATE_LISTEN: '127.0.0.1:0' } });
+    const port = gw.port;
+    const s3 = new S3Client({ endpoint: `http://localhost:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: DEMO, maxAttempts: 1 });
+    const B = 'crash2';
+    const bucketDir = join(dir, 'data', B);
+    const tmp = join(bucketDir, '.s3gate', 'tmp');
+    const md5 = (b: Buffer) => `"${createHash('md5').update(b).digest('hex')}"`;
+    const big = Buffer.alloc(48 * 1024 * 1024, 'n');
+    const old = Buffer.from('the old object');
+    await s3.send(new CreateBucketCommand({ Bucket: B }));
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'big', Body: big, Metadata: { which: 'new' } }));
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'target', Body: old, Metadata: { which: 'old' } }));
+    const part = Buffer.alloc(6 * 1024 * 1024, 'p');
+    const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'target', Metadata: { which: 'mpu' } }));
+    const parts: { PartNumber: number; ETag: string }[] = [];
+    for (let n = 1; n <= 6; n++) parts.push({ PartNumber: n, ETag: (await s3.send(new UploadPartCommand({ Bucket: B, Key: 'target', UploadId: upload.UploadId, PartNumber: n, Body: part }))).ETag! });
+
+    const killDuringSpool = async (send: () => Promise<unknown>) => {
+      const pending = send().catch((e: Error) => e);
+      await waitFor(() => readdirSync(tmp).length > 0, 60_000);
+      await stop(gw.child, 'SIGKILL');
+      await pending;
+      gw = await start(['--config', join(dir, 'proxy.yaml')], { cwd: dir, env: { S3GATE_LISTEN: `127.0.0.1:${port}` } });
+    };
+    const expectWholeAndClean = async (allowed: Record<string, Buffer>) => {
+      const got = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'target' }));
+      const bytes = Buffer.from(await got.Body!.transformToByteArray());
+      const which = got.Metadata?.which ?? '';
+      expect(Object.keys(allowed)).toContain(which);
+      expect(bytes.equals(allowed[which]!)).toBe(true);
+      if (!got.ETag!.includes('-')) expect(got.ETag).toBe(md5(bytes));
+      expect(readdirSync(tmp)).toEqual([]);
+      // Every data file in the bucket directory is one a sidecar names.
+      const named = readdirSync(join(bucketDir, '.s3gate', 'meta')).map((n) => (JSON.parse(readFileSync(join(bucketDir, '.s3gate', 'meta', n), 'utf8')) as { data: string }).data);
+      expect(readdirSync(bucketDir).filter((f) => f !== '.s3gate').sort()).toEqual(named.sort());
+    };
+    try {
+      await killDuringSpool(() => s3.send(new CopyObjectCommand({ Bucket: B, Key: 'target', CopySource: `${B}/big` })));
+      await expectWholeAndClean({ old, new: big });
+      await killDuringSpool(() => s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'target', UploadId: upload.UploadId, MultipartUpload: { Parts: parts } })));
+      await expectWholeAndClean({ old, new: big, mpu: Buffer.concat(Array(6).fill(part)) });
+      // The upload was not completed by the dead process, so it completes now.
+      await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'target', UploadId: upload.UploadId, MultipartUpload: { Parts: parts } }));
+      await expectWholeAndClean({ mpu: Buffer.concat(Array(6).fill(part)) });
+    } finally {
+      await stop(gw.child);
+    }
+  }, 300_000);
 });

@@ -1,0 +1,210 @@
+// Retries and races on one key, through s3gate with the JS SDK (and boto3 for the retried
+// Complete), against the local store: conditional writes with 32 racers, racing part uploads,
+// a Complete retried after it succeeded, and 32 writers and readers on one key where every read
+// must be one whole version whose metadata belongs to its bytes.
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { client, DOMAIN, failure, GW_KEY, portOf, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
+import { MODERN_PYTHON, runPython } from '../helpers/python.js';
+import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
+import { Readable } from 'node:stream';
+
+let gw: Awaited<ReturnType<typeof startTestGateway>>;
+let up: StrictUpstream;
+let s3: S3Client;
+const B = 'races';
+const MiB = 1024 * 1024;
+
+beforeAll(async () => {
+  up = await startStrictUpstream({ ...UP_KEY, region: 'us-east-1' });
+  gw = await startTestGateway({
+    domains: [DOMAIN],
+    keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] }],
+    upstreams: {
+      disk: { provider: 'local', path: tmpDir('s3gate-races-') },
+      strict: { provider: 'minio', endpoint: up.url, region: 'us-east-1', credentials: UP_KEY },
+    },
+    buckets: { 'races-strict': { upstream: 'strict' }, '*': { upstream: 'disk' } },
+  });
+  s3 = client(`http://${DOMAIN}:${portOf(gw.url)}`, GW_KEY, { forcePathStyle: true, maxAttempts: 1 });
+  await s3.send(new CreateBucketCommand({ Bucket: B }));
+  await up.store.handle({ method: 'PUT', bucket: 'races-strict', query: new URLSearchParams(), headers: {}, body: Readable.from([]) });
+}, 60_000);
+
+afterAll(async () => {
+  s3?.destroy();
+  await gw?.close();
+  await up?.close();
+});
+
+const md5 = (b: Buffer | string) => `"${createHash('md5').update(b).digest('hex')}"`;
+
+describe('conditional writes', () => {
+  it('of 32 racing If-None-Match: * PUTs of one key exactly one succeeds; the rest get 412', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 32 }, (_, i) =>
+        s3.send(new PutObjectCommand({ Bucket: B, Key: 'once', Body: `writer ${i}`, IfNoneMatch: '*' })).then(
+          (r) => ({ ok: true as const, etag: r.ETag, i }),
+          (e: { name: string; $metadata: { httpStatusCode: number } }) => ({ ok: false as const, code: e.name, status: e.$metadata.httpStatusCode, i }),
+        ),
+      ),
+    );
+    const winners = results.filter((r) => r.ok);
+    expect(winners).toHaveLength(1);
+    for (const r of results.filter((r) => !r.ok)) expect([r.code, r.status]).toEqual(['PreconditionFailed', 412]);
+    const got = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'once' }));
+    expect(await got.Body!.transformToString()).toBe(`writer ${winners[0]!.i}`);
+  });
+
+  it('If-Match on PutObject, CopyObject and CompleteMultipartUpload', async () => {
+    const first = await s3.send(new PutObjectCommand({ Bucket: B, Key: 'cond', Body: 'v1' }));
+    expect((await failure(s3.send(new PutObjectCommand({ Bucket: B, Key: 'cond', Body: 'v2', IfMatch: '"0123"' })))).$metadata.httpStatusCode).toBe(412);
+    const second = await s3.send(new PutObjectCommand({ Bucket: B, Key: 'cond', Body: 'v2', IfMatch: first.ETag }));
+    expect(second.ETag).toBe(md5('v2'));
+    expect((await failure(s3.send(new PutObjectCommand({ Bucket: B, Key: 'never-was', Body: 'x', IfMatch: first.ETag })))).name).toBe('NoSuchKey');
+
+    // CopyObject's destination
+    expect((await failure(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'cond', CopySource: `${B}/once`, IfNoneMatch: '*' })))).name).toBe('PreconditionFailed');
+    expect((await failure(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'cond', CopySource: `${B}/once`, IfMatch: first.ETag })))).name).toBe('PreconditionFailed');
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'cond', CopySource: `${B}/once`, IfMatch: second.ETag }));
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'cond-new', CopySource: `${B}/once`, IfNoneMatch: '*' }));
+
+    // CompleteMultipartUpload
+    const u = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'cond' }));
+    const p = await s3.send(new UploadPartCommand({ Bucket: B, Key: 'cond', UploadId: u.UploadId, PartNumber: 1, Body: 'part' }));
+    const parts = { Parts: [{ PartNumber: 1, ETag: p.ETag! }] };
+    expect((await failure(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'cond', UploadId: u.UploadId, MultipartUpload: parts, IfNoneMatch: '*' })))).name).toBe('PreconditionFailed');
+    const before = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond' }));
+    await before.Body!.transformToString();
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'cond', UploadId: u.UploadId, MultipartUpload: parts, IfMatch: before.ETag }));
+    expect(await (await s3.send(new GetObjectCommand({ Bucket: B, Key: 'cond' }))).Body!.transformToString()).toBe('part');
+  });
+
+  it('through s3gate to a provider, If-None-Match and If-Match reach the upstream signed', async () => {
+    const from = up.requests.length;
+    await s3.send(new PutObjectCommand({ Bucket: 'races-strict', Key: 'c', Body: 'one', IfNoneMatch: '*' }));
+    expect((await failure(s3.send(new PutObjectCommand({ Bucket: 'races-strict', Key: 'c', Body: 'two', IfNoneMatch: '*' })))).name).toBe('PreconditionFailed');
+    await s3.send(new PutObjectCommand({ Bucket: 'races-strict', Key: 'c', Body: 'three', IfMatch: md5('one') }));
+    const puts = up.requests.slice(from).filter((r) => r.method === 'PUT');
+    expect(puts.map((r) => r.headers['if-none-match'] ?? r.headers['if-match'])).toEqual(['*', '*', md5('one')]);
+    for (const r of puts) expect(r.signedHeaders).toContain(r.headers['if-match'] ? 'if-match' : 'if-none-match');
+  });
+});
+
+describe('multipart retries and races', () => {
+  it('two uploads of one part race: the one that finishes last is the part', async () => {
+    const u = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'mp-race' }));
+    const slowBytes = Buffer.alloc(6 * MiB, 's');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    // The slow upload starts first and finishes last: its body waits until the fast one is done.
+    const slow = s3.send(new UploadPartCommand({
+      Bucket: B, Key: 'mp-race', UploadId: u.UploadId, PartNumber: 1, ContentLength: slowBytes.length,
+      Body: Readable.from((async function* () {
+        yield slowBytes.subarray(0, MiB);
+        await gate;
+        yield slowBytes.subarray(MiB);
+      })()),
+    }));
+    const fastBytes = Buffer.alloc(6 * MiB, 'f');
+    const fast = await s3.send(new UploadPartCommand({ Bucket: B, Key: 'mp-race', UploadId: u.UploadId, PartNumber: 1, Body: fastBytes }));
+    release();
+    const last = await slow;
+    expect(last.ETag).toBe(md5(slowBytes));
+    expect((await failure(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'mp-race', UploadId: u.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: fast.ETag! }] } })))).name).toBe('InvalidPart');
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'mp-race', UploadId: u.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: last.ETag! }] } }));
+    const got = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: B, Key: 'mp-race' }))).Body!.transformToByteArray());
+    expect(got.equals(slowBytes)).toBe(true);
+  });
+
+  it('32 racing uploads of each of two parts complete with the ETags their last answers gave', async () => {
+    const u = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'mp-many' }));
+    const last = new Map<number, string>();
+    await Promise.all(Array.from({ length: 32 }, async (_, i) => {
+      const pn = (i % 2) + 1;
+      const body = Buffer.alloc(pn === 1 ? 5 * MiB : 1000, `${i}`.padStart(2, '0'));
+      const r = await s3.send(new UploadPartCommand({ Bucket: B, Key: 'mp-many', UploadId: u.UploadId, PartNumber: pn, Body: body }));
+      last.set(pn, r.ETag!);
+    }));
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'mp-many', UploadId: u.UploadId,
+      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: last.get(1)! }, { PartNumber: 2, ETag: last.get(2)! }] } }));
+    expect(done.ETag).toMatch(/-2"$/);
+  });
+
+  it('a CompleteMultipartUpload retried after it succeeded answers 200 with the same answer (boto3)', async () => {
+    const out = await runPython(`
+import os
+s3 = boto3.client('s3', endpoint_url=os.environ['EP'], region_name='us-east-1', aws_access_key_id=os.environ['AK'], aws_secret_access_key=os.environ['SK'])
+u = s3.create_multipart_upload(Bucket='${B}', Key='retried')
+p = s3.upload_part(Bucket='${B}', Key='retried', UploadId=u['UploadId'], PartNumber=1, Body=b'only part')
+parts = {'Parts': [{'PartNumber': 1, 'ETag': p['ETag']}]}
+a = s3.complete_multipart_upload(Bucket='${B}', Key='retried', UploadId=u['UploadId'], MultipartUpload=parts)
+b = s3.complete_multipart_upload(Bucket='${B}', Key='retried', UploadId=u['UploadId'], MultipartUpload=parts)
+try:
+    s3.upload_part(Bucket='${B}', Key='retried', UploadId=u['UploadId'], PartNumber=2, Body=b'late')
+    late = 'ok'
+except Exception as e:
+    late = e.response['Error']['Code']
+body = s3.get_object(Bucket='${B}', Key='retried')['Body'].read().decode()
+print(json.dumps([a['ETag'], b['ETag'], a['Key'], b['Key'], b['ResponseMetadata']['HTTPStatusCode'], late, body]))
+`, { EP: `http://${DOMAIN}:${portOf(gw.url)}`, AK: GW_KEY.accessKeyId, SK: GW_KEY.secretAccessKey }, MODERN_PYTHON) as unknown[];
+    expect(out[0]).toBe(out[1]);
+    expect(out.slice(2)).toEqual(['retried', 'retried', 200, 'NoSuchUpload', 'only part']);
+  });
+});
+
+describe('32 writers and readers on one key', () => {
+  it('every read is one whole version, and its metadata and ETag belong to its bytes', async () => {
+    const KEY = 'hammered';
+    // Each version's bytes, metadata and ETag all derive from its number: a torn or mixed read
+    // cannot satisfy all three.
+    const bodyOf = (v: number) => Buffer.alloc(256 * 1024 + v * 997, `<${v}>`);
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'src-a', Body: bodyOf(1000), Metadata: { version: '1000' } }));
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: KEY, Body: bodyOf(0), Metadata: { version: '0' } }));
+    const problems: string[] = [];
+    let reads = 0;
+    const writers = Array.from({ length: 16 }, async (_, w) => {
+      for (let round = 0; round < 4; round++) {
+        const v = w * 10 + round + 1;
+        if (round === 3 && w % 4 === 0) {
+          await s3.send(new CopyObjectCommand({ Bucket: B, Key: KEY, CopySource: `${B}/src-a` }));
+        } else if (round === 2 && w % 4 === 1) {
+          const u = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: KEY, Metadata: { version: String(v) } }));
+          const p = await s3.send(new UploadPartCommand({ Bucket: B, Key: KEY, UploadId: u.UploadId, PartNumber: 1, Body: bodyOf(v) }));
+          await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: KEY, UploadId: u.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p.ETag! }] } }));
+        } else {
+          await s3.send(new PutObjectCommand({ Bucket: B, Key: KEY, Body: bodyOf(v), Metadata: { version: String(v) } }));
+        }
+      }
+    });
+    let writing = true;
+    const readers = Array.from({ length: 16 }, async () => {
+      while (writing) {
+        const r = await s3.send(new GetObjectCommand({ Bucket: B, Key: KEY }));
+        const bytes = Buffer.from(await r.Body!.transformToByteArray());
+        reads++;
+        const v = Number(r.Metadata?.version);
+        const want = bodyOf(v);
+        if (!bytes.equals(want)) problems.push(`metadata says ${v}, bytes are ${bytes.length} long starting ${bytes.subarray(0, 8).toString()}`);
+        const multipart = r.ETag?.endsWith('-1"');
+        if (!multipart && r.ETag !== md5(bytes)) problems.push(`ETag ${r.ETag} is not the bytes' MD5 (version ${v})`);
+        if (Number(r.ContentLength) !== bytes.length) problems.push(`Content-Length ${r.ContentLength} for ${bytes.length} bytes`);
+      }
+    });
+    await Promise.all(writers);
+    writing = false;
+    await Promise.all(readers);
+    expect(problems).toEqual([]);
+    expect(reads).toBeGreaterThan(32);
+  }, 120_000);
+});
