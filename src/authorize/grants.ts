@@ -17,8 +17,9 @@ export function allows(key: GatewayKey, action: Action, bucket: string, objectKe
 }
 
 /** Anonymous access as the bucket's `public` setting says. */
+/** `public: read` / `list`: anonymous requests s3gate grants and signs itself (`acl` and `none` grant none). */
 export function publicAllows(route: BucketRoute | undefined, action: Action): boolean {
-  if (!route?.public) return false;
+  if (route?.public !== 'read' && route?.public !== 'list') return false;
   if (action === 'read') return true;
   return action === 'list' && route.public === 'list';
 }

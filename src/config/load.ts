@@ -352,7 +352,7 @@ function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>
     const target = c.str(b, 'bucket', path, { optional: true });
     if (name === '*' && target) c.fail(`${path}.bucket`, 'the "*" route keeps client bucket names; remove this field');
     const pub = c.str(b, 'public', path, { optional: true });
-    if (pub && pub !== 'read' && pub !== 'list') c.fail(`${path}.public`, 'must be read or list');
+    if (pub && !['acl', 'read', 'list', 'none'].includes(pub)) c.fail(`${path}.public`, 'must be acl, read, list or none');
     const domains = c.strList(b, 'domains', path).map((d) => d.toLowerCase());
     if (upstream) {
       buckets.set(name, {
@@ -360,7 +360,7 @@ function parseBuckets(c: Checker, raw: unknown, upstreams: Map<string, Upstream>
         ...(from ? { from } : {}), ...(mirror ? { mirror } : {}), ...(b.copyOnRead === true ? { copyOnRead: true } : {}),
         ...(cors ? { cors } : {}),
         ...(target ? { bucket: target } : {}),
-        ...(pub ? { public: pub as 'read' | 'list' } : {}),
+        ...(pub ? { public: pub as 'acl' | 'read' | 'list' | 'none' } : {}),
       });
     }
   }

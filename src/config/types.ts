@@ -99,7 +99,12 @@ export interface BucketRoute {
   /** custom domains bound to this bucket (the whole host names the bucket) */
   domains: string[];
   /** anonymous access */
-  public?: 'read' | 'list';
+  /**
+   * Anonymous requests: `acl` (the default, except on "*") forwards anonymous object reads and
+   * listings unsigned, so the provider's ACLs and bucket policy decide; `read`/`list` are granted
+   * and signed by s3gate; `none` refuses every anonymous request.
+   */
+  public?: 'acl' | 'read' | 'list' | 'none';
   /** CORS rules s3gate answers itself (preflight without authentication) */
   cors?: CorsRule[];
 }

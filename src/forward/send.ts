@@ -40,6 +40,8 @@ export interface SendRequest {
   observer?: ForwardObserver;
   /** s3gate's request id: the local store's error documents name it */
   requestId?: string;
+  /** an anonymous request sent on as one (`public: acl`): the provider's ACLs decide */
+  unsigned?: boolean;
 }
 
 export async function send(up: Upstream, upstreamBucket: string, r: SendRequest): Promise<UpstreamResponse> {
@@ -57,8 +59,12 @@ export async function send(up: Upstream, upstreamBucket: string, r: SendRequest)
     for (const [n, v] of outbound.query) q.append(n, v);
     return forwardLocal(up, {
       method: r.method, bucket: upstreamBucket, query: q, headers: outbound.headers, ...(r.key !== undefined ? { key: r.key } : {}),
-      ...(r.requestId !== undefined ? { requestId: r.requestId } : {}),
+      ...(r.requestId !== undefined ? { requestId: r.requestId } : {}), ...(r.unsigned ? { anonymous: true } : {}),
     }, body ? (body.buffer ? Readable.from([body.buffer]) : body.stream) : null);
+  }
+  if (r.unsigned) {
+    // No credentials of ours travel: the provider sees the anonymous request the client sent.
+    return forward(up, outbound, { ...outbound.headers, host: outbound.host }, body ? body.buffer ?? body.stream : null, r.signal, r.observer);
   }
   const hex = r.declaredSha256 && HEX64.test(r.declaredSha256) ? r.declaredSha256 : undefined;
   let payloadHash = !body || body.length === 0 ? EMPTY_SHA256 : hex ?? 'UNSIGNED-PAYLOAD';

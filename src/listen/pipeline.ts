@@ -11,7 +11,8 @@ import { authenticateRequest, principalName } from '../sts/inbound.js';
 import { isStsRequest, serveSts } from '../sts/endpoint.js';
 import { classify, QueryView, type Operation } from '../authorize/operation.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
-import { allows, publicAllows, requireGrant, visibleBuckets } from '../authorize/grants.js';
+import { allows, requireGrant, visibleBuckets } from '../authorize/grants.js';
+import { anonymousAccess } from '../authorize/anonymous.js';
 import { findRoute, parseCopySource, type Route } from '../route/route.js';
 import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
 import { callUpstream, text } from '../forward/client.js';
@@ -204,9 +205,11 @@ async function run(
   const route = findRoute(cfg, address.bucket);
   ctx.route = route;
   const listPrefix = query.get('prefix') ?? undefined;
+  // An anonymous request on a `public: acl` bucket goes on unsigned: the provider's ACLs decide.
+  const anonymous = auth.key ? undefined : anonymousAccess(route.route, op);
   const granted = auth.key
     ? allows(auth.key, op.action, route.clientBucket, address.key, listPrefix)
-    : publicAllows(route.route, op.action);
+    : anonymous !== 'refused';
   requireGrant(granted);
 
   // The client's headers go on as they are (buildOutbound picks what travels); a copy only when
@@ -241,6 +244,7 @@ async function run(
     queryAuth: auth.kind === 'v4-query' || auth.kind === 'v2-query',
     signal, observer: observer(deps.metrics), requestId: ctx.id,
   };
+  if (anonymous === 'unsigned') sendReq.unsigned = true;
   if (address.key !== undefined) sendReq.key = address.key;
   if (auth.payloadHash) sendReq.declaredSha256 = auth.payloadHash;
   if (body) sendReq.body = body;

@@ -62,7 +62,9 @@ export async function serveMigrate(ctx: ServeContext): Promise<void> {
   const oldReq: SendRequest = { ...ctx.sendReq, headers: { ...ctx.sendReq.headers } };
   // Only a plain whole-object read is copied: a Range, a condition or a response-* override
   // shapes the client's answer, never the object stored at the new provider.
-  const copy = route.route.copyOnRead === true && op.name === 'GetObject' && plainRead(ctx.sendReq);
+  // An anonymous read (sent unsigned, the provider's ACLs deciding) is never copied: the copy would
+  // not carry the old side's ACL, and could make a private object public or the reverse.
+  const copy = route.route.copyOnRead === true && op.name === 'GetObject' && plainRead(ctx.sendReq) && !ctx.sendReq.unsigned;
   if (copy && old.upstream.profile.checksums.checksumMode) oldReq.headers['x-amz-checksum-mode'] = 'ENABLED';
   const o = await send(old.upstream, old.upstreamBucket, oldReq);
   if (!copy || o.status !== 200) return ctx.respondWith(old, o);

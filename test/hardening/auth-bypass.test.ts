@@ -245,6 +245,9 @@ describe('path tricks cannot leave a key\'s grants', () => {
     // Whatever reached the upstream stayed inside the grant: bucket media, and for the
     // prefix key a key under public/ (dot segments are part of an S3 key, never resolved).
     for (const q of upstream.requests.slice(before)) {
+      // A path read as the service (ListBuckets) makes s3gate list the provider's buckets for
+      // their creation dates, with its own key; only the key's visible buckets are answered.
+      if (q.operation === 'ListBuckets') continue;
       expect(q.bucket).toBe('media');
       if (key === K_PREFIX && q.key !== undefined) expect(q.key.startsWith('public/')).toBe(true);
       if (key === K_UNI && q.key !== undefined) expect(q.key.startsWith(NFC)).toBe(true);
@@ -412,7 +415,11 @@ describe('after all of it', () => {
   it('no request left for an unconfigured address', () => {
     expect(other.requests).toHaveLength(0);
     expect(trap.connections()).toBe(0);
-    // Every request the configured upstream saw was signed by s3gate's upstream key.
-    for (const q of upstream.requests) expect(q.accessKeyId).toBe(UP_KEY.accessKeyId);
+    // Every request the configured upstream saw was signed by s3gate's upstream key, but for
+    // anonymous object reads and listings, which `public: acl` (the default) sends on unsigned.
+    for (const q of upstream.requests) {
+      if (q.accessKeyId === undefined) expect(['GetObject', 'HeadObject', 'ListObjects', 'ListObjectsV2']).toContain(q.operation);
+      else expect(q.accessKeyId).toBe(UP_KEY.accessKeyId);
+    }
   });
 });
