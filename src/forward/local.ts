@@ -9,9 +9,6 @@ import { errorXml, S3Error } from '../s3/errors.js';
 
 const stores = new WeakMap<Upstream, LocalStore>();
 
-/** Set once src/local/ reads LocalRequest.anonymous and decides by canned ACLs. */
-const LOCAL_STORE_DECIDES_ANONYMOUS = false;
-
 /**
  * Creates each local upstream's directory, as `s3gate check` promises ("it will be created"), so
  * a fresh store is ready before its first bucket. What cannot be created is returned, for the
@@ -39,13 +36,6 @@ export async function forwardLocal(
   if (!store) {
     store = new LocalStore(up.path!);
     stores.set(up, store);
-  }
-  // Until the store decides anonymous requests by its canned ACLs (LocalRequest.anonymous, the
-  // store's half of #19), an unsigned request gets nothing from it.
-  if (req.anonymous && !LOCAL_STORE_DECIDES_ANONYMOUS) {
-    body?.resume();
-    const xml = req.method === 'HEAD' ? '' : errorXml(new S3Error('AccessDenied'), `/${req.bucket ?? ''}${req.key !== undefined ? '/' + req.key : ''}`, req.requestId ?? 'LOCAL');
-    return { status: 403, headers: { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(xml)) }, body: Readable.from([Buffer.from(xml)]) };
   }
   let r;
   try {

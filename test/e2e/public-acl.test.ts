@@ -4,10 +4,14 @@
 // the provider would answer an anonymous client directly is what the client gets through s3gate.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { startCli } from '../helpers/cli.js';
 import { client, DOMAIN, GW_KEY, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 
+const ROOT = join(import.meta.dirname, '../..');
 const run = Math.random().toString(36).slice(2, 8);
 const B = { acl: `edges-acl-${run}`, policy: `edges-policy-${run}` };
 const GRANTS = [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] }];
@@ -104,7 +108,7 @@ print(json.dumps(out))
 
 const code = (xml: string) => /<Code>([^<]*)<\/Code>/.exec(xml)?.[1];
 
-describe.each([['RGW 16', 'media', 'files.example.test']] as const)('the seeds\' public-URL flow against %s', (_n, bucket, customDomain) => {
+describe.each([['RGW 16', 'media', 'files.example.test'], ['the local store', 'lmedia', 'lfiles.example.test']] as const)('the seeds\' public-URL flow against %s', (_n, bucket, customDomain) => {
   it('private, refused; put_object_acl public-read, readable (also on the custom domain); ACL on upload, readable at once; the neighbour stays private', async () => {
     const out = await seedsFlow(`http://${DOMAIN}:${port}`, bucket, customDomain);
     expect(out.private![0]).toBe(403);
@@ -140,14 +144,33 @@ describe('where s3gate refuses anonymous requests itself', () => {
     expect(code(await r.text())).toBe('AccessDenied');
   });
 
-  it('the "*" route refuses anonymous requests unless it says public: acl; the local store refuses them until it decides by its ACLs', async () => {
+  it('the "*" route refuses anonymous requests unless it says public: acl', async () => {
     await client(gw.url, GW_KEY, { forcePathStyle: true }).send(new PutObjectCommand({ Bucket: 'elsewhere', Key: 'open.txt', Body: 'open', ACL: 'public-read' }));
     expect((await fetch(`${gw.url}/elsewhere/open.txt`)).status).toBe(403);
-    await client(gw.url, GW_KEY, { forcePathStyle: true }).send(new PutObjectCommand({ Bucket: 'lmedia', Key: 'secret.txt', Body: 'secret' }));
-    expect((await fetch(`${gw.url}/lmedia/secret.txt`)).status).toBe(403);
   });
 
   it('anonymous ListBuckets is refused', async () => {
     expect((await fetch(`${gw.url}/`)).status).toBe(403);
+  });
+});
+
+describe('the default proxy.yaml', () => {
+  it('says public: acl on its "*" local store, so the seeds\' flow works on npm start', async () => {
+    const dir = tmpDir('s3gate-default-acl-');
+    writeFileSync(join(dir, 'proxy.yaml'), readFileSync(join(ROOT, 'proxy.yaml')));
+    const cli = await startCli(['--config', join(dir, 'proxy.yaml'), '--listen', '127.0.0.1:0'], { cwd: dir });
+    try {
+      const s3 = new S3Client({ endpoint: `http://localhost:${cli.port}`, region: 'us-east-1', forcePathStyle: true, maxAttempts: 1,
+        credentials: { accessKeyId: 'S3GATEDEMOKEY', secretAccessKey: 's3gate-demo-secret-change-me' } });
+      await s3.send(new CreateBucketCommand({ Bucket: 'demo' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'demo', Key: 'public.txt', Body: 'hello', ACL: 'public-read' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'demo', Key: 'private.txt', Body: 'secret' }));
+      const pub = await fetch(`http://localhost:${cli.port}/demo/public.txt`);
+      expect([pub.status, await pub.text()]).toEqual([200, 'hello']);
+      expect((await fetch(`http://localhost:${cli.port}/demo/private.txt`)).status).toBe(403);
+    } finally {
+      cli.child.kill('SIGTERM');
+      await cli.exited;
+    }
   });
 });
