@@ -9,7 +9,7 @@
 // files, a data file no sidecar names) is removed the first time this process touches the bucket.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { S3Error } from '../s3/errors.js';
 import { isNotFound } from './http.js';
 import { keyToFileName } from './keys.js';
@@ -33,9 +33,32 @@ export interface CompletedUpload {
   completed: number;
 }
 
+// Several workers (src/workers/) may serve one store. Files a write has in flight carry the
+// writer's pid, so a process sweeping after a crash removes only what a dead process (or itself,
+// before it wrote anything there) left, never a live worker's write in progress.
+const PID = process.pid.toString(16).padStart(8, '0').slice(-8);
+
 function freshName(base: string): string {
-  return `${base}~${randomBytes(8).toString('hex')}`;
+  return `${base}~${PID}${randomBytes(4).toString('hex')}`;
 }
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return false; // ours: nothing in flight where we sweep
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Whether a file named by a writer (`<pid hex>-...` or `...~<pid hex><random>`) may be swept. */
+function writerGone(name: string): boolean {
+  const m = /^([0-9a-f]{8})-/.exec(name) ?? /~([0-9a-f]{8})[0-9a-f]{8}$/.exec(name);
+  return m ? !alive(parseInt(m[1]!, 16)) : true;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Disk {
   readonly root: string;
@@ -63,13 +86,57 @@ export class Disk {
   dataPath(b: string, meta: ObjectMeta): string {
     return join(this.root, b, meta.data ?? keyToFileName(meta.key));
   }
+  /** The cross-process lock file of one key's writes. */
+  keyLock(b: string, key: string): string {
+    return this.sysDir(b, 'meta', keyToFileName(key) + '.lock');
+  }
+  uploadLock(b: string, uploadId: string): string {
+    return this.uploadDir(b, uploadId) + '.lock';
+  }
   uploadDir(b: string, uploadId: string): string {
     // Upload ids are ours (hex); anything else cannot name an upload and must not name a path.
     if (!/^[0-9a-f]{32}$/.test(uploadId)) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
     return this.sysDir(b, 'uploads', uploadId);
   }
 
-  async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Turns within this process (a promise chain) and across the processes serving the store (an
+   * O_EXCL lock file holding the holder's pid; a dead holder's lock is broken), so a conditional
+   * write's check and commit are one step even with several workers.
+   */
+  async withLock<T>(id: string, fn: () => Promise<T>, lockFile?: string): Promise<T> {
+    return this.withTurn(id, async () => (lockFile ? this.withLockFile(lockFile, fn) : fn()));
+  }
+
+  private async withLockFile<T>(path: string, fn: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        const fh = await open(path, 'wx');
+        try {
+          await fh.writeFile(String(process.pid));
+        } finally {
+          await fh.close();
+        }
+        break;
+      } catch (e) {
+        if (isNotFound(e) && i === 0) {
+          await mkdir(dirname(path), { recursive: true });
+          continue;
+        }
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const holder = Number(await readFile(path, 'utf8').catch(() => ''));
+        if (holder > 0 && holder !== process.pid && !alive(holder)) await rm(path, { force: true });
+        else await sleep(Math.min(1 + i, 20));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
+
+  private async withTurn<T>(id: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(id) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
@@ -167,7 +234,7 @@ export class Disk {
    */
   async spool(b: string, source: AsyncIterable<Buffer | string>, observe?: (chunk: Buffer) => void): Promise<Spooled> {
     await this.ensureSys(b);
-    const path = this.sysDir(b, 'tmp', randomUUID());
+    const path = this.sysDir(b, 'tmp', `${PID}-${randomUUID()}`);
     const fh = await open(path, 'wx');
     const md5 = createHash('md5');
     let size = 0;
@@ -190,7 +257,7 @@ export class Disk {
   }
 
   async writeJsonAtomic(b: string, dest: string, value: unknown): Promise<void> {
-    const tmp = this.sysDir(b, 'tmp', randomUUID() + '.json');
+    const tmp = this.sysDir(b, 'tmp', `${PID}-${randomUUID()}.json`);
     const fh = await open(tmp, 'wx');
     try {
       await fh.writeFile(JSON.stringify(value));
@@ -216,7 +283,7 @@ export class Disk {
         meta.data = name;
         await this.writeJsonAtomic(b, this.metaPath(b, meta.key), meta);
         if (current) await rm(this.dataPath(b, current), { force: true });
-      });
+      }, this.keyLock(b, meta.key));
     } finally {
       await rm(tmpData, { force: true });
     }
@@ -230,7 +297,7 @@ export class Disk {
       await this.ensureSys(b);
       await this.writeJsonAtomic(b, this.metaPath(b, key), next);
       return next;
-    });
+    }, this.keyLock(b, key));
   }
 
   async removeObject(b: string, key: string): Promise<void> {
@@ -239,7 +306,7 @@ export class Disk {
       // Sidecar first: once it is gone the object is gone, whatever happens to the data.
       await rm(this.metaPath(b, key), { force: true });
       await rm(current ? this.dataPath(b, current) : join(this.bucketDir(b), keyToFileName(key)), { force: true });
-    });
+    }, this.keyLock(b, key));
   }
 
   async allObjects(b: string): Promise<ObjectMeta[]> {
@@ -329,7 +396,7 @@ export class Disk {
         await rename(tmpData, join(dir, part.data));
         await this.writeJsonAtomic(b, join(dir, `${part.partNumber}.json`), part);
         if (previous) await rm(this.partPath(b, uploadId, previous), { force: true });
-      });
+      }, this.uploadLock(b, uploadId));
     } catch (e) {
       if (isNotFound(e)) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
       throw e;
@@ -360,10 +427,10 @@ export class Disk {
         throw e;
       }
     };
-    for (const n of await list(this.sysDir(b, 'tmp'))) await rm(this.sysDir(b, 'tmp', n), { force: true, recursive: true });
+    for (const n of await list(this.sysDir(b, 'tmp'))) if (writerGone(n)) await rm(this.sysDir(b, 'tmp', n), { force: true, recursive: true });
     const named = new Set((await this.allObjects(b)).map((m) => m.data).filter((d): d is string => d !== undefined));
     for (const n of await list(this.bucketDir(b))) {
-      if (VERSIONED.test(n) && !named.has(n)) await rm(join(this.bucketDir(b), n), { force: true });
+      if (VERSIONED.test(n) && !named.has(n) && writerGone(n)) await rm(join(this.bucketDir(b), n), { force: true });
     }
     for (const id of await list(this.sysDir(b, 'uploads'))) {
       if (!/^[0-9a-f]{32}$/.test(id)) continue;
@@ -374,7 +441,7 @@ export class Disk {
       }
       const parts = new Set((await this.readParts(b, id)).map((p) => p.data).filter((d): d is string => d !== undefined));
       for (const n of await list(this.uploadDir(b, id))) {
-        if (VERSIONED.test(n) && !parts.has(n)) await rm(join(this.uploadDir(b, id), n), { force: true });
+        if (VERSIONED.test(n) && !parts.has(n) && writerGone(n)) await rm(join(this.uploadDir(b, id), n), { force: true });
       }
     }
   }

@@ -154,3 +154,25 @@ describe('a gateway killed in the middle of a copy or a complete', () => {
     }
   }, 300_000);
 });
+
+describe('the local store served by two workers', () => {
+  // Each worker is its own process with its own in-process locks: only the store's lock files make
+  // a conditional write's check and commit one step across them.
+  it('of 32 racing If-None-Match: * PUTs of one key exactly one succeeds', async () => {
+    const dir = tmpDir('s3gate-workers-');
+    copyFileSync(join(ROOT, 'proxy.yaml'), join(dir, 'proxy.yaml'));
+    const gw = await start(['--config', join(dir, 'proxy.yaml')], { cwd: dir, env: { S3GATE_LISTEN: '127.0.0.1:0', S3GATE_WORKERS: '2' } });
+    try {
+      const clients = Array.from({ length: 8 }, () => new S3Client({ endpoint: `http://localhost:${gw.port}`, region: 'us-east-1', forcePathStyle: true, credentials: DEMO, maxAttempts: 1 }));
+      await clients[0]!.send(new CreateBucketCommand({ Bucket: 'workers' }));
+      for (let round = 0; round < 3; round++) {
+        const results = await Promise.all(Array.from({ length: 32 }, (_, i) =>
+          clients[i % 8]!.send(new PutObjectCommand({ Bucket: 'workers', Key: `once-${round}`, Body: `writer ${i}`, IfNoneMatch: '*' })).then(() => 200, (e: { $metadata: { httpStatusCode: number } }) => e.$metadata.httpStatusCode)));
+        expect(results.filter((s) => s === 200)).toHaveLength(1);
+        expect(results.filter((s) => s === 412)).toHaveLength(31);
+      }
+    } finally {
+      await stop(gw.child);
+    }
+  }, 120_000);
+});

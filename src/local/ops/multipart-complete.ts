@@ -72,5 +72,5 @@ export const completeMultipartUpload: Operation = async (d, r) => {
     const completed: CompletedUpload = { key, etag: meta.etag, location: `/${b}/${encodeURIComponent(key).replace(/%2F/g, '/')}`, completed: Date.now() };
     await d.markCompleted(b, uploadId, completed);
     return answer(b, completed);
-  });
+  }, d.uploadLock(b, uploadId));
 };
