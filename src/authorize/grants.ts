@@ -1,5 +1,8 @@
 import type { Action, BucketRoute, GatewayKey } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
+import { LISTINGS } from './operation.js';
+import type { RequestView } from './view.js';
+import type { AnonymousAccess } from './anonymous.js';
 
 /** Does the key hold `action` on bucket (and key, for prefix-limited grants)? */
 export function allows(key: GatewayKey, action: Action, bucket: string, objectKey?: string, listPrefix?: string): boolean {
@@ -14,6 +17,46 @@ export function allows(key: GatewayKey, action: Action, bucket: string, objectKe
     return true;
   }
   return false;
+}
+
+/** Does the key hold `action` on the whole bucket: a grant with no prefix? */
+export function allowsWholeBucket(key: GatewayKey, action: Action, bucket: string): boolean {
+  return key.allow.some((g) => (g.bucket === '*' || g.bucket === bucket) && g.actions.includes(action) && !g.prefix);
+}
+
+/**
+ * The decision on a request's one view: every resource it names is inside the key's grants.
+ * The target object; a listing's own prefix; the whole bucket for anything else at bucket level
+ * (its settings, creating or deleting it); the copy source. DeleteObjects' keys are in its body:
+ * here the key must hold delete on the bucket at all, and `deleteKeysAllowed` checks each key
+ * once the body is read.
+ */
+export function authorizeView(view: RequestView, key: GatewayKey | undefined, bucket: string, anonymous?: AnonymousAccess): void {
+  const op = view.operation;
+  if (op.name === 'RenameObject') throw new S3Error('NotImplemented', 'RenameObject is not supported.');
+  if (!(key ? keyAllows(key, view, bucket) : anonymousAllows(view, anonymous))) throw new S3Error('AccessDenied');
+}
+
+function keyAllows(key: GatewayKey, view: RequestView, bucket: string): boolean {
+  const op = view.operation;
+  const src = view.copySource;
+  if (src && !allows(key, 'read', src.bucket, src.key)) return false;
+  if (view.key !== undefined) return allows(key, op.action, bucket, view.key);
+  if (LISTINGS.has(op.name)) return allows(key, op.action, bucket, undefined, view.listPrefix);
+  if (op.name === 'DeleteObjects') return key.allow.some((g) => (g.bucket === '*' || g.bucket === bucket) && g.actions.includes('delete'));
+  return allowsWholeBucket(key, op.action, bucket);
+}
+
+/** Anonymous: what the bucket's `public` setting allows (authorize/anonymous.ts), never a copy or a bucket's settings. */
+function anonymousAllows(view: RequestView, anonymous: AnonymousAccess | undefined): boolean {
+  if (view.copySource) return false;
+  if (view.key === undefined && !LISTINGS.has(view.operation.name)) return false;
+  return anonymous !== undefined && anonymous !== 'refused';
+}
+
+/** Every key of a DeleteObjects body inside the key's delete grants. */
+export function deleteKeysAllowed(key: GatewayKey, bucket: string, keys: readonly string[]): boolean {
+  return keys.every((k) => allows(key, 'delete', bucket, k));
 }
 
 /** Anonymous access as the bucket's `public` setting says. */

@@ -226,6 +226,8 @@ function parseKeys(c: Checker, raw: unknown, bucketNames: Set<string>, defaults:
           c.fail(`${gp}.bucket`, `no bucket "${bucket}"; known: ${[...bucketNames].join(', ') || '(none)'}`);
         }
         const prefix = c.str(g, 'prefix', gp, { optional: true });
+        // A blank prefix would grant the whole bucket: that must be said by leaving prefix out.
+        if (g.prefix === null || (prefix !== undefined && prefix.trim() === '')) c.fail(`${gp}.prefix`, 'must not be empty; leave prefix out to grant the whole bucket');
         const actions = c.strList(g, 'actions', gp);
         if (actions.length === 0) c.fail(`${gp}.actions`, `must list at least one of ${ACTIONS.join(', ')}`);
         for (const a of actions) if (!ACTIONS.includes(a as Action)) c.fail(`${gp}.actions`, `unknown action "${a}"; known: ${ACTIONS.join(', ')}`);

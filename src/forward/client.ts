@@ -37,7 +37,7 @@ export async function callUpstream(up: Upstream, call: UpstreamCall): Promise<Up
     }, body === null ? null : Buffer.isBuffer(body) ? Readable.from([body]) : body);
   }
   const outbound = buildOutbound(up, {
-    method: call.method, query: call.query ?? [], headers, queryAuth: false,
+    method: call.method, query: call.query ?? [], headers,
     ...(call.bucket !== undefined ? { upstreamBucket: call.bucket } : {}), ...(call.key !== undefined ? { key: call.key } : {}),
   });
   const payloadHash = body === null || length === 0 ? EMPTY_SHA256 : 'UNSIGNED-PAYLOAD';

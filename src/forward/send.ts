@@ -28,11 +28,10 @@ export interface SendRequest {
   operation: string;
   method: string;
   key?: string;
-  /** decoded query pairs as the client sent them */
+  /** decoded query pairs that travel (authorize/view.ts) */
   query: [string, string][];
-  headers: Record<string, string | string[] | undefined>;
-  /** the client used query auth: its auth parameters must not travel on */
-  queryAuth: boolean;
+  /** the headers that travel (authorize/view.ts) */
+  headers: Record<string, string>;
   /** the client's declared x-amz-content-sha256 */
   declaredSha256?: string;
   body?: OutgoingBody;
@@ -45,7 +44,7 @@ export interface SendRequest {
 }
 
 export async function send(up: Upstream, upstreamBucket: string, r: SendRequest): Promise<UpstreamResponse> {
-  const input: OutboundInput = { method: r.method, upstreamBucket, query: r.query, headers: r.headers, queryAuth: r.queryAuth };
+  const input: OutboundInput = { method: r.method, upstreamBucket, query: r.query, headers: r.headers };
   if (r.key !== undefined) input.key = r.key;
   const outbound = buildOutbound(up, input);
   if (!up.profile.checksums.checksumMode && outbound.headers['x-amz-checksum-mode'] !== undefined) delete outbound.headers['x-amz-checksum-mode'];

@@ -6,14 +6,16 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { resolveAddress, type Address } from '../addressing/resolve.js';
-import type { Authenticated, AuthInput } from '../authenticate/index.js';
+import { signedWith, type Authenticated, type AuthInput } from '../authenticate/index.js';
 import { authenticateRequest, principalName } from '../sts/inbound.js';
 import { isStsRequest, serveSts } from '../sts/endpoint.js';
-import { classify, QueryView, type Operation } from '../authorize/operation.js';
+import type { Operation } from '../authorize/operation.js';
+import { authorizeView, visibleBuckets } from '../authorize/grants.js';
+import { copySourceHeader, copySourceParts, requestView } from '../authorize/view.js';
+import { authorizedDeleteBody } from '../authorize/delete-objects.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
-import { allows, requireGrant, visibleBuckets } from '../authorize/grants.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
-import { findRoute, parseCopySource, type Route } from '../route/route.js';
+import { findRoute, type Route } from '../route/route.js';
 import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
 import { callUpstream, text } from '../forward/client.js';
 import { send, type SendRequest } from '../forward/send.js';
@@ -24,7 +26,7 @@ import { preflight, responseCors } from '../cors/cors.js';
 import type { Limiter } from '../limits/limiter.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, errorXml, escapeXml, isS3Error } from '../s3/errors.js';
-import { parseQuery, uriEncode } from '../signing/sigv4.js';
+import { parseQuery } from '../signing/sigv4.js';
 import { inboundBody, needsWholeBody, readSmall, wholeBody } from './body.js';
 import { processBodyBudget } from '../limits/body-budget.js';
 import { clientHost } from './forwarded.js';
@@ -168,8 +170,10 @@ async function run(
   }
 
   const pairs = parseQuery(address.rawQuery);
-  const query = new QueryView(pairs);
-  let op = classify(method, address.bucket, address.key, query, headers);
+  // The one view of the request: what is authorized below is exactly what is forwarded.
+  const scheme = signedWith(headers, address.rawQuery);
+  let view = requestView(method, address.bucket, address.key, pairs, headers, scheme === 'v4-query' || scheme === 'v2-query');
+  let op = view.operation;
   ctx.op = op;
   const corsRoute = address.bucket ? cfg.buckets.get(address.bucket) ?? cfg.buckets.get('*') : undefined;
   if (corsRoute?.cors) Object.assign(ctx.replyHeaders, responseCors(corsRoute.cors, origin, method));
@@ -184,8 +188,11 @@ async function run(
   const form = op.name === 'PostObject' && address.bucket && address.key === undefined
     ? await receivePostForm(cfg, req, res, headers, address, ctx, expectContinue) : undefined;
   if (form) {
-    // The request's own headers say nothing about the object: only the signed fields do.
-    ({ address, op, headers } = form.view(address));
+    // The request's own headers say nothing about the object: only the signed fields do. From
+    // here on the request is the form's PutObject: its one view is built from the form.
+    ({ address, headers } = form.view(address));
+    view = requestView('PUT', address.bucket, address.key, [], headers as Record<string, string>, false);
+    op = view.operation;
   }
   const auth = form?.auth ?? authenticateRequest(authInput, cfg, deps.metrics);
   ctx.auth = auth;
@@ -204,27 +211,19 @@ async function run(
 
   const route = findRoute(cfg, address.bucket);
   ctx.route = route;
-  const listPrefix = query.get('prefix') ?? undefined;
   // An anonymous request on a `public: acl` bucket goes on unsigned: the provider's ACLs decide.
   const anonymous = auth.key ? undefined : anonymousAccess(route.route, op);
-  const granted = auth.key
-    ? allows(auth.key, op.action, route.clientBucket, address.key, listPrefix)
-    : anonymous !== 'refused';
-  requireGrant(granted);
+  authorizeView(view, auth.key, route.clientBucket, anonymous);
 
-  // The client's headers go on as they are (buildOutbound picks what travels); a copy only when
-  // the copy source must name the provider's bucket.
-  let outHeaders = headers;
-  const copySource = headers['x-amz-copy-source'];
-  let src: ReturnType<typeof parseCopySource> | undefined;
-  if (typeof copySource === 'string') {
-    src = parseCopySource(copySource);
-    const srcRoute = findRoute(cfg, src.bucket);
-    requireGrant(auth.key ? allows(auth.key, 'read', src.bucket, src.key) : false);
+  // The view's headers go on as they are; the copy source is rendered from the authorized one,
+  // under the provider's name for its bucket.
+  let outHeaders = view.headers;
+  if (view.copySource) {
+    const srcRoute = findRoute(cfg, view.copySource.bucket);
     if (srcRoute.upstream !== route.upstream) {
       throw new S3Error('NotImplemented', 'Copying between buckets on different upstreams is not supported; download and upload instead.');
     }
-    outHeaders = { ...headers, 'x-amz-copy-source': `/${uriEncode(srcRoute.upstreamBucket, false)}/${uriEncode(src.key, true)}${src.rest}` };
+    outHeaders = { ...view.headers, 'x-amz-copy-source': copySourceHeader(srcRoute.upstreamBucket, view.copySource) };
   }
 
   const hasBody = method === 'PUT' || method === 'POST';
@@ -238,15 +237,21 @@ async function run(
   } else if (body && !twoTargets) {
     body = await readSmall(body);
   }
+  let declaredSha256 = auth.payloadHash;
+  if (body && op.name === 'DeleteObjects') {
+    // Its keys are resources too: each is authorized, and the body re-written from what was.
+    const rewritten = await authorizedDeleteBody(body, view.headers, auth.key, route.clientBucket);
+    body = rewritten;
+    declaredSha256 = rewritten.sha256;
+  }
 
   const sendReq: SendRequest = {
-    operation: op.name, method: form ? 'PUT' : method, query: form ? [] : pairs, headers: outHeaders,
-    queryAuth: auth.kind === 'v4-query' || auth.kind === 'v2-query',
+    operation: op.name, method: form ? 'PUT' : method, query: view.query, headers: outHeaders,
     signal, observer: observer(deps.metrics), requestId: ctx.id,
   };
   if (anonymous === 'unsigned') sendReq.unsigned = true;
   if (address.key !== undefined) sendReq.key = address.key;
-  if (auth.payloadHash) sendReq.declaredSha256 = auth.payloadHash;
+  if (declaredSha256) sendReq.declaredSha256 = declaredSha256;
   if (body) sendReq.body = body;
   if (route.route.mode === 'route') {
     const r = await send(route.upstream, route.upstreamBucket, sendReq);
@@ -260,7 +265,7 @@ async function run(
       : respond(cfg, ctx, address, req, res, r, op, up, ctx.replyHeaders),
     respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.replyHeaders),
   };
-  if (src) serve.copySource = src;
+  if (view.copySource) serve.copySource = copySourceParts(view.copySource);
   return route.route.mode === 'migrate' ? serveMigrate(serve) : serveMirror(serve);
 }
 

@@ -2,6 +2,7 @@
 // the client headers that mean something to S3, and a fresh signature with the provider's key.
 import type { Upstream } from '../config/types.js';
 import { uriEncode } from '../signing/sigv4.js';
+import { travels } from '../authorize/view.js';
 
 export interface OutboundRequest {
   /** scheme://host[:port] to connect to */
@@ -18,28 +19,14 @@ export interface OutboundRequest {
   bucketInHost?: string;
 }
 
-// Hop-by-hop headers, the client's own auth, and proxy bookkeeping never travel upstream.
-const DROP = new Set([
-  'host', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding',
-  'upgrade', 'expect', 'authorization', 'x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token',
-  'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-real-ip',
-  'content-length', 'x-amz-decoded-content-length', 'x-amz-trailer', 'date',
-]);
-
-// Query parameters that carried the client's signature (SigV4 and SigV2 query auth).
-const AUTH_QUERY = new Set([
-  'x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature',
-  'x-amz-security-token', 'x-amz-content-sha256', 'awsaccesskeyid', 'signature', 'expires',
-]);
-
 export interface OutboundInput {
   method: string;
   upstreamBucket?: string;
   key?: string;
+  /** the query that travels, as authorize/view.ts left it (or s3gate's own) */
   query: [string, string][];
-  headers: Record<string, string | string[] | undefined>;
-  /** auth via query v2 uses Expires; other clients may send an `expires` that is not ours to drop */
-  queryAuth: boolean;
+  /** the headers that travel, as authorize/view.ts left them (or s3gate's own) */
+  headers: Record<string, string>;
 }
 
 export function upstreamTarget(up: Upstream, bucket: string | undefined): { origin: string; host: string; pathPrefix: string } {
@@ -56,29 +43,12 @@ export function buildOutbound(up: Upstream, input: OutboundInput): OutboundReque
   const { origin, host, pathPrefix } = upstreamTarget(up, input.upstreamBucket);
   const keyPath = input.key !== undefined ? '/' + uriEncode(input.key, true) : '';
   const path = (pathPrefix + keyPath) || '/';
+  // The request's view already decided what travels: it is sent as it is, nothing moved or
+  // added. Hop-by-hop headers are still kept back, for s3gate's own requests.
   const headers: Record<string, string> = {};
-  for (const name in input.headers) {
-    const v = input.headers[name];
-    if (v === undefined || DROP.has(name)) continue;
-    headers[name] = Array.isArray(v) ? v.join(',') : v;
-  }
-  const query: [string, string][] = [];
-  for (const [n, v] of input.query) {
-    const lower = n.toLowerCase();
-    if (input.queryAuth && AUTH_QUERY.has(lower)) continue;
-    // Presigned URLs carry x-amz-* request headers hoisted into the query; header auth upstream
-    // wants them back as headers.
-    // The JS SDK presigns PUTs with the CRC32 of an empty body whatever is uploaded later; no
-    // provider applies it, so neither does s3gate (docs/checksums.md).
-    if (input.queryAuth && (lower.startsWith('x-amz-checksum') || lower === 'x-amz-sdk-checksum-algorithm')) continue;
-    if (input.queryAuth && lower.startsWith('x-amz-')) {
-      headers[lower] = v;
-      continue;
-    }
-    query.push([n, v]);
-  }
+  for (const name in input.headers) if (travels(name)) headers[name] = input.headers[name]!;
+  const out: OutboundRequest = { origin, host, method: input.method, path, query: input.query, headers };
   const virtual = input.upstreamBucket !== undefined && up.profile.addressing === 'virtual';
-  const out: OutboundRequest = { origin, host, method: input.method, path, query, headers };
   if (virtual) out.bucketInHost = input.upstreamBucket;
   return out;
 }

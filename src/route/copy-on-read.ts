@@ -42,8 +42,8 @@ export function plainRead(r: SendRequest): boolean {
   for (const [name] of r.query) {
     const n = name.toLowerCase();
     if (NEUTRAL_QUERY.has(n)) continue;
-    // Presigned: X-Amz-* are the signature, or request headers hoisted into the query.
-    if (r.queryAuth && n.startsWith('x-amz-') && !n.startsWith('x-amz-server-side-encryption-customer-')) continue;
+    // A presigned URL's X-Amz-* never get here: the request's view (authorize/view.ts) took its
+    // credentials out and moved the rest into the headers.
     return false;
   }
   for (const h in r.headers) {
@@ -140,7 +140,7 @@ export async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamRespo
   const put = (async () => {
     if (!gate) await decide();
     const r = await send(route.upstream, route.upstreamBucket, {
-      operation: 'PutObject', method: 'PUT', key, query: [], headers: storedHeaders(o, route.upstream), queryAuth: false,
+      operation: 'PutObject', method: 'PUT', key, query: [], headers: storedHeaders(o, route.upstream),
       body: gate ? { stream: gate, length, headers: {} } : { stream: Readable.from([]), buffer: Buffer.alloc(0), length: 0, headers: {} },
       signal: copyAbort,
     });

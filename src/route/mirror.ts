@@ -32,7 +32,7 @@ const CONDITIONS = /^(if-|x-amz-copy-source-if-)/;
 
 function unconditional(h: SendRequest['headers']): SendRequest['headers'] {
   const out: SendRequest['headers'] = {};
-  for (const k in h) if (!CONDITIONS.test(k)) out[k] = h[k];
+  for (const k in h) if (!CONDITIONS.test(k)) out[k] = h[k]!;
   return out;
 }
 

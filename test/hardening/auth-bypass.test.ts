@@ -348,8 +348,12 @@ describe('presigned URLs cannot be widened', () => {
     const g = target(await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'media', Key: 'public/a.txt' }), { expiresIn: 300 }));
     const before = upstream.requests.length;
     const r = await send('GET', g.path, `${g.query}&${extra}`);
-    expect(r.status, r.body).toBe(403);
-    expect(['SignatureDoesNotMatch', 'AccessDenied']).toContain(codeOf(r));
+    // A second value of a parameter already there (x-id) is ambiguous: refused before the signature
+    // is read. The signature's own parameters are authentication's to judge.
+    const name = extra.split('=')[0]!.toLowerCase();
+    const twice = !name.startsWith('x-amz-') && g.query.split('&').some((p) => p.split('=')[0]!.toLowerCase() === name);
+    expect(r.status, r.body).toBe(twice ? 400 : 403);
+    expect(twice ? ['InvalidArgument'] : ['SignatureDoesNotMatch', 'AccessDenied']).toContain(codeOf(r));
     expect(upstream.requests.length).toBe(before);
   });
 

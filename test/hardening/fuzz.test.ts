@@ -12,7 +12,7 @@ import { parseAuthorizationV2, parseQueryAuthV2 } from '../../src/signing/sigv2.
 import { canonicalQuery, canonicalUri, parseQuery, safeDecode, signingKey } from '../../src/signing/sigv4.js';
 import { resolveAddress } from '../../src/addressing/resolve.js';
 import { classify } from '../../src/authorize/operation.js';
-import { parseCopySource } from '../../src/route/route.js';
+import { parseCopySource } from '../../src/authorize/view.js';
 import { AwsChunkedDecoder, inboundPayload, type ChunkedMode } from '../../src/payload/index.js';
 import { listedBuckets, rewriteXml } from '../../src/rewrite/response.js';
 import { buildConfig, ConfigError } from '../../src/config/load.js';

@@ -1,0 +1,190 @@
+// DeleteObjects names its resources in its body. The body is read (bounded), parsed strictly,
+// every key checked against the grant, and the provider is sent a body re-written from what was
+// parsed: whatever the provider's XML parser makes of comments, CDATA, entities or line ends,
+// it can only see the keys that were authorized (docs/security.md, "One view").
+//
+// One key outside the grant refuses the whole request (403 AccessDenied) and nothing is
+// forwarded; S3 itself would delete the others and answer AccessDenied for that key, but a
+// refusal is simpler to reason about and a client that only deletes what it may is unaffected.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { GatewayKey } from '../config/types.js';
+import { escapeXml, S3Error } from '../s3/errors.js';
+import { deleteKeysAllowed } from './grants.js';
+
+/** S3's own limit. */
+export const DELETE_OBJECTS_MAX_KEYS = 1000;
+/**
+ * Room for 1,000 keys of S3's maximum 1,024 bytes with version ids and some escaping (about
+ * 1.2 MB); s3gate's own limit, as S3 publishes none for this body. The same figure as
+ * listen/body.ts's WHOLE_BODY_LIMITS.DeleteObjects, which refuses a longer body before reading
+ * it (and holds its memory under the body budget); this check keeps the parser bounded on its own.
+ */
+export const DELETE_OBJECTS_MAX_BYTES = 2 * 1024 * 1024;
+
+export interface DeleteObject {
+  Key: string;
+  VersionId?: string;
+  ETag?: string;
+  LastModifiedTime?: string;
+  Size?: string;
+}
+
+export interface DeleteRequest {
+  quiet?: string;
+  objects: DeleteObject[];
+}
+
+const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
+const OBJECT_FIELDS = ['Key', 'VersionId', 'ETag', 'LastModifiedTime', 'Size'] as const;
+
+function malformed(): S3Error {
+  return new S3Error('MalformedXML');
+}
+
+function decodeText(s: string): string {
+  if (s.includes('<') || s.includes(']]>')) throw malformed();
+  // XML 1.0 §2.11: a parser turns every CR LF and lone CR into LF.
+  const text = s.replace(/\r\n?/g, '\n');
+  return text.replace(/&([^;]*);?/g, (m, e: string) => {
+    if (!m.endsWith(';')) throw malformed();
+    const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+    if (named[e] !== undefined) return named[e]!;
+    const n = /^#x([0-9a-fA-F]{1,6})$/.exec(e) ? parseInt(e.slice(2), 16) : /^#([0-9]{1,7})$/.exec(e) ? parseInt(e.slice(1), 10) : NaN;
+    if (!Number.isInteger(n) || n > 0x10ffff || (n >= 0xd800 && n <= 0xdfff)) throw malformed();
+    return String.fromCodePoint(n);
+  });
+}
+
+/**
+ * The Delete document, strictly: an optional XML declaration, `<Delete>` (an xmlns attribute at
+ * most), `<Object>` elements of leaf fields and one optional `<Quiet>`. Comments, CDATA, DOCTYPE,
+ * processing instructions, attributes, unknown elements: MalformedXML, since any of them is a
+ * place where two parsers could disagree.
+ */
+export function parseDeleteObjects(xml: string): DeleteRequest {
+  let s = xml.replace(/^\uFEFF/, '');
+  const decl = /^<\?xml\s[^?<>]*\?>/.exec(s);
+  if (decl) s = s.slice(decl[0].length);
+  const root = /^\s*<Delete(\s+xmlns\s*=\s*("[^"<>&]*"|'[^'<>&]*'))?\s*>([\s\S]*)<\/Delete\s*>\s*$/.exec(s);
+  if (!root) throw malformed();
+  let body = root[3]!;
+  const out: DeleteRequest = { objects: [] };
+  const element = /^\s*<([A-Za-z]+)>([\s\S]*?)<\/\1>/;
+  for (;;) {
+    body = body.replace(/^\s+/, '');
+    if (body === '') break;
+    const m = element.exec(body);
+    if (!m) throw malformed();
+    body = body.slice(m[0].length);
+    const [, name, inner] = m as unknown as [string, string, string];
+    if (name === 'Quiet') {
+      if (out.quiet !== undefined) throw malformed();
+      const q = decodeText(inner).trim();
+      if (q !== 'true' && q !== 'false') throw malformed();
+      out.quiet = q;
+    } else if (name === 'Object') {
+      if (out.objects.length === DELETE_OBJECTS_MAX_KEYS) throw new S3Error('MalformedXML', `A DeleteObjects request names at most ${DELETE_OBJECTS_MAX_KEYS} keys`);
+      out.objects.push(parseObject(inner));
+    } else throw malformed();
+  }
+  if (out.objects.length === 0) throw malformed();
+  return out;
+}
+
+function parseObject(inner: string): DeleteObject {
+  const fields: Partial<Record<(typeof OBJECT_FIELDS)[number], string>> = {};
+  let rest = inner;
+  const leaf = /^\s*<([A-Za-z]+)>([^<]*)<\/\1>/;
+  for (;;) {
+    rest = rest.replace(/^\s+/, '');
+    if (rest === '') break;
+    const m = leaf.exec(rest);
+    if (!m) throw malformed();
+    rest = rest.slice(m[0].length);
+    const name = m[1] as (typeof OBJECT_FIELDS)[number];
+    if (!OBJECT_FIELDS.includes(name) || fields[name] !== undefined) throw malformed();
+    fields[name] = decodeText(m[2]!);
+  }
+  if (fields.Key === undefined || fields.Key === '') throw malformed();
+  return fields as DeleteObject;
+}
+
+// Text as any XML parser reads it back: markup escaped, and CR as a reference, since a literal
+// one would become LF.
+function text(s: string): string {
+  return escapeXml(s).replace(/\r/g, '&#13;');
+}
+
+/** The document the provider receives: only what was parsed, in one spelling. */
+export function deleteObjectsXml(req: DeleteRequest): string {
+  let inner = '';
+  for (const o of req.objects) {
+    inner += '<Object>';
+    for (const f of OBJECT_FIELDS) if (o[f] !== undefined) inner += `<${f}>${text(o[f]!)}</${f}>`;
+    inner += '</Object>';
+  }
+  if (req.quiet !== undefined) inner += `<Quiet>${req.quiet}</Quiet>`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="${S3_NS}">${inner}</Delete>`;
+}
+
+/** The body as it goes upstream: what send() reads of a body. */
+export interface WholeXmlBody {
+  readonly stream: Readable;
+  readonly buffer: Buffer;
+  readonly length: number;
+  readonly headers: Record<string, string | null>;
+  /** hex SHA-256 of `buffer`: the payload hash to sign, as the client's was of other bytes */
+  readonly sha256: string;
+}
+
+class RewrittenBody implements WholeXmlBody {
+  readonly length: number;
+  readonly sha256: string;
+  private made?: Readable;
+  constructor(readonly buffer: Buffer, readonly headers: Record<string, string | null>) {
+    this.length = buffer.length;
+    this.sha256 = createHash('sha256').update(buffer).digest('hex');
+  }
+  get stream(): Readable {
+    return (this.made ??= Readable.from([this.buffer]));
+  }
+}
+
+function tooLarge(): S3Error {
+  return new S3Error('MalformedXML', `The DeleteObjects body is larger than ${DELETE_OBJECTS_MAX_BYTES} bytes`);
+}
+
+async function readBounded(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += (c as Buffer).length;
+    if (n > DELETE_OBJECTS_MAX_BYTES) {
+      stream.destroy();
+      throw tooLarge();
+    }
+    parts.push(c as Buffer);
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * Reads the verified body (at most DELETE_OBJECTS_MAX_BYTES), refuses it unless the key may
+ * delete every key it names, and returns the re-written body with a Content-MD5 of its own; the
+ * client's checksums were of the bytes it sent, which no longer travel.
+ */
+export async function authorizedDeleteBody(
+  body: { stream: Readable; buffer?: Buffer; headers: Record<string, string | null> }, headers: Record<string, string>,
+  key: GatewayKey | undefined, bucket: string,
+): Promise<WholeXmlBody> {
+  const xml = body.buffer ?? (await readBounded(body.stream));
+  if (xml.length > DELETE_OBJECTS_MAX_BYTES) throw tooLarge();
+  const req = parseDeleteObjects(xml.toString('utf8'));
+  if (!key || !deleteKeysAllowed(key, bucket, req.objects.map((o) => o.Key))) throw new S3Error('AccessDenied');
+  const buf = Buffer.from(deleteObjectsXml(req), 'utf8');
+  const out: Record<string, string | null> = { ...body.headers };
+  for (const name in headers) if (name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm') out[name] = null;
+  out['content-md5'] = createHash('md5').update(buf).digest('base64');
+  return new RewrittenBody(buf, out);
+}
