@@ -84,10 +84,12 @@ function classifyRequest(method: string, bucket: string | undefined, key: string
   }
   if (key === undefined) {
     if (m === 'GET' || m === 'HEAD') {
-      if (m === 'HEAD') return { name: 'HeadBucket', action: 'list' };
+      // A HEAD is a GET without the body (providers answer it so): with a sub-resource it reads
+      // that sub-resource, and is authorized as the GET.
       if (has(query, 'uploads')) return { name: 'ListMultipartUploads', action: 'list' };
       if (has(query, 'versions')) return { name: 'ListObjectVersions', action: 'list' };
       for (const [sub, op] of BUCKET_SUBRESOURCES) if (has(query, sub)) return { name: `Get${op}`, action: 'read' };
+      if (m === 'HEAD') return { name: 'HeadBucket', action: 'list' };
       if (query.get('list-type') === '2') return { name: 'ListObjectsV2', action: 'list' };
       return { name: 'ListObjects', action: 'list' };
     }

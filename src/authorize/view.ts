@@ -27,8 +27,9 @@ export interface RequestView {
   query: [string, string][];
   /**
    * The headers that travel, one value each: no hop-by-hop headers, no client auth, and the
-   * x-amz-* parameters of a presigned URL moved here. `x-amz-copy-source` is not among them:
-   * it travels as `copySource`, rendered for the provider by `copySourceHeader`.
+   * x-amz-* parameters of a presigned URL moved here. `x-amz-copy-source` is re-rendered from
+   * `copySource` (client bucket name, one encoding); route/ renames the bucket for the provider
+   * with `copySourceHeader`, as it renames the target bucket.
    */
   headers: Record<string, string>;
   copySource?: CopySource;
@@ -111,7 +112,7 @@ export function requestView(
   const copy = headers['x-amz-copy-source'];
   if (copy !== undefined) {
     view.copySource = parseCopySource(copy);
-    delete headers['x-amz-copy-source'];
+    headers['x-amz-copy-source'] = copySourceHeader(view.copySource.bucket, view.copySource);
   }
   for (const [n, v] of query) {
     if (n === 'prefix') view.listPrefix = v;

@@ -196,7 +196,7 @@ async function run(
   }
   const auth = form?.auth ?? authenticateRequest(authInput, cfg, deps.metrics);
   ctx.auth = auth;
-  if (auth.kind === 'v2-header' || auth.kind === 'v2-query') requireSignedOperationV2(op, method, address.bucket, address.key, pairs, headers);
+  if (auth.kind === 'v2-header' || auth.kind === 'v2-query') requireSignedOperationV2(op, method, address.bucket, address.key, view.query, view.headers);
   const keyId = auth.key ? principalName(auth.key) : 'anonymous';
   const slot = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, (kind) => deps.metrics.throttled.inc({ limit: kind, key: keyId }));
   ctx.release = typeof slot === 'function' ? slot : await slot;
