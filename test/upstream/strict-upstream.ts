@@ -12,6 +12,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { LocalStore } from '../../src/local/store.js';
+import { xmlBlocks, xmlLeaf } from '../../src/local/xml.js';
 import { errorXml, S3Error } from '../../src/s3/errors.js';
 import { parseAuthorizationV2, parseQueryAuthV2, signatureV2, stringToSignForRequestV2, verifySignatureV2 } from '../../src/signing/sigv2.js';
 
@@ -41,6 +42,21 @@ export interface RecordedRequest {
   key?: string;
   /** S3 operation name as this upstream classified it, e.g. PutObject */
   operation: string;
+  /**
+   * Every resource the request reads, writes or deletes, read the way this upstream (and its
+   * store) reads it, independently of s3gate's parsing: the target, a copy source (CopyObject,
+   * UploadPartCopy), each key of a DeleteObjects body, a listing's prefix, the bucket itself.
+   * What the request asks for, whether or not it then succeeds.
+   */
+  resources: TouchedResource[];
+}
+
+export interface TouchedResource {
+  /** read/write/delete: one object; list: a listing under `prefix`; bucket: the bucket's settings or the bucket itself */
+  access: 'read' | 'write' | 'delete' | 'list' | 'bucket';
+  bucket: string;
+  key?: string;
+  prefix?: string;
 }
 
 export interface StrictUpstreamOptions {
@@ -332,9 +348,54 @@ export function classify(method: string, bucket: string | undefined, key: string
   return `${m} object`;
 }
 
+// Query names a bucket GET may carry and still be a listing; any other name reads a setting.
+const LISTING_PARAMS = new Set([
+  'prefix', 'delimiter', 'marker', 'max-keys', 'list-type', 'continuation-token', 'start-after', 'fetch-owner', 'encoding-type',
+  'key-marker', 'version-id-marker', 'upload-id-marker', 'max-uploads', 'uploads', 'versions', 'x-id', 'allow-unordered',
+]);
+
+/** The copy source as the local store reads it: decoded whole, then split at the first '/'. */
+function copySourceOf(v: string): { bucket: string; key: string } | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(v.split('?')[0] ?? '');
+  } catch {
+    return undefined;
+  }
+  const s = decoded.startsWith('/') ? decoded.slice(1) : decoded;
+  const at = s.indexOf('/');
+  return at <= 0 ? undefined : { bucket: s.slice(0, at), key: s.slice(at + 1) };
+}
+
+export function touchedResources(method: string, bucket: string | undefined, key: string | undefined, q: URLSearchParams, headers: Record<string, string>, body?: Buffer): TouchedResource[] {
+  const m = method.toUpperCase();
+  if (!bucket) return [];
+  if (!key) {
+    const settings = [...q.keys()].some((n) => !LISTING_PARAMS.has(n));
+    if ((m === 'GET' || m === 'HEAD') && !settings) return [{ access: 'list', bucket, prefix: q.get('prefix') ?? '' }];
+    if (m === 'POST' && q.has('delete')) {
+      const doc = body?.toString('utf8') ?? '';
+      return xmlBlocks(doc, 'Object').map((o) => ({ access: 'delete' as const, bucket, key: xmlLeaf(o, 'Key') ?? '' }));
+    }
+    return [{ access: 'bucket', bucket }];
+  }
+  const out: TouchedResource[] = [];
+  if (m === 'GET' || m === 'HEAD') out.push({ access: 'read', bucket, key });
+  else if (m === 'DELETE' && !q.has('uploadId')) out.push({ access: 'delete', bucket, key });
+  else out.push({ access: 'write', bucket, key });
+  const copy = headers['x-amz-copy-source'];
+  if (m === 'PUT' && copy !== undefined) {
+    const src = copySourceOf(copy);
+    if (src) out.push({ access: 'read', ...src });
+  }
+  return out;
+}
+
 /** Counts and hashes the body on its way to the store; failing at the end keeps the store from committing it. */
 class BodyCheck extends Transform {
   bytes = 0;
+  /** the body's bytes, when asked to keep them (DeleteObjects, whose keys are in it) */
+  kept?: Buffer[];
   private readonly hash = createHash('sha256');
   constructor(
     private readonly expectedSha256: string | undefined,
@@ -345,6 +406,7 @@ class BodyCheck extends Transform {
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
+    this.kept?.push(chunk);
     this.onBytes(this.bytes);
     if (this.expectedSha256 !== undefined) this.hash.update(chunk);
     cb(null, chunk);
@@ -378,11 +440,16 @@ export async function startStrictUpstream(opts: StrictUpstreamOptions): Promise<
     for (const [k, v] of Object.entries(req.headersDistinct)) if (v) headers[k] = v.join(',');
     const query = new URLSearchParams(rawQuery);
     const requestId = randomBytes(8).toString('hex').toUpperCase();
-    const rec: RecordedRequest = { method: req.method ?? 'GET', url: target, host, headers, bodyBytes: 0, status: 0, auth: 'unknown', style: 'path', operation: '?' };
+    const rec: RecordedRequest = { method: req.method ?? 'GET', url: target, host, headers, bodyBytes: 0, status: 0, auth: 'unknown', style: 'path', operation: '?', resources: [] };
     requests.push(rec);
 
     let body: BodyCheck | undefined;
+    // Recorded before the answer is written: a test reads the record once it has the answer.
+    const record = () => {
+      rec.resources = touchedResources(rec.method, rec.bucket, rec.key, query, headers, body?.kept ? Buffer.concat(body.kept) : undefined);
+    };
     const fail = (err: S3Error) => {
+      record();
       rec.status = err.status;
       rec.error = err.code;
       if (res.headersSent || res.destroyed) return;
@@ -423,6 +490,7 @@ export async function startStrictUpstream(opts: StrictUpstreamOptions): Promise<
       }
       const expectedSha = ph !== undefined && /^[0-9a-f]{64}$/.test(ph) ? ph : undefined;
       body = new BodyCheck(expectedSha === EMPTY_SHA256 && !hasBody ? undefined : expectedSha, len === undefined ? undefined : Number(len), (n) => (rec.bodyBytes = n));
+      if (rec.operation === 'DeleteObjects') body.kept = [];
       const check = body;
       // Body failures reach the store through its read; a body the store never read has nothing to undo.
       check.on('error', () => {});
@@ -435,6 +503,7 @@ export async function startStrictUpstream(opts: StrictUpstreamOptions): Promise<
 
       const out = await store.handle({ method: rec.method, bucket: addr.bucket, key: addr.key, query, headers, body: check });
       check.resume(); // operations that ignore the body still have to drain it
+      record();
       rec.status = out.status;
       const resHeaders: Record<string, string> = { 'x-amz-request-id': requestId, ...out.headers };
       if (typeof out.body === 'string' || Buffer.isBuffer(out.body)) resHeaders['content-length'] = String(Buffer.byteLength(out.body));
