@@ -87,7 +87,9 @@ export function requestView(
   for (const pair of pairs) {
     const [n, v] = pair;
     const lower = n.toLowerCase();
-    if (queryAuth && AUTH_QUERY.has(lower)) continue;
+    // A session token is authentication's to judge wherever it is (src/sts/ refuses one in the
+    // query of a header-signed request); it never travels.
+    if ((queryAuth && AUTH_QUERY.has(lower)) || lower === 'x-amz-security-token') continue;
     if (lower.startsWith('x-amz-')) {
       // The JS SDK presigns PUTs with the CRC32 of an empty body whatever is uploaded later; no
       // provider applies it, so neither does s3gate (docs/checksums.md).
