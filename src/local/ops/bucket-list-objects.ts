@@ -29,6 +29,8 @@ async function list(d: Disk, r: OpRequest, version: 1 | 2) {
 
   const all = (await d.allObjects(b)).sort((x, y) => compareKeys(x.key, y.key));
   const page = paginate(all, { prefix, delimiter, after, maxKeys });
+  // max-keys=0 asks for nothing: S3 answers an empty page that is not truncated.
+  if (maxKeys === 0) page.isTruncated = false;
   const contents = page.contents.map((o) => ({
     Key: enc(o.key),
     LastModified: new Date(o.lastModified).toISOString(),
