@@ -165,3 +165,29 @@ describe('protocol refusals are 4xx (finding 8)', () => {
     expect(arrived((x) => x.key === 'pub/chunked.txt')).toHaveLength(0);
   });
 });
+
+describe('nothing falls through to the provider as a default', () => {
+  async function signedRaw(method: string, path: string, query: Record<string, string>): Promise<{ status: number; text: string }> {
+    const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: GW_KEY, sha256: Sha256, uriEscapePath: false });
+    const signed = await signer.sign({
+      method, protocol: 'http:', hostname: DOMAIN, port, path, query,
+      headers: { host: `${DOMAIN}:${port}`, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': '1' },
+    });
+    const qs = Object.entries(query).map(([n, v]) => (v === '' ? encodeURIComponent(n) : `${encodeURIComponent(n)}=${encodeURIComponent(v)}`)).join('&');
+    const r = await request(`http://${DOMAIN}:${port}${path}${qs ? `?${qs}` : ''}`, { method, headers: signed.headers, body: 'x', dispatcher: agent });
+    return { status: r.statusCode, text: await r.body.text() };
+  }
+
+  it('an object-level POST naming no operation gets 501, an unknown method 405, and neither reaches the upstream', async () => {
+    const before = upstream.requests.length;
+    const post = await signedRaw('POST', '/scope/pub/x.txt', {});
+    expect(post.status, post.text).toBe(501);
+    expect(post.text).toContain('<Code>NotImplemented</Code>');
+    const odd = await signedRaw('POST', '/scope/pub/x.txt', { frobnicate: '' });
+    expect(odd.status, odd.text).toBe(501);
+    const patch = await signedRaw('PATCH', '/scope/pub/x.txt', {});
+    expect(patch.status, patch.text).toBe(405);
+    expect(patch.text).toContain('<Code>MethodNotAllowed</Code>');
+    expect(upstream.requests.length).toBe(before);
+  });
+});
