@@ -107,7 +107,10 @@ export async function respond(
       else resolve();
     });
     res.once('finish', resolve);
-    body.pipe(res);
+    // The client may have gone while the provider (or the local store) answered: 'close' has
+    // passed, and the body (for the local store, an open FileHandle) must still be let go.
+    if (res.destroyed || res.closed) fail();
+    else body.pipe(res);
   });
 }
 

@@ -518,7 +518,11 @@ export async function startStrictUpstream(opts: StrictUpstreamOptions): Promise<
         const stream = out.body as Readable;
         stream.on('error', () => res.destroy());
         res.on('close', () => stream.destroy());
-        stream.pipe(res);
+        // A client that went away while the store opened the object has already closed `res`:
+        // 'close' will not come again, and an undestroyed stream leaves its FileHandle to the
+        // garbage collector, which Node 26 turns into an uncaught error.
+        if (res.destroyed || res.closed) stream.destroy();
+        else stream.pipe(res);
       }
     } catch (e) {
       body?.resume();
