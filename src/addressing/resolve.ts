@@ -36,11 +36,15 @@ function address(style: AddressingStyle, host: string, hostname: string, rawPath
   return a;
 }
 
-/** A path-style path: '/bucket' and '/bucket/' both mean the bucket. */
+/**
+ * A path-style path: '/bucket' and '/bucket/' both mean the bucket. '//x' names the empty bucket,
+ * which S3 refuses (it is not the service, so not ListBuckets).
+ */
 function fromPath(host: string, hostname: string, rawPath: string, rawQuery: string): Address {
   const p = rawPath.slice(1);
   if (p === '') return address('path', host, hostname, rawPath, rawQuery);
   const slash = p.indexOf('/');
+  if (slash === 0) throw new S3Error('InvalidBucketName', undefined, { BucketName: '' });
   if (slash < 0) return address('path', host, hostname, rawPath, rawQuery, safeDecode(p));
   const keyRaw = p.slice(slash + 1);
   return address('path', host, hostname, rawPath, rawQuery, safeDecode(p.slice(0, slash)), keyRaw === '' ? undefined : safeDecode(keyRaw));

@@ -200,10 +200,10 @@ describe('canonicalization (src/signing/sigv4.ts)', () => {
 });
 
 describe('addressing, classification, copy source', () => {
-  it('resolveAddress: S3Error (InvalidURI) or an address within the configuration', () => {
+  it('resolveAddress: S3Error (InvalidURI, or InvalidBucketName for an empty path-style bucket) or an address within the configuration', () => {
     fc.assert(fc.property(host, fc.tuple(rawPath, fc.option(queryString, { nil: undefined })).map(([p, q]) => (q === undefined ? p : `${p}?${q}`)), (h, url) => {
       const r = s3OrValue(() => resolveAddress(cfg, h, url));
-      if (r instanceof S3Error) expect(r.code).toBe('InvalidURI');
+      if (r instanceof S3Error) expect(r.code).toBe(url.startsWith('//') ? 'InvalidBucketName' : 'InvalidURI');
       else {
         expect(['path', 'virtual', 'custom-domain']).toContain(r.style);
         expect(r.rawPath.startsWith('/')).toBe(true);
