@@ -51,8 +51,6 @@ export async function run(argv: string[]): Promise<number> {
   const fromEnv = process.env.S3GATE_WORKERS ? parseWorkers(process.env.S3GATE_WORKERS) : undefined;
   if (process.env.S3GATE_WORKERS && fromEnv === undefined) throw new ConfigError([`S3GATE_WORKERS: must be ${WORKERS_EXPECTED}, not "${process.env.S3GATE_WORKERS}"`]);
   const count = workerCount(flag ?? config.workers ?? fromEnv);
-  // Workers build their config from the file's text alone.
-  if (values.listen?.length && count > 1) throw new ConfigError(['--listen: not supported with more than one worker; set listen in the config']);
   const log = createLogger(config.log.level, undefined, { shared: count > 1 });
   // Reload on SIGHUP and when the file's content changes. The whole directory is watched and the
   // content compared, because a Kubernetes ConfigMap update swaps a `..data` symlink and never

@@ -5,8 +5,11 @@ import type { LimitKind } from '../limits/limiter.js';
 import type { MetricSnapshot } from '../metrics/prometheus.js';
 
 export type ToWorker =
-  /** the config text in force (the primary has validated it): at start and on every reload */
-  | { s3gate: 'config'; text: string; file: string; seq: number }
+  /**
+   * the config text in force (the primary has validated it): at start and on every reload; with
+   * `serve --listen`'s addresses, which replace the file's listen in every worker
+   */
+  | { s3gate: 'config'; text: string; file: string; seq: number; listen?: string[] }
   /** stop accepting, finish in-flight requests within timeouts.shutdown, exit */
   | { s3gate: 'drain' }
   | { s3gate: 'metrics'; id: number }

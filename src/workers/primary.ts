@@ -56,6 +56,9 @@ function perWorker(got: { index: number; snapshot: MetricSnapshot[] }[]): Metric
 export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
   const { log, count } = o;
   const file = o.config.source!;
+  // `serve --listen`: every worker listens on each of these addresses instead of the file's.
+  const listen = o.config.listenFlags;
+  const flags = listen?.length ? { listen } : {};
   let text = readFileSync(file, 'utf8');
   let current = o.config;
   let ports: number[] | undefined;
@@ -88,7 +91,7 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
       if (!isMessage<FromWorker>(m)) return;
       if (limits.handle(w, m)) return;
       if (m.s3gate === 'hello') {
-        w.send({ s3gate: 'config', text, file, seq } satisfies ToWorker);
+        w.send({ s3gate: 'config', text, file, seq, ...flags } satisfies ToWorker);
       } else if (m.s3gate === 'listening') {
         slot.up = true;
         cluster_.up.set({ worker: String(index) }, 1);
@@ -166,9 +169,9 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
       try {
         // loadConfig refuses a file caught halfway through a write; the text the workers get is
         // then read once and must build too.
-        loadConfig(file);
+        loadConfig(file, flags);
         const next = readFileSync(file, 'utf8');
-        const cfg = configFromText(next, file);
+        const cfg = configFromText(next, file, listen);
         text = next;
         current = cfg;
         seq++;
@@ -177,7 +180,7 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
         const live = [...slots.values()].filter((s) => s.worker?.isConnected()).map((s) => s.worker!);
         const info = { keys: cfg.keys.size, upstreams: [...cfg.upstreams.keys()], buckets: [...cfg.buckets.keys()], workers: live.length };
         applying = { seq, waiting: new Set(live), done: () => log.info(info, 'config reloaded') };
-        for (const w of live) w.send({ s3gate: 'config', text, file, seq } satisfies ToWorker);
+        for (const w of live) w.send({ s3gate: 'config', text, file, seq, ...flags } satisfies ToWorker);
         if (!live.length) {
           applying.done();
           applying = undefined;

@@ -13,15 +13,16 @@ import { RemoteLimiter } from './host-limits.js';
 import { ENV_INDEX, ENV_PORTS, ENV_REUSE_PORT, isMessage, type FromWorker, type ToWorker } from './messages.js';
 
 /** The config a primary sent: loadConfig's steps, from text the primary has read and validated. */
-export function configFromText(text: string, file: string): GatewayConfig {
+export function configFromText(text: string, file: string, listen?: string[]): GatewayConfig {
   let doc: unknown;
   try {
     doc = parseYaml(protectReferences(text));
   } catch (e) {
     throw new ConfigError([`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
   }
-  const cfg = buildConfig(doc, dirname(resolve(file)));
+  const cfg = buildConfig(doc, dirname(resolve(file)), listen?.length ? { listen } : {});
   cfg.source = resolve(file);
+  if (listen?.length) cfg.listenFlags = listen;
   return cfg;
 }
 
@@ -60,7 +61,7 @@ export async function runWorker(): Promise<number> {
       case 'config':
         if (!gw) return gotFirst(m);
         try {
-          gw.setConfig(forWorker(configFromText(m.text, m.file), ports));
+          gw.setConfig(forWorker(configFromText(m.text, m.file, m.listen), ports));
           send({ s3gate: 'reloaded', seq: m.seq, ok: true });
         } catch (e) {
           gw.log.error({ error: (e as Error).message }, 'config reload refused by this worker; its previous config stays');
@@ -82,7 +83,7 @@ export async function runWorker(): Promise<number> {
   send({ s3gate: 'hello' });
 
   const m = await first;
-  const cfg = configFromText(m.text, m.file);
+  const cfg = configFromText(m.text, m.file, m.listen);
   const log = createLogger(cfg.log.level, undefined, { shared: true }).child({ worker: index });
   gw = await startGateway(forWorker(cfg, ports), { log, limiter, reusePort, quiet: true });
   log.info({ pid: process.pid, listen: gw.urls, reqIdPrefix: ID_PREFIX }, 'worker listening');

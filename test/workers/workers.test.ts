@@ -201,6 +201,31 @@ describe('s3gate serve --workers 2', { timeout: 180_000 }, () => {
     expect(sample(text, 's3gate_config_reloads_total', { result: 'refused' })).toBe(1);
   });
 
+  it('serve --listen HOST:PORT (repeatable) with two workers: each worker listens on every address, before and after a reload', async () => {
+    const dir = tmpDir('s3gate-wk-listen-');
+    const file = writeConfig(dir, [A]);
+    running = await startCli(['serve', '--config', file, '--workers', '2', '--listen', '127.0.0.1:0', '--listen', '127.0.0.1:0'], { startMs: 60_000 });
+    const gw = running;
+    const urls = gw.lines().find((l) => l.msg === 's3gate listening')!.listen as string[];
+    expect(urls).toHaveLength(2);
+    const ports = urls.map((u) => Number(new URL(u).port));
+    expect(new Set(ports).size).toBe(2);
+    await fresh(ports[0]!, A).send(new CreateBucketCommand({ Bucket: 'wkb' }));
+    for (const port of ports) {
+      const sent = await untilEveryWorker(gw, 2, (i) => put(port, A, `l${port}-${i}`, gw));
+      expect(sent.every((o) => o.ok)).toBe(true);
+    }
+    // A reload keeps the flags' addresses in every worker (the file says port 0 elsewhere).
+    writeConfig(dir, [B]);
+    gw.child.kill('SIGHUP');
+    await waitFor(() => gw.out().includes('config reloaded'), 60_000);
+    for (const port of ports) {
+      const sent = await untilEveryWorker(gw, 2, (i) => put(port, B, `r${port}-${i}`, gw));
+      expect(sent.every((o) => o.ok)).toBe(true);
+    }
+    expect(gw.lines().filter((l) => l.msg === 'worker started')).toHaveLength(2);
+  });
+
   it('SIGTERM drains every worker: uploads in flight on each complete, then the primary exits 0', async () => {
     const gw = await startWorkers(writeConfig(tmpDir('s3gate-wk-drain-'), [A]));
     await fresh(gw.port, A).send(new CreateBucketCommand({ Bucket: 'wkb' }));
