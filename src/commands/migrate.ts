@@ -10,7 +10,8 @@ import { Migrator, type MigrateMode, type ObjectEvent, type Report } from '../mi
 import { checkPartSize, parseSize } from '../migrate/plan.js';
 import { formatBytes, formatDuration, ProgressDisplay } from '../migrate/progress.js';
 import type { Endpoint } from '../migrate/s3.js';
-import { parseShard, type Shard } from '../migrate/shard.js';
+import { parseShard, shardLabel, type Shard } from '../migrate/shard.js';
+import { MigrateMetrics, parseMetricsAddress, serveMigrateMetrics, type MetricsListener } from '../metrics/migrate.js';
 
 const USAGE = `usage: s3gate migrate --config proxy.yaml --bucket NAME [options]
        s3gate migrate --config proxy.yaml --from UPSTREAM/BUCKET --to UPSTREAM/BUCKET [options]
@@ -30,6 +31,8 @@ provider), as configured with \`mode: migrate\`, or between the two given upstre
   --json                      the report and per-object lines as JSON
   --progress-interval SECS    JSON progress cadence when not on a terminal (default 5)
   --page-size N               keys per listing request (default 1000, the S3 maximum)
+  --metrics HOST:PORT         serve Prometheus metrics on GET /metrics while it runs
+                              (s3gate_migrate_*; deploy/grafana's dashboard shows them)
 
 Never overwrites an object the destination holds unless this migration wrote it (journal and
 ETag): anything else there is left alone and reported as newer at destination.
@@ -94,6 +97,7 @@ export async function run(argv: string[]): Promise<number> {
         json: { type: 'boolean' },
         'progress-interval': { type: 'string', default: '5' },
         'page-size': { type: 'string', default: '1000' },
+        metrics: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -109,7 +113,7 @@ export async function run(argv: string[]): Promise<number> {
   // A ConfigError reaches the bin's handler: its field-named problems, exit 2.
   const cfg = loadConfig(values.config!);
 
-  let plan: { src: Endpoint; dst: Endpoint; name: string; concurrency: number; threshold: number; partSize: number; shard?: Shard; interval: number; mode: MigrateMode; pageSize: number };
+  let plan: { src: Endpoint; dst: Endpoint; name: string; concurrency: number; threshold: number; partSize: number; shard?: Shard; interval: number; mode: MigrateMode; pageSize: number; metrics?: { host: string; port: number } };
   try {
     if (values['dry-run'] && values.verify) throw new UsageError('--dry-run and --verify: choose one');
     const ep = endpoints(cfg, values);
@@ -140,7 +144,15 @@ export async function run(argv: string[]): Promise<number> {
       }
     }
     const mode: MigrateMode = values.verify ? 'verify' : values['dry-run'] ? 'dry-run' : 'copy';
-    plan = { ...ep, concurrency, threshold, partSize, interval, mode, pageSize, ...(shard ? { shard } : {}) };
+    let metrics: { host: string; port: number } | undefined;
+    if (values.metrics !== undefined) {
+      try {
+        metrics = parseMetricsAddress(values.metrics);
+      } catch (e) {
+        throw new UsageError(`--metrics: ${(e as Error).message}`);
+      }
+    }
+    plan = { ...ep, concurrency, threshold, partSize, interval, mode, pageSize, ...(shard ? { shard } : {}), ...(metrics ? { metrics } : {}) };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`s3gate migrate: ${e.message}\n`);
@@ -168,6 +180,16 @@ export async function run(argv: string[]): Promise<number> {
     onObject: (e) => printEvent(e, json, display),
   });
   const display = new ProgressDisplay(process.stderr, () => migrator.snapshot(), { tty, intervalMs: plan.interval * 1000 });
+  let exporter: MetricsListener | undefined;
+  if (plan.metrics) {
+    try {
+      exporter = await serveMigrateMetrics(plan.metrics, new MigrateMetrics({ bucket: plan.name, shard: shardLabel(plan.shard) }), () => migrator.snapshot());
+    } catch (e) {
+      process.stderr.write(`s3gate migrate: --metrics ${values.metrics}: ${(e as Error).message}\n`);
+      return 2;
+    }
+    process.stderr.write(json ? JSON.stringify({ event: 'metrics', url: exporter.url }) + '\n' : `s3gate migrate: metrics on ${exporter.url}\n`);
+  }
   display.start();
   let report: Report;
   try {
@@ -180,6 +202,7 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await exporter?.close();
     await closeAgents(cfg.upstreams.values()).catch(() => {});
   }
   display.stop();
