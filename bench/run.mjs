@@ -11,7 +11,13 @@
 // (force the http-proxy-3 fallback for B), BENCH_PROFILE=0 (skip the --cpu-prof run), BENCH_HUGE=1 (after
 // the big transfers, one 4 GiB PUT and one 4 GiB GET through C only, to read RSS growth with object
 // size off; BENCH_HUGE_MIB sets the size; needs that much free space (RAM) in the tmpfs: one
-// object at a time, each deleted when done), BENCH_LIMIT_S (wall-clock limit, 570 s; 870 s with BENCH_HUGE=1).
+// object at a time, each deleted when done), BENCH_LIMIT_S (wall-clock limit, 570 s; 870 s with BENCH_HUGE=1;
+// the workers round adds 300 s), BENCH_WORKERS=0 (skip the workers round), BENCH_WORKERS_DURATION (s per
+// measurement, 4), BENCH_WORKERS_ROUNDS (3), BENCH_CHART (also write the workers round's SVG chart there;
+// bench/results/workers-round.svg always).
+// The workers round (bench/lib/workers-round.mjs): A, B, N and C again, each with 1 worker pinned to
+// one core and with 2 workers on every core, 4 KiB GET and PUT at c=64, driven by wrk in its own
+// process so that the load generator's CPU stays out of every target's figure.
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import os from 'node:os';
@@ -23,6 +29,9 @@ import { presignGet, signHeaders, load, bigPut, bigGet, sdkPut, exchange, signCh
 import { CHUNK, chunksOf, repeatedBlockChunks, selfTest as chunkedSelfTest, signedChunkedFrames } from './lib/chunked.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { runMicro } from './micro.mjs';
+import { roundChart } from './lib/chart.mjs';
+import { findWrk } from './lib/wrk.mjs';
+import { workersRound, workersReport } from './lib/workers-round.mjs';
 
 process.env.AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING ??= '1';
 const args = new Set(process.argv.slice(2));
@@ -40,11 +49,14 @@ const CPU_REQUESTS = env('BENCH_CPU_REQUESTS', 30_000);
 const PROFILE = process.env.BENCH_PROFILE !== '0';
 const HUGE = process.env.BENCH_HUGE === '1';
 const HUGE_MIB = env('BENCH_HUGE_MIB', 4096);
+const WORKERS_ROUND = process.env.BENCH_WORKERS !== '0';
+const WR_DURATION = env('BENCH_WORKERS_DURATION', 4);
+const WR_ROUNDS = env('BENCH_WORKERS_ROUNDS', 3);
 const CHUNKED_FORM = 'signed aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)';
 const SMALL = 4096;
 const MiB = 1 << 20;
 
-installCleanup(env('BENCH_LIMIT_S', HUGE ? 870 : 570) * 1000);
+installCleanup(env('BENCH_LIMIT_S', (HUGE ? 870 : 570) + (WORKERS_ROUND ? 300 : 0)) * 1000);
 const t0 = Date.now();
 const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -262,6 +274,21 @@ for (const method of ['GET', 'PUT']) {
   log(`${method}: CPU µs/request B ${row.B.usPerRequest.toFixed(1)}, N ${row.N.usPerRequest.toFixed(1)}, C ${row.C.usPerRequest.toFixed(1)} (upstream ${row.upstream.usPerRequest.toFixed(1)})`);
 }
 
+// ---- the workers round: 1 worker against 2, A, B, N and C, wrk pinned apart ------------
+if (WORKERS_ROUND) {
+  const wrk = findWrk(log);
+  if (!wrk) log('workers round skipped: it needs wrk (Debian: apt-get install wrk)');
+  else {
+    const round = await workersRound({ nginx: nginxBin, wrk, dir, dataDir, small: { body: small, sha256: smallHash }, log, duration: WR_DURATION, rounds: WR_ROUNDS, cpuCount: machine.nproc });
+    results.workers = round;
+    const svg = roundChart(round, `s3gate workers round (npm run bench, ${new Date().toISOString().slice(0, 10)}, load average ${loadStart[0].toFixed(1)} at start): 4 KiB at c=64, ${machine.nproc} cores`);
+    mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+    writeFileSync(path.join(ROOT, 'bench', 'results', 'workers-round.svg'), svg);
+    if (process.env.BENCH_CHART) writeFileSync(process.env.BENCH_CHART, svg);
+    for (const m of ['GET', 'PUT']) log(`workers round ${m}: C ${round.results.C[1][m].rps.toFixed(0)} → ${round.results.C[2][m].rps.toFixed(0)} req/s (${round.derived[m].speedup.C.toFixed(2)}×), B ${round.derived[m].speedup.B.toFixed(2)}×; C − N ${round.derived[m].cMinusN[1].toFixed(1)} / ${round.derived[m].cMinusN[2].toFixed(1)} µs`);
+  }
+}
+
 // ---- big single-stream transfers -------------------------------------------------------
 log(`big transfers: ${BIG_MIB} MiB single stream, ${BIG_REPS} reps each`);
 async function withRss(fn, gw = gateway) {
@@ -450,6 +477,17 @@ for (const [m, r] of Object.entries(results.cpu)) {
     out(`${m}: 2.5 × B leaves ${budget.toFixed(1)} µs above N for s3gate's own work; it spends ${(r.C.usPerRequest - r.N.usPerRequest).toFixed(1)}. Verify + re-sign alone are ${(verify[m] + resign).toFixed(1)} µs in the microbenchmark${m === 'PUT' ? ', before the body\'s sha256' : ''}.`);
   }
 }
+{
+  const cn = (m) => results.cpu[m].C.usPerRequest - results.cpu[m].N.usPerRequest;
+  out();
+  out(`C − N (s3gate's own CPU per request above the undici floor, this run): GET ${cn('GET').toFixed(1)} µs, PUT ${cn('PUT').toFixed(1)} µs (issue #21: ≤ 25 and ≤ 35)`);
+}
+if (results.workers) {
+  out();
+  for (const l of workersReport(results.workers)) out(l);
+  out();
+  out('On 2 cores the load generator and the upstream share the cores a second worker would use: the ceiling is 2 cores over what the target, wrk and the upstream take per request, against the 1-worker rate on a core of its own. CPU per request at 2 workers over 1 is the scaling that other load on the machine moves least.');
+}
 out();
 out(`big single-stream transfers, ${BIG_MIB} MiB, ${BIG_REPS} reps, MiB/s median (min–max); s3gate peak RSS = VmHWM (reset before each transfer)`);
 out();
@@ -514,9 +552,28 @@ for (const [m, r] of Object.entries(results.cpu)) {
   const x = r.C.usPerRequest / r.B.usPerRequest;
   tgt(`CPU per ${m} 4 KiB request C/B`, `${f2(x)} (${r.C.usPerRequest.toFixed(1)} vs ${r.B.usPerRequest.toFixed(1)} µs; N, with no authentication: ${f2(r.N.usPerRequest / r.B.usPerRequest)})`, '≤ 2.5', x <= 2.5);
 }
+// issue #21's targets
+for (const m of ['GET', 'PUT']) {
+  const r = results.cpu[m];
+  const cn = r.C.usPerRequest - r.N.usPerRequest;
+  const goal = m === 'GET' ? 25 : 35;
+  tgt(`${m} 4 KiB C − N CPU per request (#21)`, `${cn.toFixed(1)} µs (${r.C.usPerRequest.toFixed(1)} − ${r.N.usPerRequest.toFixed(1)})`, `≤ ${goal} µs`, cn <= goal);
+}
+if (results.workers) {
+  const W = results.workers.settings.workers;
+  for (const m of ['GET', 'PUT']) {
+    const d = results.workers.derived[m];
+    const rC = results.workers.results.C;
+    tgt(`${m} 4 KiB c=64: ${W} workers / 1 (#21)`, `${f2(d.speedup.C)}× (${f0(rC[1][m].rps)} → ${f0(rC[W][m].rps)}; ceiling here ${f2(d.ceiling.C)}×; CPU per request ${W}/1 ${f2(d.cpuScaling.C)})`, '≥ 1.7×', d.speedup.C >= 1.7);
+    const rB = results.workers.results.B;
+    const cb1 = rC[1][m].rps / rB[1][m].rps;
+    const cbW = rC[W][m].rps / rB[W][m].rps;
+    tgt(`${m} C/B rate holds with every core (#21)`, `${f2(cbW)} at ${W} workers, ${f2(cb1)} at 1`, '≥ the 1-worker C/B', cbW >= cb1);
+  }
+}
 results.targets = T;
 out();
-out('| target (issue #7) | measured | goal | |');
+out('| target (issue #7, and #21 where marked) | measured | goal | |');
 out('| --- | --- | --- | --- |');
 for (const t of T) out(`| ${t.name} | ${t.measured} | ${t.goal} | ${t.pass ? 'pass' : 'MISS'} |`);
 if (results.profile) {

@@ -220,5 +220,6 @@ function bare(req, res) {
 
 const handlers = { bare, nodehttp: nodeClient, rawclient: rawClient, undici: passThrough, 'undici-pool': passThrough };
 const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, mode.startsWith('stream') ? streaming : handlers[mode]);
-server.listen(Number(port), '127.0.0.1');
+// FLOOR_REUSEPORT=1: several floor processes share the port, as s3gate's workers do (SO_REUSEPORT).
+server.listen(process.env.FLOOR_REUSEPORT === '1' ? { port: Number(port), host: '127.0.0.1', reusePort: true } : { port: Number(port), host: '127.0.0.1' });
 process.on('SIGTERM', () => process.exit(0));

@@ -79,8 +79,8 @@ function nginxMain(dir, name, workers = 1) {
 }
 
 /** Upstream: GET serves files from dataDir, PUT stores them (dav). Fast enough not to be the bottleneck. */
-export function upstreamConf(dir, dataDir, port) {
-  return nginxMain(dir, 'upstream') + `
+export function upstreamConf(dir, dataDir, port, { name = 'upstream', workers = 1 } = {}) {
+  return nginxMain(dir, name, workers) + `
   access_log off;
   sendfile on;
   tcp_nopush on;
@@ -95,7 +95,7 @@ export function upstreamConf(dir, dataDir, port) {
     root ${dataDir};
     client_max_body_size 0;
     client_body_buffer_size 1m;
-    client_body_temp_path ${path.join(dir, 'upstream-put')};
+    client_body_temp_path ${path.join(dir, `${name}-put`)};
     location / {
       dav_methods PUT;
       create_full_put_path on;
@@ -107,10 +107,10 @@ export function upstreamConf(dir, dataDir, port) {
 }
 
 /** (B): a plain reverse proxy as MinIO's docs configure nginx for S3: streaming both ways, upstream keep-alive. */
-export function proxyConf(dir, port, upstreamPort, workers = 1) {
-  return nginxMain(dir, 'proxy', workers) + `
+export function proxyConf(dir, port, upstreamPort, workers = 1, name = 'proxy') {
+  return nginxMain(dir, name, workers) + `
   # one line per request, like s3gate's access log
-  access_log ${path.join(dir, 'proxy-access.log')};
+  access_log ${path.join(dir, `${name}-access.log`)};
   tcp_nodelay on;
   keepalive_requests 100000000;
   keepalive_timeout 120s;
