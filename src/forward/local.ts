@@ -29,7 +29,10 @@ export function prepareLocalPaths(ups: Iterable<Upstream>): { upstream: string; 
 
 export async function forwardLocal(
   up: Upstream,
-  req: { method: string; bucket?: string; key?: string; query: URLSearchParams; headers: Record<string, string>; requestId?: string; anonymous?: boolean },
+  req: {
+    method: string; bucket?: string; key?: string; query: URLSearchParams; headers: Record<string, string>; requestId?: string; anonymous?: boolean;
+    trailerChecksums?: () => Record<string, string>;
+  },
   body: Readable | null,
 ): Promise<UpstreamResponse> {
   let store = stores.get(up);

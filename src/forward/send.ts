@@ -22,6 +22,8 @@ export interface OutgoingBody {
   length?: number;
   /** outbound header changes: a value sets, null removes */
   headers: Record<string, string | null>;
+  /** an aws-chunked body's trailer checksums, verified; for the local store, which keeps them */
+  trailerChecksums?: () => Record<string, string>;
 }
 
 export interface SendRequest {
@@ -59,6 +61,7 @@ export async function send(up: Upstream, upstreamBucket: string, r: SendRequest)
     return forwardLocal(up, {
       method: r.method, bucket: upstreamBucket, query: q, headers: outbound.headers, ...(r.key !== undefined ? { key: r.key } : {}),
       ...(r.requestId !== undefined ? { requestId: r.requestId } : {}), ...(r.unsigned ? { anonymous: true } : {}),
+      ...(body?.trailerChecksums ? { trailerChecksums: body.trailerChecksums } : {}),
     }, body ? (body.buffer ? Readable.from([body.buffer]) : body.stream) : null);
   }
   if (r.unsigned) {

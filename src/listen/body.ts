@@ -21,6 +21,8 @@ export interface InboundBody {
   length?: number;
   /** outbound header changes: a value sets, null removes */
   headers: Record<string, string | null>;
+  /** an aws-chunked body's trailer checksums, verified; complete once `stream` ended */
+  trailerChecksums?: () => Record<string, string>;
 }
 
 const acceptedByProfile = new WeakMap<ProviderProfile, Set<string>>();
@@ -110,6 +112,7 @@ function withoutChecksums(headers: Record<string, string | string[] | undefined>
 class ClientBody implements InboundBody {
   length?: number;
   collect?: () => Promise<Buffer>;
+  trailerChecksums?: () => Record<string, string>;
   private piped = false;
   private replaced: Readable | undefined;
 
@@ -118,6 +121,7 @@ class ClientBody implements InboundBody {
     private readonly ctx: { bytesIn: number }, readonly headers: Record<string, string | null>,
   ) {
     if (payload.outboundLength !== undefined) this.length = payload.outboundLength;
+    if (payload.mode !== 'plain') this.trailerChecksums = () => payload.trailerChecksums();
   }
 
   /** Counts the body's bytes as they arrive (access log, metrics, streaming memory). */
@@ -239,12 +243,15 @@ export async function readSmall(body: InboundBody): Promise<InboundBody> {
     for await (const c of body.stream) parts.push(c as Buffer);
     buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
-  return new WholeBody(buffer, body.headers);
+  const whole = new WholeBody(buffer, body.headers);
+  if (body.trailerChecksums) whole.trailerChecksums = body.trailerChecksums;
+  return whole;
 }
 
 /** A body read whole: the buffer is what gets sent; a stream of it is made only if asked for. */
 class WholeBody implements InboundBody {
   readonly length: number;
+  trailerChecksums?: () => Record<string, string>;
   private made?: Readable;
 
   constructor(readonly buffer: Buffer, readonly headers: Record<string, string | null>) {

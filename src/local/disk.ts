@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { S3Error } from '../s3/errors.js';
 import { isNotFound } from './http.js';
 import { keyToFileName } from './keys.js';
-import type { BucketMeta, ObjectMeta, PartMeta, UploadMeta } from './types.js';
+import type { BucketMeta, ObjectMeta, PartMeta, StoredChecksum, UploadMeta } from './types.js';
 
 export const SYS = '.s3gate';
 const VERSIONED = /~[0-9a-f]{16}$/;
@@ -31,6 +31,8 @@ export interface CompletedUpload {
   etag: string;
   location: string;
   completed: number;
+  checksum?: StoredChecksum;
+  parts?: number;
 }
 
 // Several workers (src/workers/) may serve one store. Files a write has in flight carry the

@@ -12,6 +12,8 @@ export interface OpRequest {
   headers: Record<string, string>;
   body: NodeJS.ReadableStream;
   anonymous: boolean;
+  /** an aws-chunked body's verified trailer checksums, once the body ended (LocalRequest) */
+  trailerChecksums?: () => Record<string, string>;
 }
 
 export type Operation = (disk: Disk, req: OpRequest) => Promise<LocalResponse>;

@@ -21,6 +21,7 @@ import { listParts } from './ops/multipart-list-parts.js';
 import { listMultipartUploads } from './ops/multipart-list-uploads.js';
 import { uploadPart } from './ops/multipart-upload-part.js';
 import { getObjectAcl, putObjectAcl } from './ops/object-acl.js';
+import { getObjectAttributes } from './ops/object-attributes.js';
 import { copyObject } from './ops/object-copy.js';
 import { deleteObject } from './ops/object-delete.js';
 import { getObject, headObject } from './ops/object-get.js';
@@ -75,6 +76,7 @@ export const ROUTES: readonly Route[] = [
 
   { level: 'object', method: 'GET', sub: 'acl', name: 'GetObjectAcl', op: getObjectAcl, anonymous: 'never' },
   { level: 'object', method: 'PUT', sub: 'acl', name: 'PutObjectAcl', op: putObjectAcl, anonymous: 'never' },
+  { level: 'object', method: 'GET', sub: 'attributes', name: 'GetObjectAttributes', op: getObjectAttributes, anonymous: 'read-object' },
   { level: 'object', method: 'GET', sub: 'tagging', name: 'GetObjectTagging', op: getObjectTagging, anonymous: 'never' },
   { level: 'object', method: 'PUT', sub: 'tagging', name: 'PutObjectTagging', op: putObjectTagging, anonymous: 'never' },
   { level: 'object', method: 'DELETE', sub: 'tagging', name: 'DeleteObjectTagging', op: deleteObjectTagging, anonymous: 'never' },

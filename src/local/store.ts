@@ -32,6 +32,7 @@ export class LocalStore {
       if (v !== null && v !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: v });
     }
     const op: OpRequest = { method: req.method.toUpperCase(), bucket, key, query: req.query, headers: req.headers, body: req.body, anonymous: req.anonymous === true };
+    if (req.trailerChecksums) op.trailerChecksums = req.trailerChecksums;
     if (op.anonymous) await this.authorizeAnonymous(r, op);
     return r.op(this.disk, op);
   }

@@ -15,6 +15,11 @@ export interface LocalRequest {
    * by its canned ACLs, as S3 does for anonymous requests.
    */
   anonymous?: boolean;
+  /**
+   * An aws-chunked body's trailer checksums (`x-amz-checksum-<alg>` → base64), which payload/
+   * verified over the decoded bytes; complete once `body` ended, empty before.
+   */
+  trailerChecksums?: () => Record<string, string>;
 }
 
 export interface LocalResponse {
@@ -29,6 +34,25 @@ export type CannedAcl = 'private' | 'public-read' | 'public-read-write' | 'authe
 export interface Tag {
   Key: string;
   Value: string;
+}
+
+export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'crc64nvme' | 'sha1' | 'sha256';
+export type ChecksumType = 'FULL_OBJECT' | 'COMPOSITE';
+
+/** A checksum the store computed over the bytes it holds (composite: over the parts' digests). */
+export interface StoredChecksum {
+  algorithm: ChecksumAlgorithm;
+  /** base64 as on the wire; a composite one without its `-<parts>` suffix */
+  value: string;
+  type: ChecksumType;
+}
+
+/** One part of a multipart object, in the object's order. */
+export interface ObjectPart {
+  partNumber: number;
+  size: number;
+  /** base64, of the object's checksum algorithm */
+  checksum?: string;
 }
 
 export interface ObjectMeta {
@@ -47,6 +71,9 @@ export interface ObjectMeta {
   data?: string;
   tags?: Tag[];
   acl?: CannedAcl;
+  checksum?: StoredChecksum;
+  /** present for an object made by CompleteMultipartUpload */
+  parts?: ObjectPart[];
 }
 
 export interface UploadMeta {
@@ -56,6 +83,9 @@ export interface UploadMeta {
   headers: Record<string, string>;
   tags?: Tag[];
   acl?: CannedAcl;
+  /** CreateMultipartUpload's x-amz-checksum-algorithm and -type: every part carries one */
+  checksumAlgorithm?: ChecksumAlgorithm;
+  checksumType?: ChecksumType;
 }
 
 export interface PartMeta {
@@ -65,6 +95,7 @@ export interface PartMeta {
   lastModified: number;
   /** the part's data file in the upload directory (absent: named by the part number) */
   data?: string;
+  checksum?: { algorithm: ChecksumAlgorithm; value: string };
 }
 
 export interface BucketMeta {

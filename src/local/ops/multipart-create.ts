@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { cannedFromHeaders } from '../acl.js';
+import { uploadChecksum } from '../checksums.js';
 import { storedHeaders, xml } from '../http.js';
 import type { Operation } from '../op.js';
 import { parseTaggingHeader } from '../tagging.js';
@@ -12,6 +13,7 @@ export const createMultipartUpload: Operation = async (d, r) => {
   await d.requireBucket(b);
   const tags = parseTaggingHeader(r.headers['x-amz-tagging']);
   const acl = cannedFromHeaders(r.headers);
+  const checksum = uploadChecksum(r.headers);
   await d.ensureSys(b);
   const uploadId = randomUUID().replace(/-/g, '');
   const dir = d.uploadDir(b, uploadId);
@@ -19,6 +21,13 @@ export const createMultipartUpload: Operation = async (d, r) => {
   const u: UploadMeta = { key: r.key, uploadId, initiated: Date.now(), headers: storedHeaders(r.headers) };
   if (tags?.length) u.tags = tags;
   if (acl !== undefined) u.acl = acl;
+  const headers: Record<string, string> = {};
+  if (checksum.algorithm) {
+    u.checksumAlgorithm = checksum.algorithm;
+    u.checksumType = checksum.type!;
+    headers['x-amz-checksum-algorithm'] = checksum.algorithm.toUpperCase();
+    headers['x-amz-checksum-type'] = checksum.type!;
+  }
   await d.writeJsonAtomic(b, join(dir, 'upload.json'), u);
-  return xml(200, 'InitiateMultipartUploadResult', { Bucket: b, Key: r.key, UploadId: uploadId });
+  return xml(200, 'InitiateMultipartUploadResult', { Bucket: b, Key: r.key, UploadId: uploadId }, headers);
 };

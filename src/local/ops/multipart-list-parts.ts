@@ -1,10 +1,11 @@
 import { intParam, OWNER, xml } from '../http.js';
+import { checksumElements } from '../checksums.js';
 import type { Operation } from '../op.js';
 
 export const listParts: Operation = async (d, r) => {
   const b = r.bucket;
   const uploadId = r.query.get('uploadId') ?? '';
-  await d.readUpload(b, r.key, uploadId);
+  const upload = await d.readUpload(b, r.key, uploadId);
   const maxParts = intParam(r.query, 'max-parts', 1000, 1000);
   const marker = intParam(r.query, 'part-number-marker', 0, 10000);
   const all = (await d.readParts(b, uploadId)).filter((p) => p.partNumber > marker);
@@ -17,10 +18,12 @@ export const listParts: Operation = async (d, r) => {
     Initiator: OWNER,
     Owner: OWNER,
     StorageClass: 'STANDARD',
+    ChecksumAlgorithm: upload.checksumAlgorithm?.toUpperCase(),
+    ChecksumType: upload.checksumType,
     PartNumberMarker: marker,
     NextPartNumberMarker: page.length ? page[page.length - 1]!.partNumber : marker,
     MaxParts: maxParts,
     IsTruncated: truncated,
-    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: new Date(p.lastModified).toISOString(), ETag: p.etag, Size: p.size })),
+    Part: page.map((p) => ({ PartNumber: p.partNumber, LastModified: new Date(p.lastModified).toISOString(), ETag: p.etag, Size: p.size, ...checksumElements(p.checksum) })),
   });
 };

@@ -2,6 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { S3Error } from '../../s3/errors.js';
 import { checkCopySourceConditions } from '../conditions.js';
+import { checksumElements, WriteChecksum } from '../checksums.js';
 import type { Spooled } from '../disk.js';
 import { md5Quoted, parseCopySource, xml } from '../http.js';
 import { validateBucket, validateKey } from '../keys.js';
@@ -16,9 +17,11 @@ export const uploadPart: Operation = async (d, r) => {
     throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: pn });
   }
   const partNumber = Number(pn);
-  await d.readUpload(b, r.key, uploadId);
+  const upload = await d.readUpload(b, r.key, uploadId);
   const h = r.headers;
   const copySource = h['x-amz-copy-source'];
+  // A copied part's checksum is computed here; an uploaded one is checked against its claim.
+  const sum = new WriteChecksum(copySource !== undefined ? {} : h, upload.checksumAlgorithm);
   let spooled: Spooled;
   if (copySource !== undefined) {
     const src = parseCopySource(copySource);
@@ -41,12 +44,12 @@ export const uploadPart: Operation = async (d, r) => {
         start = Number(m[1]);
         end = Number(m[2]);
       }
-      spooled = await d.spool(b, end < start ? (async function* () {})() : fh.createReadStream({ start, end, autoClose: false }));
+      spooled = await d.spool(b, end < start ? (async function* () {})() : fh.createReadStream({ start, end, autoClose: false }), sum.observe);
     } finally {
       await fh.close();
     }
   } else {
-    spooled = await d.spool(b, r.body as AsyncIterable<Buffer>);
+    spooled = await d.spool(b, r.body as AsyncIterable<Buffer>, sum.observe);
     const expected = h['x-amz-decoded-content-length'] ?? (h['content-encoding']?.includes('aws-chunked') ? undefined : h['content-length']);
     const md5 = h['content-md5'];
     if ((expected !== undefined && Number(expected) !== spooled.size) || (md5 !== undefined && md5 !== spooled.md5.toString('base64'))) {
@@ -54,8 +57,18 @@ export const uploadPart: Operation = async (d, r) => {
       throw expected !== undefined && Number(expected) !== spooled.size ? new S3Error('IncompleteBody') : new S3Error('BadDigest');
     }
   }
+  let checksum;
+  try {
+    checksum = sum.finish(copySource !== undefined ? {} : r.trailerChecksums?.());
+  } catch (e) {
+    await rm(spooled.path, { force: true });
+    throw e;
+  }
   const part: PartMeta = { partNumber, etag: md5Quoted(spooled.md5.toString('hex')), size: spooled.size, lastModified: Date.now() };
+  if (checksum) part.checksum = checksum;
   await d.commitPart(b, uploadId, part, spooled.path);
-  if (copySource !== undefined) return xml(200, 'CopyPartResult', { LastModified: new Date(part.lastModified).toISOString(), ETag: part.etag });
-  return { status: 200, headers: { etag: part.etag } };
+  if (copySource !== undefined) {
+    return xml(200, 'CopyPartResult', { LastModified: new Date(part.lastModified).toISOString(), ETag: part.etag, ...checksumElements(checksum) });
+  }
+  return { status: 200, headers: { etag: part.etag, ...(checksum ? { [`x-amz-checksum-${checksum.algorithm}`]: checksum.value } : {}) } };
 };

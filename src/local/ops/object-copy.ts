@@ -1,5 +1,6 @@
 import { S3Error } from '../../s3/errors.js';
 import { cannedFromHeaders } from '../acl.js';
+import { checksumElements, copyChecksum, fullObject, type WriteChecksum } from '../checksums.js';
 import { checkCopySourceConditions, checkWritePreconditions } from '../conditions.js';
 import type { Spooled } from '../disk.js';
 import { md5Quoted, parseCopySource, storedHeaders, xml } from '../http.js';
@@ -31,9 +32,12 @@ export const copyObject: Operation = async (d, r) => {
   }
   const { meta: srcMeta, fh } = await d.openObject(src.bucket, src.key);
   let spooled: Spooled;
+  let sum: WriteChecksum;
   try {
     checkCopySourceConditions(h, srcMeta);
-    spooled = await d.spool(b, fh.createReadStream({ autoClose: false }));
+    // The copy's checksum is computed over the bytes copied, never carried over unread.
+    sum = copyChecksum(h, srcMeta);
+    spooled = await d.spool(b, fh.createReadStream({ autoClose: false }), sum.observe);
   } finally {
     await fh.close();
   }
@@ -48,6 +52,8 @@ export const copyObject: Operation = async (d, r) => {
   if (tags?.length) meta.tags = tags;
   // S3 does not copy the source's ACL: the new object gets the one asked for, or private.
   if (acl !== undefined) meta.acl = acl;
+  const checksum = fullObject(sum.finish());
+  if (checksum) meta.checksum = checksum;
   await d.commit(b, meta, spooled.path, (current) => checkWritePreconditions(h, current));
-  return xml(200, 'CopyObjectResult', { LastModified: new Date(meta.lastModified).toISOString(), ETag: meta.etag });
+  return xml(200, 'CopyObjectResult', { LastModified: new Date(meta.lastModified).toISOString(), ETag: meta.etag, ...checksumElements(checksum) });
 };

@@ -1,11 +1,42 @@
 // GetObject and HeadObject.
 import { S3Error } from '../../s3/errors.js';
+import { checksumHeaders } from '../checksums.js';
 import { etagListMatches, httpDate, parseHttpDate, parseRange, seconds } from '../http.js';
 import type { Operation, OpRequest } from '../op.js';
 import type { Disk } from '../disk.js';
 import { tagCountHeader } from '../tagging.js';
+import type { ObjectMeta } from '../types.js';
+
+/** `partNumber`, checked as S3 checks it; undefined when the request names none. */
+function partNumberOf(q: URLSearchParams): number | undefined {
+  const v = q.get('partNumber');
+  if (v === null) return undefined;
+  if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 10000) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: v });
+  }
+  return Number(v);
+}
+
+/**
+ * The bytes of part `n`. Parts are addressed by their place in the object (1 to the parts count,
+ * x-amz-mp-parts-count), which is how clients that download by part walk them; an object that was
+ * not uploaded in parts is its own part 1. Beyond the count: S3's 416 InvalidPartNumber.
+ */
+function partRange(meta: ObjectMeta, n: number): { start: number; end: number; count?: number } {
+  const parts = meta.parts;
+  const count = parts?.length ?? 1;
+  if (n > count) throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(n), ActualPartCount: String(count) });
+  if (!parts) return { start: 0, end: meta.size - 1 };
+  let start = 0;
+  for (let i = 0; i < n - 1; i++) start += parts[i]!.size;
+  return { start, end: start + parts[n - 1]!.size - 1, count };
+}
 
 async function read(d: Disk, r: OpRequest, withBody: boolean) {
+  const partNumber = partNumberOf(r.query);
+  if (partNumber !== undefined && r.headers['range'] !== undefined) {
+    throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+  }
   const { meta, fh } = await d.openObject(r.bucket, r.key);
   let handedOff = false;
   try {
@@ -32,15 +63,23 @@ async function read(d: Disk, r: OpRequest, withBody: boolean) {
       const v = q.get(`response-${name}`);
       if (v !== null) headers[name] = v;
     }
-    const range = parseRange(h['range'], meta.size);
     let status = 200;
     let start = 0;
     let end = meta.size - 1;
+    const range = partNumber !== undefined ? partRange(meta, partNumber) : parseRange(h['range'], meta.size);
     if (range) {
-      status = 206;
       ({ start, end } = range);
-      headers['content-range'] = `bytes ${start}-${end}/${meta.size}`;
+      if ('count' in range && range.count !== undefined) headers['x-amz-mp-parts-count'] = String(range.count);
+      // An empty object has no byte to name: its part 1 is the whole (empty) answer.
+      if (end >= start) {
+        status = 206;
+        headers['content-range'] = `bytes ${start}-${end}/${meta.size}`;
+      }
     }
+    // The stored checksum describes the whole object: a Range or a part of a multipart object is
+    // answered without it, as S3 does.
+    const whole = range === undefined || (partNumber !== undefined && !meta.parts);
+    if (whole && h['x-amz-checksum-mode']?.toUpperCase() === 'ENABLED') Object.assign(headers, checksumHeaders(meta));
     headers['content-length'] = String(end - start + 1);
     if (!withBody || end < start) return { status, headers, body: withBody ? '' : undefined };
     handedOff = true;
