@@ -11,7 +11,7 @@ import {
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
-import { client, GW_KEY, startTestGateway, tmpDir } from '../helpers/gateway.js';
+import { client, GW_KEY, GW_KEY_LIMITED, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 import { checksumOf } from '../../src/payload/checksums.js';
 import { LocalStore } from '../../src/local/index.js';
@@ -32,7 +32,11 @@ beforeAll(async () => {
   await direct.send(new CreateBucketCommand({ Bucket: RGW_BUCKET }));
   storeDir = tmpDir('s3gate-sums-');
   gw = await startTestGateway({
-    keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] }],
+    keys: [
+      { ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] },
+      // May write and list everything, and read only under pub/.
+      { ...GW_KEY_LIMITED, allow: [{ bucket: 'disk', actions: ['write', 'list'] }, { bucket: 'disk', prefix: 'pub/', actions: ['read'] }] },
+    ],
     upstreams: {
       disk: { provider: 'local', path: storeDir },
       rgw: { provider: 'linode', endpoint: ceph.endpoint, region: 'us-east-1', credentials: cephA },
@@ -171,6 +175,16 @@ print(json.dumps({'value': got.get('Checksum${alg}'), 'type': got.get('ChecksumT
     expect(sha(await got.Body!.transformToByteArray())).toBe(sha(data));
   });
 
+  it('CreateMultipartUpload refuses what S3 refuses (SHA256 with FULL_OBJECT, CRC64NVME with COMPOSITE); a part of another algorithm is refused', async () => {
+    for (const [ChecksumAlgorithm, ChecksumType] of [['SHA256', 'FULL_OBJECT'], ['CRC64NVME', 'COMPOSITE']] as const) {
+      await expect(s3.send(new CreateMultipartUploadCommand({ Bucket: 'disk', Key: `bad-${run}`, ChecksumAlgorithm, ChecksumType })))
+        .rejects.toMatchObject({ name: 'InvalidRequest', $metadata: { httpStatusCode: 400 } });
+    }
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'disk', Key: `mismatch-${run}`, ChecksumAlgorithm: 'SHA256' }));
+    await expect(s3.send(new UploadPartCommand({ Bucket: 'disk', Key: `mismatch-${run}`, UploadId, PartNumber: 1, Body: Buffer.from('part'), ChecksumAlgorithm: 'CRC32' })))
+      .rejects.toMatchObject({ name: 'InvalidRequest', $metadata: { httpStatusCode: 400 } });
+  });
+
   it('a COMPOSITE Complete that leaves out a part checksum is refused (400 InvalidRequest), as S3 refuses it', async () => {
     const key = `composite-missing-${run}`;
     const { UploadId, done } = await multipart('disk', key, { ChecksumAlgorithm: 'CRC32' });
@@ -269,6 +283,15 @@ print(json.dumps({'put': put['ETag'], 'a': a, 'p1': p1, 'p2': p2, 'only': only,
     });
     expect(out.only).toEqual({ ObjectSize: single.length });
     expect(out.missing).toEqual([404, 'NoSuchKey']);
+  });
+
+  it('is authorized as a read: a key that may write but not read a key is refused (403), one that may read it is answered', async () => {
+    const limited = client(gw.url, GW_KEY_LIMITED, { forcePathStyle: true });
+    for (const key of [`secret/a-${run}`, `pub/a-${run}`]) await s3.send(new PutObjectCommand({ Bucket: 'disk', Key: key, Body: 'x' }));
+    await expect(limited.send(new GetObjectAttributesCommand({ Bucket: 'disk', Key: `secret/a-${run}`, ObjectAttributes: ['ObjectSize'] })))
+      .rejects.toMatchObject({ name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+    const ok = await limited.send(new GetObjectAttributesCommand({ Bucket: 'disk', Key: `pub/a-${run}`, ObjectAttributes: ['ObjectSize'] }));
+    expect(ok.ObjectSize).toBe(1);
   });
 
   it('the JS SDK: GetObjectAttributes of a multipart object without checksums gives the parts count, no part list', async () => {
