@@ -37,14 +37,23 @@ function parseCredential(value: string, errorCode: 'AuthorizationHeaderMalformed
 
 export function parseAuthorizationV4(header: string): { credential: Credential; signedHeaders: string[]; signature: string } {
   const rest = header.slice(ALGORITHM.length).trim();
-  const fields = new Map<string, string>();
-  for (const part of rest.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) fields.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  // The three fields read in one pass over the comma-separated parts (a later one wins), with
+  // no Map and no split array per request.
+  let cred: string | undefined;
+  let sh: string | undefined;
+  let sig: string | undefined;
+  for (let at = 0; at <= rest.length;) {
+    let end = rest.indexOf(',', at);
+    if (end < 0) end = rest.length;
+    const eq = rest.indexOf('=', at);
+    if (eq > at && eq < end) {
+      const name = rest.slice(at, eq).trim();
+      if (name === 'Credential') cred = rest.slice(eq + 1, end).trim();
+      else if (name === 'SignedHeaders') sh = rest.slice(eq + 1, end).trim();
+      else if (name === 'Signature') sig = rest.slice(eq + 1, end).trim();
+    }
+    at = end + 1;
   }
-  const cred = fields.get('Credential');
-  const sh = fields.get('SignedHeaders');
-  const sig = fields.get('Signature');
   if (!cred || !sh || !sig) {
     throw new S3Error('AuthorizationHeaderMalformed', 'The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature.');
   }

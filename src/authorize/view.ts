@@ -83,7 +83,9 @@ export function requestView(
     } else headers[name] = v;
   }
   const query: [string, string][] = [];
-  const seen = new Set<string>();
+  // Most requests carry one parameter or none: the set of names is made at the second.
+  let firstName: string | undefined;
+  let seen: Set<string> | undefined;
   for (const pair of pairs) {
     const [n, v] = pair;
     const lower = n.toLowerCase();
@@ -103,8 +105,12 @@ export function requestView(
     }
     // A name twice (or twice in different case) is read as the first, the last or both,
     // depending on who reads it.
-    if (seen.has(lower)) throw ambiguous(n, `The query parameter ${n} was sent more than once.`);
-    seen.add(lower);
+    if (firstName === undefined) firstName = lower;
+    else {
+      seen ??= new Set([firstName]);
+      if (seen.has(lower)) throw ambiguous(n, `The query parameter ${n} was sent more than once.`);
+      seen.add(lower);
+    }
     query.push(pair);
   }
   requireOneOperation(query);
