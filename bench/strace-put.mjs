@@ -1,7 +1,8 @@
 // What s3gate and the undici floor (N) write to the upstream's socket for one 4 KiB PUT, and with
 // which socket calls: each target runs under `strace -f -e trace=network,write,writev`, serves 200
 // PUTs at c=1 after a warm-up, and the syscalls on the upstream connection are counted per request.
-//   node bench/strace-put.mjs [gw] [undici]     (needs strace; TRACE=trace=... to change the set)
+//   node bench/strace-put.mjs [gw] [undici]     (needs strace; TRACE=trace=... to change the set;
+//   C=64 for the connections, COUNT=n requests, METHOD=GET)
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,8 @@ installCleanup(300_000);
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ['gw', 'undici'];
 const { dir, bucketDir, upPort } = await scratchUpstream('s3gate-strace-');
 const small = smallObject(bucketDir);
-const COUNT = 200;
+const COUNT = Number(process.env.COUNT ?? 200);
+const C = Number(process.env.C ?? 1);
 for (const name of which) {
   const port = await freePort();
   let t;
@@ -28,7 +30,7 @@ for (const name of which) {
   const out = path.join(dir, `${name}.strace`);
   const tracer = spawn('strace', ['-f', '-qq', '-e', process.env.TRACE ?? 'trace=network,write,writev,sendmsg', '-o', out, '-p', String(t.cpuPids[0])], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 1000));
-  await load(port, reqs.PUT, { connections: 1, amount: COUNT });
+  await load(port, reqs[process.env.METHOD ?? 'PUT'], { connections: C, amount: COUNT });
   tracer.kill('SIGINT');
   await new Promise((r) => tracer.on('exit', r));
   const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
