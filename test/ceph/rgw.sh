@@ -134,6 +134,10 @@ pid file = $DIR/\$name.pid
 rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
 rgw dns name = $DNS_NAME
 rgw data = $DIR/\$name
+# Deleted tails and aborted parts wait for RGW's garbage collection, by default 2 h and run hourly:
+# longer than a suite, so a suite's deletes freed nothing in the 2 GiB memstore.
+rgw gc obj min wait = 120
+rgw gc processor period = 60
 EOF
 }
 

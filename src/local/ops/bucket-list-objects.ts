@@ -2,7 +2,7 @@
 import { S3Error } from '../../s3/errors.js';
 import { intParam, OWNER, xml } from '../http.js';
 import { compareKeys } from '../keys.js';
-import { paginate, urlEncodeKey } from '../list.js';
+import { listEncoding, paginate } from '../list.js';
 import type { Operation, OpRequest } from '../op.js';
 import type { Disk } from '../disk.js';
 
@@ -10,9 +10,7 @@ async function list(d: Disk, r: OpRequest, version: 1 | 2) {
   const b = r.bucket;
   const q = r.query;
   await d.requireBucket(b);
-  const encodingType = q.get('encoding-type') ?? undefined;
-  if (encodingType !== undefined && encodingType !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: encodingType });
-  const enc = (s: string | undefined) => (s === undefined || encodingType !== 'url' ? s : urlEncodeKey(s));
+  const { type: encodingType, enc } = listEncoding(q);
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') || undefined;
   const maxKeys = intParam(q, 'max-keys', 1000, 1000);

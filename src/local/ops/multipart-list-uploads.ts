@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { intParam, isNotFound, OWNER, xml } from '../http.js';
 import { compareKeys } from '../keys.js';
+import { listEncoding } from '../list.js';
 import type { Operation } from '../op.js';
 import type { UploadMeta } from '../types.js';
 
@@ -8,7 +9,9 @@ export const listMultipartUploads: Operation = async (d, r) => {
   const b = r.bucket;
   const q = r.query;
   await d.requireBucket(b);
+  const { type: encodingType, enc } = listEncoding(q);
   const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') || undefined;
   const keyMarker = q.get('key-marker') ?? '';
   const idMarker = q.get('upload-id-marker') ?? '';
   const maxUploads = intParam(q, 'max-uploads', 1000, 1000);
@@ -35,18 +38,43 @@ export const listMultipartUploads: Operation = async (d, r) => {
     // Without an upload-id-marker, key-marker skips every upload of that key.
     return c > 0 || (c === 0 && idMarker !== '' && u.uploadId > idMarker);
   });
-  const page = eligible.slice(0, maxUploads);
-  const truncated = eligible.length > page.length;
-  const last = page[page.length - 1];
+  // A delimiter rolls uploads up into common prefixes, which count toward max-uploads as uploads
+  // do; a prefix given back as the key-marker is not repeated on the next page.
+  const page: UploadMeta[] = [];
+  const commonPrefixes: string[] = [];
+  let truncated = false;
+  let next: { key: string; uploadId?: string } | undefined;
+  for (const u of eligible) {
+    let rolled: string | undefined;
+    if (delimiter) {
+      const at = u.key.indexOf(delimiter, prefix.length);
+      if (at >= 0) rolled = u.key.slice(0, at + delimiter.length);
+    }
+    if (rolled !== undefined && (rolled === commonPrefixes[commonPrefixes.length - 1] || rolled === keyMarker)) continue;
+    if (page.length + commonPrefixes.length >= maxUploads) {
+      truncated = true;
+      break;
+    }
+    if (rolled !== undefined) {
+      commonPrefixes.push(rolled);
+      next = { key: rolled };
+    } else {
+      page.push(u);
+      next = { key: u.key, uploadId: u.uploadId };
+    }
+  }
   return xml(200, 'ListMultipartUploadsResult', {
     Bucket: b,
-    KeyMarker: keyMarker,
+    KeyMarker: enc(keyMarker),
     UploadIdMarker: idMarker,
-    NextKeyMarker: truncated ? last?.key : undefined,
-    NextUploadIdMarker: truncated ? last?.uploadId : undefined,
-    Prefix: prefix,
+    NextKeyMarker: truncated ? enc(next?.key) : undefined,
+    Prefix: enc(prefix),
+    Delimiter: enc(delimiter),
+    NextUploadIdMarker: truncated ? next?.uploadId ?? '' : undefined,
     MaxUploads: maxUploads,
     IsTruncated: truncated,
-    Upload: page.map((u) => ({ Key: u.key, UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: new Date(u.initiated).toISOString() })),
+    Upload: page.map((u) => ({ Key: enc(u.key), UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: new Date(u.initiated).toISOString() })),
+    CommonPrefixes: commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    EncodingType: encodingType,
   });
 };
