@@ -10,22 +10,21 @@ import { signedWith, type Authenticated, type AuthInput } from '../authenticate/
 import { authenticateRequest, principalName } from '../sts/inbound.js';
 import { isStsRequest, serveSts } from '../sts/endpoint.js';
 import type { Operation } from '../authorize/operation.js';
-import { authorizeView, visibleBuckets } from '../authorize/grants.js';
+import { authorizeView } from '../authorize/grants.js';
 import { copySourceHeader, copySourceParts, requestView } from '../authorize/view.js';
 import { authorizedDeleteBody } from '../authorize/delete-objects.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
 import { findRoute, type Route } from '../route/route.js';
 import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
-import { callUpstream, text } from '../forward/client.js';
+import { listBucketsAnswer } from '../route/list-buckets.js';
 import { send, type SendRequest } from '../forward/send.js';
 import type { ForwardObserver, UpstreamResponse } from '../forward/forward.js';
 import { RequestCancel, type Cancel } from '../forward/cancel.js';
-import { listedBuckets } from '../rewrite/response.js';
 import { preflight, responseCors } from '../cors/cors.js';
 import type { Limiter } from '../limits/limiter.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { S3Error, errorXml, escapeXml, isS3Error } from '../s3/errors.js';
+import { S3Error, errorXml, isS3Error } from '../s3/errors.js';
 import { parseQuery } from '../signing/sigv4.js';
 import { inboundBody, needsWholeBody, readSmall, wholeBody } from './body.js';
 import { processBodyBudget } from '../limits/body-budget.js';
@@ -216,7 +215,7 @@ async function run(
   if (!address.bucket) {
     if (op.name !== 'ListBuckets') throw new S3Error('MethodNotAllowed');
     if (!auth.key) throw new S3Error('AccessDenied');
-    return listBuckets(cfg, ctx, auth, res, signal);
+    return listBuckets(cfg, ctx, auth, view.query, res, signal);
   }
 
   const route = findRoute(cfg, address.bucket);
@@ -279,46 +278,8 @@ async function run(
   return route.route.mode === 'migrate' ? serveMigrate(serve) : serveMirror(serve);
 }
 
-async function listBuckets(cfg: GatewayConfig, ctx: RequestContext, auth: Authenticated, res: ServerResponse, signal: Cancel): Promise<void> {
-  const key = auth.key!;
-  const named = visibleBuckets(key, [...cfg.buckets.keys()].filter((n) => n !== '*'));
-  // With a "*" route, the provider's own buckets are listed too, filtered to the key's grants.
-  const star = cfg.buckets.get('*');
-  const listStar = star !== undefined && key.allow.some((g) => g.bucket === '*' || !cfg.buckets.has(g.bucket));
-  // Each upstream's own listing, once, for its buckets' creation dates; a named route whose
-  // provider does not list it (no permission, another account) shows the config's load time.
-  const upstreamNames = new Set(named.map((n) => cfg.buckets.get(n)!.upstream));
-  if (listStar) upstreamNames.add(star.upstream);
-  const listings = new Map<string, Map<string, string>>();
-  await Promise.all([...upstreamNames].map(async (name) => {
-    const dates = new Map<string, string>();
-    listings.set(name, dates);
-    try {
-      const r = await callUpstream(cfg.upstreams.get(name)!, { operation: 'ListBuckets', method: 'GET', signal });
-      const xml = await text(r);
-      if (r.status === 200) for (const b of listedBuckets(xml)) dates.set(b.name, b.created ?? '');
-    } catch (e) {
-      if ((e as Error)?.name === 'AbortError') throw e;
-    }
-  }));
-  const loaded = (cfg.loadedAt ?? new Date(0)).toISOString();
-  const entries = new Map<string, string>();
-  for (const n of named) {
-    const route = cfg.buckets.get(n)!;
-    entries.set(n, listings.get(route.upstream)?.get(route.bucket ?? n) || loaded);
-  }
-  const starDates = listStar ? listings.get(star.upstream) : undefined;
-  if (listStar && starDates) {
-    // Provider buckets behind a named route appear under their client name (above), not twice.
-    const routed = new Set([...cfg.buckets.values()].filter((b) => b.name !== '*').map((b) => b.bucket ?? b.name));
-    for (const [b, created] of starDates) {
-      if (!routed.has(b) && visibleBuckets(key, [b]).length) entries.set(b, created || loaded);
-    }
-  }
-  const buckets = [...entries.entries()].sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([n, d]) => `<Bucket><Name>${escapeXml(n)}</Name><CreationDate>${d}</CreationDate></Bucket>`).join('');
-  respondXml(ctx, res, '<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
-    `<Owner><ID>${escapeXml(key.accessKeyId)}</ID><DisplayName>${escapeXml(key.accessKeyId)}</DisplayName></Owner><Buckets>${buckets}</Buckets></ListAllMyBucketsResult>`, ctx.replyHeaders);
+async function listBuckets(cfg: GatewayConfig, ctx: RequestContext, auth: Authenticated, query: [string, string][], res: ServerResponse, signal: Cancel): Promise<void> {
+  respondXml(ctx, res, await listBucketsAnswer(cfg, auth.key!, query, signal), ctx.replyHeaders);
 }
 
 function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerResponse, e: unknown, log: Logger): void {

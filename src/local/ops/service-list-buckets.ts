@@ -1,22 +1,24 @@
 import { mkdir, readdir } from 'node:fs/promises';
-import { compareKeys, validateBucket } from '../keys.js';
-import { OWNER, xml } from '../http.js';
+import { listBucketsQuery, listBucketsXml, pageBuckets, type ListedBucket } from '../../s3/list-buckets.js';
+import { validateBucket } from '../keys.js';
+import { OWNER } from '../http.js';
 import type { Operation } from '../op.js';
 
-export const listBuckets: Operation = async (d) => {
+export const listBuckets: Operation = async (d, r) => {
+  const q = listBucketsQuery(r.query);
   await mkdir(d.root, { recursive: true });
   const entries = await readdir(d.root, { withFileTypes: true });
-  const buckets: { Name: string; CreationDate: string }[] = [];
+  const buckets: ListedBucket[] = [];
   for (const e of entries) {
-    if (!e.isDirectory()) continue;
+    if (!e.isDirectory() || (q.prefix !== undefined && !e.name.startsWith(q.prefix))) continue;
     try {
       validateBucket(e.name);
     } catch {
       continue;
     }
     const meta = await d.bucketMeta(e.name);
-    buckets.push({ Name: e.name, CreationDate: new Date(meta.created).toISOString() });
+    buckets.push({ name: e.name, created: new Date(meta.created).toISOString(), region: meta.location || 'us-east-1' });
   }
-  buckets.sort((a, b) => compareKeys(a.Name, b.Name));
-  return xml(200, 'ListAllMyBucketsResult', { Owner: OWNER, Buckets: { Bucket: buckets } });
+  const body = listBucketsXml({ id: OWNER.ID, name: OWNER.DisplayName }, pageBuckets(buckets, q), q);
+  return { status: 200, headers: { 'content-type': 'application/xml' }, body };
 };
