@@ -47,12 +47,27 @@ function fromPath(host: string, hostname: string, rawPath: string, rawQuery: str
   if (slash === 0) throw new S3Error('InvalidBucketName', undefined, { BucketName: '' });
   if (slash < 0) return address('path', host, hostname, rawPath, rawQuery, safeDecode(p));
   const keyRaw = p.slice(slash + 1);
-  return address('path', host, hostname, rawPath, rawQuery, safeDecode(p.slice(0, slash)), keyRaw === '' ? undefined : safeDecode(keyRaw));
+  return address('path', host, hostname, rawPath, rawQuery, safeDecode(p.slice(0, slash)), keyRaw === '' ? undefined : decodeKey(keyRaw));
 }
 
 function keyFromPath(rawPath: string): string | undefined {
   const k = rawPath.slice(1);
-  return k === '' ? undefined : safeDecode(k);
+  return k === '' ? undefined : decodeKey(k);
+}
+
+/**
+ * An object key is UTF-8: percent-encoded bytes that do not decode as UTF-8 name no key S3 could
+ * store, and S3 answers 400 InvalidURI before anything else (RGW 16: 400 InvalidObjectName).
+ * Decoding them leniently would store another key than the one asked for (`a%FF` as `a%25FF`).
+ */
+function decodeKey(raw: string): string {
+  if (!raw.includes('%')) return raw;
+  try {
+    // A '%' that starts no escape stands for itself; only escapes are decoded.
+    return decodeURIComponent(raw.replace(/%(?![0-9A-Fa-f]{2})/g, '%25'));
+  } catch {
+    throw new S3Error('InvalidURI');
+  }
 }
 
 /**
