@@ -17,6 +17,7 @@ import { Metrics } from '../metrics/metrics.js';
 import { handle } from './pipeline.js';
 import { errorXml, S3Error } from '../s3/errors.js';
 import { createLogger } from './log.js';
+import { requestStarted, watchBursts } from './memory.js';
 
 export interface Gateway {
   servers: Server[];
@@ -66,8 +67,15 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const log = opts.log ?? createLogger(initial.log.level);
   const metrics = new Metrics();
   const deps: PipelineDeps = { config: () => current, log, metrics, limiter: opts.limiter ?? new Limiter() };
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => void handle(deps, req, res);
-  const onContinue = (req: IncomingMessage, res: ServerResponse) => void handle(deps, req, res, true);
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    requestStarted();
+    void handle(deps, req, res);
+  };
+  const onContinue = (req: IncomingMessage, res: ServerResponse) => {
+    requestStarted();
+    void handle(deps, req, res, true);
+  };
+  watchBursts();
   for (const f of prepareLocalPaths(initial.upstreams.values())) log.error({ upstream: f.upstream, error: f.error }, 'cannot create the local store directory');
   const servers: Server[] = [];
   const urls: string[] = [];

@@ -4,7 +4,8 @@
 // not grow (V8 collected on its own, as under mixed load), none is forced.
 import { PerformanceObserver, constants, performance, type PerformanceEntry } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { bodyBytes, forcedCollections } from '../../src/listen/memory.js';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { bodyBytes, burstShrinks, forcedCollections, requestStarted, shrinkIfQuiet } from '../../src/listen/memory.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -52,5 +53,45 @@ describe('body memory', () => {
     });
     expect(forcedCollections() - before).toBe(0);
     expect(minor).toBe(0);
+  });
+});
+
+const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
+
+/** What a burst of concurrent requests does to V8: many objects, a window of them alive at once, so the young generation grows. */
+function burst(): void {
+  let live: unknown[] = [];
+  for (let i = 0; i < 400_000; i++) {
+    live.push({ i, s: 'r' + i, a: [i, i + 1, i + 2] });
+    if (live.length > 4000) live = live.slice(2000);
+  }
+  for (let i = 0; i < 1000; i++) requestStarted();
+}
+
+describe('memory after a burst of requests', () => {
+  it('gives the grown young generation back in the first quiet second after a burst, once', () => {
+    shrinkIfQuiet(); // a fresh interval
+    burst();
+    const grown = newSpace();
+    expect(grown).toBeGreaterThanOrEqual(4 * MiB);
+    const before = burstShrinks();
+    expect(shrinkIfQuiet()).toBe(false); // the burst's own second
+    expect(shrinkIfQuiet()).toBe(true);
+    expect(burstShrinks() - before).toBe(1);
+    expect(newSpace()).toBeLessThan(grown / 2);
+    // the next quiet second has no new burst behind it: nothing more
+    expect(shrinkIfQuiet()).toBe(false);
+  });
+
+  it('leaves the heap alone while requests flow', () => {
+    shrinkIfQuiet();
+    burst();
+    const before = burstShrinks();
+    expect(shrinkIfQuiet()).toBe(false); // the burst's own second
+    for (let i = 0; i < 50; i++) requestStarted(); // and the next is not quiet either
+    expect(shrinkIfQuiet()).toBe(false);
+    expect(burstShrinks()).toBe(before);
+    shrinkIfQuiet(); // the quiet second that follows does shrink
+    expect(burstShrinks()).toBe(before + 1);
   });
 });
