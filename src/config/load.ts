@@ -133,7 +133,7 @@ function deepMerge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'conditionalWrites', 'tls'];
+const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'conditionalWrites', 'cannedAcls', 'tls'];
 
 function parseAddress(c: Checker, addr: string, path: string): { host: string; port: number } | undefined {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(addr);
@@ -264,6 +264,7 @@ function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<strin
     for (const k of ['ifNoneMatch', 'ifMatch'] as const) {
       if (typeof profile.conditionalWrites?.[k] !== 'boolean') c.fail(`${path}.conditionalWrites.${k}`, 'must be true or false');
     }
+    if (typeof profile.cannedAcls !== 'boolean') c.fail(`${path}.cannedAcls`, 'must be true or false');
     const kind = provider === 'local' ? 'local' : 'http';
     let endpoint: URL | undefined;
     let localPath: string | undefined;

@@ -62,6 +62,12 @@ export interface ProviderProfile {
     /** CompleteMultipartUpload honours the same two (s3gate migrate's multipart copies); default false */
     onComplete?: boolean;
   };
+  /**
+   * The provider keeps per-object canned ACLs: it honours `x-amz-acl` on PutObject and answers
+   * GetObjectAcl with the grants. Migrations carry an object's canned ACL only where both sides
+   * do (src/route/object-acl.ts); a provider that ignores `x-amz-acl` must say false.
+   */
+  cannedAcls: boolean;
   tls: {
     /** verify the provider's certificate */
     verify: boolean;

@@ -57,7 +57,7 @@ export class Metrics {
     labelNames: ['bucket'] as const, registers: [this.registry],
   });
   readonly copies = new Counter({
-    name: 's3gate_migration_copies_total', help: 'Copy-on-read copies into the new provider by result',
+    name: 's3gate_migration_copies_total', help: 'Copy-on-read copies into the new provider by result (skipped: the copy would not keep who may read the object)',
     labelNames: ['bucket', 'result'] as const, registers: [this.registry],
   });
   readonly mirrorWrites = new Counter({

@@ -87,6 +87,8 @@ export interface CopyOptions {
   onUploadEnded?: (uploadId: string) => void;
   /** attempts per request on transient failures */
   attempts?: number;
+  /** written with the object (its canned ACL, src/route/object-acl.ts) */
+  headers?: Record<string, string>;
 }
 
 /** Sees every byte on its way through: hashes and counters. */
@@ -171,7 +173,7 @@ async function copySingle(src: Endpoint, dst: Endpoint, obj: ListedObject, opts:
     const etag = bareEtag(header(got, 'etag'));
     if (isMultipartEtag(etag) && !isMultipartEtag(obj.etag)) throw new UpstreamError('GetObject', 0, 'SourceChanged', 'the source object was replaced by a multipart upload since the listing');
     const lastModified = header(got, 'last-modified') ?? obj.lastModified;
-    const headers = metadataHeaders(got);
+    const headers = { ...metadataHeaders(got), ...opts.headers };
     const md5 = contentMd5(etag, got);
     if (md5) headers['content-md5'] = md5;
     const cond = condition(dst, 'put', opts.expect);
@@ -324,7 +326,7 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
     }
   }
   const ranges = partRanges(size, partSize);
-  if (uploadId === undefined) uploadId = await withRetry(attempts, opts.signal, () => createUpload(dst, obj.key, metadataHeaders(head), opts.signal));
+  if (uploadId === undefined) uploadId = await withRetry(attempts, opts.signal, () => createUpload(dst, obj.key, { ...metadataHeaders(head), ...opts.headers }, opts.signal));
   const id = uploadId;
   let completed = false;
   try {

@@ -1,5 +1,6 @@
 // The migration loop: list the source page by page, decide per object, copy with bounded
 // concurrency, and journal what is settled so a restart picks up where this run stopped.
+import { planAcl, readCannedAcl } from '../route/object-acl.js';
 import { abortUpload, copyObject, DestinationChanged, listParts, withRetry, type Expectation, type UploadRef } from './copy.js';
 import { createHash } from 'node:crypto';
 import { emptyState, JournalError, JournalWriter, readJournal, type JournalState, type OpenUpload } from './journal.js';
@@ -68,6 +69,14 @@ export interface Report {
 }
 
 export const label = (ep: Endpoint) => `${ep.up.name}/${ep.bucket}`;
+
+/** An object left at the source because its ACL could not go with it. */
+export class AclNotCarried extends Error {
+  constructor(detail: string) {
+    super(`not copied: ${detail}`);
+    this.name = 'AclNotCarried';
+  }
+}
 
 /** A HEAD as object state, undefined when there is no such object. */
 export async function headState(ep: Endpoint, key: string, signal: AbortSignal, checksums: boolean): Promise<ObjectState | undefined> {
@@ -356,7 +365,20 @@ export class Migrator {
       return 'reported';
     }
     if (o.mode === 'verify') return this.difference(obj.key, v.difference, v.detail);
+    // The object's canned ACL goes with it, or, where it cannot, the object stays where it is:
+    // a copy must not open a private object or close a public one.
+    const acl = await withRetry(3, o.signal, async () => {
+      const plan = await planAcl(o.src.up, o.src.bucket, o.dst.up, obj.key, false);
+      // The provider failed to answer (as opposed to an ACL that cannot go): retried like any read.
+      if ('skip' in plan && plan.status !== undefined && plan.status !== 404) throw new UpstreamError('GetObjectAcl', plan.status, plan.code ?? `HTTP${plan.status}`);
+      return plan;
+    });
+    if ('skip' in acl) {
+      if (acl.status === 404) return this.skip(obj.key, 'gone from the source');
+      throw new AclNotCarried(acl.skip);
+    }
     const res = await copyObject(o.src, o.dst, obj, {
+      headers: acl.headers,
       multipartThreshold: o.multipartThreshold,
       partSize: o.partSize,
       signal: o.signal,
@@ -392,6 +414,14 @@ export class Migrator {
     if (!(await headState(o.src, obj.key, o.signal, false))) {
       await this.undo(obj.key, res.destEtag);
       return this.skip(obj.key, 'deleted at the source during the copy');
+    }
+    // Likewise an ACL changed at the source while the copy streamed: the copy goes, the next run copies again.
+    if (acl.acl !== undefined) {
+      const now = await readCannedAcl(o.src.up, o.src.bucket, obj.key);
+      if (!('acl' in now) || now.acl !== acl.acl) {
+        await this.undo(obj.key, res.destEtag);
+        throw new AclNotCarried(`its ACL changed during the copy (${acl.acl} → ${'acl' in now ? now.acl : now.why}); the copy was removed`);
+      }
     }
     this.stats.copied++;
     this.stats.copiedBytes += res.size;

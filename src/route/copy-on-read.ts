@@ -29,6 +29,7 @@ import { drain } from './io.js';
 import { InflightCopies, Superseded } from './inflight.js';
 import type { Route } from './route.js';
 import type { ServeContext } from './modes.js';
+import { readCannedAcl, type AclPlan } from './object-acl.js';
 
 // Object metadata a copy must keep.
 const KEPT = /^(content-type|content-encoding|content-disposition|content-language|cache-control|expires|x-amz-meta-.*|x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)|x-amz-storage-class|x-amz-tagging|x-amz-website-redirect-location)$/;
@@ -65,7 +66,7 @@ export function copyKey(up: Upstream, bucket: string, key: string): string {
   return `${up.name}\n${up.endpoint.href}\n${up.path ?? ''}\n${bucket}\n${key}`;
 }
 
-async function headStatus(up: Upstream, bucket: string, key: string): Promise<{ status: number; etag?: string }> {
+export async function headStatus(up: Upstream, bucket: string, key: string): Promise<{ status: number; etag?: string }> {
   const r = await callUpstream(up, { operation: 'HeadObject', method: 'HEAD', bucket, key });
   await drain(r);
   const etag = r.headers.etag;
@@ -84,15 +85,15 @@ export function objectHeaders(o: UpstreamResponse, to: Upstream): Record<string,
   return headers;
 }
 
-/** The copy's headers: the old provider's answer to a plain read, never the client's; conditional where it can be. */
-function storedHeaders(o: UpstreamResponse, to: Upstream): Record<string, string> {
-  const headers = objectHeaders(o, to);
+/** The copy's headers: the old provider's answer to a plain read, never the client's; its ACL; conditional where it can be. */
+function storedHeaders(o: UpstreamResponse, to: Upstream, acl: Record<string, string>): Record<string, string> {
+  const headers = { ...objectHeaders(o, to), ...acl };
   if (to.profile.conditionalWrites.ifNoneMatch) headers['if-none-match'] = '*';
   return headers;
 }
 
 /** Streams the old provider's object to the client and, at the same time, into the new one. */
-export async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamResponse): Promise<void> {
+export async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamResponse, plan: Exclude<AclPlan, { skip: string }>): Promise<void> {
   const { route } = ctx;
   const key = ctx.address.key!;
   const length = Number(o.headers['content-length']);
@@ -104,16 +105,18 @@ export async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamRespo
   const copyAbort = new RequestCancel();
   let windowStart = 0;
 
-  // Right before the commit: is the object read still the old provider's, and (without
-  // conditional writes) is the key still free at the new one?
+  // Right before the commit: is the object read still the old provider's, with the ACL the copy
+  // carries, and (without conditional writes) is the key still free at the new one?
   const decide = async (): Promise<void> => {
     if (copy.cancelled) throw copy.cancelled;
-    const [was, now] = await Promise.all([
+    const [was, now, acl] = await Promise.all([
       headStatus(old.upstream, old.upstreamBucket, key),
       conditional ? Promise.resolve(undefined) : headStatus(route.upstream, route.upstreamBucket, key),
+      plan.acl === undefined ? Promise.resolve(undefined) : readCannedAcl(old.upstream, old.upstreamBucket, key),
     ]);
     if (was.status !== 200 || was.etag !== etag) throw new Superseded(`the old provider now answers ${was.status}${was.etag && was.etag !== etag ? ' with another ETag' : ''}`);
     if (now && now.status !== 404) throw new Superseded(`the new provider now answers ${now.status}`);
+    if (acl && (!('acl' in acl) || acl.acl !== plan.acl)) throw new Superseded('the object\'s ACL changed at the old provider');
     copy.beginCommit();
     windowStart = performance.now();
   };
@@ -140,7 +143,7 @@ export async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamRespo
   const put = (async () => {
     if (!gate) await decide();
     const r = await send(route.upstream, route.upstreamBucket, {
-      operation: 'PutObject', method: 'PUT', key, query: [], headers: storedHeaders(o, route.upstream),
+      operation: 'PutObject', method: 'PUT', key, query: [], headers: storedHeaders(o, route.upstream, plan.headers),
       body: gate ? { stream: gate, length, headers: {} } : { stream: Readable.from([]), buffer: Buffer.alloc(0), length: 0, headers: {} },
       signal: copyAbort,
     });
@@ -150,7 +153,7 @@ export async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamRespo
     if (r.status >= 300) throw new Error(`copy-on-read PUT answered ${r.status}`);
     ctx.metrics.copies.inc({ bucket, result: 'ok' });
     ctx.metrics.bytesMoved.inc({ bucket }, length);
-    ctx.log.info({ reqId: ctx.requestId, bucket, key, windowMs, conditional }, 'copy-on-read copied');
+    ctx.log.info({ reqId: ctx.requestId, bucket, key, windowMs, conditional, ...(plan.acl ? { acl: plan.acl } : {}) }, 'copy-on-read copied');
   })().catch((e: Error) => {
     // A provider that answered before reading the whole body must not hold the client's read back.
     if (gate && !gate.destroyed) gate.destroy();

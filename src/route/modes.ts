@@ -13,7 +13,8 @@ import type { Metrics } from '../metrics/metrics.js';
 import { S3Error } from '../s3/errors.js';
 import type { Route } from './route.js';
 import { listingXml, mergeListings, parseListing, parseListRequest, providerListQuery, unescapeXml } from './listing.js';
-import { copyKey, copyOnRead, inflightCopies, plainRead } from './copy-on-read.js';
+import { copyKey, copyOnRead, headStatus, inflightCopies, plainRead } from './copy-on-read.js';
+import { planAcl } from './object-acl.js';
 import { drain } from './io.js';
 import { serveMirrorTo } from './mirror.js';
 
@@ -42,11 +43,12 @@ function secondary(ctx: ServeContext, t: BucketTarget): Route {
   return { ...ctx.route, upstream, upstreamBucket: t.bucket ?? ctx.route.upstreamBucket };
 }
 
-const READS = new Set(['GetObject', 'HeadObject']);
+// Reads that fall back to the old provider on a miss at the new one.
+const READS = new Set(['GetObject', 'HeadObject', 'GetObjectAcl']);
 const LISTS = new Set(['ListObjects', 'ListObjectsV2']);
-// Client writes that make a key exist or vanish at the new provider: a copy-on-read of the same
-// key gives way to them (copy-on-read.ts).
-const KEY_WRITES = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload', 'DeleteObject']);
+// Client writes that make a key exist or vanish at the new provider, or change who may read it: a
+// copy-on-read of the same key gives way to them (copy-on-read.ts).
+const KEY_WRITES = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload', 'DeleteObject', 'PutObjectAcl']);
 
 export async function serveMigrate(ctx: ServeContext): Promise<void> {
   const old = secondary(ctx, ctx.route.route.from!);
@@ -54,21 +56,56 @@ export async function serveMigrate(ctx: ServeContext): Promise<void> {
   if (LISTS.has(op.name)) return mergedList(ctx, route, old);
   await supersedeCopies(ctx);
   if (op.name === 'DeleteObject' || op.name === 'DeleteObjects') return deleteBoth(ctx, route, old);
+  if (op.name === 'PutObjectAcl') return putAclWhereItIs(ctx, route, old);
   const r = await send(route.upstream, route.upstreamBucket, ctx.sendReq);
-  if (!READS.has(op.name) || r.status !== 404) return ctx.respondWith(route, r);
+  if (!READS.has(op.name) || !(await missingAtNew(ctx, route, r))) return ctx.respondWith(route, r);
   // A miss at the new provider: the object may not have moved yet.
   await drain(r);
   ctx.metrics.fallbackReads.inc({ bucket: route.clientBucket });
   const oldReq: SendRequest = { ...ctx.sendReq, headers: { ...ctx.sendReq.headers } };
   // Only a plain whole-object read is copied: a Range, a condition or a response-* override
   // shapes the client's answer, never the object stored at the new provider.
-  // An anonymous read (sent unsigned, the provider's ACLs deciding) is never copied: the copy would
-  // not carry the old side's ACL, and could make a private object public or the reverse.
-  const copy = route.route.copyOnRead === true && op.name === 'GetObject' && plainRead(ctx.sendReq) && !ctx.sendReq.unsigned;
+  const copy = route.route.copyOnRead === true && op.name === 'GetObject' && plainRead(ctx.sendReq);
   if (copy && old.upstream.profile.checksums.checksumMode) oldReq.headers['x-amz-checksum-mode'] = 'ENABLED';
-  const o = await send(old.upstream, old.upstreamBucket, oldReq);
-  if (!copy || o.status !== 200) return ctx.respondWith(old, o);
-  return copyOnRead(ctx, old, o);
+  // The copy carries the object's canned ACL, read meanwhile with s3gate's own credentials; an
+  // anonymous read (sent unsigned, the provider's ACLs deciding) copies only what anyone may read.
+  const [o, plan] = await Promise.all([
+    send(old.upstream, old.upstreamBucket, oldReq),
+    copy ? planAcl(old.upstream, old.upstreamBucket, route.upstream, ctx.address.key!, ctx.sendReq.unsigned === true) : undefined,
+  ]);
+  if (!plan || o.status !== 200) return ctx.respondWith(old, o);
+  if ('skip' in plan) {
+    ctx.metrics.copies.inc({ bucket: route.clientBucket, result: 'skipped' });
+    ctx.log.info({ reqId: ctx.requestId, bucket: route.clientBucket, key: ctx.address.key, why: plan.skip }, 'copy-on-read skipped: the copy would not keep who may read the object');
+    return ctx.respondWith(old, o);
+  }
+  return copyOnRead(ctx, old, o, plan);
+}
+
+/**
+ * The new provider does not hold the key: a 404, or, to an anonymous read, a 403 where s3gate's
+ * own HEAD finds no key there (a provider does not tell an anonymous client whether a key exists
+ * in a bucket it may not list).
+ */
+async function missingAtNew(ctx: ServeContext, route: Route, r: UpstreamResponse): Promise<boolean> {
+  if (r.status === 404) return true;
+  if (r.status !== 403 || !ctx.sendReq.unsigned || ctx.address.key === undefined) return false;
+  return (await headStatus(route.upstream, route.upstreamBucket, ctx.address.key)).status === 404;
+}
+
+/**
+ * PutObjectAcl changes the object where it is: at the new provider, or, where it has not moved
+ * yet, at the old one (whose ACL a later copy carries). Its body, if any, was read whole, so the
+ * request can be sent twice.
+ */
+async function putAclWhereItIs(ctx: ServeContext, route: Route, old: Route): Promise<void> {
+  const r = await send(route.upstream, route.upstreamBucket, ctx.sendReq);
+  const body = ctx.sendReq.body;
+  const again = !body || body.buffer !== undefined || body.length === 0;
+  if (r.status !== 404 || !again) return ctx.respondWith(route, r);
+  await drain(r);
+  const oldReq: SendRequest = body && body.buffer === undefined ? { ...ctx.sendReq, body: { ...body, buffer: Buffer.alloc(0) } } : ctx.sendReq;
+  return ctx.respondWith(old, await send(old.upstream, old.upstreamBucket, oldReq));
 }
 
 /** A write or delete of a key wins over a copy-on-read of it that this process has in flight. */

@@ -87,7 +87,7 @@ buckets:
       'upstreams.v.credentials.secretAccessKey: is required',
       // s3gate never sends Expect upstream (undici does not implement it): a field that would do
       // nothing is refused rather than believed.
-      'upstreams.v.expectContinue: unknown field; known: provider, endpoint, region, credentials, path, connectAddress, timeouts, retries, addressing, signing, payload, checksums, conditionalWrites, tls',
+      'upstreams.v.expectContinue: unknown field; known: provider, endpoint, region, credentials, path, connectAddress, timeouts, retries, addressing, signing, payload, checksums, conditionalWrites, cannedAcls, tls',
       'buckets.Bad_Name: is not a valid S3 bucket name',
       'buckets.ok-bucket.colour: unknown field; known: upstream, bucket, domains, public, mode, from, mirror, copyOnRead, cors',
       'keys[0].allow[0].bucket: no bucket "ghost"; known: Bad_Name, ok-bucket',
@@ -103,6 +103,16 @@ buckets:
   b: { upstream: v }
 `;
     expect(problems(doc)).toContain('upstreams.v.conditionalWrites.ifNoneMatch: must be true or false');
+  });
+
+  it('a preset override of cannedAcls that is not true or false is named, and every preset says it', () => {
+    const doc = `
+upstreams:
+  v: { provider: local, path: /tmp/x, cannedAcls: "yes" }
+buckets:
+  b: { upstream: v }
+`;
+    expect(problems(doc)).toContain('upstreams.v.cannedAcls: must be true or false');
   });
 
   it('the shipped proxy.yaml is valid as it is', () => {
@@ -123,6 +133,7 @@ buckets:
     expect(Array.isArray(p.checksums.headerAlgorithms)).toBe(true);
     expect(typeof p.conditionalWrites.ifNoneMatch).toBe('boolean');
     expect(typeof p.conditionalWrites.ifMatch).toBe('boolean');
+    expect(typeof p.cannedAcls).toBe('boolean');
     expect(p.sources.length).toBeGreaterThan(0);
     expect(['v2', 'v4']).toContain(signatureFor(p, 'PutObject'));
   });
