@@ -14,6 +14,7 @@ import https from 'node:https';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { testLookup, testUndiciAgent } from '../upstream/resolve.js';
 import { afterSigning, client, DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { selfSignedCert } from '../helpers/tls.js';
@@ -76,7 +77,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gw?.close();
-});
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
+}, 60_000);
 
 function sdkHttps(): S3Client {
   return client(`https://${DOMAIN}:${httpsPort}`, GW_KEY, {

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ensureCeph } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { testUndiciAgent } from '../upstream/resolve.js';
 import { client, DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
@@ -212,9 +213,13 @@ describe('migrate and mirror between two strict upstreams', () => {
 });
 
 describe('migrate between two buckets on the real Ceph RGW 16', () => {
+  const run = Math.random().toString(36).slice(2, 8);
+  afterAll(async () => {
+    await removeCephBuckets(await ensureCeph(), (name) => name.endsWith(run));
+  }, 60_000);
+
   it('reads through with copy-on-read, merged listing, deletes to both', async () => {
     const ceph = await ensureCeph();
-    const run = Math.random().toString(36).slice(2, 8);
     const a = { accessKeyId: ceph.users.a.accessKeyId, secretAccessKey: ceph.users.a.secretAccessKey };
     const b = { accessKeyId: ceph.users.b.accessKeyId, secretAccessKey: ceph.users.b.secretAccessKey };
     const oldC = new S3Client({ endpoint: ceph.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...a }, requestChecksumCalculation: 'WHEN_REQUIRED' });

@@ -10,6 +10,7 @@ import { AwsCrc32c } from '@aws-crypto/crc32c';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { client, GW_KEY, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
 import { minioGoBinary, minioGoStreamingPut } from '../helpers/minio-go.js';
@@ -46,7 +47,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await up?.close();
-});
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
+}, 60_000);
 
 const TARGETS = [['RGW 16 (linode profile: no checksum headers)', 'rgw'], ['the strict upstream (minio profile)', 'strict'], ['the local store', 'disk']] as const;
 

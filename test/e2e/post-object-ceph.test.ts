@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { client, GW_KEY, portOf, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 
@@ -42,7 +43,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   direct?.destroy();
-});
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
+}, 60_000);
 
 async function inRgw(bucket: string, key: string): Promise<Buffer | undefined> {
   try {

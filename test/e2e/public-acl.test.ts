@@ -7,6 +7,7 @@ import { CreateBucketCommand, PutBucketPolicyCommand, PutObjectCommand, S3Client
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { startCli } from '../helpers/cli.js';
 import { client, DOMAIN, GW_KEY, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
@@ -52,7 +53,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gw?.close();
-});
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
+}, 60_000);
 
 /** The seeds' flow with boto3 as the Cloud Temple guide writes it (SigV2, path-style), then anonymous GETs. */
 function seedsFlow(endpoint: string, bucket: string, customDomain: string): Promise<Record<string, [number, string]>> {

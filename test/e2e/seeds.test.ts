@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { ensureCeph } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
 import { selfSignedCert } from '../helpers/tls.js';
@@ -49,7 +50,8 @@ print('null')`, env(), MODERN_PYTHON);
 afterAll(async () => {
   await gw?.close();
   await ecs?.close();
-});
+  await removeCephBuckets(await ensureCeph(), (name) => name.endsWith(run));
+}, 60_000);
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return { AK: GW_KEY.accessKeyId, SK: GW_KEY.secretAccessKey, EP: endpoint, AWS_CA_BUNDLE: cert.cert, ...extra };

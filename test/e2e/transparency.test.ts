@@ -8,6 +8,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { client, GW_KEY, portOf, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
@@ -43,7 +44,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await up?.close();
-});
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
+}, 60_000);
 
 /** A SigV4-signed request sent with node:http, so the Expect header goes out as given. */
 async function signedRequest(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {

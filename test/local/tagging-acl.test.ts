@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { ensureCeph } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 
@@ -24,7 +25,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await rgwGw?.close();
-});
+  await removeCephBuckets(await ensureCeph(), (name) => name.endsWith(RUN));
+}, 60_000);
 
 /** s3gate in front of RGW 16, for the same script. */
 async function rgwGateway(): Promise<string> {

@@ -9,6 +9,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { tmpDir } from '../helpers/gateway.js';
 import { bytesFor, MiB, report, runCli } from './helpers.js';
 import { startFaultProxy, type FaultProxy } from './proxy.js';
@@ -55,7 +56,8 @@ afterAll(async () => {
   a?.destroy();
   b?.destroy();
   await proxy?.close();
-});
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
+}, 60_000);
 
 describe('s3gate migrate on Ceph RGW 16: newer writes at the destination win', () => {
   it('a write before the run and writes during it are kept; the multipart source is checked and copied', async () => {

@@ -7,6 +7,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { tmpDir } from '../helpers/gateway.js';
 import { bytesFor, md5, MiB, report, runCli, seedSet, waitForProgress } from './helpers.js';
 
@@ -71,10 +72,11 @@ buckets:
 `);
 }, 600_000);
 
-afterAll(() => {
+afterAll(async () => {
   a?.destroy();
   b?.destroy();
-});
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
+}, 60_000);
 
 describe('s3gate migrate on Ceph RGW 16 (user a → user b)', () => {
   it('2,000 objects, SIGKILL halfway, restart: each copied once, verify clean, metadata kept', async () => {

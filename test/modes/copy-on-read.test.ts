@@ -7,13 +7,14 @@
 // the local store and the real Ceph RGW 16, with and without conditional writes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { LocalStore } from '../../src/local/store.js';
 import { ensureCeph } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { testUndiciAgent } from '../upstream/resolve.js';
 import { client, DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir } from '../helpers/gateway.js';
@@ -285,14 +286,9 @@ describe('copy-on-read against the real Ceph RGW 16', () => {
     await gwA?.close();
     await gwB?.close();
     await oldUp?.close();
-    for (const bucket of rgwBuckets) {
-      if (!newC) break;
-      const l = await newC.send(new ListObjectsV2Command({ Bucket: bucket })).catch(() => undefined);
-      const keys = (l?.Contents ?? []).map((c) => ({ Key: c.Key! }));
-      if (keys.length) await newC.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } })).catch(() => {});
-      await newC.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => {});
-    }
-  });
+    newC?.destroy();
+    await removeCephBuckets(await ensureCeph(), (name) => rgwBuckets.includes(name));
+  }, 60_000);
 
   for (const [bucket, n, label] of [['rgwc', 'c', 'If-None-Match'], ['rgwnc', 'nc', 'no conditional writes']] as const) {
     for (const writer of ['same process', 'other process'] as const) {

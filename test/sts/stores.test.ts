@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { ensureCeph } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { client, failure, GW_KEY, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 import { testRequestHandler } from '../upstream/resolve.js';
@@ -39,7 +40,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gw?.close();
-});
+  await removeCephBuckets(await ensureCeph(), (name) => name.endsWith(run));
+}, 60_000);
 
 describe.each(['rgw', 'local'])('temporary credentials on the %s bucket', (bucket) => {
   it('boto3: the role, then a session policy narrowed to one prefix', async () => {
