@@ -73,7 +73,7 @@ beforeAll(async () => {
 afterAll(async () => {
   s3?.destroy();
   await gw?.close();
-  await removeCephBuckets(ceph, (b) => b.endsWith(run));
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
 }, 120_000);
 
 function boto3(script: string): Promise<unknown> {

@@ -56,7 +56,7 @@ afterAll(async () => {
   bytes?.destroy();
   await gw?.close();
   await up?.close();
-  await removeCephBuckets(ceph, (b) => b.endsWith(run));
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
 }, 60_000);
 
 describe('a key that is not UTF-8 is 400 InvalidURI, and nothing is stored', () => {

@@ -55,7 +55,7 @@ afterAll(async () => {
   s3?.destroy();
   await gw?.close();
   await up?.close();
-  await removeCephBuckets(ceph, (b) => b.endsWith(run));
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
 }, 60_000);
 
 const md5 = (b: Buffer | string) => `"${createHash('md5').update(b).digest('hex')}"`;
