@@ -43,7 +43,9 @@ for (const [i, name] of which.entries()) {
     for (const l of text.split('\n')) {
       const gc = / gc=(\w+)/.exec(l)?.[1];
       if (!gc) continue;
-      allocated += Number(/ allocated=(\d+)/.exec(l)?.[1] ?? 0);
+      // a memory-reducing GC may print a wrapped-around figure
+      const a = Number(/ allocated=(\d+)/.exec(l)?.[1] ?? 0);
+      if (a < 2 ** 40) allocated += a;
       promoted += Number(/ promoted=(\d+)/.exec(l)?.[1] ?? 0);
       if (gc === 's') scavenges++;
       else marks++;

@@ -3,7 +3,7 @@
 import type { GatewayKey } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
 import {
-  ALGORITHM, canonicalQuery, canonicalRequest, canonicalUri, formatAmzDate, parseAmzDate, parseQuery,
+  ALGORITHM, canonicalQuery, canonicalQueryFromRaw, canonicalRequest, canonicalUri, formatAmzDate, parseAmzDate, parseQuery,
   signatureHex, signaturesEqual, signingKey, stringToSign, type HeaderValue,
 } from '../signing/sigv4.js';
 import type { Authenticated, AuthInput } from './types.js';
@@ -208,7 +208,8 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
     throw new S3Error('InvalidRequest', 'The x-amz-content-sha256 header does not match the signed X-Amz-Content-Sha256 query parameter');
   }
   const payloadHash = signedPayload ?? (headerPayload as string | undefined) ?? 'UNSIGNED-PAYLOAD';
-  verify(key, input, cred, datetime, signedHeaders, canonicalQuery(pairs, 'X-Amz-Signature'), signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
+  const query = canonicalQueryFromRaw(input.rawQuery, 'X-Amz-Signature') ?? canonicalQuery(pairs, 'X-Amz-Signature');
+  verify(key, input, cred, datetime, signedHeaders, query, signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
   const out: Authenticated = { kind: 'v4-query', key, payloadHash };
   if (signedPayload !== undefined) out.signedPayloadHash = signedPayload;
   return out;
