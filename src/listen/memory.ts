@@ -73,19 +73,22 @@ export function forcedCollections(): number {
 // generation at its largest (2 × 16 MiB on Node 22, about 106 MiB on Node 24) and the old
 // generation's emptied pages. Its memory reducer did not give them back within 20 s of idling
 // here (`node bench/rss.mjs`), so a gateway that served a burst sat at 140–170 MiB instead of
-// about 85. When a second passes with almost no requests after at least BURST of them, and the
-// young generation is still grown, one memory-reducing collection (V8's "last resort": full
-// GCs until nothing more is freed, then the young generation shrunk back) gives them back. It
-// runs once per burst, in a quiet moment, never while requests flow.
-const QUIET_MS = 1000;
+// about 85. When QUIET_SECONDS pass with almost no requests after at least BURST of them, and
+// the young generation is still grown, one memory-reducing collection (V8's "last resort": full
+// GCs until nothing more is freed, then the young generation shrunk back) gives them back.
+// Not sooner: the next burst pays for growing the heap again (fresh pages, scavenges of a small
+// young generation that promote more), which measured 100 µs more CPU per 4 KiB request when
+// it came every round of `bench/quick.mjs` (a 1 s quiet period; docs/performance.md).
+const QUIET_SECONDS = 30;
 const QUIET_REQUESTS = 5;
 const BURST = 1000;
 const GROWN_NEW_SPACE = 4 * 1024 * 1024;
 let startedNow = 0;
 let sinceShrink = 0;
+let quietSeconds = 0;
 let shrinks = 0;
 
-/** Counts a request for the quiet-moment check. */
+/** Counts a request for the quiet-period check. */
 export function requestStarted(): void {
   startedNow++;
 }
@@ -95,12 +98,13 @@ function newSpaceSize(): number {
   return 0;
 }
 
-/** One look: shrinks the heap when a burst has just ended (exported for tests). */
-export function shrinkIfQuiet(): boolean {
+/** One look, once a second: shrinks the heap when a burst was followed by a quiet period (exported for tests). */
+export function shrinkIfQuiet(quietFor = QUIET_SECONDS): boolean {
   const n = startedNow;
   startedNow = 0;
   sinceShrink += n;
-  if (!gc || n >= QUIET_REQUESTS || sinceShrink < BURST || newSpaceSize() < GROWN_NEW_SPACE) return false;
+  quietSeconds = n < QUIET_REQUESTS ? quietSeconds + 1 : 0;
+  if (!gc || quietSeconds < quietFor || sinceShrink < BURST || newSpaceSize() < GROWN_NEW_SPACE) return false;
   sinceShrink = 0;
   gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   shrinks++;
@@ -110,7 +114,7 @@ export function shrinkIfQuiet(): boolean {
 let watching: NodeJS.Timeout | undefined;
 /** Starts the once-a-second look (the gateway calls it when it starts listening). */
 export function watchBursts(): void {
-  watching ??= setInterval(shrinkIfQuiet, QUIET_MS).unref();
+  watching ??= setInterval(() => shrinkIfQuiet(), 1000).unref();
 }
 
 /** How many memory-reducing collections have run (for tests). */
