@@ -12,12 +12,13 @@
 // the big transfers, one 4 GiB PUT and one 4 GiB GET through C only, to read RSS growth with object
 // size off; BENCH_HUGE_MIB sets the size; needs that much free space (RAM) in the tmpfs: one
 // object at a time, each deleted when done), BENCH_LIMIT_S (wall-clock limit, 570 s; 870 s with BENCH_HUGE=1;
-// the workers round adds 300 s), BENCH_WORKERS=0 (skip the workers round), BENCH_WORKERS_DURATION (s per
+// the workers round adds 600 s), BENCH_WORKERS=0 (skip the workers round), BENCH_WORKERS_DURATION (s per
 // measurement, 4), BENCH_WORKERS_ROUNDS (3), BENCH_CHART (also write the workers round's SVG chart there;
 // bench/results/workers-round.svg always).
-// The workers round (bench/lib/workers-round.mjs): A, B, N and C again, each with 1 worker pinned to
-// one core and with 2 workers on every core, 4 KiB GET and PUT at c=64, driven by wrk in its own
-// process so that the load generator's CPU stays out of every target's figure.
+// The workers round (bench/lib/workers-round.mjs): A, B, N and C again, each with 1 worker and with
+// 2, 4 KiB GET and PUT at c=64, driven by wrk in its own process pinned to one CPU, so that the load
+// generator's CPU stays out of every target's figure (BENCH_WORKERS_PIN=target also pins 1 worker
+// to CPU 0 and the upstream away from it).
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import os from 'node:os';
@@ -56,7 +57,7 @@ const CHUNKED_FORM = 'signed aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)';
 const SMALL = 4096;
 const MiB = 1 << 20;
 
-installCleanup(env('BENCH_LIMIT_S', (HUGE ? 870 : 570) + (WORKERS_ROUND ? 300 : 0)) * 1000);
+installCleanup(env('BENCH_LIMIT_S', (HUGE ? 870 : 570) + (WORKERS_ROUND ? 600 : 0)) * 1000);
 const t0 = Date.now();
 const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -486,7 +487,7 @@ if (results.workers) {
   out();
   for (const l of workersReport(results.workers)) out(l);
   out();
-  out('On 2 cores the load generator and the upstream share the cores a second worker would use: the ceiling is 2 cores over what the target, wrk and the upstream take per request, against the 1-worker rate on a core of its own. CPU per request at 2 workers over 1 is the scaling that other load on the machine moves least.');
+  out('On 2 cores the load generator and the upstream share the cores a second worker would use: the ceiling is 2 cores over what the target, wrk and the upstream take per request, against the 1-worker rate. CPU per request at 2 workers over 1 is the scaling that other load on the machine moves least; cores busy below 2 at 2 workers means other processes had the rest.');
 }
 out();
 out(`big single-stream transfers, ${BIG_MIB} MiB, ${BIG_REPS} reps, MiB/s median (min–max); s3gate peak RSS = VmHWM (reset before each transfer)`);

@@ -79,8 +79,8 @@ export function roundChart(round, title) {
   kinds.forEach((k, i) => {
     out.push(`<rect x="${10 + i * 150}" y="${y - 10}" width="12" height="12" fill="${KIND_COLORS[k]}"/><text x="${26 + i * 150}" y="${y}">${esc(KIND_NAMES[k])}</text>`);
   });
-  out.push(`<rect x="${10 + kinds.length * 150}" y="${y - 10}" width="12" height="12" fill="#444" fill-opacity="0.45"/><text x="${26 + kinds.length * 150}" y="${y}">pale: 1 worker, pinned to 1 core</text>`);
-  out.push(`<rect x="${10 + kinds.length * 150 + 200}" y="${y - 10}" width="12" height="12" fill="#444"/><text x="${26 + kinds.length * 150 + 200}" y="${y}">full: ${W} workers on all ${settings.nproc} cores</text>`);
+  out.push(`<rect x="${10 + kinds.length * 150}" y="${y - 10}" width="12" height="12" fill="#444" fill-opacity="0.45"/><text x="${26 + kinds.length * 150}" y="${y}">pale: 1 worker${settings.pinTarget ? ', pinned to 1 core' : ''}</text>`);
+  out.push(`<rect x="${10 + kinds.length * 150 + 200}" y="${y - 10}" width="12" height="12" fill="#444"/><text x="${26 + kinds.length * 150 + 200}" y="${y}">full: ${W} workers; wrk and the upstream on the same ${settings.nproc} cores</text>`);
   const f1 = (x) => x.toFixed(1);
   const f2 = (x) => x.toFixed(2);
   for (const m of ['GET', 'PUT']) {

@@ -71,10 +71,11 @@ const ms = (v, u) => Number(v) * UNIT[u];
 /**
  * One wrk run: `connections` connections on one thread for `duration` s, pinned to `cpus`.
  * Returns the rate, p50/p99 in ms, non-2xx and socket errors, and wrk's own CPU seconds
- * (GNU time's user + system).
+ * (GNU time's user + system). --timeout 10s: wrk's default 2 s counts a slow answer on a loaded
+ * machine as a socket error.
  */
 export function runWrk(bin, { port, script, connections, duration, cpus }) {
-  const args = ['-f', 'CPU %U %S', 'taskset', '-c', cpus, bin, '-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-s', script, `http://127.0.0.1:${port}`];
+  const args = ['-f', 'CPU %U %S', 'taskset', '-c', cpus, bin, '-t1', `-c${connections}`, `-d${duration}s`, '--timeout', '10s', '--latency', '-s', script, `http://127.0.0.1:${port}`];
   return new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
