@@ -70,6 +70,17 @@ export interface Report {
 
 export const label = (ep: Endpoint) => `${ep.up.name}/${ep.bucket}`;
 
+/**
+ * Where both providers keep object ACLs: a copy whose canned ACL is not its source's (made by
+ * something else, or before ACLs were carried) would open or close the object at cut-over.
+ */
+async function aclDiffers(src: Endpoint, dst: Endpoint, key: string): Promise<string | undefined> {
+  if (!src.up.profile.cannedAcls || !dst.up.profile.cannedAcls) return undefined;
+  const [a, b] = await Promise.all([readCannedAcl(src.up, src.bucket, key), readCannedAcl(dst.up, dst.bucket, key)]);
+  const say = (r: typeof a) => ('acl' in r ? r.acl : r.why);
+  return say(a) === say(b) ? undefined : `the source's ACL is ${say(a)}, the destination's ${say(b)}`;
+}
+
 /** An object left at the source because its ACL could not go with it. */
 export class AclNotCarried extends Error {
   constructor(detail: string) {
@@ -342,6 +353,10 @@ export class Migrator {
       if (o.mode === 'verify' && o.verifyContent) {
         const differs = await contentDiffers(o.src, o.dst, obj.key, o.signal);
         if (differs) return this.difference(obj.key, 'content', differs);
+      }
+      if (o.mode === 'verify') {
+        const differs = await aclDiffers(o.src, o.dst, obj.key);
+        if (differs) return this.difference(obj.key, 'acl', differs);
       }
       return this.skip(obj.key, v.by);
     }

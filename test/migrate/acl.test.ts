@@ -112,4 +112,16 @@ describe('s3gate migrate carries canned ACLs', { timeout: 300_000 }, () => {
     expect((await fetch(`${ceph.endpoint}/${NEW}/priv.txt`)).status).toBe(403);
     expect((await fetch(`${ceph.endpoint}/${NEW}/auth.txt`)).status).toBe(403);
   });
+
+  it('--verify names a copy whose ACL is not its source\'s', async () => {
+    const verify = () => runCli(['migrate', '--config', 'proxy.yaml', '--from', 'disk/dst', '--to', `ceph-b/${NEW}`, '--json', '--no-state', '--verify'], dir, env());
+    const clean = verify();
+    expect((await clean.exited).code, clean.err()).toBe(0);
+    await b.send(new PutObjectAclCommand({ Bucket: NEW, Key: 'priv.txt', ACL: 'public-read' }));
+    const dirty = verify();
+    expect((await dirty.exited).code, dirty.err()).toBe(1);
+    expect(dirty.events().filter((e) => e.event === 'difference')).toEqual([
+      expect.objectContaining({ key: 'priv.txt', kind: 'acl', detail: 'the source\'s ACL is private, the destination\'s public-read' }),
+    ]);
+  });
 });

@@ -150,6 +150,8 @@ describe.each(directions)('copy-on-read %s', (_label, bucket, oldSide, newSide) 
   it('an anonymous read of a public-read object that has not moved: read from the old provider unsigned, copied as public-read', async () => {
     await oldSide().put('pub.txt', 'public bytes', 'public-read');
     const before = await copyResults(gw.adminUrl!, bucket);
+    // HEAD falls back the same way (and copies nothing).
+    expect((await request(url(bucket, 'pub.txt'), { method: 'HEAD', dispatcher: testUndiciAgent() })).statusCode).toBe(200);
     expect(await anonymous(bucket, 'pub.txt')).toEqual([200, 'public bytes']);
     expect(await settled(before)).toEqual({ ok: 1 });
     expect(await newSide().acl('pub.txt')).toBe('public-read');
