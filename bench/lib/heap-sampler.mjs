@@ -1,0 +1,19 @@
+// Loaded into the gateway with --import by bench/alloc-profile.mjs: SIGWINCH starts V8's sampling
+// heap profiler (every 512 bytes, objects collected by GCs kept), a second SIGWINCH writes the
+// profile to HEAP_OUT.
+import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+const s = new Session();
+s.connect();
+let on = false;
+process.on('SIGWINCH', () => {
+  if (!on) {
+    on = true;
+    s.post('HeapProfiler.enable', () => s.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }));
+  } else {
+    s.post('HeapProfiler.stopSampling', (err, r) => {
+      writeFileSync(process.env.HEAP_OUT, JSON.stringify(r.profile));
+      on = false;
+    });
+  }
+});
