@@ -1,5 +1,6 @@
 import { S3Error } from '../s3/errors.js';
 import { compareKeys } from './keys.js';
+import { urlEncodeKey } from '../s3/url-encoding.js';
 
 export interface Page<T> {
   contents: T[];
@@ -46,28 +47,6 @@ export function paginate<T extends { key: string }>(
   }
   return { contents, commonPrefixes, isTruncated: false, last };
 }
-
-const KEEP: boolean[] = Array.from({ length: 256 }, (_, b) => /[A-Za-z0-9.\-_*/]/.test(String.fromCharCode(b)) && b < 0x80);
-const HEX: string[] = Array.from({ length: 256 }, (_, b) => '%' + b.toString(16).toUpperCase().padStart(2, '0'));
-
-/**
- * `encoding-type=url` as S3 writes it: Java's URLEncoder over the key's UTF-8 bytes with '/' left
- * as it is. Kept: A-Z a-z 0-9 and `. - _ * /`; a space becomes '+'; every other byte is %XX in
- * upper case, so `~ ! ' ( )` are encoded where encodeURIComponent would keep them. Clients undo it
- * with unquote_plus (botocore) or decodeURIComponent after '+' → ' ', which round-trips any key.
- * RGW 16 writes its own variant (space as %20, '/' as %2F, `~ ! ' ( ) * $` kept) and encodes only
- * Key: the tests say where (test/local/encoding.test.ts).
- */
-export function urlEncodeKey(s: string): string {
-  let out = '';
-  for (const byte of Buffer.from(s, 'utf8')) {
-    if (KEEP[byte]) out += String.fromCharCode(byte);
-    else if (byte === 0x20) out += '+';
-    else out += HEX[byte];
-  }
-  return out;
-}
-
 
 /**
  * A listing's `encoding-type`: absent, or `url` (anything else is S3's 400). Returns the type to

@@ -2,6 +2,7 @@
 // merged in S3's order (UTF-8 bytes) with the new provider's copy winning, and a continuation
 // token that is just that cursor, so any replica can serve the next page.
 import { S3Error, escapeXml } from '../s3/errors.js';
+import { urlEncodeKey } from '../s3/url-encoding.js';
 
 export interface ListRequest {
   prefix: string;
@@ -152,7 +153,7 @@ export function mergeListings(newer: Listing, older: Listing, maxKeys: number): 
 }
 
 function encodeKey(key: string, q: ListRequest): string {
-  return q.encodingType === 'url' ? encodeURIComponent(key).replace(/%2F/g, '/') : escapeXml(key);
+  return q.encodingType === 'url' ? urlEncodeKey(key) : escapeXml(key);
 }
 
 export function listingXml(operation: string, bucket: string, q: ListRequest, page: Page): string {
@@ -166,7 +167,8 @@ export function listingXml(operation: string, bucket: string, q: ListRequest, pa
       (page.next ? `<NextContinuationToken>${encodeToken(page.next.after, page.next.afterPrefix)}</NextContinuationToken>` : '') +
       (q.startAfter !== undefined ? `<StartAfter>${encodeKey(q.startAfter, q)}</StartAfter>` : '');
   } else {
-    body = common + `<Marker>${encodeKey(q.marker ?? '', q)}</Marker>` + (page.next ? `<NextMarker>${encodeKey(page.next.after, q)}</NextMarker>` : '');
+    // S3 gives NextMarker only under a delimiter; without one a client continues from the last Key.
+    body = common + `<Marker>${encodeKey(q.marker ?? '', q)}</Marker>` + (page.next && q.delimiter ? `<NextMarker>${encodeKey(page.next.after, q)}</NextMarker>` : '');
   }
   return `<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${body}${contents}${prefixes}</ListBucketResult>`;
 }

@@ -13,7 +13,8 @@
 // RGW 16 differs, and these tests pin where: it writes a space as %20, keeps `~ ! ' ( ) * $`,
 // encodes '/' as %2F in keys but not in common prefixes, and encodes nothing else (Prefix,
 // Delimiter, StartAfter, Marker, NextMarker come back raw, so boto3's unquote_plus turns a '+' in
-// them into a space: its v1 paginator repeats the key `a+b`). Its continuation token is the raw
+// them into a space: its v1 paginator repeats the key `a+b`); it gives NextMarker without a
+// delimiter too, where S3 gives it only under one. Its continuation token is the raw
 // key, and one holding a control character gets 500. It lists from the start on an empty token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -135,6 +136,13 @@ print(json.dumps({'v2': v2, 'v1': v1, 'one': one, 'prefixes': [p['Prefix'] for p
     expect(out.prefixes).toEqual(['dir/a b/']);
     // RGW 16 echoes the prefix raw, and boto3's unquote_plus makes its '+' a space.
     expect(out.plus).toEqual([target === 'local' ? 'a+' : 'a ', ['a+b']]);
+  });
+
+  it('ListObjects (v1) gives NextMarker only under a delimiter, as S3 does', async () => {
+    const plain = await s3.send(new ListObjectsCommand({ Bucket, MaxKeys: 1 }));
+    const delimited = await s3.send(new ListObjectsCommand({ Bucket, MaxKeys: 1, Delimiter: '/', EncodingType: 'url' }));
+    // RGW 16 gives it always, and raw under encoding-type=url.
+    expect([plain.IsTruncated, plain.NextMarker, delimited.IsTruncated, delimited.NextMarker]).toEqual(target === 'local' ? [true, undefined, true, 'a+b'] : [true, 'a b', true, 'a b']);
   });
 
   it('an empty continuation-token: S3 refuses it (400 InvalidArgument); RGW 16 lists from the start', async () => {

@@ -10,7 +10,7 @@ import { candidateLayouts, IntegrityError, SourceDigest } from '../../src/migrat
 import { createHash } from 'node:crypto';
 import { inShard, parseShard, shardOf } from '../../src/migrate/shard.js';
 import { eta, progressJson, progressLine, type ProgressSnapshot } from '../../src/migrate/progress.js';
-import { urlEncodeKey } from '../../src/local/list.js';
+import { urlEncodeKey } from '../../src/s3/url-encoding.js';
 
 const MiB = 1024 * 1024;
 

@@ -43,7 +43,8 @@ async function list(d: Disk, r: OpRequest, version: 1 | 2) {
       Name: b,
       Prefix: enc(prefix),
       Marker: enc(marker ?? ''),
-      NextMarker: page.isTruncated ? enc(page.last) : undefined,
+      // S3 gives NextMarker only under a delimiter; without one a client continues from the last Key.
+      NextMarker: page.isTruncated && delimiter !== undefined ? enc(page.last) : undefined,
       MaxKeys: maxKeys,
       Delimiter: enc(delimiter),
       IsTruncated: page.isTruncated,
