@@ -7,7 +7,9 @@
 //   mirror after the primary succeeded, with the copy source named for the mirror's provider.
 // - A write the mirror cannot repeat (a copy from a bucket the mirror does not hold, a multipart
 //   upload, whose upload ids are the primary's) is replicated: read back from the primary and
-//   written to the mirror once the primary completed it.
+//   written to the mirror once the primary completed it, with the canned ACL the primary holds.
+// - PutObjectAcl: once the primary accepted it, the mirror gets the canned ACL the primary then
+//   holds (object-acl.ts), whatever form the client's request had.
 // The primary decided, so the mirror's requests carry no conditions. Every mirror write is
 // counted (s3gate_mirror_writes_total) and its lag behind the primary's answer observed; a
 // failure is logged with the key, never returned to the client.
@@ -20,6 +22,7 @@ import { escapeXml } from '../s3/errors.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { CommitGate, decision } from './commit-gate.js';
 import { objectHeaders } from './copy-on-read.js';
+import { planAcl, readCannedAcl } from './object-acl.js';
 import { buffered, drain, succeeded } from './io.js';
 import { unescapeXml } from './listing.js';
 import type { ServeContext } from './modes.js';
@@ -69,6 +72,8 @@ export async function serveMirrorTo(ctx: ServeContext, mirror: Route): Promise<v
       return mirrorDeleteObjects(ctx, mirror);
     case 'CompleteMultipartUpload':
       return mirrorAfterComplete(ctx, mirror);
+    case 'PutObjectAcl':
+      return mirrorAcl(ctx, mirror);
     default:
       // Reads, listings, and the rest of a multipart upload stay on the primary.
       return ctx.respondWith(route, await send(route.upstream, route.upstreamBucket, ctx.sendReq));
@@ -204,7 +209,13 @@ async function replicate(ctx: ServeContext, mirror: Route, w: MirrorWrite, key: 
       await drain(o);
       return w.record('failed', { status: o.status, why: 'reading the primary back' });
     }
-    const headers = objectHeaders(o, mirror.upstream);
+    // Who may read the object goes with it; where it cannot, the mirror keeps what it had.
+    const acl = await planAcl(route.upstream, route.upstreamBucket, mirror.upstream, key, false);
+    if ('skip' in acl) {
+      await drain(o);
+      return w.record('failed', { why: acl.skip, replicated: true });
+    }
+    const headers = { ...objectHeaders(o, mirror.upstream), ...acl.headers };
     const r = await callUpstream(mirror.upstream, { operation: 'PutObject', method: 'PUT', bucket: mirror.upstreamBucket, key, headers, body: o.body, length });
     await drain(r);
     if (r.status < 300) w.record('ok', { replicated: true });
@@ -276,6 +287,34 @@ async function mirrorDeleteObjects(ctx: ServeContext, mirror: Route): Promise<vo
     const failed = [...answer.matchAll(/<Error>([\s\S]*?)<\/Error>/g)].length;
     if (r.status < 300 && failed === 0) w.record('ok', { keys: keys.length });
     else w.record('failed', { status: r.status, keys: keys.length, failed });
+  } catch (e) {
+    w.record('failed', { err: (e as Error).message });
+  }
+  return ctx.respondWith(route, p);
+}
+
+/** The primary's ACL, once it accepted the change, as a canned ACL on the mirror's copy. */
+async function mirrorAcl(ctx: ServeContext, mirror: Route): Promise<void> {
+  const { route } = ctx;
+  const key = ctx.address.key;
+  const w = new MirrorWrite(ctx, mirror, key);
+  const p = await send(route.upstream, route.upstreamBucket, ctx.sendReq);
+  w.primaryDone();
+  if (p.status >= 300 || key === undefined) {
+    w.record('skipped');
+    return ctx.respondWith(route, p);
+  }
+  try {
+    const now = route.upstream.profile.cannedAcls && mirror.upstream.profile.cannedAcls
+      ? await readCannedAcl(route.upstream, route.upstreamBucket, key)
+      : { why: 'a provider keeps no object ACLs' };
+    if (!('acl' in now)) {
+      w.record('failed', { why: now.why });
+    } else {
+      const r = await callUpstream(mirror.upstream, { operation: 'PutObjectAcl', method: 'PUT', bucket: mirror.upstreamBucket, key, query: [['acl', '']], headers: { 'x-amz-acl': now.acl }, body: Buffer.alloc(0) });
+      await drain(r);
+      w.record(r.status < 300 ? 'ok' : 'failed', { status: r.status, acl: now.acl });
+    }
   } catch (e) {
     w.record('failed', { err: (e as Error).message });
   }
