@@ -4,7 +4,7 @@
 // canned ACL expresses leaves its object uncopied, in the report, and the run exits 1.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectAclCommand, ListBucketsCommand, ListObjectsV2Command,
+  CreateBucketCommand, GetObjectAclCommand, ListBucketsCommand,
   PutObjectAclCommand, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { LocalStore } from '../../src/local/store.js';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { tmpDir } from '../helpers/gateway.js';
 import { bytesFor, MiB, report, runCli } from './helpers.js';
 
@@ -80,12 +81,7 @@ buckets:
 }, 600_000);
 
 afterAll(async () => {
-  for (const [c, bucket] of [[a, OLD], [b, NEW]] as const) {
-    if (!c) continue;
-    const listed = await c.send(new ListObjectsV2Command({ Bucket: bucket })).catch(() => undefined);
-    for (const o of listed?.Contents ?? []) await c.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key! }));
-    await c.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
-  }
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
 });
 
 describe('s3gate migrate carries canned ACLs', { timeout: 300_000 }, () => {

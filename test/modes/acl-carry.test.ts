@@ -7,13 +7,14 @@
 // with default settings (the seeds' put_object_acl on an object that has not moved yet).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectAclCommand, GetObjectCommand, ListBucketsCommand,
-  ListObjectsV2Command, PutBucketPolicyCommand, PutObjectAclCommand, PutObjectCommand, S3Client,
+  CreateBucketCommand, DeleteObjectCommand, GetObjectAclCommand, GetObjectCommand, ListBucketsCommand,
+  PutBucketPolicyCommand, PutObjectAclCommand, PutObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { LocalStore } from '../../src/local/store.js';
-import { ensureCeph } from '../ceph/ceph.js';
+import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { testUndiciAgent } from '../upstream/resolve.js';
 import { client, DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
@@ -78,6 +79,7 @@ function rgwSide(s3: S3Client, bucket: string): Side {
   };
 }
 
+let ceph: CephInfo | undefined;
 let gw: Gw;
 let s3: S3Client;
 let rgw: S3Client;
@@ -92,7 +94,7 @@ const anonymous = async (bucket: string, key: string) => {
 const signed = async (bucket: string, key: string) => (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
 
 beforeAll(async () => {
-  const ceph = await ensureCeph();
+  ceph = await ensureCeph();
   const a = { accessKeyId: ceph.users.a.accessKeyId, secretAccessKey: ceph.users.a.secretAccessKey };
   rgw = new S3Client({ endpoint: ceph.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...a }, maxAttempts: 1 });
   const b = new S3Client({ endpoint: ceph.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...ceph.users.b }, maxAttempts: 1 });
@@ -131,12 +133,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gw?.close();
-  if (!rgw) return;
-  for (const bucket of Object.values(RGW)) {
-    const listed = await rgw.send(new ListObjectsV2Command({ Bucket: bucket })).catch(() => undefined);
-    for (const o of listed?.Contents ?? []) await rgw.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key! }));
-    await rgw.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
-  }
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
 });
 
 const directions = [

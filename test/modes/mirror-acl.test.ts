@@ -3,12 +3,13 @@
 // upload carries the primary's ACL. Primary: the local store; mirror: Ceph RGW 16; client: the JS SDK.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand,
-  GetObjectAclCommand, ListObjectsV2Command, PutObjectAclCommand, PutObjectCommand, S3Client, UploadPartCommand,
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand,
+  GetObjectAclCommand, PutObjectAclCommand, PutObjectCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { LocalStore } from '../../src/local/store.js';
-import { ensureCeph } from '../ceph/ceph.js';
+import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { client, DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir } from '../helpers/gateway.js';
 
 const run = Math.random().toString(36).slice(2, 8);
@@ -16,12 +17,13 @@ const MIRROR = `mirror-acl-${run}`;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
 let s3: S3Client;
 let rgw: S3Client;
+let ceph: CephInfo | undefined;
 
 const grants = async (c: S3Client, bucket: string, key: string) =>
   ((await c.send(new GetObjectAclCommand({ Bucket: bucket, Key: key }))).Grants ?? []).filter((g) => g.Grantee?.URI).map((g) => `${g.Grantee!.URI!.split('/').pop()} ${g.Permission}`).sort();
 
 beforeAll(async () => {
-  const ceph = await ensureCeph();
+  ceph = await ensureCeph();
   const a = { accessKeyId: ceph.users.a.accessKeyId, secretAccessKey: ceph.users.a.secretAccessKey };
   rgw = new S3Client({ endpoint: ceph.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...a }, maxAttempts: 1 });
   await rgw.send(new CreateBucketCommand({ Bucket: MIRROR }));
@@ -42,10 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gw?.close();
-  if (!rgw) return;
-  const listed = await rgw.send(new ListObjectsV2Command({ Bucket: MIRROR })).catch(() => undefined);
-  for (const o of listed?.Contents ?? []) await rgw.send(new DeleteObjectCommand({ Bucket: MIRROR, Key: o.Key! }));
-  await rgw.send(new DeleteBucketCommand({ Bucket: MIRROR })).catch(() => undefined);
+  await removeCephBuckets(ceph, (name) => name.endsWith(run));
 });
 
 describe('mirror: ACLs', () => {
