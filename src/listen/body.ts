@@ -121,7 +121,7 @@ class ClientBody implements InboundBody {
     private readonly ctx: { bytesIn: number }, readonly headers: Record<string, string | null>,
   ) {
     if (payload.outboundLength !== undefined) this.length = payload.outboundLength;
-    if (payload.mode !== 'plain') this.trailerChecksums = () => payload.trailerChecksums();
+    if (payload.mode === 'signed-trailer' || payload.mode === 'unsigned-trailer') this.trailerChecksums = () => payload.trailerChecksums();
   }
 
   /** Counts the body's bytes as they arrive (access log, metrics, streaming memory). */

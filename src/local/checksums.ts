@@ -54,13 +54,13 @@ export class WriteChecksum {
 
   /**
    * `required`: the algorithm the write must carry (a multipart upload's); otherwise the one its
-   * headers name, if any.
+   * headers name, else `fallback` (S3 gives an object written without a checksum a CRC64NVME).
    */
-  constructor(h: Record<string, string>, private readonly required?: ChecksumAlgorithm) {
+  constructor(h: Record<string, string>, private readonly required?: ChecksumAlgorithm, fallback?: ChecksumAlgorithm) {
     const claim = headerClaim(h);
     const named = claim?.algorithm ?? parseAlgorithm(h['x-amz-sdk-checksum-algorithm']);
     if (required && named && named !== required) throw typeMismatch(required, named);
-    this.algorithm = required ?? named;
+    this.algorithm = required ?? named ?? fallback;
     this.claim = claim?.value;
     this.hasher = this.algorithm ? createChecksum(this.algorithm) : undefined;
   }
@@ -84,11 +84,16 @@ export class WriteChecksum {
   }
 }
 
-/** A copy's checksum: the one it asks for (x-amz-checksum-algorithm), else the source's algorithm. */
+/**
+ * S3's checksum for an object written without one (since 2025): a full-object CRC64NVME. Not
+ * guessed ahead of an aws-chunked trailer, which names its own algorithm only at the end.
+ */
+export const DEFAULT_ALGORITHM: ChecksumAlgorithm = 'crc64nvme';
+
+/** A copy's checksum: the one it asks for (x-amz-checksum-algorithm), else the source's algorithm, else S3's default. */
 export function copyChecksum(h: Record<string, string>, source: ObjectMeta): WriteChecksum {
   const asked = parseAlgorithm(h['x-amz-checksum-algorithm']);
-  const algorithm = asked ?? source.checksum?.algorithm;
-  return new WriteChecksum(algorithm ? { 'x-amz-sdk-checksum-algorithm': algorithm } : {});
+  return new WriteChecksum({ 'x-amz-sdk-checksum-algorithm': asked ?? source.checksum?.algorithm ?? DEFAULT_ALGORITHM });
 }
 
 /** A single write's checksum as the object keeps it. */

@@ -4,7 +4,7 @@
 // against Ceph RGW 16 through s3gate too; where RGW 16 answers otherwise than S3, the test says so.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand,
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand,
   GetObjectAttributesCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand,
   S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -203,6 +203,11 @@ print(json.dumps({'value': got.get('Checksum${alg}'), 'type': got.get('ChecksumT
     }));
     expect(completed.ChecksumCRC32C).toBe(whole);
     expect(completed.ChecksumType).toBe('FULL_OBJECT');
+    // A Complete retried after it succeeded gets the same answer, checksum included.
+    const again = await s3.send(new CompleteMultipartUploadCommand({
+      Bucket: 'disk', Key: key, UploadId, ChecksumCRC32C: whole, ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: done.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })) },
+    }));
+    expect({ etag: again.ETag, sum: again.ChecksumCRC32C, type: again.ChecksumType }).toEqual({ etag: completed.ETag, sum: whole, type: 'FULL_OBJECT' });
     const got = await s3.send(new GetObjectCommand({ Bucket: 'disk', Key: key, ChecksumMode: 'ENABLED' }));
     expect(got.ChecksumCRC32C).toBe(whole);
     expect(sha(await got.Body!.transformToByteArray())).toBe(sha(data));
@@ -236,6 +241,36 @@ print(json.dumps({'same': back == data and got['Body'].read() == data, 'crc32': 
     // s3transfer creates the upload with CRC32 (COMPOSITE, S3's default type for it) and lists each
     // part's CRC32 in the Complete; botocore skips validating a composite value, and says so.
     expect(out).toEqual({ same: true, crc32: expect.stringMatching(/^[A-Za-z0-9+/]{6}==-3$/), type: 'COMPOSITE' });
+  });
+
+  it('an object written without a checksum gets S3\'s default, a full-object CRC64NVME, which the JS SDK validates', async () => {
+    const bare = client(gw.url, GW_KEY, { forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    const data = randomBytes(70_000);
+    const put = await bare.send(new PutObjectCommand({ Bucket: 'disk', Key: `bare-${run}`, Body: data }));
+    expect(put.ChecksumCRC64NVME).toBe(checksumOf('crc64nvme', data));
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'disk', Key: `bare-${run}`, ChecksumMode: 'ENABLED' }));
+    expect({ sum: got.ChecksumCRC64NVME, type: got.ChecksumType }).toEqual({ sum: checksumOf('crc64nvme', data), type: 'FULL_OBJECT' });
+    expect(sha(await got.Body!.transformToByteArray())).toBe(sha(data));
+    // A multipart upload created without an algorithm: the whole object's CRC64NVME.
+    const key = `bare-mp-${run}`;
+    const { data: mp, UploadId, done } = await multipart('disk', key);
+    const completed = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'disk', Key: key, UploadId, MultipartUpload: { Parts: done.map(({ PartNumber, ETag }) => ({ PartNumber, ETag })) } }));
+    expect({ sum: completed.ChecksumCRC64NVME, type: completed.ChecksumType }).toEqual({ sum: checksumOf('crc64nvme', mp), type: 'FULL_OBJECT' });
+    const whole = await s3.send(new GetObjectCommand({ Bucket: 'disk', Key: key }));
+    expect(whole.ChecksumCRC64NVME).toBe(checksumOf('crc64nvme', mp));
+    expect(sha(await whole.Body!.transformToByteArray())).toBe(sha(mp));
+  });
+
+  it('CopyObject computes the copy\'s checksum: the source\'s algorithm, or the one it asks for', async () => {
+    const data = randomBytes(50_000);
+    await s3.send(new PutObjectCommand({ Bucket: 'disk', Key: `copy-src-${run}`, Body: data, ChecksumAlgorithm: 'CRC32C' }));
+    const same = await s3.send(new CopyObjectCommand({ Bucket: 'disk', Key: `copy-same-${run}`, CopySource: `disk/copy-src-${run}` }));
+    expect(same.CopyObjectResult?.ChecksumCRC32C).toBe(checksumOf('crc32c', data));
+    const asked = await s3.send(new CopyObjectCommand({ Bucket: 'disk', Key: `copy-sha-${run}`, CopySource: `disk/copy-src-${run}`, ChecksumAlgorithm: 'SHA256' }));
+    expect(asked.CopyObjectResult?.ChecksumSHA256).toBe(checksumOf('sha256', data));
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'disk', Key: `copy-sha-${run}`, ChecksumMode: 'ENABLED' }));
+    expect({ sha: got.ChecksumSHA256, type: got.ChecksumType }).toEqual({ sha: checksumOf('sha256', data), type: 'FULL_OBJECT' });
+    expect(sha(await got.Body!.transformToByteArray())).toBe(sha(data));
   });
 
   it('the store keeps only what it verified: a claimed checksum that does not match the bytes is refused (BadDigest), whoever sends it', async () => {

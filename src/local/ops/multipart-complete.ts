@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { S3Error } from '../../s3/errors.js';
 import { checksumMismatch } from '../../payload/verify.js';
 import { createChecksum } from '../../payload/checksums.js';
-import { ALGORITHMS, checksumElements, compositeOf, ELEMENT, headerClaim, wireValue } from '../checksums.js';
+import { ALGORITHMS, checksumElements, compositeOf, DEFAULT_ALGORITHM, ELEMENT, headerClaim, wireValue } from '../checksums.js';
 import { checkWritePreconditions, requireSupportedWriteConditions } from '../conditions.js';
 import type { CompletedUpload } from '../disk.js';
 import { readSmall, unquote, xml } from '../http.js';
@@ -56,8 +56,8 @@ function objectChecksum(upload: UploadMeta, h: Record<string, string>, requested
   if (uploaded && claim && claim.algorithm !== uploaded) {
     throw new S3Error('InvalidRequest', `The upload was created using a ${uploaded} checksum. The complete request must use the same checksum algorithm.`);
   }
-  const algorithm = uploaded ?? claim?.algorithm;
-  if (!algorithm) return undefined;
+  // Neither: S3's default, a full-object CRC64NVME.
+  const algorithm = uploaded ?? claim?.algorithm ?? DEFAULT_ALGORITHM;
   const type: ChecksumType = upload.checksumType ?? (claimType as ChecksumType | undefined) ?? (claim && /-\d+$/.test(claim.value) ? 'COMPOSITE' : 'FULL_OBJECT');
   if (type === 'COMPOSITE') {
     requested.forEach((q, i) => {

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { S3Error } from '../../s3/errors.js';
 import { cannedFromHeaders } from '../acl.js';
-import { checksumHeaders, fullObject, WriteChecksum } from '../checksums.js';
+import { checksumHeaders, DEFAULT_ALGORITHM, fullObject, WriteChecksum } from '../checksums.js';
 import { checkWritePreconditions, requireSupportedWriteConditions } from '../conditions.js';
 import { md5Quoted, storedHeaders } from '../http.js';
 import type { Operation } from '../op.js';
@@ -16,7 +16,7 @@ export const putObject: Operation = async (d, r) => {
   const tags = parseTaggingHeader(h['x-amz-tagging']);
   const acl = cannedFromHeaders(h);
   requireSupportedWriteConditions(h);
-  const sum = new WriteChecksum(h);
+  const sum = new WriteChecksum(h, undefined, r.trailerChecksums ? undefined : DEFAULT_ALGORITHM);
   const spooled = await d.spool(b, r.body as AsyncIterable<Buffer>, sum.observe);
   let checksum;
   try {
