@@ -4,13 +4,14 @@
 // against Ceph RGW 16 through s3gate too; where RGW 16 answers otherwise than S3, the test says so.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand,
-  GetObjectAttributesCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand,
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand,
+  GetObjectAttributesCommand, GetObjectCommand, HeadObjectCommand, ListPartsCommand, PutObjectCommand,
   S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 import { client, GW_KEY, GW_KEY_LIMITED, startTestGateway, tmpDir } from '../helpers/gateway.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 import { checksumOf } from '../../src/payload/checksums.js';
@@ -49,11 +50,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gw?.close();
-  if (direct) {
-    const listed = await direct.send(new ListObjectsV2Command({ Bucket: RGW_BUCKET }));
-    for (const o of listed.Contents ?? []) await direct.send(new DeleteObjectCommand({ Bucket: RGW_BUCKET, Key: o.Key! }));
-    await direct.send(new DeleteBucketCommand({ Bucket: RGW_BUCKET }));
-  }
+  await removeCephBuckets(ceph, (b) => b === RGW_BUCKET);
 });
 
 function boto3(body: string): Promise<unknown> {
