@@ -1,6 +1,6 @@
 // A small Prometheus client in place of prom-client, which cost ~12 MiB RSS at import and
 // hashed and validated a label object on every inc/observe (measured again for workers:
-// `node bench/metrics-hot-path.mjs`, docs/performance.md#workers). Only what s3gate uses:
+// `node bench/metrics-hot-path.mjs`, docs/performance.md#prom-client-against-the-in-house-registry). Only what s3gate uses:
 // counters, gauges and histograms in a registry, exposed in text format 0.0.4, and plain-data
 // snapshots that a primary merges over its workers (what prom-client's AggregatorRegistry does).
 // The config objects keep prom-client's shape so metrics.ts reads the same.
