@@ -487,7 +487,7 @@ if (results.workers) {
   out();
   for (const l of workersReport(results.workers)) out(l);
   out();
-  out('On 2 cores the load generator and the upstream share the cores a second worker would use: the ceiling is 2 cores over what the target, wrk and the upstream take per request, against the 1-worker rate. CPU per request at 2 workers over 1 is the scaling that other load on the machine moves least; cores busy below 2 at 2 workers means other processes had the rest.');
+  out('On 2 cores the load generator and the upstream share the cores a second worker would use: the ceiling is 2 cores over what the target, wrk and the upstream take per request at 2 workers, against 1 worker with a core of its own (2 g₁ / (g₂ + w + u)). CPU per request at 2 workers over 1 is the scaling that other load on the machine moves least; cores busy below 2 at 2 workers means other processes had the rest.');
 }
 out();
 out(`big single-stream transfers, ${BIG_MIB} MiB, ${BIG_REPS} reps, MiB/s median (min–max); s3gate peak RSS = VmHWM (reset before each transfer)`);

@@ -148,7 +148,8 @@ export async function workersRound({ nginx, wrk, dir, dataDir, small, log = cons
   // Per method: C − N at each worker count; each kind's speed-up; the CPU per request at W workers
   // over 1 (1.00 = the second worker adds no work per request); and the ceiling on the speed-up
   // that sharing the cores with wrk and the upstream leaves: W cores over (the target's + wrk's +
-  // the upstream's CPU per request) at W workers, against the measured 1-worker rate.
+  // the upstream's CPU per request) at W workers, against one worker on a core of its own
+  // (1 / its CPU per request), W·g₁ / (g_W + w + u) (docs/performance.md#workers).
   const derived = {};
   for (const m of ['GET', 'PUT']) {
     const d = (derived[m] = { cMinusN: {}, speedup: {}, cpuScaling: {}, ceiling: {} });
@@ -158,7 +159,7 @@ export async function workersRound({ nginx, wrk, dir, dataDir, small, log = cons
       const many = results[k][workers][m];
       d.speedup[k] = many.rps / one.rps;
       d.cpuScaling[k] = many.us / one.us;
-      d.ceiling[k] = (workers * 1e6) / (many.us + many.wrkUs + many.upstreamUs) / one.rps;
+      d.ceiling[k] = (workers * one.us) / (many.us + many.wrkUs + many.upstreamUs);
     }
   }
   return { settings: { duration, rounds, workers, connections: 64, nproc, pinTarget, loadGenerator: `wrk -t1 (separate process, taskset to CPU ${pinTarget ? rest : nproc - 1})` }, results, derived };
