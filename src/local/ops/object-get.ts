@@ -20,12 +20,14 @@ function partNumberOf(q: URLSearchParams): number | undefined {
 /**
  * The bytes of part `n`. Parts are addressed by their place in the object (1 to the parts count,
  * x-amz-mp-parts-count), which is how clients that download by part walk them; an object that was
- * not uploaded in parts is its own part 1. Beyond the count: S3's 416 InvalidPartNumber.
+ * not uploaded in parts is its own part 1. Beyond the count: 400 InvalidPart, as S3 answers and
+ * Ceph's s3-tests (test_multipart_get_part, test_non_multipart_get_part) hold servers to; some
+ * S3-compatible servers (MinIO, versitygw) answer 416 InvalidPartNumber instead.
  */
 function partRange(meta: ObjectMeta, n: number): { start: number; end: number; count?: number } {
   const parts = meta.parts;
   const count = parts?.length ?? 1;
-  if (n > count) throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(n), ActualPartCount: String(count) });
+  if (n > count) throw new S3Error('InvalidPart', 'The requested partnumber is not satisfiable', { PartNumberRequested: String(n), ActualPartCount: String(count) });
   if (!parts) return { start: 0, end: meta.size - 1 };
   let start = 0;
   for (let i = 0; i < n - 1; i++) start += parts[i]!.size;
