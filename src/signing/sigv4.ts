@@ -107,16 +107,21 @@ const ESCAPED_UNRESERVED = /%(?:2[DE]|3[0-9]|4[1-9A-F]|5[0-9AF]|6[1-9A-F]|7[0-9A
 
 /**
  * The canonical query straight from the raw query string, when the client sent it canonical
- * already: every part name=value in canonical encoding, in canonical order, and the excluded
- * parameter (a presigned URL's signature) only after every other. That is what the SDKs'
- * presigned URLs are, and it spares decoding and re-encoding every parameter (a quarter of a
- * presigned verification in the fifth round's profile). undefined whenever anything differs:
- * canonicalQuery(parseQuery(raw), exclude) then decides, and the two always agree
- * (test/signing/canonical-query.test.ts).
+ * already: every part name=value in canonical encoding, in canonical order once the excluded
+ * parameter (a presigned URL's signature) is taken out, wherever it stands. That is what the
+ * SDKs' presigned URLs are (they sort X-Amz-Signature before X-Amz-SignedHeaders), and it spares
+ * decoding and re-encoding every parameter (a quarter of a presigned verification in the fifth
+ * round's profile). undefined whenever anything differs: canonicalQuery(parseQuery(raw), exclude)
+ * then decides, and the two always agree (test/signing/canonical-query.test.ts).
  */
 export function canonicalQueryFromRaw(raw: string, exclude?: string): string | undefined {
-  let end = 0;
-  let excluded = false;
+  // A name that passes the checks below is the canonical encoding of its decoded self, so it
+  // names the excluded parameter exactly when it is the excluded name's encoding.
+  const excludeRaw = exclude === undefined ? undefined : uriEncode(exclude, false);
+  let out = '';
+  // start of the current run of kept parts, -1 when none is open
+  let run = -1;
+  let kept = false;
   let prevName = '';
   let prevValue = '';
   for (let at = 0; at < raw.length;) {
@@ -125,21 +130,27 @@ export function canonicalQueryFromRaw(raw: string, exclude?: string): string | u
     const eq = raw.indexOf('=', at);
     if (eq <= at || eq >= e) return undefined;
     const name = raw.slice(at, eq);
-    if (name === exclude) excluded = true;
-    else {
+    if (name === excludeRaw) {
+      if (run >= 0) {
+        out += out === '' ? raw.slice(run, at - 1) : '&' + raw.slice(run, at - 1);
+        run = -1;
+      }
+    } else {
       const value = raw.slice(eq + 1, e);
-      if (excluded || !CANONICAL_TEXT.test(name) || !CANONICAL_TEXT.test(value)) return undefined;
+      if (!CANONICAL_TEXT.test(name) || !CANONICAL_TEXT.test(value)) return undefined;
       if (ESCAPED_UNRESERVED.test(name) || ESCAPED_UNRESERVED.test(value)) return undefined;
-      if (end > 0 && (prevName > name || (prevName === name && prevValue > value))) return undefined;
+      if (kept && (prevName > name || (prevName === name && prevValue > value))) return undefined;
       prevName = name;
       prevValue = value;
-      end = e;
+      kept = true;
+      if (run < 0) run = at;
     }
     // A trailing '&' is an empty part, which parseQuery drops: the slow path handles it.
     if (e === raw.length - 1) return undefined;
     at = e + 1;
   }
-  return raw.slice(0, end);
+  if (run >= 0) out += out === '' ? (run === 0 ? raw : raw.slice(run)) : '&' + raw.slice(run);
+  return out;
 }
 
 /** S3's canonical URI: the decoded path re-encoded once, slashes kept, no dot-segment normalization. */
