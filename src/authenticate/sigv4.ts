@@ -3,8 +3,8 @@
 import type { GatewayKey } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
 import {
-  ALGORITHM, canonicalQuery, canonicalQueryFromRaw, canonicalRequest, canonicalUri, formatAmzDate, parseAmzDate, parseQuery,
-  signatureHex, signaturesEqual, signingKey, stringToSign, type HeaderValue,
+  ALGORITHM, canonicalQuery, canonicalQueryFromRaw, canonicalRequest, canonicalRequestSha256, canonicalUri, formatAmzDate, parseAmzDate,
+  parseQuery, signatureV4, signaturesEqual, signingKey, stringToSign, type CanonicalRequestParts, type HeaderValue,
 } from '../signing/sigv4.js';
 import type { Authenticated, AuthInput } from './types.js';
 
@@ -107,16 +107,15 @@ function verify(
   query: string, payloadHash: string, provided: string,
 ): { signingKey: Buffer } {
   const k = signingKey(key.secretAccessKey, cred.date, cred.region, cred.service);
-  let first: { sts: string; creq: string } | undefined;
-  const uris = [canonicalUri(input.rawPath)];
-  if (uris[0] !== input.rawPath) uris.push(input.rawPath);
-  for (const uri of uris) {
-    const creq = canonicalRequest({ method: input.method, canonicalUri: uri, canonicalQuery: query, headers: input.headers, host: input.host, signedHeaders, payloadHash });
-    const sts = stringToSign(datetime, cred.scope, creq);
-    if (signaturesEqual(signatureHex(k, sts), provided)) return { signingKey: k };
-    first ??= { sts, creq };
+  const canonical = canonicalUri(input.rawPath);
+  for (let uri = canonical; ; uri = input.rawPath) {
+    const parts: CanonicalRequestParts = { method: input.method, canonicalUri: uri, canonicalQuery: query, headers: input.headers, host: input.host, signedHeaders, payloadHash };
+    if (signaturesEqual(signatureV4(k, datetime, cred.scope, canonicalRequestSha256(parts)), provided)) return { signingKey: k };
+    if (uri === input.rawPath) break;
   }
-  throw mismatch(key, first!.sts, first!.creq, provided);
+  // The strings S3's error document shows, built only now: for the canonical form of the path.
+  const creq = canonicalRequest({ method: input.method, canonicalUri: canonical, canonicalQuery: query, headers: input.headers, host: input.host, signedHeaders, payloadHash });
+  throw mismatch(key, stringToSign(datetime, cred.scope, creq), creq, provided);
 }
 
 export function authenticateHeaderV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {

@@ -203,6 +203,65 @@ export function stringToSign(datetime: string, scope: string, canonicalReq: stri
   return `${ALGORITHM}\n${datetime}\n${scope}\n${sha256Hex(canonicalReq)}`;
 }
 
+// What a request's signature hashes (its canonical request, its string to sign behind the HMAC
+// pad, the inner digest behind the outer pad) is written piece by piece into one scratch buffer
+// and hashed from there, rather than joined into strings that V8 flattens and Buffer.from copies
+// again: the strings are only built when a signature does not match, for S3's error document.
+// Single-threaded and synchronous, so one buffer serves every request. Pieces that might not fit
+// (a byte count up to three per UTF-16 unit) send the caller to the string functions above.
+const SCRATCH = Buffer.allocUnsafe(32 * 1024);
+let used = 0;
+
+function put(s: string): boolean {
+  if (used + s.length * 3 > SCRATCH.length) return false;
+  used += SCRATCH.write(s, used, 'utf8');
+  return true;
+}
+
+function putByte(b: number): boolean {
+  if (used >= SCRATCH.length) return false;
+  SCRATCH[used++] = b;
+  return true;
+}
+
+// Views of the scratch by length, so that hashing its first n bytes makes no view per call;
+// lengths repeat from one request to the next.
+const views = new Map<number, Buffer>();
+function written(): Buffer {
+  let v = views.get(used);
+  if (v === undefined) {
+    if (views.size >= 256) views.clear();
+    views.set(used, (v = SCRATCH.subarray(0, used)));
+  }
+  return v;
+}
+
+const NL = 0x0a;
+
+function putHeaders(headers: Record<string, HeaderValue>, signed: string[], host?: string): boolean {
+  for (const name of signed) {
+    const v = host !== undefined && name === 'host' ? host : Object.hasOwn(headers, name) ? headers[name] : undefined;
+    if (!put(name) || !putByte(0x3a)) return false;
+    if (typeof v === 'string') {
+      if (!put(trimValue(v))) return false;
+    } else if (v !== undefined) {
+      for (let i = 0; i < v.length; i++) if ((i > 0 && !putByte(0x2c)) || !put(trimValue(v[i]!))) return false;
+    }
+    if (!putByte(NL)) return false;
+  }
+  return true;
+}
+
+/** sha256Hex(canonicalRequest(p)), without building the canonical request. */
+export function canonicalRequestSha256(p: CanonicalRequestParts): string {
+  used = 0;
+  let ok = put(p.method) && putByte(NL) && put(p.canonicalUri) && putByte(NL) && put(p.canonicalQuery) && putByte(NL)
+    && putHeaders(p.headers, p.signedHeaders, p.host) && putByte(NL);
+  for (let i = 0; ok && i < p.signedHeaders.length; i++) ok = (i === 0 || putByte(0x3b)) && put(p.signedHeaders[i]!);
+  ok = ok && putByte(NL) && put(p.payloadHash);
+  return ok ? hash('sha256', written(), 'hex') : sha256Hex(canonicalRequest(p));
+}
+
 // Derived keys change once a day per key, region and service; caching them saves four HMACs
 // per request. Found by the secret itself (so a rotated secret never reuses a stale key), then
 // by comparing the scope's parts: a single cache key joined from all four was a new string that
@@ -235,27 +294,55 @@ export function signingKey(secret: string, date: string, region: string, service
 }
 
 // HMAC-SHA256 (RFC 2104) as two one-shot hashes over the key's pads, precomputed per signing
-// key: 1.3 against 2.0 µs for createHmac per signature, twice per request (verify, re-sign).
-// Pinned by the same AWS vectors as everything else here. Strings to sign are ASCII; anything
-// else takes createHmac, since the pads are joined to the message as latin1 text.
-const pads = new WeakMap<Buffer, { inner: string; outer: string }>();
-const ASCII = /^[\x00-\x7f]*$/;
+// key, the message written behind the inner pad in the scratch buffer and the inner digest behind
+// the outer one: 0.6 against 1.1 µs for the pads joined to the message as latin1 strings and
+// copied into Buffers, and 1.7 for createHmac (/tmp micro, min of 6 batches of 100,000), twice
+// per request (verify, re-sign). Pinned by the same AWS vectors as everything else here.
+interface Pads { readonly inner: Buffer; readonly outer: Buffer }
+const pads = new WeakMap<Buffer, Pads>();
+const BLOCK = 64;
 
-export function signatureHex(key: Buffer, sts: string): string {
-  if (key.length > 64 || !ASCII.test(sts)) return createHmac('sha256', key).update(sts).digest('hex');
+function padsOf(key: Buffer): Pads {
   let p = pads.get(key);
   if (!p) {
-    const inner = Buffer.alloc(64, 0x36);
-    const outer = Buffer.alloc(64, 0x5c);
+    const inner = Buffer.alloc(BLOCK, 0x36);
+    const outer = Buffer.alloc(BLOCK, 0x5c);
     for (let i = 0; i < key.length; i++) {
       inner[i]! ^= key[i]!;
       outer[i]! ^= key[i]!;
     }
-    p = { inner: inner.toString('latin1'), outer: outer.toString('latin1') };
-    pads.set(key, p);
+    pads.set(key, (p = { inner, outer }));
   }
-  const innerHash = hash('sha256', Buffer.from(p.inner + sts, 'latin1'), 'binary');
-  return hash('sha256', Buffer.from(p.outer + innerHash, 'latin1'), 'hex');
+  return p;
+}
+
+/** The HMAC of what follows the inner pad in the scratch buffer (up to `used`), in hex. */
+function finishHmac(p: Pads): string {
+  const innerHash = hash('sha256', written(), 'binary');
+  p.outer.copy(SCRATCH, 0);
+  used = BLOCK + SCRATCH.write(innerHash, BLOCK, 'latin1');
+  return hash('sha256', written(), 'hex');
+}
+
+export function signatureHex(key: Buffer, sts: string): string {
+  if (key.length > BLOCK) return createHmac('sha256', key).update(sts).digest('hex');
+  const p = padsOf(key);
+  p.inner.copy(SCRATCH, 0);
+  used = BLOCK;
+  return put(sts) ? finishHmac(p) : createHmac('sha256', key).update(sts).digest('hex');
+}
+
+const ALGORITHM_LINE = ALGORITHM + '\n';
+
+/** signatureHex(key, stringToSign(datetime, scope, creq)), given sha256Hex(creq), without building the string. */
+export function signatureV4(key: Buffer, datetime: string, scope: string, canonicalRequestHash: string): string {
+  if (key.length <= BLOCK) {
+    const p = padsOf(key);
+    p.inner.copy(SCRATCH, 0);
+    used = BLOCK;
+    if (put(ALGORITHM_LINE) && put(datetime) && putByte(NL) && put(scope) && putByte(NL) && put(canonicalRequestHash)) return finishHmac(p);
+  }
+  return createHmac('sha256', key).update(`${ALGORITHM_LINE}${datetime}\n${scope}\n${canonicalRequestHash}`).digest('hex');
 }
 
 /** Constant-time equality of two hex signatures; never throws on length differences. */
@@ -344,10 +431,10 @@ export function signV4(i: SignV4Input, unsigned?: ReadonlySet<string>): Record<s
   headers['x-amz-date'] = datetime;
   headers['x-amz-content-sha256'] = i.payloadHash;
   const scope = `${date}/${i.region}/${service}/aws4_request`;
-  const creq = canonicalRequest({
+  const creqHash = canonicalRequestSha256({
     method: i.method, canonicalUri: i.path || '/', canonicalQuery: canonicalQuery(i.query), headers, signedHeaders: signed, payloadHash: i.payloadHash,
   });
-  const sig = signatureHex(signingKey(i.secretAccessKey, date, i.region, service), stringToSign(datetime, scope, creq));
+  const sig = signatureV4(signingKey(i.secretAccessKey, date, i.region, service), datetime, scope, creqHash);
   headers.authorization = `${ALGORITHM} Credential=${i.accessKeyId}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${sig}`;
   return headers;
 }
