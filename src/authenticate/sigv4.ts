@@ -3,7 +3,7 @@
 import type { GatewayKey } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
 import {
-  ALGORITHM, canonicalQuery, canonicalQueryFromRaw, canonicalRequest, canonicalRequestSha256, canonicalUri, formatAmzDate, parseAmzDate,
+  ALGORITHM, canonicalQuery, canonicalQueryFromRaw, canonicalRequest, canonicalRequestSha256, canonicalUri, formatAmzDate, amzDateMs,
   parseQuery, signatureV4, signaturesEqual, signingKey, stringToSign, type CanonicalRequestParts, type HeaderValue,
 } from '../signing/sigv4.js';
 import type { Authenticated, AuthInput } from './types.js';
@@ -65,18 +65,19 @@ function checkScope(cred: Credential, datetime: string, region: string, code: 'A
   if (cred.region !== region) {
     throw new S3Error(code, `The authorization header is malformed; the region '${cred.region}' is wrong; expecting '${region}'`, { Region: region });
   }
-  if (datetime.slice(0, 8) !== cred.date) {
+  // datetime is a checked x-amz-date here: 16 characters, the date first
+  if (cred.date.length !== 8 || !datetime.startsWith(cred.date)) {
     throw new S3Error(code, `The authorization header is malformed; Invalid credential date "${cred.date}". This date is not the same as X-Amz-Date: "${datetime.slice(0, 8)}".`);
   }
 }
 
 /** AWS refuses x-amz-* headers that were not signed: otherwise a presigned URL could be widened. */
-function requireAmzHeadersSigned(headers: Record<string, HeaderValue>, signed: string[], exempt: string[] = []): void {
-  const missing: string[] = [];
-  for (const name of Object.keys(headers)) {
-    if (name.startsWith('x-amz-') && !signed.includes(name) && !exempt.includes(name)) missing.push(name);
+function requireAmzHeadersSigned(headers: Record<string, HeaderValue>, signed: string[], exempt?: string): void {
+  let missing: string[] | undefined;
+  for (const name in headers) {
+    if (name.startsWith('x-amz-') && name !== exempt && !signed.includes(name)) (missing ??= []).push(name);
   }
-  if (missing.length) throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: missing.join(', ') });
+  if (missing) throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: missing.join(', ') });
 }
 
 function lookupKey(keys: Map<string, GatewayKey>, id: string): GatewayKey {
@@ -124,12 +125,12 @@ export function authenticateHeaderV4(input: AuthInput, keys: Map<string, Gateway
   const key = lookupKey(keys, cred.accessKeyId);
   const amzDate = input.headers['x-amz-date'] as string | undefined;
   // Without x-amz-date, SigV4 signs the Date header's instant in ISO 8601 basic form.
-  const when = amzDate !== undefined ? parseAmzDate(amzDate) : input.headers.date ? new Date(input.headers.date as string) : null;
-  if (!when || Number.isNaN(when.getTime())) {
+  const when = amzDate !== undefined ? amzDateMs(amzDate) : input.headers.date ? Date.parse(input.headers.date as string) : NaN;
+  if (Number.isNaN(when)) {
     throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
   }
-  const datetime = amzDate ?? formatAmzDate(when);
-  if (Math.abs(input.now.getTime() - when.getTime()) > MAX_SKEW_MS) {
+  const datetime = amzDate ?? formatAmzDate(new Date(when));
+  if (Math.abs(input.now.getTime() - when) > MAX_SKEW_MS) {
     throw new S3Error('RequestTimeTooSkewed', undefined, { RequestTime: datetime, ServerTime: input.now.toISOString(), MaxAllowedSkewMilliseconds: '900000' });
   }
   checkScope(cred, datetime, region, 'AuthorizationHeaderMalformed', input.service);
@@ -186,21 +187,21 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
   const signedHeaders = required(signedParam).split(';');
   const signature = required(signatureParam);
   const key = lookupKey(keys, cred.accessKeyId);
-  const when = parseAmzDate(datetime);
-  if (!when) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"');
+  const when = amzDateMs(datetime);
+  if (Number.isNaN(when)) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'"');
   if (!Number.isInteger(expires)) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires should be a number');
   // Out of range is a refusal of the URL, not a malformed request: S3 answers these with 403.
   if (expires < 0) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be non-negative', {}, 403);
   if (expires > MAX_PRESIGN_EXPIRES) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds) that is 604800', {}, 403);
   checkScope(cred, datetime, region, 'AuthorizationQueryParametersError', input.service);
-  if (when.getTime() - input.now.getTime() > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not valid yet');
-  if (input.now.getTime() > when.getTime() + expires * 1000) {
-    throw new S3Error('AccessDenied', 'Request has expired', { 'X-Amz-Expires': String(expires), Expires: new Date(when.getTime() + expires * 1000).toISOString(), ServerTime: input.now.toISOString() });
+  if (when - input.now.getTime() > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not valid yet');
+  if (input.now.getTime() > when + expires * 1000) {
+    throw new S3Error('AccessDenied', 'Request has expired', { 'X-Amz-Expires': String(expires), Expires: new Date(when + expires * 1000).toISOString(), ServerTime: input.now.toISOString() });
   }
   if (!signedHeaders.includes('host')) {
     throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: 'host' });
   }
-  requireAmzHeadersSigned(input.headers, signedHeaders, ['x-amz-content-sha256']);
+  requireAmzHeadersSigned(input.headers, signedHeaders, 'x-amz-content-sha256');
   const headerPayload = input.headers['x-amz-content-sha256'];
   // A hash pinned in the signed query binds the body; an unsigned header may not say otherwise.
   if (signedPayload !== undefined && headerPayload !== undefined && headerPayload !== signedPayload) {

@@ -3,7 +3,7 @@
 // (signV4; @smithy/signature-v4 cost more per request, docs/performance.md, and now only checks
 // this signer in the tests). Written here rather than borrowed because a verifier needs the
 // intermediate values (canonical request, string-to-sign) for S3's SignatureDoesNotMatch document.
-import { createHmac, hash, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -53,14 +53,17 @@ export function safeDecode(s: string): string {
 
 /** Raw query string → decoded [name, value] pairs, in wire order. '+' is a literal plus in S3. */
 export function parseQuery(raw: string): [string, string][] {
-  if (!raw) return [];
   const out: [string, string][] = [];
-  for (const part of raw.split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    const name = eq < 0 ? part : part.slice(0, eq);
-    const value = eq < 0 ? '' : part.slice(eq + 1);
-    out.push([safeDecode(name), safeDecode(value)]);
+  // One scan with indexOf: a split array and a string per part were made per request before.
+  for (let at = 0; at < raw.length;) {
+    let end = raw.indexOf('&', at);
+    if (end < 0) end = raw.length;
+    if (end > at) {
+      let eq = raw.indexOf('=', at);
+      if (eq < 0 || eq > end) eq = end;
+      out.push([safeDecode(raw.slice(at, eq)), eq < end ? safeDecode(raw.slice(eq + 1, end)) : '']);
+    }
+    at = end + 1;
   }
   return out;
 }
@@ -345,23 +348,42 @@ export function signatureV4(key: Buffer, datetime: string, scope: string, canoni
   return createHmac('sha256', key).update(`${ALGORITHM_LINE}${datetime}\n${scope}\n${canonicalRequestHash}`).digest('hex');
 }
 
-/** Constant-time equality of two hex signatures; never throws on length differences. */
+/**
+ * Equality of two signatures in time that does not depend on where they differ: every character
+ * is compared, with no Buffer made per request (two per signature compared before). Their lengths
+ * are not secret: the expected one is fixed by the scheme.
+ */
 export function signaturesEqual(a: string, b: string): boolean {
-  const ba = Buffer.from(a, 'utf8');
-  const bb = Buffer.from(b, 'utf8');
-  if (ba.length !== bb.length) {
-    timingSafeEqual(ba, ba);
-    return false;
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+const D0 = 0x30;
+function digits(s: string, at: number, n: number): number {
+  let v = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = s.charCodeAt(i) - D0;
+    if (!(d >= 0 && d <= 9)) return NaN;
+    v = v * 10 + d;
   }
-  return timingSafeEqual(ba, bb);
+  return v;
+}
+
+/**
+ * 20130524T000000Z → milliseconds since the epoch, NaN when malformed. Read from the character
+ * codes: the regular expression's match array and the Date were made per request before.
+ */
+export function amzDateMs(s: string): number {
+  if (s.length !== 16 || s.charCodeAt(8) !== 0x54 /* T */ || s.charCodeAt(15) !== 0x5a /* Z */) return NaN;
+  return Date.UTC(digits(s, 0, 4), digits(s, 4, 2) - 1, digits(s, 6, 2), digits(s, 9, 2), digits(s, 11, 2), digits(s, 13, 2));
 }
 
 /** 20130524T000000Z → Date, or null when malformed. */
 export function parseAmzDate(s: string): Date | null {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
-  if (!m) return null;
-  const d = new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
-  return Number.isNaN(d.getTime()) ? null : d;
+  const ms = amzDateMs(s);
+  return Number.isNaN(ms) ? null : new Date(ms);
 }
 
 // Every request formats "now" at least once; the text changes once a second.
