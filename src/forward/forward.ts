@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, util, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Upstream } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
@@ -133,71 +133,106 @@ class BufferedResponse implements UpstreamResponse {
  * collected into one Buffer, a larger one becomes a Readable with backpressure (pause/resume of
  * the upstream socket). Cheaper per request than undici's request(), which makes a body stream,
  * a promise chain and an abort listener for every answer.
+ *
+ * It is undici 7's own handler interface (onConnect/onHeaders with raw header buffers), which
+ * its core calls directly: the newer onRequestStart/onResponseStart interface is adapted to it
+ * by a wrapper and a controller per request, and has the answer's headers and trailers parsed
+ * into objects for it (docs/performance.md, "The request's edges"). undici 8 keeps only the
+ * newer one. One object per exchange holds the state, where closures would be six.
  */
+class Exchange implements Dispatcher.DispatchHandler {
+  private abortUpstream?: (err?: Error) => void;
+  private resumeUpstream?: () => void;
+  private stream?: Readable;
+  private parts?: Buffer[];
+  private size = 0;
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private settled = false;
+  private ended = false;
+  readonly onAbort = () => this.abortUpstream?.(this.reason());
+
+  constructor(
+    private readonly signal: Cancel, private readonly head: boolean, private readonly onHeadersAt: ((seconds: number) => void) | undefined,
+    private readonly started: number, private readonly resolve: (r: UpstreamResponse) => void, private readonly reject: (e: unknown) => void,
+  ) {}
+
+  reason(): Error {
+    return (this.signal.reason as Error | undefined) ?? abortError();
+  }
+
+  private done(): void {
+    this.signal.removeEventListener('abort', this.onAbort);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.signal.aborted) abort(this.reason());
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    // An informational answer (103 Early Hints) comes before the real one: nothing to pass on.
+    if (statusCode < 200) return true;
+    this.onHeadersAt?.((performance.now() - this.started) / 1000);
+    const headers = util.parseHeaders(raw) as IncomingHttpHeaders;
+    this.status = statusCode;
+    this.headers = headers;
+    const len = Number(headers['content-length']);
+    if (this.head || statusCode === 204 || statusCode === 304 || (len >= 0 && len <= SMALL_RESPONSE)) {
+      this.parts = [];
+      return true;
+    }
+    this.resumeUpstream = resume;
+    const stream = new Readable({
+      read: () => this.resumeUpstream!(),
+      destroy: (err, cb) => {
+        if (!this.ended) this.abortUpstream!(err ?? abortError());
+        this.done();
+        cb(err);
+      },
+    });
+    this.stream = stream;
+    this.settled = true;
+    this.resolve({ status: statusCode, headers, body: stream });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.parts) {
+      this.parts.push(chunk);
+      this.size += chunk.length;
+      return true;
+    }
+    return this.stream ? this.stream.push(chunk) : true;
+  }
+
+  onComplete(): void {
+    this.ended = true;
+    this.done();
+    const parts = this.parts;
+    if (parts) {
+      this.settled = true;
+      this.resolve(new BufferedResponse(this.status, this.headers, parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.size)));
+    } else this.stream?.push(null);
+  }
+
+  onError(err: Error): void {
+    this.done();
+    if (!this.settled) {
+      this.settled = true;
+      this.reject(err);
+    } else this.stream?.destroy(err);
+  }
+}
+
 function dispatch(
   agent: Agent, opts: Dispatcher.DispatchOptions, signal: Cancel, onHeaders: ((seconds: number) => void) | undefined, started: number,
 ): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
-    let stream: Readable | undefined;
-    let parts: Buffer[] | undefined;
-    let size = 0;
-    let status = 0;
-    let headers: IncomingHttpHeaders = {};
-    let settled = false;
-    let ended = false;
-    const reason = () => (signal.reason as Error | undefined) ?? abortError();
-    const onAbort = () => controller?.abort(reason());
-    if (signal.aborted) return reject(reason());
-    signal.addEventListener('abort', onAbort, { once: true });
-    const done = () => signal.removeEventListener('abort', onAbort);
-    agent.dispatch(opts, {
-      onRequestStart(c) {
-        controller = c;
-        if (signal.aborted) c.abort(reason());
-      },
-      onResponseStart(c, statusCode, h) {
-        onHeaders?.((performance.now() - started) / 1000);
-        status = statusCode;
-        headers = h as IncomingHttpHeaders;
-        const len = Number(h['content-length']);
-        if (opts.method === 'HEAD' || statusCode === 204 || statusCode === 304 || (len >= 0 && len <= SMALL_RESPONSE)) {
-          parts = [];
-          return;
-        }
-        stream = new Readable({
-          read: () => c.resume(),
-          destroy: (err, cb) => {
-            if (!c.aborted && !ended) c.abort(err ?? abortError());
-            done();
-            cb(err);
-          },
-        });
-        settled = true;
-        resolve({ status, headers, body: stream });
-      },
-      onResponseData(c, chunk) {
-        if (parts) {
-          parts.push(chunk);
-          size += chunk.length;
-        } else if (stream && !stream.push(chunk)) c.pause();
-      },
-      onResponseEnd() {
-        ended = true;
-        done();
-        if (parts) {
-          settled = true;
-          resolve(new BufferedResponse(status, headers, parts.length === 1 ? parts[0]! : Buffer.concat(parts, size)));
-        } else stream?.push(null);
-      },
-      onResponseError(_c, err) {
-        done();
-        if (!settled) {
-          settled = true;
-          reject(err);
-        } else stream?.destroy(err);
-      },
-    });
+    const x = new Exchange(signal, opts.method === 'HEAD', onHeaders, started, resolve, reject);
+    if (signal.aborted) return reject(x.reason());
+    signal.addEventListener('abort', x.onAbort, { once: true });
+    agent.dispatch(opts, x);
   });
 }
 

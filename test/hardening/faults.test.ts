@@ -140,6 +140,17 @@ describe('retries of idempotent requests', () => {
   });
 });
 
+describe('informational answers before the real one', () => {
+  it.each([['small', 10_000], ['streamed', 1024 * 1024 + 17]])('a 103 Early Hints before a %s GET answer: the client gets the real answer, every byte', async (_kind, size) => {
+    const obj = randomBytes(size);
+    faulty.stored.set('/media/hinted', obj);
+    faulty.fault = { kind: 'early-hints' };
+    const got = await getObject('hinted');
+    expect(got).toMatchObject({ kind: 'ok' });
+    expect((got as { bytes: Buffer }).bytes.equals(obj)).toBe(true);
+  });
+});
+
 describe('upstream resets the connection', () => {
   it('GET of a small object (read whole before answering): a reset mid-body is retried and the client gets every byte', async () => {
     const small = randomBytes(10_000);

@@ -23,6 +23,8 @@ export type Fault =
   | { kind: 'short-body'; sendBytes: number }
   /** wait `ms` before the headers, then send the body `bytes` at a time, `ms` apart: slow, never idle for longer than `ms` */
   | { kind: 'trickle'; bytes: number; ms: number }
+  /** a 103 Early Hints answer first, then behave (HTTP allows any number of 1xx before the real answer) */
+  | { kind: 'early-hints' }
   /** this answer, whatever was asked: a provider's redirect, its own headers or settings */
   | { kind: 'canned'; status: number; headers: Record<string, string>; body: string };
 
@@ -178,6 +180,9 @@ export async function startFaultyUpstream(initial: Fault = { kind: 'none' }): Pr
       switch (fault.kind) {
         case 'none':
         case 'reset-request':
+          return send(answer());
+        case 'early-hints':
+          res.writeEarlyHints({ link: '</media/object>; rel=preload' });
           return send(answer());
         case 'error': {
           const e = errorDoc(fault.status, fault.code, path);
