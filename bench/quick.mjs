@@ -3,7 +3,7 @@
 // http-proxy-3 pass-through (node), a minimal undici pass-through (undici) and a Node server
 // that answers by itself (bare; see bench/lib/floor-server.mjs).
 //   node bench/quick.mjs [gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,...][%ENV=VALUE,...] | nginx | node | undici | undici-pool | nodehttp | rawclient | bare ...]
-//   env: N (requests per measurement at c=64, 20000), N1 (at c=1, 0 = skip), ROUNDS (3),
+//   env: N (requests per measurement at c=64, 20000, 0 = skip), N1 (at c=1, 0 = skip), ROUNDS (3),
 //   METHODS (GET,PUT: the cases to measure)
 // Each line also gives the part of the CPU spent in the kernel and the minor page faults per request.
 // Targets are measured in turn within each round and the median per target is printed, so two
@@ -42,7 +42,7 @@ for (const [i, w] of which.entries()) {
   targets.push({ name: w, port, t, results: {} });
 }
 const METHODS = (process.env.METHODS ?? 'GET,PUT').split(',');
-const cases = [['GET', 64, N], ['PUT', 64, N], ...(N1 ? [['GET', 1, N1], ['PUT', 1, N1]] : [])].filter(([m]) => METHODS.includes(m));
+const cases = [['GET', 64, N], ['PUT', 64, N], ...(N1 ? [['GET', 1, N1], ['PUT', 1, N1]] : [])].filter(([m, , n]) => n > 0 && METHODS.includes(m));
 for (let round = 0; round < ROUNDS; round++) {
   for (const [method, c, n] of cases) {
     for (const x of targets) {
