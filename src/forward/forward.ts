@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
-import { Agent, util, type Dispatcher } from 'undici';
+import { Agent, util, type Dispatcher } from './undici.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Upstream } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
