@@ -1,6 +1,7 @@
 // The admin listener: /metrics, /healthz, /readyz. One per gateway: in a single process beside
 // the S3 listeners; with workers, in the primary, where /metrics answers for every worker.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { createServer } from './node-http.js';
 import { existsSync } from 'node:fs';
 import { connect, type AddressInfo } from 'node:net';
 import type { GatewayConfig } from '../config/types.js';

@@ -1,7 +1,8 @@
 // Opens the configured listeners and hands every request to the pipeline. Owns the process
 // lifecycle: the config in force (and its reload), the admin listener, and a graceful close. With
 // workers (src/workers/), each worker runs one of these without the admin listener.
-import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttp } from './node-http.js';
 import { createServer as createHttps, type Server as HttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
