@@ -3,11 +3,15 @@
 import { mkdirSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Upstream } from '../config/types.js';
-import { LocalStore } from '../local/index.js';
+import type { LocalStore } from '../local/index.js';
 import type { UpstreamResponse } from './forward.js';
 import { errorXml, S3Error } from '../s3/errors.js';
 
 const stores = new WeakMap<Upstream, LocalStore>();
+// The store's code (its router and a module per operation) is loaded only where a local upstream
+// is configured: a gateway in front of providers never runs it (docs/performance.md, "idle").
+let storeModule: Promise<typeof import('../local/index.js')> | undefined;
+const loadStore = () => (storeModule ??= import('../local/index.js'));
 
 /**
  * Creates each local upstream's directory, as `s3gate check` promises ("it will be created"), so
@@ -18,6 +22,7 @@ export function prepareLocalPaths(ups: Iterable<Upstream>): { upstream: string; 
   const failed: { upstream: string; error: string }[] = [];
   for (const u of ups) {
     if (u.kind !== 'local' || !u.path) continue;
+    void loadStore();
     try {
       mkdirSync(u.path, { recursive: true });
     } catch (e) {
@@ -37,7 +42,9 @@ export async function forwardLocal(
 ): Promise<UpstreamResponse> {
   let store = stores.get(up);
   if (!store) {
-    store = new LocalStore(up.path!);
+    const { LocalStore } = await loadStore();
+    // Another request may have made it while this one waited for the module.
+    store = stores.get(up) ?? new LocalStore(up.path!);
     stores.set(up, store);
   }
   let r;
