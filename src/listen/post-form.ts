@@ -2,9 +2,14 @@
 // measurement behind the choice): the fields before the file, read whole and bounded as S3
 // bounds them, then the file as a stream. S3 ignores whatever follows the file; so does this.
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import busboy from 'busboy';
+import type busboyType from 'busboy';
 import { S3Error } from '../s3/errors.js';
+
+// Required at the first form upload, not at start: most gateways never see one (docs/performance.md, "idle").
+let busboyFn: typeof busboyType | undefined;
+const busboy = () => (busboyFn ??= createRequire(import.meta.url)('busboy') as typeof busboyType);
 
 /** S3's bound on the fields that precede the file (MaxPostPreDataLengthExceededError). */
 export const MAX_PRE_DATA = 20 * 1024;
@@ -31,10 +36,10 @@ const noFile = () => new S3Error('InvalidArgument', 'POST requires exactly one f
  */
 export function readForm(req: IncomingMessage, contentType: string | undefined): Promise<FormParts> {
   if (!contentType || !/^multipart\/form-data\s*;/i.test(contentType)) return Promise.reject(notMultipart());
-  let bb: busboy.Busboy;
+  let bb: busboyType.Busboy;
   try {
     // Browsers send the file's name as raw UTF-8 in the part header; busboy's default is latin1.
-    bb = busboy({ headers: { 'content-type': contentType }, defParamCharset: 'utf8', limits: { fieldSize: MAX_PRE_DATA + 1, fieldNameSize: 1024 } });
+    bb = busboy()({ headers: { 'content-type': contentType }, defParamCharset: 'utf8', limits: { fieldSize: MAX_PRE_DATA + 1, fieldNameSize: 1024 } });
   } catch {
     return Promise.reject(notMultipart());
   }

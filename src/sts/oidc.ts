@@ -1,7 +1,9 @@
 // Web identities: an OIDC ID token (a JWT) verified with jose against the role's issuer. jose
 // checks the signature with the issuer's keys, the algorithm against the allow-list (so `none`
 // and an HS256 "signature" made with a public key never pass), iss, aud, exp and nbf.
-import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+// jose is imported at the first web identity to verify, not at start: only gateways with STS
+// web-identity roles use it, and loading it cost 10 MiB RSS (docs/performance.md, "idle").
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { WebIdentity } from './types.js';
 
 export type WebIdentityFailure = 'expired' | 'invalid' | 'unreachable' | 'claims';
@@ -18,8 +20,10 @@ export class WebIdentityError extends Error {
 // cached set is older than cacheMaxAge.
 const remote = new Map<string, JWTVerifyGetKey>();
 const local = new WeakMap<WebIdentity, JWTVerifyGetKey>();
+type Jose = typeof import('jose');
+let joseModule: Promise<Jose> | undefined;
 
-function keySet(wi: WebIdentity): JWTVerifyGetKey {
+function keySet({ createLocalJWKSet, createRemoteJWKSet }: Jose, wi: WebIdentity): JWTVerifyGetKey {
   if (wi.jwksUrl) {
     let ks = remote.get(wi.jwksUrl);
     if (!ks) remote.set(wi.jwksUrl, (ks = createRemoteJWKSet(new URL(wi.jwksUrl), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000, timeoutDuration: 5_000 })));
@@ -47,9 +51,11 @@ export function claimValue(claims: Record<string, unknown>, name: string): unkno
 
 /** The verified claims, or WebIdentityError saying why not (never the token itself). */
 export async function verifyWebIdentity(token: string, wi: WebIdentity, now: Date): Promise<JWTPayload> {
+  const jose = await (joseModule ??= import('jose'));
+  const { errors } = jose;
   let payload: JWTPayload;
   try {
-    ({ payload } = await jwtVerify(token, keySet(wi), {
+    ({ payload } = await jose.jwtVerify(token, keySet(jose, wi), {
       issuer: wi.issuer, audience: wi.audience, algorithms: wi.algorithms, currentDate: now, clockTolerance: 30,
     }));
   } catch (e) {
