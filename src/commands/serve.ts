@@ -2,7 +2,6 @@
 // mistake stops here, before any socket opens, with every problem named by its field. With more
 // than one worker this process becomes the primary (src/workers/primary.ts) and the workers, forked
 // from it, run this same command (src/workers/worker.ts).
-import cluster from 'node:cluster';
 import { createHash } from 'node:crypto';
 import { readFileSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
@@ -13,8 +12,6 @@ import { createLogger } from '../listen/log.js';
 import { startGateway } from '../listen/server.js';
 import { parseWorkers, workerCount, WORKERS_EXPECTED } from '../workers/count.js';
 import { ENV_INDEX } from '../workers/messages.js';
-import { startPrimary } from '../workers/primary.js';
-import { runWorker } from '../workers/worker.js';
 
 /** What serves, for the signals and the file watcher: one gateway, or a primary and its workers. */
 interface Serving {
@@ -23,8 +20,10 @@ interface Serving {
   close(): Promise<void>;
 }
 
+// node:cluster (with child_process) and the primary's and worker's modules are loaded only where
+// there are workers: one process serving does not hold them (docs/performance.md, "idle").
 export async function run(argv: string[]): Promise<number> {
-  if (cluster.isWorker && process.env[ENV_INDEX]) return runWorker();
+  if (process.env[ENV_INDEX] && (await import('node:cluster')).default.isWorker) return (await import('../workers/worker.js')).runWorker();
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -75,6 +74,7 @@ export async function run(argv: string[]): Promise<number> {
     // balances them (Linux, FreeBSD; elsewhere Node refuses reusePort), unless
     // S3GATE_ACCEPT=primary asks for node:cluster's primary to hand them out (docs/deployment.md).
     const reusePort = ['linux', 'freebsd'].includes(process.platform) && process.env.S3GATE_ACCEPT !== 'primary';
+    const { startPrimary } = await import('../workers/primary.js');
     serving = await startPrimary({ count, reusePort, config, log });
   }
   check();
