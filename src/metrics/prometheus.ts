@@ -69,20 +69,42 @@ export abstract class Metric<L extends string, S extends { readonly labels: stri
   /** This metric's series as plain data. */
   abstract snapshot(): MetricSnapshot;
 
-  // The key is the values in declared order joined by NUL: no sorting or hashing of an object,
-  // and for one label the value itself. Two label sets can share a key only if a value other
-  // than the last holds a NUL; ours are fixed words, config names and key ids there, and the one
-  // client-chosen value (a bucket name, which may decode to NUL) comes alone or before a fixed word.
+  // Series of two or more labels are found through one Map per label, by each value in turn:
+  // no key string is built per update (joined, it was a new string for V8 to flatten and hash
+  // every request). The joined key (the values in declared order, joined by NUL) names the series
+  // once, when it is made. Two label sets can share that key only if a value other than the last
+  // holds a NUL; ours are fixed words, config names and key ids there, and the one client-chosen
+  // value (a bucket name, which may decode to NUL) comes alone or before a fixed word.
+  private readonly tree = new Map<string, unknown>();
+
   protected find(labels: Labels<L>): S {
     const names = this.labelNames;
-    let key = names.length === 0 ? '' : String(labels[names[0]!]);
-    for (let i = 1; i < names.length; i++) key += '\u0000' + labels[names[i]!];
-    let s = this.series.get(key);
-    if (s === undefined) {
-      // Rendered once per series so a scrape only concatenates.
-      s = this.create(names.map((n) => `${n}="${escapeValue(String(labels[n]))}"`).join(','));
-      this.series.set(key, s);
+    if (names.length < 2) {
+      const key = names.length === 0 ? '' : String(labels[names[0]!]);
+      return this.series.get(key) ?? this.add(labels, key);
     }
+    let level = this.tree;
+    const last = names.length - 1;
+    for (let i = 0; i < last; i++) {
+      const v = String(labels[names[i]!]);
+      let next = level.get(v) as Map<string, unknown> | undefined;
+      if (next === undefined) level.set(v, (next = new Map()));
+      level = next;
+    }
+    const v = String(labels[names[last]!]);
+    let s = level.get(v) as S | undefined;
+    if (s === undefined) {
+      let key = String(labels[names[0]!]);
+      for (let i = 1; i < names.length; i++) key += '\u0000' + labels[names[i]!];
+      level.set(v, (s = this.series.get(key) ?? this.add(labels, key)));
+    }
+    return s;
+  }
+
+  private add(labels: Labels<L>, key: string): S {
+    // Rendered once per series so a scrape only concatenates.
+    const s = this.create(this.labelNames.map((n) => `${n}="${escapeValue(String(labels[n]))}"`).join(','));
+    this.series.set(key, s);
     return s;
   }
 

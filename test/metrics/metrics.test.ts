@@ -1,6 +1,7 @@
 // The in-house Prometheus client that replaced prom-client: exact text format 0.0.4 for known
 // series, the refusals prom-client made, and the Metrics set the gateway and tests rely on.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Counter, formatValue, Gauge, Histogram, Registry } from '../../src/metrics/prometheus.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 
@@ -70,6 +71,36 @@ describe('exposition', () => {
 
   it('spells special values as Prometheus does', () => {
     expect([1, 0.001, 1e21, Infinity, -Infinity, NaN].map(formatValue)).toEqual(['1', '0.001', '1e+21', '+Inf', '-Inf', 'NaN']);
+  });
+});
+
+describe('series lookup', () => {
+  // Series of several labels are found through a Map per label (no joined key per update): every
+  // label set must still count into its own series, as a plain count by label values says.
+  it('any sequence of updates over three labels counts each label set apart', () => {
+    const value = fc.constantFrom('', 'a', 'ab', 'b', '1', 1, 'a\u0000b', '\u0000', 'GetObject');
+    fc.assert(fc.property(fc.array(fc.tuple(value, value, value, fc.integer({ min: 0, max: 3 })), { maxLength: 60 }), (updates) => {
+      const registry = new Registry();
+      const c = new Counter({ name: 't_total', help: 'h', labelNames: ['x', 'y', 'z'] as const, registers: [registry] });
+      const expected = new Map<string, number>();
+      for (const [x, y, z, n] of updates) {
+        c.inc({ x, y, z }, n);
+        const k = JSON.stringify([String(x), String(y), String(z)]);
+        expected.set(k, (expected.get(k) ?? 0) + n);
+      }
+      const got = new Map(c.snapshot().series.map((s) => [s.labels, s.value]));
+      // NUL joins the series' name only where the last value is not the one that holds it.
+      const distinct = new Map<string, number>();
+      for (const [k, n] of expected) {
+        const [x, y, z] = JSON.parse(k) as string[];
+        const labels = `x="${x}",y="${y}",z="${z}"`;
+        distinct.set(labels, (distinct.get(labels) ?? 0) + n);
+      }
+      for (const [labels, n] of distinct) {
+        if (!labels.includes('\u0000')) expect(got.get(labels)).toBe(n);
+      }
+      expect([...got.values()].reduce((a, b) => a! + b!, 0)).toBe(updates.reduce((a, u) => a + u[3], 0));
+    }));
   });
 });
 
