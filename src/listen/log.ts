@@ -5,12 +5,17 @@ import { pino, type Logger } from 'pino';
 // redaction was measured at 1.4% of CPU per request and protected nothing this code logs.
 //
 // Lines are written in batches: a synchronous write(2) per line cost 65 µs of CPU per 4 KiB
-// request (296 → 212 µs, `node bench/quick.mjs`). They gather as text (a string append per line,
-// where a Buffer per line cost 1–2 µs more) and go to an async sonic-boom destination every
-// BATCH bytes or FLUSH_MS; at exit, what is gathered is handed over before pino's own exit hook
-// writes the destination out synchronously.
+// request (296 → 212 µs, `node bench/quick.mjs`). Each line is encoded straight into the batch's
+// Buffer (0.07–0.1 µs a line), and a full batch goes to an async sonic-boom destination, as does
+// whatever is there every FLUSH_MS; at exit, what is gathered is handed over before pino's own
+// exit hook writes the destination out synchronously. A hand-over costs the same whatever its
+// size (sonic-boom and libuv's fs.write: 45–60 µs here), and the request that meets one waits
+// for it: with 16 KiB batches about one request in 60 did, which puts the wait inside the p99
+// at one connection; at 64 KiB it is one in 240 (docs/performance.md, "The request's edges").
+// Gathered as a string instead, the batch was a rope that Buffer.from flattened and encoded in
+// 20–35 µs more per hand-over.
 const FLUSH_MS = 200;
-const BATCH = 16 * 1024;
+const BATCH = 64 * 1024;
 // Linux writes at most this many bytes to a pipe in one piece, never mixed with another writer's.
 const PIPE_BUF = 4096;
 
@@ -43,17 +48,28 @@ export function createLogger(level = 'info', destination?: NodeJS.WritableStream
     : pino.destination({ dest: 1, sync: false, minLength: 4096, contentMode: 'buffer' });
   // sonic-boom's types leave out `destroyed`, which it sets once ended.
   const ended = () => (dest as unknown as { destroyed: boolean }).destroyed;
-  let gathered = '';
+  let batch = Buffer.allocUnsafeSlow(BATCH);
+  let used = 0;
   const handOver = () => {
-    if (gathered === '' || ended()) return;
-    if (opts.shared) for (const piece of linePieces(Buffer.from(gathered))) dest.write(piece as unknown as string);
-    else dest.write(Buffer.from(gathered) as unknown as string);
-    gathered = '';
+    if (used === 0 || ended()) return;
+    const out = batch.subarray(0, used);
+    // sonic-boom holds the batch until it is written: the next one is a new Buffer.
+    batch = Buffer.allocUnsafeSlow(BATCH);
+    used = 0;
+    if (opts.shared) for (const piece of linePieces(out)) dest.write(piece as unknown as string);
+    else dest.write(out as unknown as string);
   };
   const lines = {
     write: (line: string) => {
-      gathered += line;
-      if (gathered.length >= BATCH) handOver();
+      // At most 3 bytes of UTF-8 per UTF-16 unit: a line is never cut at the end of a batch.
+      const most = line.length * 3;
+      if (used + most > BATCH) {
+        handOver();
+        if (most > BATCH && !ended()) dest.write(Buffer.from(line) as unknown as string);
+        // (an ended destination takes nothing more)
+        if (used + most > BATCH) return;
+      }
+      used += batch.write(line, used, 'utf8');
     },
   };
   setInterval(() => {
