@@ -105,8 +105,37 @@ function sortedCanonicalQuery(pairs: [string, string][], exclude?: string): stri
 // A query part already in canonical form: a name and a value of unreserved characters and
 // uppercase %XX escapes of ASCII characters outside that set (which decode and re-encode to
 // themselves). An escape of an unreserved character would re-encode as the character itself.
-const CANONICAL_TEXT = /^(?:[A-Za-z0-9\-._~]|%[0-7][0-9A-F])*$/;
-const ESCAPED_UNRESERVED = /%(?:2[DE]|3[0-9]|4[1-9A-F]|5[0-9AF]|6[1-9A-F]|7[0-9AE])/;
+// Checked character by character in place: two regular expressions per name and per value and a
+// string per name and per value cost 2.3 µs of a presigned GET in bench/profile-diff.mjs.
+const UNRESERVED_BYTE = new Uint8Array(128);
+for (let c = 0; c < 128; c++) UNRESERVED_BYTE[c] = UNRESERVED.test(String.fromCharCode(c)) ? 1 : 0;
+
+function hexDigit(c: number): number {
+  return c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+}
+
+function isCanonicalText(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 128 && UNRESERVED_BYTE[c] === 1) continue;
+    if (c !== 0x25 /* % */ || i + 2 >= to) return false;
+    const hi = s.charCodeAt(i + 1) - 0x30;
+    const lo = hexDigit(s.charCodeAt(i + 2));
+    if (hi < 0 || hi > 7 || lo < 0 || UNRESERVED_BYTE[hi * 16 + lo] === 1) return false;
+    i += 2;
+  }
+  return true;
+}
+
+/** s[a0, a1) against s[b0, b1), as the < of their strings compares them. */
+function compareRanges(s: string, a0: number, a1: number, b0: number, b1: number): number {
+  const n = Math.min(a1 - a0, b1 - b0);
+  for (let k = 0; k < n; k++) {
+    const d = s.charCodeAt(a0 + k) - s.charCodeAt(b0 + k);
+    if (d !== 0) return d;
+  }
+  return (a1 - a0) - (b1 - b0);
+}
 
 /**
  * The canonical query straight from the raw query string, when the client sent it canonical
@@ -124,28 +153,29 @@ export function canonicalQueryFromRaw(raw: string, exclude?: string): string | u
   let out = '';
   // start of the current run of kept parts, -1 when none is open
   let run = -1;
-  let kept = false;
-  let prevName = '';
-  let prevValue = '';
+  // the last kept part: name [prevAt, prevEq), value (prevEq, prevEnd); prevAt < 0 before any
+  let prevAt = -1;
+  let prevEq = 0;
+  let prevEnd = 0;
   for (let at = 0; at < raw.length;) {
     let e = raw.indexOf('&', at);
     if (e < 0) e = raw.length;
     const eq = raw.indexOf('=', at);
     if (eq <= at || eq >= e) return undefined;
-    const name = raw.slice(at, eq);
-    if (name === excludeRaw) {
+    if (excludeRaw !== undefined && eq - at === excludeRaw.length && raw.startsWith(excludeRaw, at)) {
       if (run >= 0) {
         out += out === '' ? raw.slice(run, at - 1) : '&' + raw.slice(run, at - 1);
         run = -1;
       }
     } else {
-      const value = raw.slice(eq + 1, e);
-      if (!CANONICAL_TEXT.test(name) || !CANONICAL_TEXT.test(value)) return undefined;
-      if (ESCAPED_UNRESERVED.test(name) || ESCAPED_UNRESERVED.test(value)) return undefined;
-      if (kept && (prevName > name || (prevName === name && prevValue > value))) return undefined;
-      prevName = name;
-      prevValue = value;
-      kept = true;
+      if (!isCanonicalText(raw, at, eq) || !isCanonicalText(raw, eq + 1, e)) return undefined;
+      if (prevAt >= 0) {
+        const byName = compareRanges(raw, prevAt, prevEq, at, eq);
+        if (byName > 0 || (byName === 0 && compareRanges(raw, prevEq + 1, prevEnd, eq + 1, e) > 0)) return undefined;
+      }
+      prevAt = at;
+      prevEq = eq;
+      prevEnd = e;
       if (run < 0) run = at;
     }
     // A trailing '&' is an empty part, which parseQuery drops: the slow path handles it.
