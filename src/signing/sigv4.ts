@@ -105,26 +105,16 @@ function sortedCanonicalQuery(pairs: [string, string][], exclude?: string): stri
 // A query part already in canonical form: a name and a value of unreserved characters and
 // uppercase %XX escapes of ASCII characters outside that set (which decode and re-encode to
 // themselves). An escape of an unreserved character would re-encode as the character itself.
-// Checked character by character in place: two regular expressions per name and per value and a
-// string per name and per value cost 2.3 µs of a presigned GET in bench/profile-diff.mjs.
-const UNRESERVED_BYTE = new Uint8Array(128);
-for (let c = 0; c < 128; c++) UNRESERVED_BYTE[c] = UNRESERVED.test(String.fromCharCode(c)) ? 1 : 0;
-
-function hexDigit(c: number): number {
-  return c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
-}
+// Checked in place with one sticky expression per name and per value (where the match ends says
+// whether all of it is canonical), which lists the escapes of the ASCII bytes outside the
+// unreserved set: four expressions and a string per part cost 2.3 µs of a presigned GET in
+// bench/profile-diff.mjs; a loop over the character codes measured 1.3-1.8x this expression.
+const CANONICAL_RUN = /(?:[A-Za-z0-9\-._~]|%(?:[01][0-9A-F]|2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-DF]))*/y;
 
 function isCanonicalText(s: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 128 && UNRESERVED_BYTE[c] === 1) continue;
-    if (c !== 0x25 /* % */ || i + 2 >= to) return false;
-    const hi = s.charCodeAt(i + 1) - 0x30;
-    const lo = hexDigit(s.charCodeAt(i + 2));
-    if (hi < 0 || hi > 7 || lo < 0 || UNRESERVED_BYTE[hi * 16 + lo] === 1) return false;
-    i += 2;
-  }
-  return true;
+  CANONICAL_RUN.lastIndex = from;
+  CANONICAL_RUN.test(s);
+  return CANONICAL_RUN.lastIndex === to;
 }
 
 /** s[a0, a1) against s[b0, b1), as the < of their strings compares them. */
