@@ -7,23 +7,28 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { signV4, uriEncode } from '../../src/signing/sigv4.js';
 
 const creds = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+const otherCreds = { accessKeyId: 'AKIDOTHER', secretAccessKey: 'another-secret-0123456789' };
 const keyChars = fc.constantFrom(...Array.from('abcXYZ019-_.~ +!*\'()/%&=?ü€😀'));
 const text = (min: number) => fc.array(keyChars, { minLength: min, maxLength: 12 }).map((a) => a.join(''));
 
 describe('outbound SigV4 signer', () => {
   it('matches smithy for generated requests', async () => {
-    const smithy = new SignatureV4({ credentials: creds, region: 'eu-west-3', service: 's3', sha256: Sha256, uriEscapePath: false, applyChecksum: false });
     await fc.assert(fc.asyncProperty(
       fc.constantFrom('GET', 'PUT', 'HEAD', 'DELETE', 'POST'), text(1),
       fc.array(fc.tuple(fc.constantFrom('prefix', 'uploadId', 'partNumber', 'x-id', 'acl', 'response-content-type'), text(0)), { maxLength: 4 }),
       fc.array(fc.tuple(fc.constantFrom('x-amz-meta-a', 'content-type', 'x-amz-acl', 'range', 'content-md5'), fc.string({ maxLength: 10 }).map((v) => v.replace(/[^\x20-\x7e]/g, 'x'))), { maxLength: 4 }),
       fc.constantFrom('UNSIGNED-PAYLOAD', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'),
-      async (method, key, queryPairs, headerPairs, payloadHash) => {
+      // the scope and the Authorization's start are kept from one request to the next: the day,
+      // the region and the key change between runs
+      fc.constantFrom(Date.UTC(2026, 10, 21, 1, 2, 3), Date.UTC(2026, 10, 21, 23, 59, 59), Date.UTC(2026, 10, 22, 0, 0, 0)),
+      fc.constantFrom('eu-west-3', 'us-east-1'), fc.constantFrom(creds, otherCreds),
+      async (method, key, queryPairs, headerPairs, payloadHash, at, region, credentials) => {
+        const smithy = new SignatureV4({ credentials, region, service: 's3', sha256: Sha256, uriEscapePath: false, applyChecksum: false });
         const query = [...new Map(queryPairs).entries()];
         const headers = Object.fromEntries(headerPairs);
         const path = '/bucket/' + uriEncode(key, true);
-        const now = new Date(Date.UTC(2026, 10, 21, 1, 2, 3));
-        const ours = signV4({ method, host: 's3.example.test:8443', path, query, headers, payloadHash, ...creds, region: 'eu-west-3', now });
+        const now = new Date(at);
+        const ours = signV4({ method, host: 's3.example.test:8443', path, query, headers, payloadHash, ...credentials, region, now });
         const theirs = await smithy.sign({
           method, protocol: 'https:', hostname: 's3.example.test', port: 8443, path, query: Object.fromEntries(query),
           headers: { ...headers, host: 's3.example.test:8443', 'x-amz-content-sha256': payloadHash },
