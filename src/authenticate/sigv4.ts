@@ -35,22 +35,33 @@ function parseCredential(value: string, errorCode: 'AuthorizationHeaderMalformed
   };
 }
 
+/** What String.prototype.trim removes: ECMAScript's WhiteSpace and LineTerminator. */
+function isTrimmed(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a)
+    || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/** Whether s[from, to), trimmed, is `name`: read in place, with no string per field name. */
+function namedAt(s: string, from: number, to: number, name: string): boolean {
+  while (from < to && isTrimmed(s.charCodeAt(from))) from++;
+  while (to > from && isTrimmed(s.charCodeAt(to - 1))) to--;
+  return to - from === name.length && s.startsWith(name, from);
+}
+
 export function parseAuthorizationV4(header: string): { credential: Credential; signedHeaders: string[]; signature: string } {
-  const rest = header.slice(ALGORITHM.length).trim();
   // The three fields read in one pass over the comma-separated parts (a later one wins), with
-  // no Map and no split array per request.
+  // no Map, no split array and no string per field name.
   let cred: string | undefined;
   let sh: string | undefined;
   let sig: string | undefined;
-  for (let at = 0; at <= rest.length;) {
-    let end = rest.indexOf(',', at);
-    if (end < 0) end = rest.length;
-    const eq = rest.indexOf('=', at);
+  for (let at = ALGORITHM.length; at <= header.length;) {
+    let end = header.indexOf(',', at);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', at);
     if (eq > at && eq < end) {
-      const name = rest.slice(at, eq).trim();
-      if (name === 'Credential') cred = rest.slice(eq + 1, end).trim();
-      else if (name === 'SignedHeaders') sh = rest.slice(eq + 1, end).trim();
-      else if (name === 'Signature') sig = rest.slice(eq + 1, end).trim();
+      if (namedAt(header, at, eq, 'Credential')) cred = header.slice(eq + 1, end).trim();
+      else if (namedAt(header, at, eq, 'SignedHeaders')) sh = header.slice(eq + 1, end).trim();
+      else if (namedAt(header, at, eq, 'Signature')) sig = header.slice(eq + 1, end).trim();
     }
     at = end + 1;
   }

@@ -68,6 +68,8 @@ describe('SigV4 Authorization fields', () => {
       'Credential=AKID/20130524/us-east-1/s3/aws4_request', 'Credential=OTHER/20130524/us-east-1/s3/aws4_request',
       'SignedHeaders=host;x-amz-date', 'SignedHeaders=', 'Signature=abc', 'Signature=a=b', ' Signature = ff ',
       ',', ', ', '=', 'x=y', ' ', 'Credential', '',
+      // what trim() removes around a name and what it keeps
+      '\t', '\u00a0', '\u2028', '\ufeff', '\u3000', '\u200b', '\u0085', '\n', 'Signature', 'SignedHeaders', 'Credential=A/1/r/s/aws4_request',
     );
     fc.assert(fc.property(fc.array(piece, { maxLength: 10 }).map((a) => 'AWS4-HMAC-SHA256 ' + a.join('')), (h) => {
       expect(parsedFields(h)).toEqual(referenceFields(h));
