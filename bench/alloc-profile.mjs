@@ -1,7 +1,8 @@
 // Where s3gate's per-request allocations come from: V8's sampling heap profiler inside the
 // gateway (objects later collected by minor and major GCs included), over N 4 KiB requests at
 // c=64 after a warm-up; bytes per request by allocating function, and by the nearest s3gate frame.
-//   node bench/alloc-profile.mjs      env: METHOD (GET|PUT), N (5000), TOP (30)
+//   node bench/alloc-profile.mjs      env: METHOD (GET|PUT), N (5000), TOP (30), SURVIVORS (1: only
+//   objects no scavenge collected, i.e. what was promoted to the old generation)
 // bench/alloc.mjs gives the totals; this says where they come from.
 import { readFileSync, existsSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +17,7 @@ const small = smallObject(bucketDir);
 const port = await freePort();
 const out = path.join(dir, `heap-${M}.json`);
 if (existsSync(out)) unlinkSync(out);
-const t = await startS3gate(dir, port, upPort, { tag: 'gw', nodeFlags: ['--import', path.join(ROOT, 'bench', 'lib', 'heap-sampler.mjs')], env: { HEAP_OUT: out } });
+const t = await startS3gate(dir, port, upPort, { tag: 'gw', nodeFlags: ['--import', path.join(ROOT, 'bench', 'lib', 'heap-sampler.mjs')], env: { HEAP_OUT: out, HEAP_SURVIVORS: process.env.SURVIVORS ?? '' } });
 const reqs = await smallRequests(port, small);
 await load(port, reqs[M], { connections: 64, amount: 5000 });
 process.kill(t.pid, 'SIGWINCH');
