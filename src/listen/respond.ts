@@ -59,11 +59,10 @@ export async function respond(
   const isXml = String(headers['content-type'] ?? '').includes('xml');
   const rewriteBody = isXml && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && req.method !== 'HEAD';
   if (status === 206 || tally.ranged) stripFullObjectChecksums(headers);
-  const clientBucketPath = `/${route.clientBucket}`;
-  const upstreamBucketPath = `/${route.upstreamBucket}`;
-  const outHeaders = responseHeaders(headers, (loc) => {
+  // Only a CreateBucket answer names a Location: the closure is made for it alone.
+  const outHeaders = responseHeaders(headers, headers.location === undefined ? undefined : (loc) => {
     const path = loc.replace(/^https?:\/\/[^/]+/, '');
-    return path === upstreamBucketPath ? clientBucketPath : loc;
+    return path === `/${route.upstreamBucket}` ? `/${route.clientBucket}` : loc;
   });
   if (status >= 300 && typeof headers['x-amz-request-id'] === 'string') tally.upstreamId = headers['x-amz-request-id'];
   Object.assign(outHeaders, extraHeaders);
