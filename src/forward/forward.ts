@@ -86,7 +86,7 @@ export async function forward(
     const started = performance.now();
     let res: UpstreamResponse;
     try {
-      res = await dispatch(agentFor(up), { origin: req.origin, path, method: req.method as Dispatcher.HttpMethod, headers, body }, signal, observer && ((s: number) => observer.duration(up.name, s)), started);
+      res = await dispatch(agentFor(up), { origin: req.origin, path, method: req.method as Dispatcher.HttpMethod, headers, body }, signal, up.name, observer, started);
     } catch (e) {
       if (signal.aborted) throw e;
       const err = e as NodeJS.ErrnoException;
@@ -153,7 +153,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly onAbort = () => this.abortUpstream?.(this.reason());
 
   constructor(
-    private readonly signal: Cancel, private readonly head: boolean, private readonly onHeadersAt: ((seconds: number) => void) | undefined,
+    private readonly signal: Cancel, private readonly head: boolean, private readonly upstream: string, private readonly observer: ForwardObserver | undefined,
     private readonly started: number, private readonly resolve: (r: UpstreamResponse) => void, private readonly reject: (e: unknown) => void,
   ) {}
 
@@ -173,7 +173,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     // An informational answer (103 Early Hints) comes before the real one: nothing to pass on.
     if (statusCode < 200) return true;
-    this.onHeadersAt?.((performance.now() - this.started) / 1000);
+    this.observer?.duration(this.upstream, (performance.now() - this.started) / 1000);
     const headers = util.parseHeaders(raw) as IncomingHttpHeaders;
     this.status = statusCode;
     this.headers = headers;
@@ -226,10 +226,10 @@ class Exchange implements Dispatcher.DispatchHandler {
 }
 
 function dispatch(
-  agent: Agent, opts: Dispatcher.DispatchOptions, signal: Cancel, onHeaders: ((seconds: number) => void) | undefined, started: number,
+  agent: Agent, opts: Dispatcher.DispatchOptions, signal: Cancel, upstream: string, observer: ForwardObserver | undefined, started: number,
 ): Promise<UpstreamResponse> {
   return new Promise((resolve, reject) => {
-    const x = new Exchange(signal, opts.method === 'HEAD', onHeaders, started, resolve, reject);
+    const x = new Exchange(signal, opts.method === 'HEAD', upstream, observer, started, resolve, reject);
     if (signal.aborted) return reject(x.reason());
     signal.addEventListener('abort', x.onAbort, { once: true });
     agent.dispatch(opts, x);
