@@ -162,6 +162,11 @@ export function authenticateHeaderV4(input: AuthInput, keys: Map<string, Gateway
   };
 }
 
+function required(v: string | undefined): string {
+  if (!v) throw new S3Error('AuthorizationQueryParametersError', `Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.`);
+  return v;
+}
+
 export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {
   const pairs = input.query ?? parseQuery(input.rawQuery);
   // The authentication parameters in one pass (the first of each, as AWS reads them); the
@@ -182,13 +187,10 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
       else if (n === 'X-Amz-Expires') expiresParam ??= v;
       else if (n === 'X-Amz-SignedHeaders') signedParam ??= v;
       else if (n === 'X-Amz-Signature') signatureParam ??= v;
-      else if (n.toLowerCase() === 'x-amz-content-sha256') signedPayload = v;
+      // the SDKs' spelling first: toLowerCase made a string per request
+      else if (n.length === 20 && (n === 'X-Amz-Content-Sha256' || n.toLowerCase() === 'x-amz-content-sha256')) signedPayload = v;
     }
   }
-  const required = (v: string | undefined): string => {
-    if (!v) throw new S3Error('AuthorizationQueryParametersError', `Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.`);
-    return v;
-  };
   if (required(algorithm) !== ALGORITHM) {
     throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
   }

@@ -411,9 +411,14 @@ let lastSecond = NaN;
 let lastText = '';
 
 export function formatAmzDate(d: Date): string {
-  const second = Math.floor(d.getTime() / 1000);
+  return amzDateAt(d.getTime());
+}
+
+/** formatAmzDate of an instant in ms: a Date is made only when the second changes. */
+function amzDateAt(ms: number): string {
+  const second = Math.floor(ms / 1000);
   if (second === lastSecond) return lastText;
-  const text = d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  const text = new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
   lastSecond = second;
   lastText = text;
   return text;
@@ -469,7 +474,7 @@ function outboundScope(date: string, region: string, service: string, accessKeyI
 }
 
 export function signV4(i: SignV4Input, unsigned?: ReadonlySet<string>): Record<string, string> {
-  const datetime = formatAmzDate(i.now ?? new Date());
+  const datetime = amzDateAt(i.now ? i.now.getTime() : Date.now());
   const service = i.service ?? 's3';
   const o = outScope.date !== '' && datetime.startsWith(outScope.date) && outScope.region === i.region && outScope.service === service
     && outScope.accessKeyId === i.accessKeyId ? outScope : outboundScope(datetime.slice(0, 8), i.region, service, i.accessKeyId);
