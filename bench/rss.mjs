@@ -2,7 +2,9 @@
 // then after a burst of small requests (which grows V8's young generation). The comparison loop
 // for memory, as bench/quick.mjs is for CPU; `npm run bench` gives the figures of record.
 //   node bench/rss.mjs [gw[:DIST_DIR][@NODE_BINARY][+NODE_FLAG,...][%ENV=VALUE,...] ...]
-//   env: MIB (object size, 1024), N (small requests of each method at c=64, 20000)
+//   env: MIB (object size, 1024), N (small requests of each method at c=64, 20000), GAP (seconds
+//   of quiet between the small requests and the transfers after them, 0; npm run bench's workers
+//   round leaves the first gateway idle for minutes there)
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -13,6 +15,7 @@ import { bigGet, bigPut, load, presignGet, signHeaders, smallObject, smallReques
 installCleanup(1_200_000);
 const MIB = Number(process.env.MIB ?? 1024);
 const N = Number(process.env.N ?? 20000);
+const GAP = Number(process.env.GAP ?? 0);
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ['gw'];
 const { dir, bucketDir, upPort, upstream } = await scratchUpstream('s3gate-rss-');
 const block = randomBytes(2 ** 20);
@@ -57,13 +60,14 @@ for (const [i, w] of which.entries()) {
     const r = await load(port, reqs[m], { connections: 64, amount: N });
     if (r.non2xx || r.errors) throw new Error(`${w} ${m}: ${r.non2xx} non-2xx answers, ${r.errors} errors of ${r.requests}`);
   }
+  if (GAP) await new Promise((r) => setTimeout(r, GAP * 1000));
   const afterSmall = memStatus(gw.pid).rss;
   const loaded = await bigs();
   // V8's memory reducer starts 8 s after activity ends
   await new Promise((r) => setTimeout(r, 20_000));
   const idle = memStatus(gw.pid).rss;
   console.log(`${w}: RSS MiB at start ${start.toFixed(0)}; fresh: ${MIB} MiB PUT peak ${fresh[0]}, GET peak ${fresh[1]}; ` +
-    `after ${N} small PUTs and GETs ${afterSmall.toFixed(0)}: PUT peak ${loaded[0]}, GET peak ${loaded[1]}; idle 20 s later ${idle.toFixed(0)}`);
+    `after ${N} small PUTs and GETs${GAP ? ` and ${GAP} s` : ''} ${afterSmall.toFixed(0)}: PUT peak ${loaded[0]}, GET peak ${loaded[1]}; idle 20 s later ${idle.toFixed(0)}`);
   await gw.stop();
 }
 await upstream.stop();
