@@ -50,9 +50,11 @@ export async function send(up: Upstream, upstreamBucket: string, r: SendRequest)
   if (r.key !== undefined) input.key = r.key;
   const outbound = buildOutbound(up, input);
   if (!up.profile.checksums.checksumMode && outbound.headers['x-amz-checksum-mode'] !== undefined) delete outbound.headers['x-amz-checksum-mode'];
-  for (const [k, v] of Object.entries(r.body?.headers ?? {})) {
+  const changes = r.body?.headers;
+  for (const k in changes) {
+    const v = changes[k];
     if (v === null) delete outbound.headers[k];
-    else outbound.headers[k] = v;
+    else outbound.headers[k] = v!;
   }
   const body = r.body;
   if (up.kind === 'local') {

@@ -15,8 +15,8 @@ export interface InboundBody {
   stream: Readable;
   /** the whole verified body, for small ones: sent as one buffer */
   buffer?: Buffer;
-  /** reads and verifies a small plain body whole, straight off the socket (instead of `stream`); a method: call it as `body.collect()` */
-  collect?(): Promise<Buffer>;
+  /** reads and verifies a small plain body whole, straight off the socket (instead of `stream`), into a body read whole; a method: call it as `body.collect()` */
+  collect?(): Promise<InboundBody>;
   /** the length to declare upstream, when known */
   length?: number;
   /** outbound header changes: a value sets, null removes */
@@ -109,7 +109,7 @@ function withoutChecksums(headers: Record<string, string | string[] | undefined>
  */
 class ClientBody implements InboundBody {
   length?: number;
-  collect?: () => Promise<Buffer>;
+  collect?: () => Promise<InboundBody>;
   trailerChecksums?: () => Record<string, string>;
   private piped = false;
   private replaced: Readable | undefined;
@@ -136,9 +136,10 @@ class ClientBody implements InboundBody {
   /**
    * A small plain body off the socket, then every claim about it checked in one pass; its bytes
    * are counted as they arrive (access log, metrics, streaming memory) by the same listener.
+   * `on`, not `once`: the promise settles once either way, and each `once` made two objects more.
    */
-  private collectVerified(): Promise<Buffer> {
-    const { req, ctx } = this;
+  private collectVerified(): Promise<InboundBody> {
+    const { req, ctx, headers } = this;
     const digests = this.payload.digests!;
     const limit = this.length!;
     return new Promise((resolve, reject) => {
@@ -154,17 +155,17 @@ class ClientBody implements InboundBody {
         }
         parts.push(c);
       });
-      req.once('end', () => {
+      req.on('end', () => {
         const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
         try {
           digests.whole(buf);
-          resolve(buf);
+          resolve(new WholeBody(buf, headers));
         } catch (e) {
           reject(e as Error);
         }
       });
-      req.once('error', reject);
-      req.once('close', () => {
+      req.on('error', reject);
+      req.on('close', () => {
         if (!req.complete) reject(new S3Error('IncompleteBody'));
       });
     });
@@ -280,16 +281,16 @@ export async function wholeBody(body: InboundBody, operation: string, profile: P
  */
 export const SMALL_BODY = 64 * 1024;
 
-export async function readSmall(body: InboundBody): Promise<InboundBody> {
-  if (body.length === undefined || body.length > SMALL_BODY || body.buffer) return body;
-  let buffer: Buffer;
-  if (body.collect) buffer = await body.collect();
-  else {
-    const parts: Buffer[] = [];
-    for await (const c of body.stream) parts.push(c as Buffer);
-    buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  }
-  const whole = new WholeBody(buffer, body.headers);
+/** A small body read whole (not an async function: a plain body's own promise is handed on as it is). */
+export function readSmall(body: InboundBody): Promise<InboundBody> {
+  if (body.length === undefined || body.length > SMALL_BODY || body.buffer) return Promise.resolve(body);
+  return body.collect ? body.collect() : readStreamed(body);
+}
+
+async function readStreamed(body: InboundBody): Promise<InboundBody> {
+  const parts: Buffer[] = [];
+  for await (const c of body.stream) parts.push(c as Buffer);
+  const whole = new WholeBody(parts.length === 1 ? parts[0]! : Buffer.concat(parts), body.headers);
   if (body.trailerChecksums) whole.trailerChecksums = body.trailerChecksums;
   return whole;
 }

@@ -32,12 +32,14 @@ export function checksumHeaderName(alg: AmzChecksumAlgorithm): string {
   return `x-amz-checksum-${alg}`;
 }
 
-/** `x-amz-checksum-crc32` → `crc32`; undefined for anything that is not a checksum header. */
+const ALGORITHM_OF_HEADER = new Map<string, AmzChecksumAlgorithm>(AMZ_CHECKSUM_ALGORITHMS.map((a) => [`x-amz-checksum-${a}`, a]));
+
+/**
+ * `x-amz-checksum-crc32` → `crc32`; undefined for anything that is not a checksum header. Asked
+ * of every header of every upload, most of them lower case already: one lookup, no new string.
+ */
 export function algorithmOfHeader(name: string): AmzChecksumAlgorithm | undefined {
-  const lower = name.toLowerCase();
-  if (!lower.startsWith('x-amz-checksum-')) return undefined;
-  const alg = lower.slice('x-amz-checksum-'.length);
-  return (AMZ_CHECKSUM_ALGORITHMS as readonly string[]).includes(alg) ? (alg as AmzChecksumAlgorithm) : undefined;
+  return ALGORITHM_OF_HEADER.get(name) ?? (/[A-Z]/.test(name) ? ALGORITHM_OF_HEADER.get(name.toLowerCase()) : undefined);
 }
 
 /** True when `value` is canonical base64 of a digest of `alg`'s size. */

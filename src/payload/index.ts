@@ -44,6 +44,8 @@ function parseLength(value: string, header: string): number {
   return Number(value.trim());
 }
 
+const NO_ENCODINGS: readonly string[] = [];
+
 const BODY_HEADERS = new Set([
   'x-amz-content-sha256', 'content-encoding', 'content-md5', 'x-amz-trailer', 'x-amz-decoded-content-length', 'content-length',
 ]);
@@ -74,11 +76,12 @@ export function inboundPayload(headers: Record<string, string | string[] | undef
 
   const sha = h['x-amz-content-sha256']?.trim();
   const encodingHeader = h['content-encoding'];
-  const encodings = encodingHeader === undefined ? [] : encodingHeader
+  // Most uploads have no Content-Encoding: no arrays for them.
+  const encodings = encodingHeader === undefined ? NO_ENCODINGS : encodingHeader
     .split(',')
     .map((e) => e.trim())
     .filter((e) => e !== '');
-  const rest = encodings.filter((e) => e.toLowerCase() !== 'aws-chunked');
+  const rest = encodings.length === 0 ? encodings : encodings.filter((e) => e.toLowerCase() !== 'aws-chunked');
   const contentEncoding = rest.length > 0 ? rest.join(', ') : undefined;
   const contentMd5 = h['content-md5'];
   const trailerHeader = h['x-amz-trailer'];
@@ -130,7 +133,7 @@ export function inboundPayload(headers: Record<string, string | string[] | undef
   if (sha !== undefined && sha !== 'UNSIGNED-PAYLOAD' && !/^[0-9a-fA-F]{64}$/.test(sha)) {
     throw new S3Error('InvalidArgument', BAD_CONTENT_SHA256, { ArgumentName: 'x-amz-content-sha256', ArgumentValue: sha });
   }
-  if (encodings.some((e) => e.toLowerCase() === 'aws-chunked')) {
+  if (rest.length < encodings.length) {
     // An aws-chunked body needs a STREAMING-* x-amz-content-sha256 to say how its chunks are signed.
     throw new S3Error('InvalidArgument', BAD_CONTENT_SHA256, { ArgumentName: 'x-amz-content-sha256', ArgumentValue: sha ?? '' });
   }
