@@ -9,7 +9,6 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { createLogger } from '../listen/log.js';
-import { startGateway } from '../listen/server.js';
 import { parseWorkers, workerCount, WORKERS_EXPECTED } from '../workers/count.js';
 import { ENV_INDEX } from '../workers/messages.js';
 
@@ -21,7 +20,8 @@ interface Serving {
 }
 
 // node:cluster (with child_process) and the primary's and worker's modules are loaded only where
-// there are workers: one process serving does not hold them (docs/performance.md, "idle").
+// there are workers: one process serving does not hold them; and the primary, which serves no
+// request, does not hold the request pipeline (docs/performance.md, "idle").
 export async function run(argv: string[]): Promise<number> {
   if (process.env[ENV_INDEX] && (await import('node:cluster')).default.isWorker) return (await import('../workers/worker.js')).runWorker();
   const { values } = parseArgs({
@@ -68,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
     debounce = setTimeout(check, 300);
   });
   if (count === 1) {
+    const { startGateway } = await import('../listen/server.js');
     serving = await startGateway(config, { log });
   } else {
     // The kernel spreads connections over the workers' own SO_REUSEPORT sockets where it

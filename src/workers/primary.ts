@@ -13,7 +13,7 @@ import { ClusterMetrics, Metrics } from '../metrics/metrics.js';
 import { renderSnapshots, type MetricSnapshot } from '../metrics/prometheus.js';
 import { HostLimits } from './host-limits.js';
 import { ENV_INDEX, ENV_PORTS, ENV_REUSE_PORT, isMessage, type FromWorker, type ToWorker } from './messages.js';
-import { configFromText } from './worker.js';
+import { configFromText } from './config-text.js';
 
 export interface PrimaryOptions {
   count: number;

@@ -2,29 +2,13 @@
 // text the primary sends (the primary has validated it, so every worker runs the same one), and
 // asks the primary for per-key limit slots. It drains on the primary's word, on SIGTERM/SIGINT
 // sent to the process group, and when the primary is gone.
-import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { buildConfig, ConfigError, protectReferences } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { startGateway, type Gateway } from '../listen/server.js';
 import { createLogger } from '../listen/log.js';
 import { ID_PREFIX } from '../listen/pipeline.js';
+import { configFromText } from './config-text.js';
 import { RemoteLimiter } from './host-limits.js';
 import { ENV_INDEX, ENV_PORTS, ENV_REUSE_PORT, isMessage, type FromWorker, type ToWorker } from './messages.js';
-
-/** The config a primary sent: loadConfig's steps, from text the primary has read and validated. */
-export function configFromText(text: string, file: string, listen?: string[]): GatewayConfig {
-  let doc: unknown;
-  try {
-    doc = parseYaml(protectReferences(text));
-  } catch (e) {
-    throw new ConfigError([`${file}: not valid YAML: ${(e as Error).message.split('\n')[0]}`]);
-  }
-  const cfg = buildConfig(doc, dirname(resolve(file)), listen?.length ? { listen } : {});
-  cfg.source = resolve(file);
-  if (listen?.length) cfg.listenFlags = listen;
-  return cfg;
-}
 
 /**
  * What a worker serves: no admin listener (the primary answers /metrics for the whole gateway),

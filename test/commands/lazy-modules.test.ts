@@ -2,9 +2,10 @@
 // cost megabytes of RSS in every gateway): not the local store without a local upstream, not
 // jose before a web identity is verified, not busboy before the first form upload, not undici's
 // index (its Agent alone), not the primary's module nor node:cluster's workers side with one
-// process, and not Node's own bundled undici (an ES import of node:http loads it). Each gateway
-// here is a real `node dist/cli.js` process; test/helpers/loaded-modules.mjs, preloaded into it,
-// lists what it has loaded. It still serves: a signed PUT and GET through it reach the strict
+// process, and not Node's own bundled undici (an ES import of node:http loads it); a primary of
+// workers does not load the request pipeline it never runs. Each gateway here is a real
+// `node dist/cli.js` process; test/helpers/loaded-modules.mjs, preloaded into it, lists what it
+// has loaded. It still serves: a signed PUT and GET through it reach the strict
 // upstream, and a form upload works once busboy is loaded at its first use.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -118,6 +119,27 @@ buckets:
     await s3.send(new PutObjectCommand({ Bucket: 'made-here', Key: 'k', Body: 'local' }));
     const got = await s3.send(new GetObjectCommand({ Bucket: 'made-here', Key: 'k' }));
     expect(await got.Body!.transformToString()).toBe('local');
+    s3.destroy();
+  });
+});
+
+describe('a gateway with two workers', () => {
+  it('the primary, which serves no request, loads neither the pipeline nor undici; its workers serve', async () => {
+    const { gw, loaded } = await start('workers', `listen: [{ address: '127.0.0.1:0' }]
+workers: 2
+${keys}
+upstreams:
+  strict: { provider: minio, endpoint: ${up.url}, region: us-east-1, credentials: { accessKeyId: ${UP_KEY.accessKeyId}, secretAccessKey: ${UP_KEY.secretAccessKey} } }
+buckets:
+  lazy: { upstream: strict }
+`);
+    const s3 = client(gw.url, GW_KEY, { forcePathStyle: true });
+    await s3.send(new PutObjectCommand({ Bucket: 'lazy', Key: 'w.txt', Body: 'by a worker' }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'lazy', Key: 'w.txt' }));
+    expect(await got.Body!.transformToString()).toBe('by a worker');
+    const primary = await loaded();
+    expect(primary.some((m) => m.endsWith('/dist/workers/primary.js'))).toBe(true);
+    expect(primary.filter((m) => /\/dist\/listen\/pipeline\.js$|\/node_modules\/undici\//.test(m))).toEqual([]);
     s3.destroy();
   });
 });

@@ -8,7 +8,7 @@ import { createRequire, register } from 'node:module';
 
 const out = process.env.LOADED_MODULES;
 if (out) {
-  const esm = `${out}.esm`;
+  const esm = `${out}.${process.pid}.esm`;
   writeFileSync(esm, '');
   const hooks = `import { appendFileSync } from 'node:fs';
   export async function resolve(specifier, context, next) {
