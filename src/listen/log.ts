@@ -6,16 +6,17 @@ import { pino, type Logger } from 'pino';
 //
 // Lines are written in batches: a synchronous write(2) per line cost 65 µs of CPU per 4 KiB
 // request (296 → 212 µs, `node bench/quick.mjs`). Each line is encoded straight into the batch's
-// Buffer (0.07–0.1 µs a line), and a full batch goes to an async sonic-boom destination, as does
-// whatever is there every FLUSH_MS; at exit, what is gathered is handed over before pino's own
-// exit hook writes the destination out synchronously. A hand-over costs the same whatever its
-// size (sonic-boom and libuv's fs.write: 45–60 µs here), and the request that meets one waits
-// for it: with 16 KiB batches about one request in 60 did, which puts the wait inside the p99
-// at one connection; at 64 KiB it is one in 240 (docs/performance.md, "The request's edges").
-// Gathered as a string instead, the batch was a rope that Buffer.from flattened and encoded in
-// 20–35 µs more per hand-over.
+// Buffer (0.07–0.1 µs a line), and the batch goes to an async sonic-boom destination every
+// FLUSH_MS, or sooner when it is full; at exit, what is gathered is handed over before pino's own
+// exit hook writes the destination out synchronously. A hand-over costs about the same whatever
+// its size (sonic-boom and libuv's fs.write: 45–60 µs here), and a request that arrives during
+// one waits for it: with 16 KiB batches about one request in 60 did, which puts the wait inside
+// the p99 at one connection. On the clock alone, at one connection's 2 000–3 000 requests a
+// second, it is one in 400–600; BATCH only bounds the batch when lines come faster than that
+// (docs/performance.md, "The request's edges"). Gathered as a string instead, the batch was a
+// rope that Buffer.from flattened and encoded in 20–35 µs more per 16 KiB.
 const FLUSH_MS = 200;
-const BATCH = 64 * 1024;
+const BATCH = 256 * 1024;
 // Linux writes at most this many bytes to a pipe in one piece, never mixed with another writer's.
 const PIPE_BUF = 4096;
 
@@ -48,13 +49,14 @@ export function createLogger(level = 'info', destination?: NodeJS.WritableStream
     : pino.destination({ dest: 1, sync: false, minLength: 4096, contentMode: 'buffer' });
   // sonic-boom's types leave out `destroyed`, which it sets once ended.
   const ended = () => (dest as unknown as { destroyed: boolean }).destroyed;
-  let batch = Buffer.allocUnsafeSlow(BATCH);
+  // Made at the first line after a hand-over: an idle gateway holds no batch.
+  let batch: Buffer | undefined;
   let used = 0;
   const handOver = () => {
     if (used === 0 || ended()) return;
-    const out = batch.subarray(0, used);
     // sonic-boom holds the batch until it is written: the next one is a new Buffer.
-    batch = Buffer.allocUnsafeSlow(BATCH);
+    const out = batch!.subarray(0, used);
+    batch = undefined;
     used = 0;
     if (opts.shared) for (const piece of linePieces(out)) dest.write(piece as unknown as string);
     else dest.write(out as unknown as string);
@@ -69,6 +71,7 @@ export function createLogger(level = 'info', destination?: NodeJS.WritableStream
         // (an ended destination takes nothing more)
         if (used + most > BATCH) return;
       }
+      batch ??= Buffer.allocUnsafeSlow(BATCH);
       used += batch.write(line, used, 'utf8');
     },
   };

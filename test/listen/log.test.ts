@@ -12,7 +12,7 @@ function run(shared: boolean, end: 'natural' | 'exit'): { lines: string[]; stder
   const script = `
     const { createLogger } = await import(${JSON.stringify(LOG)});
     const log = createLogger('info', undefined, { shared: ${shared} });
-    const words = ['plain', 'ünïcödé bücket', '日本語のキー', 'emoji 🪣🪣', 'x'.repeat(5000), 'y'.repeat(30000), '€'.repeat(25000)];
+    const words = ['plain', 'ünïcödé bücket', '日本語のキー', 'emoji 🪣🪣', 'x'.repeat(5000), 'y'.repeat(30000), '€'.repeat(25000), 'z'.repeat(100000)];
     for (let i = 0; i < 3000; i++) log.info({ i, w: words[i % words.length] }, 'line');
     ${end === 'exit' ? 'process.exit(0);' : ''}
   `;
@@ -28,7 +28,7 @@ describe('batched log lines', () => {
     expect(stderr).toBe('');
     expect(lines.pop()).toBe('');
     expect(lines).toHaveLength(3000);
-    const words = ['plain', 'ünïcödé bücket', '日本語のキー', 'emoji 🪣🪣', 'x'.repeat(5000), 'y'.repeat(30000), '€'.repeat(25000)];
+    const words = ['plain', 'ünïcödé bücket', '日本語のキー', 'emoji 🪣🪣', 'x'.repeat(5000), 'y'.repeat(30000), '€'.repeat(25000), 'z'.repeat(100000)];
     lines.forEach((l, i) => {
       const j = JSON.parse(l) as { i: number; w: string; msg: string };
       expect(j.i).toBe(i);
