@@ -1,14 +1,15 @@
 // Bytes V8 allocates and promotes per 4 KiB request, and GCs per request: counts that do not
 // depend on how loaded the machine is, unlike CPU time. Each target runs with --trace-gc-nvp,
 // serves a warm-up, then N requests at c=64; the GC lines of that window are summed.
-//   node bench/alloc.mjs [gw[:DIST_DIR][+FLAG,...] ...] [undici]   env: N (20000), METHODS (GET,PUT), C (connections, 64)
+//   node bench/alloc.mjs [gw[:DIST_DIR][+FLAG,...] ...] [undici]   env: N (20000), METHODS (GET,PUT; also
+//   PUT-TRAILER, PUT-CHUNKED: the 4 KiB PUT aws-chunked, unsigned with a CRC32 trailer as the SDKs send it, or signed), C (connections, 64)
 // The GC pauses (ms per 1000 requests, and the longest) move with the load; at C=1 they are what
 // a request at one connection waits for.
 import { openSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { installCleanup, freePort, start, waitForPort } from './lib/procs.mjs';
 import { ROOT, gatewayVariant, scratchUpstream, startS3gate } from './lib/servers.mjs';
-import { load, smallObject, smallRequests } from './lib/clients.mjs';
+import { load, smallChunkedPuts, smallObject, smallRequests } from './lib/clients.mjs';
 
 installCleanup(600_000);
 const N = Number(process.env.N ?? 20000);
@@ -31,7 +32,7 @@ for (const [i, name] of which.entries()) {
     await waitForPort(port, e);
     t = { ...e, stop: async () => process.kill(e.pid) };
   }
-  const reqs = await smallRequests(port, small);
+  const reqs = { ...await smallRequests(port, small), ...await smallChunkedPuts(port, small) };
   for (const m of METHODS) {
     await load(port, reqs[m], { connections: C, amount: 5000 });
     await new Promise((r) => setTimeout(r, 300));

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import zlib from 'node:zlib';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import autocannon from 'autocannon';
@@ -49,6 +50,28 @@ export async function smallRequests(port, small) {
   return {
     GET: { method: 'GET', path: g.path, headers: { host: g.host } },
     PUT: { method: 'PUT', path: s.path, headers: s.headers, body: small.body },
+  };
+}
+
+/**
+ * The 4 KiB PUT in the two aws-chunked forms: `PUT-TRAILER` (STREAMING-UNSIGNED-PAYLOAD-TRAILER
+ * with a CRC32 trailer, what the AWS SDKs send by default) and `PUT-CHUNKED` (signed chunks).
+ * Content-Length is signed but left to the load generator to send.
+ */
+export async function smallChunkedPuts(port, small) {
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(zlib.crc32(small.body));
+  const wire = Buffer.concat([Buffer.from(`${small.body.length.toString(16)}\r\n`), small.body, Buffer.from(`\r\n0\r\nx-amz-checksum-crc32:${crc.toString('base64')}\r\n\r\n`)]);
+  const t = await signHeaders(port, 'PUT', 'put-4k-trailer', 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', {
+    'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(small.body.length), 'x-amz-trailer': 'x-amz-checksum-crc32',
+    'content-length': String(wire.length),
+  });
+  const c = await signChunkedPut(port, 'put-4k-chunked', small.body.length);
+  const frames = Buffer.concat([...signedChunkedFrames([{ data: small.body }], c.signing)]);
+  const unsent = (h) => Object.fromEntries(Object.entries(h).filter(([k]) => k.toLowerCase() !== 'content-length'));
+  return {
+    'PUT-TRAILER': { method: 'PUT', path: t.path, headers: unsent(t.headers), body: wire },
+    'PUT-CHUNKED': { method: 'PUT', path: c.path, headers: unsent(c.headers), body: frames },
   };
 }
 
