@@ -150,7 +150,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private headers: IncomingHttpHeaders = {};
   private settled = false;
   private ended = false;
-  readonly onAbort = () => this.abortUpstream?.(this.reason());
+  /** the signal's listener; made in dispatch() and held in a local first (see there) */
+  onAbort?: () => void;
 
   constructor(
     private readonly signal: Cancel, private readonly head: boolean, private readonly upstream: string, private readonly observer: ForwardObserver | undefined,
@@ -161,8 +162,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     return (this.signal.reason as Error | undefined) ?? abortError();
   }
 
+  abort(): void {
+    this.abortUpstream?.(this.reason());
+  }
+
   private done(): void {
-    this.signal.removeEventListener('abort', this.onAbort);
+    if (this.onAbort) this.signal.removeEventListener('abort', this.onAbort);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -231,7 +236,13 @@ function dispatch(
   return new Promise((resolve, reject) => {
     const x = new Exchange(signal, opts.method === 'HEAD', upstream, observer, started, resolve, reject);
     if (signal.aborted) return reject(x.reason());
-    signal.addEventListener('abort', x.onAbort, { once: true });
+    // Held in a local before it goes on the exchange: a function literal assigned straight to a
+    // property (or made by a class field) is allocated in the old generation by V8, and from there
+    // it kept each exchange and what it holds alive through every scavenge (a PUT promoted 224
+    // against 120 B per request; test/listen/body-objects.test.ts).
+    const onAbort = () => x.abort();
+    x.onAbort = onAbort;
+    signal.addEventListener('abort', onAbort, { once: true });
     agent.dispatch(opts, x);
   });
 }

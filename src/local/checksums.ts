@@ -63,9 +63,13 @@ export class WriteChecksum {
     this.algorithm = required ?? named ?? fallback;
     this.claim = claim?.value;
     this.hasher = this.algorithm ? createChecksum(this.algorithm) : undefined;
+    // Held in a local first: a function literal that initialises a field goes to V8's old
+    // generation and keeps the object alive through scavenges (test/listen/body-objects.test.ts).
+    const observe = (chunk: Buffer): void => this.hasher?.update(chunk);
+    this.observe = observe;
   }
 
-  readonly observe = (chunk: Buffer): void => this.hasher?.update(chunk);
+  readonly observe: (chunk: Buffer) => void;
 
   /** After the body ended: every claim checked (BadDigest), then the value to keep. */
   finish(trailers: Record<string, string> = {}): { algorithm: ChecksumAlgorithm; value: string } | undefined {
