@@ -65,15 +65,18 @@ afterAll(async () => {
   await up?.close();
 });
 
-describe('a gateway in front of a provider, without STS', () => {
-  it('serves signed requests and a form upload, loading the store, jose and busboy not at all or at first use', async () => {
-    const { gw, loaded } = await start('provider', `listen: [{ address: '127.0.0.1:0' }]
-${keys}
+/** A gateway in front of the strict upstream, with no STS and no local store; `extra` is more top-level YAML. */
+const providerConfig = (extra = ''): string => `listen: [{ address: '127.0.0.1:0' }]
+${extra}${keys}
 upstreams:
   strict: { provider: minio, endpoint: ${up.url}, region: us-east-1, credentials: { accessKeyId: ${UP_KEY.accessKeyId}, secretAccessKey: ${UP_KEY.secretAccessKey} } }
 buckets:
   lazy: { upstream: strict }
-`);
+`;
+
+describe('a gateway in front of a provider, without STS', () => {
+  it('serves signed requests and a form upload, loading the store, jose and busboy not at all or at first use', async () => {
+    const { gw, loaded } = await start('provider', providerConfig());
     const atStart = await loaded();
     // The list is real: it holds what serving runs.
     expect(atStart.some((m) => m.endsWith('/dist/listen/pipeline.js'))).toBe(true);
@@ -125,14 +128,7 @@ buckets:
 
 describe('a gateway with two workers', () => {
   it('the primary, which serves no request, loads neither the pipeline nor undici; its workers serve', async () => {
-    const { gw, loaded } = await start('workers', `listen: [{ address: '127.0.0.1:0' }]
-workers: 2
-${keys}
-upstreams:
-  strict: { provider: minio, endpoint: ${up.url}, region: us-east-1, credentials: { accessKeyId: ${UP_KEY.accessKeyId}, secretAccessKey: ${UP_KEY.secretAccessKey} } }
-buckets:
-  lazy: { upstream: strict }
-`);
+    const { gw, loaded } = await start('workers', providerConfig('workers: 2\n'));
     const s3 = client(gw.url, GW_KEY, { forcePathStyle: true });
     await s3.send(new PutObjectCommand({ Bucket: 'lazy', Key: 'w.txt', Body: 'by a worker' }));
     const got = await s3.send(new GetObjectCommand({ Bucket: 'lazy', Key: 'w.txt' }));
