@@ -1,7 +1,7 @@
 // Where C − N lives: CPU-profiles s3gate (C) and the undici floor (N) against the same nginx
 // upstream, serving the same N requests at c=64, and prints sampled µs per request side by side,
 // by origin (node internals, undici, each s3gate folder, GC, native) and by function.
-//   node bench/profile-diff.mjs      env: METHOD (GET|PUT), N (20000), TOP (25), DIST (a build)
+//   node bench/profile-diff.mjs      env: METHOD (GET|PUT), N (20000), TOP (25), DIST (a build), C (64: connections)
 // The absolute µs move with the machine's load; the split does not move much, and it is the
 // split that says which stage to work on.
 import { openSync, readdirSync } from 'node:fs';
@@ -15,6 +15,7 @@ installCleanup(600_000);
 const N = Number(process.env.N ?? 20000);
 const M = process.env.METHOD ?? 'GET';
 const TOP = Number(process.env.TOP ?? 25);
+const CONNS = Number(process.env.C ?? 64);
 const { dir, bucketDir, upPort, upstream } = await scratchUpstream('s3gate-pd-');
 const small = smallObject(bucketDir);
 
@@ -30,8 +31,8 @@ async function profiled(name) {
     t = { ...e, stop: () => stop(e, 15_000) };
   }
   const reqs = await smallRequests(port, small);
-  await load(port, reqs[M], { connections: 64, amount: 5000 });
-  const r = await load(port, reqs[M], { connections: 64, amount: N });
+  await load(port, reqs[M], { connections: CONNS, amount: 5000 });
+  const r = await load(port, reqs[M], { connections: CONNS, amount: N });
   await t.stop();
   const f = readdirSync(profDir).find((x) => x.endsWith('.cpuprofile'));
   return { s: summarizeProfile(path.join(profDir, f), 400), requests: r.requests + 5000 };
@@ -46,7 +47,7 @@ const per = (side, key, name) => {
 for (const key of ['origins', 'functions']) {
   const names = new Set([...res.C.s[key], ...res.N.s[key]].map((x) => x.name));
   const rows = [...names].map((n) => ({ n, c: per('C', key, n), nn: per('N', key, n) })).sort((a, b) => Math.abs(b.c - b.nn) - Math.abs(a.c - a.nn));
-  console.log(`\n${M}, µs per request by ${key}: C, N, C − N`);
+  console.log(`\n${M} at c=${CONNS}, µs per request by ${key}: C, N, C − N`);
   for (const r of rows.slice(0, key === 'origins' ? 30 : TOP)) console.log(`${r.c.toFixed(2).padStart(8)} ${r.nn.toFixed(2).padStart(8)} ${(r.c - r.nn).toFixed(2).padStart(8)}  ${r.n}`);
 }
 const busy = (side) => (res[side].s.busyMs * 1000) / res[side].requests;
