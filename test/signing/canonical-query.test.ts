@@ -86,4 +86,14 @@ describe('canonicalQueryFromRaw', () => {
     expect(canonicalQueryFromRaw(raw, 'X-Amz-Signature')).toBe(raw.replace(sig, ''));
     expect(canonicalQueryFromRaw(raw, 'X-Amz-Signature')).toBe(canonicalQuery(parseQuery(raw), 'X-Amz-Signature'));
   });
+
+  it('checks a long query that fails late in linear time (one way to match each input)', () => {
+    // A nested quantifier such as (?:[unreserved]+|escape)* takes exponential time on these: a
+    // run of 40 characters would not finish.
+    for (const bad of ['a'.repeat(40) + '!', 'a=' + 'a'.repeat(40) + '!', 'a=b&'.repeat(20_000) + '!', '%41'.repeat(20_000) + '%4', 'a%2F'.repeat(20_000) + '=%']) {
+      expect(canonicalQueryFromRaw(bad, 'X-Amz-Signature')).toBeUndefined();
+    }
+    const long = Array.from({ length: 5000 }, (_, i) => `p${String(i).padStart(5, '0')}=v%2F${i}`).join('&');
+    expect(canonicalQueryFromRaw(long, 'X-Amz-Signature')).toBe(long);
+  });
 });
