@@ -6,6 +6,7 @@
 // not resolved, because s3gate cannot know which reading the provider will pick.
 import { S3Error } from '../s3/errors.js';
 import { uriEncode } from '../signing/sigv4.js';
+import { lowerCase } from '../s3/names.js';
 import { classify, QueryView, SUBRESOURCES, type Operation } from './operation.js';
 
 export type RawHeaders = Record<string, string | string[] | undefined>;
@@ -88,7 +89,7 @@ export function requestView(
   let seen: Set<string> | undefined;
   for (const pair of pairs) {
     const [n, v] = pair;
-    const lower = n.toLowerCase();
+    const lower = lowerCase(n);
     // A session token is authentication's to judge wherever it is (src/sts/ refuses one in the
     // query of a header-signed request); it never travels.
     if ((queryAuth && AUTH_QUERY.has(lower)) || lower === 'x-amz-security-token') continue;
@@ -137,7 +138,8 @@ function requireOneOperation(query: [string, string][]): void {
   let named: string | undefined;
   for (const [n] of query) {
     if (!SUBRESOURCES.has(n)) {
-      if (SUBRESOURCES_LOWER.has(n.toLowerCase())) throw ambiguous(n, `The sub-resource ${SUBRESOURCES_LOWER.get(n.toLowerCase())} is spelled ${n}.`);
+      const spelled = SUBRESOURCES_LOWER.get(lowerCase(n));
+      if (spelled !== undefined) throw ambiguous(n, `The sub-resource ${spelled} is spelled ${n}.`);
       continue;
     }
     if (named !== undefined) throw ambiguous(n, `The request names two sub-resources, ${named} and ${n}.`);

@@ -26,6 +26,7 @@ import type { Limiter } from '../limits/limiter.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, errorXml, isS3Error } from '../s3/errors.js';
 import { parseQuery } from '../signing/sigv4.js';
+import { lowerCase } from '../s3/names.js';
 import { inboundBody, needsWholeBody, readSmall, wholeBody } from './body.js';
 import { processBodyBudget } from '../limits/body-budget.js';
 import { clientHost } from './forwarded.js';
@@ -81,13 +82,13 @@ HeaderMap.prototype = Object.create(null);
 /**
  * Lowercased names, repeated headers kept apart as arrays (SigV4's canonical headers need every
  * value). Built straight from rawHeaders: one pass, where req.headers / headersDistinct would
- * each build their own object first.
+ * each build their own object first. Each name is lower-cased once per process (s3/names.ts).
  */
 function lowerHeaders(req: IncomingMessage): Record<string, string | string[] | undefined> {
   const out = new HeaderMap();
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
+    const k = lowerCase(raw[i]!);
     const v = raw[i + 1]!;
     const prev = out[k];
     if (prev === undefined) out[k] = v;

@@ -1,6 +1,7 @@
 import { createHash, hash, type Hash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { crc32cUpdate, crc64nvmeUpdate, type Crc64State } from './crc.js';
+import { lowerCase } from '../s3/names.js';
 
 /** The `x-amz-checksum-*` algorithms S3 accepts, plus md5 for Content-MD5. */
 export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'crc64nvme' | 'sha1' | 'sha256' | 'md5';
@@ -34,12 +35,18 @@ export function checksumHeaderName(alg: AmzChecksumAlgorithm): string {
 
 const ALGORITHM_OF_HEADER = new Map<string, AmzChecksumAlgorithm>(AMZ_CHECKSUM_ALGORITHMS.map((a) => [`x-amz-checksum-${a}`, a]));
 
+// The shortest and longest checksum header names (x-amz-checksum-sha1, x-amz-checksum-crc64nvme).
+const SHORTEST = 19;
+const LONGEST = 24;
+
 /**
  * `x-amz-checksum-crc32` → `crc32`; undefined for anything that is not a checksum header. Asked
- * of every header of every upload, most of them lower case already: one lookup, no new string.
+ * of every header of every upload, most of them lower case already and of another length: no new
+ * string and, for most, not even a lookup.
  */
 export function algorithmOfHeader(name: string): AmzChecksumAlgorithm | undefined {
-  return ALGORITHM_OF_HEADER.get(name) ?? (/[A-Z]/.test(name) ? ALGORITHM_OF_HEADER.get(name.toLowerCase()) : undefined);
+  if (name.length < SHORTEST || name.length > LONGEST) return undefined;
+  return ALGORITHM_OF_HEADER.get(name) ?? ALGORITHM_OF_HEADER.get(lowerCase(name));
 }
 
 /** True when `value` is canonical base64 of a digest of `alg`'s size. */

@@ -1,6 +1,7 @@
 import type { Transform } from 'node:stream';
 import { S3Error } from '../s3/errors.js';
 import { type AmzChecksumAlgorithm, algorithmOfHeader } from './checksums.js';
+import { lowerCase } from '../s3/names.js';
 import { AwsChunkedDecoder, type ChunkSigning, type ChunkedMode } from './aws-chunked.js';
 import { BodyDigests, VerifyingStream, type BodyExpectations } from './verify.js';
 
@@ -58,24 +59,36 @@ const BODY_HEADERS = new Set([
  * provides it after verifying the seed (Authorization header) signature.
  */
 export function inboundPayload(headers: Record<string, string | string[] | undefined>, signing?: ChunkSigning): InboundPayload {
-  // Only the headers that describe the body, in one pass; repeated ones joined as HTTP reads them.
-  const h: Record<string, string> = {};
-  const checksums: Partial<Record<AmzChecksumAlgorithm, string>> = {};
+  // Only the headers that describe the body, in one pass; repeated ones joined as HTTP reads them,
+  // and of two spellings of one name the last wins. Held in locals: no object of them per request,
+  // and no checksum object without a checksum header.
+  let sha: string | undefined;
+  let encodingHeader: string | undefined;
+  let contentMd5: string | undefined;
+  let trailerHeader: string | undefined;
+  let decoded: string | undefined;
+  let cl: string | undefined;
+  let checksums: Partial<Record<AmzChecksumAlgorithm, string>> | undefined;
   for (const name in headers) {
     const v = headers[name];
     if (v === undefined) continue;
-    const k = name.toLowerCase();
+    const k = lowerCase(name);
     if (!BODY_HEADERS.has(k) && !k.startsWith('x-amz-checksum-')) continue;
     const value = Array.isArray(v) ? v.join(',') : v;
-    h[k] = value;
-    if (k.startsWith('x-amz-checksum-')) {
-      const alg = algorithmOfHeader(k);
-      if (alg) checksums[alg] = value.trim();
+    switch (k) {
+      case 'x-amz-content-sha256': sha = value; break;
+      case 'content-encoding': encodingHeader = value; break;
+      case 'content-md5': contentMd5 = value; break;
+      case 'x-amz-trailer': trailerHeader = value; break;
+      case 'x-amz-decoded-content-length': decoded = value; break;
+      case 'content-length': cl = value; break;
+      default: {
+        const alg = algorithmOfHeader(k);
+        if (alg) (checksums ??= {})[alg] = value.trim();
+      }
     }
   }
-
-  const sha = h['x-amz-content-sha256']?.trim();
-  const encodingHeader = h['content-encoding'];
+  sha = sha?.trim();
   // Most uploads have no Content-Encoding: no arrays for them.
   const encodings = encodingHeader === undefined ? NO_ENCODINGS : encodingHeader
     .split(',')
@@ -83,8 +96,6 @@ export function inboundPayload(headers: Record<string, string | string[] | undef
     .filter((e) => e !== '');
   const rest = encodings.length === 0 ? encodings : encodings.filter((e) => e.toLowerCase() !== 'aws-chunked');
   const contentEncoding = rest.length > 0 ? rest.join(', ') : undefined;
-  const contentMd5 = h['content-md5'];
-  const trailerHeader = h['x-amz-trailer'];
 
   if (sha?.startsWith('STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD')) {
     throw new S3Error('NotImplemented', 'SigV4A (STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD) chunk signatures are not supported.');
@@ -92,7 +103,6 @@ export function inboundPayload(headers: Record<string, string | string[] | undef
   const mode = sha !== undefined ? STREAMING_MODES[sha] : undefined;
 
   if (mode) {
-    const decoded = h['x-amz-decoded-content-length'];
     // MinIO answers MissingContentLength here, matching AWS.
     if (decoded === undefined) throw new S3Error('MissingContentLength');
     const decodedLength = parseLength(decoded, 'x-amz-decoded-content-length');
@@ -106,7 +116,7 @@ export function inboundPayload(headers: Record<string, string | string[] | undef
     if (trailerNames.length > 1 || trailerNames.some((n) => !algorithmOfHeader(n))) {
       throw new S3Error('InvalidRequest', 'The value specified in the x-amz-trailer header is not supported');
     }
-    if (trailerNames.length > 0 && Object.keys(checksums).length > 0) {
+    if (trailerNames.length > 0 && checksums !== undefined) {
       throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
     }
     if (mode !== 'unsigned-trailer' && !signing) {
@@ -140,7 +150,6 @@ export function inboundPayload(headers: Record<string, string | string[] | undef
   if (trailerHeader !== undefined && trailerHeader.trim() !== '') {
     throw new S3Error('InvalidRequest', 'x-amz-trailer requires a STREAMING-*-TRAILER x-amz-content-sha256.');
   }
-  const cl = h['content-length'];
   const length = cl !== undefined ? parseLength(cl, 'content-length') : undefined;
   const expect: BodyExpectations = {
     sha256Hex: sha !== undefined && sha !== 'UNSIGNED-PAYLOAD' ? sha : undefined,

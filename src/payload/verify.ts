@@ -45,11 +45,13 @@ export function incompleteBody(expected: number, received: number): S3Error {
 const NO_ALGORITHMS: readonly ChecksumAlgorithm[] = [];
 
 export class BodyDigests {
-  private readonly algs: ChecksumAlgorithm[] = [];
+  // Made at the first algorithm as a one-element array, not pushed into an empty one: a push grows
+  // an empty array's store to 17 slots (152 B), and a body needs one or two.
+  private algs: ChecksumAlgorithm[] = [];
   // One per entry of `algs`, made when first needed: a body checked whole (`whole`) never needs them.
   private hashers: Checksum[] | undefined;
   // The final digests, by the index of their algorithm in `algs` (a Map measured 0.3 KiB per body).
-  private readonly results: (Buffer | undefined)[] = [];
+  private results: (Buffer | undefined)[] = [];
   bytes = 0;
 
   /** Throws the AWS error for malformed claims (InvalidDigest, InvalidRequest) before any byte is read. */
@@ -78,7 +80,8 @@ export class BodyDigests {
   }
 
   private need(alg: ChecksumAlgorithm): void {
-    if (!this.algs.includes(alg)) this.algs.push(alg);
+    if (this.algs.length === 0) this.algs = [alg];
+    else if (!this.algs.includes(alg)) this.algs.push(alg);
   }
 
   /** Throws IncompleteBody as soon as the body overruns the declared length. */
@@ -104,7 +107,10 @@ export class BodyDigests {
       this.update(buf);
     } else {
       this.bytes = buf.length;
-      for (let i = 0; i < this.algs.length; i++) this.results[i] = digestBytesOf(this.algs[i]!, buf);
+      const algs = this.algs;
+      const results = new Array<Buffer | undefined>(algs.length);
+      for (let i = 0; i < algs.length; i++) results[i] = digestBytesOf(algs[i]!, buf);
+      this.results = results;
     }
     this.verify();
   }
@@ -122,7 +128,8 @@ export class BodyDigests {
     if (e.length !== undefined && this.bytes !== e.length) throw incompleteBody(e.length, this.bytes);
     if (e.sha256Hex !== undefined) {
       const got = this.result('sha256').toString('hex');
-      if (got !== e.sha256Hex.toLowerCase()) {
+      // Most clients send it in lower case: no lower-cased copy of it for them.
+      if (got !== e.sha256Hex && got !== e.sha256Hex.toLowerCase()) {
         throw new S3Error('XAmzContentSHA256Mismatch', undefined, {
           ClientComputedContentSHA256: e.sha256Hex,
           S3ComputedContentSHA256: got,

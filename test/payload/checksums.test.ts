@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { AwsCrc32c } from '@aws-crypto/crc32c';
 import { Crc64Nvme } from '@aws-sdk/crc64-nvme';
-import { checksumOf, createChecksum, isValidDigestValue } from '../../src/payload/checksums.js';
+import { AMZ_CHECKSUM_ALGORITHMS, algorithmOfHeader, checksumOf, createChecksum, isValidDigestValue } from '../../src/payload/checksums.js';
 
 const b64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
 const nine = Buffer.from('123456789');
@@ -64,5 +64,24 @@ describe('isValidDigestValue', () => {
     expect(isValidDigestValue('md5', 'sOO8/Q==')).toBe(false);
     expect(isValidDigestValue('md5', '1B2M2Y8AsgTpgAmY7PhCfg==')).toBe(true);
     expect(isValidDigestValue('md5', '1B2M2Y8AsgTpgAmY7PhCf!==')).toBe(false);
+  });
+});
+
+describe('algorithmOfHeader', () => {
+  it('names the algorithm of x-amz-checksum-<alg> in any case, and nothing else', () => {
+    const names = AMZ_CHECKSUM_ALGORITHMS.map((a) => `x-amz-checksum-${a}`);
+    const anyCase = fc.constantFrom(...names, 'x-amz-content-sha256', 'x-amz-checksum-type', 'x-amz-checksum-mode', 'x-amz-checksum-algorithm')
+      .chain((n) => fc.array(fc.boolean(), { minLength: n.length, maxLength: n.length }).map((up) => [...n].map((c, i) => (up[i] ? c.toUpperCase() : c)).join('')));
+    fc.assert(
+      fc.property(fc.oneof(anyCase, fc.string({ maxLength: 30 })), (name) => {
+        const lower = name.toLowerCase();
+        const expected = names.includes(lower) ? lower.slice('x-amz-checksum-'.length) : undefined;
+        expect(algorithmOfHeader(name)).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(algorithmOfHeader('X-Amz-Checksum-CRC64NVME')).toBe('crc64nvme');
+    expect(algorithmOfHeader('x-amz-checksum-sha1')).toBe('sha1');
+    expect(algorithmOfHeader('x-amz-checksum-sha')).toBeUndefined();
   });
 });
