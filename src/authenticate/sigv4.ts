@@ -48,7 +48,7 @@ function namedAt(s: string, from: number, to: number, name: string): boolean {
   return to - from === name.length && s.startsWith(name, from);
 }
 
-export function parseAuthorizationV4(header: string): { credential: Credential; signedHeaders: string[]; signature: string } {
+export function parseAuthorizationV4(header: string): { credential: Credential; signedHeaders: string[]; signedHeadersText: string; signature: string } {
   // The three fields read in one pass over the comma-separated parts (a later one wins), with
   // no Map, no split array and no string per field name.
   let cred: string | undefined;
@@ -68,7 +68,7 @@ export function parseAuthorizationV4(header: string): { credential: Credential; 
   if (!cred || !sh || !sig) {
     throw new S3Error('AuthorizationHeaderMalformed', 'The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature.');
   }
-  return { credential: parseCredential(cred, 'AuthorizationHeaderMalformed'), signedHeaders: sh.split(';'), signature: sig };
+  return { credential: parseCredential(cred, 'AuthorizationHeaderMalformed'), signedHeaders: sh.split(';'), signedHeadersText: sh, signature: sig };
 }
 
 function checkScope(cred: Credential, datetime: string, region: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError', service = 's3'): void {
@@ -115,13 +115,15 @@ function mismatch(key: GatewayKey, sts: string, creq: string, provided: string):
  * since both forms describe the same bytes on the wire.
  */
 function verify(
-  key: GatewayKey, input: AuthInput, cred: Credential, datetime: string, signedHeaders: string[],
+  key: GatewayKey, input: AuthInput, cred: Credential, datetime: string, signedHeaders: string[], signedHeadersText: string,
   query: string, payloadHash: string, provided: string,
 ): { signingKey: Buffer } {
   const k = signingKey(key.secretAccessKey, cred.date, cred.region, cred.service);
   const canonical = canonicalUri(input.rawPath);
   for (let uri = canonical; ; uri = input.rawPath) {
-    const parts: CanonicalRequestParts = { method: input.method, canonicalUri: uri, canonicalQuery: query, headers: input.headers, host: input.host, signedHeaders, payloadHash };
+    const parts: CanonicalRequestParts = {
+      method: input.method, canonicalUri: uri, canonicalQuery: query, headers: input.headers, host: input.host, signedHeaders, signedHeadersText, payloadHash,
+    };
     if (signaturesEqual(signatureV4(k, datetime, cred.scope, canonicalRequestSha256(parts)), provided)) return { signingKey: k };
     if (uri === input.rawPath) break;
   }
@@ -132,7 +134,7 @@ function verify(
 
 export function authenticateHeaderV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {
   const auth = parseAuthorizationV4(input.headers.authorization as string);
-  const { credential: cred, signedHeaders, signature } = auth;
+  const { credential: cred, signedHeaders, signedHeadersText, signature } = auth;
   const key = lookupKey(keys, cred.accessKeyId);
   const amzDate = input.headers['x-amz-date'] as string | undefined;
   // Without x-amz-date, SigV4 signs the Date header's instant in ISO 8601 basic form.
@@ -155,7 +157,7 @@ export function authenticateHeaderV4(input: AuthInput, keys: Map<string, Gateway
   }
   const payloadHash = input.bodySha256 ?? declared;
   if (!payloadHash) throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
-  const { signingKey: k } = verify(key, input, cred, datetime, signedHeaders, canonicalQuery(input.query ?? parseQuery(input.rawQuery)), payloadHash, signature);
+  const { signingKey: k } = verify(key, input, cred, datetime, signedHeaders, signedHeadersText, canonicalQuery(input.query ?? parseQuery(input.rawQuery)), payloadHash, signature);
   return {
     kind: 'v4-header', key, payloadHash,
     chunkSigning: { signingKey: k, datetime, scope: cred.scope, seedSignature: signature },
@@ -197,7 +199,8 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
   const cred = parseCredential(required(credential), 'AuthorizationQueryParametersError');
   const datetime = required(datetimeParam);
   const expires = Number(required(expiresParam));
-  const signedHeaders = required(signedParam).split(';');
+  const signedHeadersText = required(signedParam);
+  const signedHeaders = signedHeadersText.split(';');
   const signature = required(signatureParam);
   const key = lookupKey(keys, cred.accessKeyId);
   const when = amzDateMs(datetime);
@@ -222,7 +225,7 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
   }
   const payloadHash = signedPayload ?? (headerPayload as string | undefined) ?? 'UNSIGNED-PAYLOAD';
   const query = canonicalQueryFromRaw(input.rawQuery, 'X-Amz-Signature') ?? canonicalQuery(pairs, 'X-Amz-Signature');
-  verify(key, input, cred, datetime, signedHeaders, query, signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
+  verify(key, input, cred, datetime, signedHeaders, signedHeadersText, query, signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
   const out: Authenticated = { kind: 'v4-query', key, payloadHash };
   if (signedPayload !== undefined) out.signedPayloadHash = signedPayload;
   return out;

@@ -25,7 +25,9 @@ const parts: fc.Arbitrary<CanonicalRequestParts> = fc.record({
   host: fc.option(text, { nil: undefined }),
   signedHeaders: fc.array(fc.constantFrom('host', 'x-amz-date', 'content-type', 'x-amz-meta-a', 'missing'), { maxLength: 5 }),
   payloadHash: text,
-}, { requiredKeys: ['method', 'canonicalUri', 'canonicalQuery', 'headers', 'signedHeaders', 'payloadHash'] });
+}, { requiredKeys: ['method', 'canonicalUri', 'canonicalQuery', 'headers', 'signedHeaders', 'payloadHash'] })
+  // half of them with the joined list the callers hand over when they have it
+  .chain((p) => fc.boolean().map((joined) => (joined ? { ...p, signedHeadersText: p.signedHeaders.join(';') } : p)));
 
 describe('hashing through the scratch buffer', () => {
   it('canonicalRequestSha256 is the sha256 of canonicalRequest', () => {
