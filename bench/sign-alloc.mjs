@@ -4,7 +4,7 @@
 //   node bench/sign-alloc.mjs /tmp/base/dist dist
 import { execFileSync } from 'node:child_process';
 const dists = process.argv.slice(2);
-const names = ['presigned GET verify', 'header PUT verify', 'signOutbound GET', 'signOutbound PUT'];
+const names = ['presigned GET verify', 'header PUT verify', 'signOutbound GET', 'signOutbound PUT', 'build+sign+query GET'];
 for (let c = 0; c < names.length; c++) {
   const row = [];
   for (const d of dists) {

@@ -78,7 +78,7 @@ export async function forward(
   up: Upstream, req: OutboundRequest, headers: Record<string, string>, body: Readable | Buffer | null, signal: Cancel,
   observer?: ForwardObserver,
 ): Promise<UpstreamResponse> {
-  const qs = queryString(req.query);
+  const qs = req.encodedQuery ?? queryString(req.query);
   const path = qs ? `${req.path}?${qs}` : req.path;
   const retriable = (body === null || Buffer.isBuffer(body)) && IDEMPOTENT.has(req.method);
   for (let attempt = 0; ; attempt++) {

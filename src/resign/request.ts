@@ -14,6 +14,8 @@ export interface OutboundRequest {
   path: string;
   /** decoded query pairs, in order */
   query: [string, string][];
+  /** queryString(query), set by signOutbound, which made it for the signature too */
+  encodedQuery?: string | undefined;
   headers: Record<string, string>;
   /** the provider bucket when the Host names it (virtual-host): SigV2 signs it */
   bucketInHost?: string;
@@ -47,12 +49,19 @@ export function buildOutbound(up: Upstream, input: OutboundInput): OutboundReque
   // added. Hop-by-hop headers are still kept back, for s3gate's own requests.
   const headers: Record<string, string> = {};
   for (const name in input.headers) if (travels(name)) headers[name] = input.headers[name]!;
-  const out: OutboundRequest = { origin, host, method: input.method, path, query: input.query, headers };
+  // encodedQuery's slot is made with the object, so that setting it later changes no shape
+  const out: OutboundRequest = { origin, host, method: input.method, path, query: input.query, encodedQuery: undefined, headers };
   const virtual = input.upstreamBucket !== undefined && up.profile.addressing === 'virtual';
   if (virtual) out.bucketInHost = input.upstreamBucket;
   return out;
 }
 
+/** The query for the wire: names and values URI-encoded, in the order given. */
 export function queryString(pairs: [string, string][]): string {
-  return pairs.map(([n, v]) => (v === '' ? `${uriEncode(n, false)}=` : `${uriEncode(n, false)}=${uriEncode(v, false)}`)).join('&');
+  let out = '';
+  for (let i = 0; i < pairs.length; i++) {
+    const [n, v] = pairs[i]!;
+    out += (i === 0 ? '' : '&') + uriEncode(n, false) + '=' + uriEncode(v, false);
+  }
+  return out;
 }

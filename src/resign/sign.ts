@@ -4,7 +4,7 @@ import type { Upstream } from '../config/types.js';
 import { signatureFor } from '../config/provider.js';
 import { queryString, type OutboundRequest } from './request.js';
 import { signRequestV2, type OutboundRequestV2 } from '../signing/sigv2.js';
-import { signingKey, signV4 } from '../signing/sigv4.js';
+import { canonicalQueryInOrder, signingKey, signV4 } from '../signing/sigv4.js';
 import { SignedChunkEncoder } from './chunked.js';
 import { pipeline, type Readable } from 'node:stream';
 
@@ -14,10 +14,14 @@ const UNSIGNED = new Set(['user-agent', 'x-amzn-trace-id', 'expect', 'connection
 // `now` for tests and the microbenchmarks; without it the signer reads the clock (no Date per request).
 export function signOutbound(up: Upstream, operation: string, req: OutboundRequest, payloadHash: string, now?: Date): Record<string, string> {
   const version = signatureFor(up.profile, operation);
+  // The query is encoded once for the signature and the wire when its order is canonical (s3gate's
+  // own and the SDKs' mostly are): what is signed is then the very string forward() sends.
+  const inOrder = canonicalQueryInOrder(req.query);
+  const encodedQuery = (req.encodedQuery = inOrder ?? queryString(req.query));
   if (version === 'v2') {
     // SigV2 does not cover the body; x-amz-content-sha256 is a SigV4 notion some SigV2-only
     // providers choke on, so it is not sent.
-    const v2: OutboundRequestV2 = { method: req.method, path: req.path, query: queryString(req.query), headers: { ...req.headers, host: req.host } };
+    const v2: OutboundRequestV2 = { method: req.method, path: req.path, query: encodedQuery, headers: { ...req.headers, host: req.host } };
     if (req.bucketInHost) v2.bucketInHost = req.bucketInHost;
     return signRequestV2(v2, up.credentials, now ?? new Date());
   }
@@ -26,7 +30,7 @@ export function signOutbound(up: Upstream, operation: string, req: OutboundReque
   // the tests check it against smithy's output.
   return signV4({
     method: req.method, host: req.host, path: req.path, query: req.query, headers: req.headers, payloadHash,
-    accessKeyId: up.credentials.accessKeyId, secretAccessKey: up.credentials.secretAccessKey, region: up.region, now,
+    accessKeyId: up.credentials.accessKeyId, secretAccessKey: up.credentials.secretAccessKey, region: up.region, now, canonicalQuery: inOrder,
   }, UNSIGNED);
 }
 

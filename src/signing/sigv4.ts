@@ -74,6 +74,15 @@ const byNameThenValue = (a: [string, string], b: [string, string]): number =>
 
 /** The canonical query string: names and values URI-encoded, sorted by name then value. */
 export function canonicalQuery(pairs: [string, string][], exclude?: string): string {
+  return canonicalQueryInOrder(pairs, exclude) ?? sortedCanonicalQuery(pairs, exclude);
+}
+
+/**
+ * canonicalQuery(pairs, exclude) when the pairs are in canonical order already, undefined
+ * otherwise. Without `exclude` that string is also the query for the wire in the pairs' order
+ * (resign's queryString), so the outbound signer encodes its query once for both.
+ */
+export function canonicalQueryInOrder(pairs: [string, string][], exclude?: string): string | undefined {
   // Presigners send their parameters already in canonical order: the string is built straight
   // from the encoded pairs, with no array per pair and no sort (V8's sort copies the array
   // even when it is in order). Only a pair out of order makes the sorted copy.
@@ -85,7 +94,7 @@ export function canonicalQuery(pairs: [string, string][], exclude?: string): str
     if (n === exclude) continue;
     const en = uriEncode(n, false);
     const ev = uriEncode(v, false);
-    if (!first && (lastN > en || (lastN === en && lastV > ev))) return sortedCanonicalQuery(pairs, exclude);
+    if (!first && (lastN > en || (lastN === en && lastV > ev))) return undefined;
     out += first ? en + '=' + ev : '&' + en + '=' + ev;
     first = false;
     lastN = en;
@@ -458,6 +467,8 @@ export interface SignV4Input {
   path: string;
   /** decoded query pairs */
   query: [string, string][];
+  /** canonicalQuery(query), when the caller has it */
+  canonicalQuery?: string | undefined;
   /** lowercase names; all are signed */
   headers: Record<string, string>;
   payloadHash: string;
@@ -523,7 +534,7 @@ export function signV4(i: SignV4Input, unsigned?: ReadonlySet<string>): Record<s
   headers['x-amz-content-sha256'] = i.payloadHash;
   const signedText = signed.join(';');
   const creqHash = canonicalRequestSha256({
-    method: i.method, canonicalUri: i.path || '/', canonicalQuery: canonicalQuery(i.query), headers, signedHeaders: signed, signedHeadersText: signedText,
+    method: i.method, canonicalUri: i.path || '/', canonicalQuery: i.canonicalQuery ?? canonicalQuery(i.query), headers, signedHeaders: signed, signedHeadersText: signedText,
     payloadHash: i.payloadHash,
   });
   if (outDatetime !== datetime || outDateScope !== o.scope) {

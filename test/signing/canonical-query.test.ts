@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { describe, expect, it } from 'vitest';
-import { canonicalQuery, canonicalQueryFromRaw, parseQuery, uriEncode } from '../../src/signing/sigv4.js';
+import { canonicalQuery, canonicalQueryFromRaw, canonicalQueryInOrder, parseQuery, uriEncode } from '../../src/signing/sigv4.js';
+import { queryString } from '../../src/resign/request.js';
 
 function reference(pairs: [string, string][], exclude?: string): string {
   return pairs
@@ -24,6 +25,21 @@ describe('canonicalQuery', () => {
     fc.assert(fc.property(pairs, fc.option(text, { nil: undefined }), (ps, exclude) => {
       expect(canonicalQuery(ps, exclude)).toBe(reference(ps, exclude));
     }), { numRuns: 2000 });
+  });
+
+  it('in order, is both the canonical query and the wire query (the outbound signer encodes once for both)', () => {
+    fc.assert(fc.property(pairs, (ps) => {
+      const once = canonicalQueryInOrder(ps);
+      if (once !== undefined) {
+        expect(once).toBe(reference(ps));
+        expect(once).toBe(queryString(ps));
+      }
+      const sorted = [...ps].map(([n, v]): [string, string] => [n, v]).sort((a, b) => {
+        const [x, y] = [[uriEncode(a[0], false), uriEncode(a[1], false)], [uriEncode(b[0], false), uriEncode(b[1], false)]];
+        return x[0]! < y[0]! ? -1 : x[0]! > y[0]! ? 1 : x[1]! < y[1]! ? -1 : x[1]! > y[1]! ? 1 : 0;
+      });
+      expect(canonicalQueryInOrder(sorted)).toBe(queryString(sorted));
+    }), { numRuns: 5000 });
   });
 
   it('equals it for pairs already in canonical order, as presigners send them', () => {
