@@ -55,6 +55,7 @@ function referenceFields(header: string) {
 function parsedFields(header: string) {
   try {
     const p = parseAuthorizationV4(header);
+    expect(p.signedHeadersText).toBe(p.signedHeaders.join(';'));
     return { credential: p.credential.accessKeyId + '/' + p.credential.scope, signedHeaders: p.signedHeaders, signature: p.signature };
   } catch (e) {
     expect((e as { code?: string }).code).toBe('AuthorizationHeaderMalformed');
@@ -74,5 +75,14 @@ describe('SigV4 Authorization fields', () => {
     fc.assert(fc.property(fc.array(piece, { maxLength: 10 }).map((a) => 'AWS4-HMAC-SHA256 ' + a.join('')), (h) => {
       expect(parsedFields(h)).toEqual(referenceFields(h));
     }), { numRuns: 5000 });
+  });
+
+  it('reads the SDKs\' exact shape (taken in place) as the general reading does, whatever the values hold', () => {
+    const value = fc.array(fc.constantFrom('AKID/20130524/us-east-1/s3/aws4_request', 'host;x-amz-date', 'ab12', '', ' ', ',', ', ', '=', ';',
+      '\t', '\u00a0', '\ufeff', '\u200b', 'Signature=x', ', Signature=', ', SignedHeaders=', 'Credential='), { maxLength: 4 }).map((a) => a.join(''));
+    fc.assert(fc.property(value, value, value, fc.constantFrom('AWS4-HMAC-SHA256', 'AWS4-HMAC-SHA25X', ''), (c, sh, g, alg) => {
+      const h = `${alg} Credential=${c}, SignedHeaders=${sh}, Signature=${g}`;
+      expect(parsedFields(h)).toEqual(referenceFields(h));
+    }), { numRuns: 10000 });
   });
 });
