@@ -2,7 +2,8 @@
 // gateway (objects later collected by minor and major GCs included), over N 4 KiB requests at
 // c=64 after a warm-up; bytes per request by allocating function, and by the nearest s3gate frame.
 //   node bench/alloc-profile.mjs      env: METHOD (GET|PUT), N (5000), TOP (30), SURVIVORS (1: only
-//   objects no scavenge collected, i.e. what was promoted to the old generation)
+//   objects no scavenge collected, i.e. what was promoted to the old generation), FRAME (a function
+//   name: also the bytes whose nearest s3gate frame is that function, by allocating function)
 // bench/alloc.mjs gives the totals; this says where they come from.
 import { readFileSync, existsSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
@@ -30,6 +31,8 @@ const prof = JSON.parse(readFileSync(out, 'utf8'));
 // self bytes by function+url, and by nearest s3gate frame
 const self = new Map();
 const bySrc = new Map();
+const inFrame = new Map();
+const FRAME = process.env.FRAME;
 let total = 0;
 function walk(node, stack) {
   const cf = node.callFrame;
@@ -41,12 +44,14 @@ function walk(node, stack) {
     self.set(name, (self.get(name) ?? 0) + bytes);
     const own = [...st].reverse().find((f) => f.includes('dist/')) ?? '(no s3gate frame)';
     bySrc.set(own, (bySrc.get(own) ?? 0) + bytes);
+    if (FRAME && own.startsWith(`${FRAME} `)) inFrame.set(name, (inFrame.get(name) ?? 0) + bytes);
   }
   for (const c of node.children) walk(c, st);
 }
 walk(prof.head, []);
 const fmt = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 30)).map(([k, v]) => `${(v / r.requests).toFixed(0).padStart(6)} B  ${k}`).join('\n');
 console.log(`${M}: ${(total / r.requests / 1024).toFixed(2)} KiB sampled per request\n-- self:\n${fmt(self)}\n-- by nearest s3gate frame:\n${fmt(bySrc)}`);
+if (FRAME) console.log(`-- under ${FRAME}, by allocating function:\n${fmt(inFrame)}`);
 await t.stop();
 await upstream.stop();
 process.exit(0);

@@ -15,7 +15,12 @@ import { abortError, type Cancel } from './cancel.js';
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** the body as a stream; for a body read whole, made on first use (and `buffer` is then cleared) */
+  /**
+   * The provider's headers as undici handed them over, `[name, value, name, value, …]`, while
+   * nobody has asked for (and perhaps changed) the `headers` object: the client's answer is
+   * written from these, and the object is never made (docs/performance.md, "resp").
+   */
+  readonly rawHeaders?: readonly Buffer[];
   body: Readable;
   /** the whole body, when it was small enough to read before answering (see SMALL_RESPONSE) */
   buffer?: Buffer;
@@ -111,12 +116,26 @@ export async function forward(
   }
 }
 
-/** An answer read whole: its stream is made only if someone asks for one. */
-class BufferedResponse implements UpstreamResponse {
+/**
+ * A provider's answer. Its headers stay the raw Buffers undici handed over until someone asks for
+ * them as an object (the bucket modes, post-object, migrate do; a plain forward does not), and an
+ * answer read whole makes its stream only if someone asks for one.
+ */
+class ProviderAnswer implements UpstreamResponse {
   buffer?: Buffer;
   private stream?: Readable;
-  constructor(readonly status: number, readonly headers: IncomingHttpHeaders, buffer: Buffer) {
-    this.buffer = buffer;
+  private object?: IncomingHttpHeaders;
+  constructor(readonly status: number, private readonly raw: Buffer[], body: Buffer | Readable) {
+    if (Buffer.isBuffer(body)) this.buffer = body;
+    else this.stream = body;
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return (this.object ??= util.parseHeaders(this.raw) as IncomingHttpHeaders);
+  }
+
+  get rawHeaders(): readonly Buffer[] | undefined {
+    return this.object === undefined ? this.raw : undefined;
   }
 
   get body(): Readable {
@@ -128,6 +147,23 @@ class BufferedResponse implements UpstreamResponse {
   }
 }
 
+/** The Content-Length among undici's raw headers, read from its digits (NaN if none). */
+export function contentLength(raw: readonly Buffer[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 14 || util.headerNameToString(raw[i]!) !== 'content-length') continue;
+    const v = raw[i + 1]!;
+    if (v.length === 0 || v.length > 15) return NaN;
+    let n = 0;
+    for (let j = 0; j < v.length; j++) {
+      const d = v[j]! - 48;
+      if (d < 0 || d > 9) return NaN;
+      n = n * 10 + d;
+    }
+    return n;
+  }
+  return NaN;
+}
+
 /**
  * One exchange through undici's dispatcher with a handler of our own: a small answer is
  * collected into one Buffer, a larger one becomes a Readable with backpressure (pause/resume of
@@ -137,8 +173,9 @@ class BufferedResponse implements UpstreamResponse {
  * It is undici 7's own handler interface (onConnect/onHeaders with raw header buffers), which
  * its core calls directly: the newer onRequestStart/onResponseStart interface is adapted to it
  * by a wrapper and a controller per request, and has the answer's headers and trailers parsed
- * into objects for it (docs/performance.md, "The request's edges"). undici 8 keeps only the
- * newer one. One object per exchange holds the state, where closures would be six.
+ * into objects for it (docs/performance.md, "edge"). undici 8 keeps only the newer one. The
+ * headers stay undici's raw Buffers (see ProviderAnswer). One object per exchange holds the state, where
+ * closures would be six.
  */
 class Exchange implements Dispatcher.DispatchHandler {
   private abortUpstream?: (err?: Error) => void;
@@ -147,7 +184,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private parts?: Buffer[];
   private size = 0;
   private status = 0;
-  private headers: IncomingHttpHeaders = {};
+  private raw: Buffer[] = [];
   private settled = false;
   private ended = false;
   /** the signal's listener; made in dispatch() and held in a local first (see there) */
@@ -179,10 +216,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     // An informational answer (103 Early Hints) comes before the real one: nothing to pass on.
     if (statusCode < 200) return true;
     this.observer?.duration(this.upstream, (performance.now() - this.started) / 1000);
-    const headers = util.parseHeaders(raw) as IncomingHttpHeaders;
     this.status = statusCode;
-    this.headers = headers;
-    const len = Number(headers['content-length']);
+    this.raw = raw;
+    const len = contentLength(raw);
     if (this.head || statusCode === 204 || statusCode === 304 || (len >= 0 && len <= SMALL_RESPONSE)) {
       this.parts = [];
       return true;
@@ -198,7 +234,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     });
     this.stream = stream;
     this.settled = true;
-    this.resolve({ status: statusCode, headers, body: stream });
+    this.resolve(new ProviderAnswer(statusCode, raw, stream));
     return true;
   }
 
@@ -217,7 +253,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const parts = this.parts;
     if (parts) {
       this.settled = true;
-      this.resolve(new BufferedResponse(this.status, this.headers, parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.size)));
+      this.resolve(new ProviderAnswer(this.status, this.raw, parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.size)));
     } else this.stream?.push(null);
   }
 

@@ -6,7 +6,7 @@ import type { Address } from '../addressing/resolve.js';
 import type { Operation } from '../authorize/operation.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Route } from '../route/route.js';
-import { responseHeaders, rewriteXml, stripFullObjectChecksums, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
+import { answerHeaders, headerListOf, headerValue, singleHeader, rewriteXml, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { clientProto } from './forwarded.js';
 import { bodyBytes } from './memory.js';
@@ -51,33 +51,26 @@ export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, 
   };
 }
 
-export async function respond(
+/**
+ * Not async: an answer read whole is written before it returns, and the caller's promise settles
+ * without waiting on one of respond's own; a rewritten or streamed body gives a promise.
+ */
+export function respond(
   cfg: GatewayConfig, tally: ResponseTally, address: Address, req: IncomingMessage, res: ServerResponse, route: Route, op: Operation,
   up: UpstreamResponse, extraHeaders: Record<string, string> = {},
-): Promise<void> {
-  const { status, headers } = up;
-  const isXml = String(headers['content-type'] ?? '').includes('xml');
-  const rewriteBody = isXml && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && req.method !== 'HEAD';
-  if (status === 206 || tally.ranged) stripFullObjectChecksums(headers);
-  // Only a CreateBucket answer names a Location: the closure is made for it alone.
-  const outHeaders = responseHeaders(headers, headers.location === undefined ? undefined : (loc) => {
-    const path = loc.replace(/^https?:\/\/[^/]+/, '');
-    return path === `/${route.upstreamBucket}` ? `/${route.clientBucket}` : loc;
-  });
-  if (status >= 300 && typeof headers['x-amz-request-id'] === 'string') tally.upstreamId = headers['x-amz-request-id'];
-  Object.assign(outHeaders, extraHeaders);
+): Promise<void> | undefined {
+  const status = up.status;
+  // undici's raw headers, unless someone made (and may have changed) the object of them.
+  const list = up.rawHeaders ?? headerListOf(up.headers);
+  const outHeaders = answerHeaders(list, extraHeaders, status === 206 || tally.ranged === true, route.upstreamBucket, route.clientBucket);
+  if (status >= 300) {
+    const id = singleHeader(list, 'x-amz-request-id');
+    if (id !== undefined) tally.upstreamId = id;
+  }
   tally.status = status;
-  if (rewriteBody) {
-    let text = '';
-    if (up.buffer) text = up.buffer.toString('utf8');
-    else for await (const chunk of up.body) text += chunk;
-    let out = rewriteXml(text, nameMap(cfg, req, route, address));
-    if (status >= 300) out = ownRequestId(out, tally);
-    delete outHeaders['content-length'];
-    res.writeHead(status, { ...outHeaders, 'content-length': Buffer.byteLength(out) });
-    res.end(out);
-    tally.bytesOut = Buffer.byteLength(out);
-    return;
+  // The provider's Content-Type: nothing of s3gate's own replaces it.
+  if (req.method !== 'HEAD' && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && headerValue(outHeaders, 'content-type')?.includes('xml')) {
+    return rewritten(cfg, tally, address, req, res, route, up, outHeaders);
   }
   if (up.buffer) {
     res.writeHead(status, outHeaders);
@@ -85,8 +78,29 @@ export async function respond(
     tally.bytesOut = up.buffer.length;
     return;
   }
+  return streamed(tally, res, up, outHeaders);
+}
+
+/** An XML body that names the provider's bucket or hosts: read whole, rewritten, its length told anew. */
+async function rewritten(
+  cfg: GatewayConfig, tally: ResponseTally, address: Address, req: IncomingMessage, res: ServerResponse, route: Route, up: UpstreamResponse, outHeaders: string[],
+): Promise<void> {
+  let text = '';
+  if (up.buffer) text = up.buffer.toString('utf8');
+  else for await (const chunk of up.body) text += chunk;
+  let out = rewriteXml(text, nameMap(cfg, req, route, address));
+  if (up.status >= 300) out = ownRequestId(out, tally);
+  tally.bytesOut = Buffer.byteLength(out);
+  const headers: string[] = [];
+  for (let i = 0; i < outHeaders.length; i += 2) if (outHeaders[i] !== 'content-length') headers.push(outHeaders[i]!, outHeaders[i + 1]!);
+  headers.push('content-length', String(tally.bytesOut));
+  res.writeHead(up.status, headers);
+  res.end(out);
+}
+
+async function streamed(tally: ResponseTally, res: ServerResponse, up: UpstreamResponse, outHeaders: string[]): Promise<void> {
   const body = up.body;
-  res.writeHead(status, outHeaders);
+  res.writeHead(up.status, outHeaders);
   body.on('data', (c: Buffer) => {
     tally.bytesOut += c.length;
     bodyBytes(c.length);

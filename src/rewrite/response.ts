@@ -1,6 +1,7 @@
 // The provider's names never reach the client: its bucket names, hosts and signature details
 // in response headers and XML bodies are rewritten to what the client asked for.
 import { escapeXml } from '../s3/errors.js';
+import { util } from '../forward/undici.js';
 
 // Response headers that belong to the hop to the provider, or describe the provider's account:
 // the SSE-KMS encryption context (by default the provider bucket's ARN) and the provider's region
@@ -22,15 +23,93 @@ export function kmsKeyId(v: string): string {
   return m[2] ?? m[1]!;
 }
 
-export function responseHeaders(headers: Record<string, string | string[] | undefined>, clientLocation?: (loc: string) => string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+/**
+ * Headers as a flat `[name, value, …]` list: undici's raw Buffers (any case; a name is read as
+ * undici's parser reads it, lower-cased, and a value as latin1), or strings taken as they are.
+ */
+export type HeaderList = readonly (string | Buffer)[];
+
+function nameOf(n: string | Buffer): string {
+  return typeof n === 'string' ? n : util.headerNameToString(n);
+}
+
+function valueOf(v: string | Buffer): string {
+  return typeof v === 'string' ? v : v.toString('latin1');
+}
+
+/** A header's values in a list, joined as an object of them would show them. */
+export function headerValue(list: HeaderList, name: string): string | undefined {
+  let v: string | undefined;
+  for (let i = 0; i < list.length; i += 2) if (nameOf(list[i]!) === name) v = v === undefined ? valueOf(list[i + 1]!) : `${v},${valueOf(list[i + 1]!)}`;
+  return v;
+}
+
+/** A header's value when the list has it exactly once. */
+export function singleHeader(list: HeaderList, name: string): string | undefined {
+  let v: string | undefined;
+  for (let i = 0; i < list.length; i += 2) {
+    if (nameOf(list[i]!) !== name) continue;
+    if (v !== undefined) return undefined;
+    v = valueOf(list[i + 1]!);
+  }
+  return v;
+}
+
+/** An object of headers as a flat list; a repeated header's values each get a line. */
+export function headerListOf(headers: Record<string, string | string[] | undefined>): string[] {
+  const list: string[] = [];
   for (const k in headers) {
     const v = headers[k];
-    if (v === undefined || DROP.has(k)) continue;
-    if (k === KMS_KEY && typeof v === 'string') out[k] = kmsKeyId(v);
-    else out[k] = k === 'location' && clientLocation && typeof v === 'string' ? clientLocation(v) : v;
+    if (v === undefined) continue;
+    if (typeof v === 'string') list.push(k, v);
+    else for (const one of v) list.push(k, one);
   }
+  return list;
+}
+
+/**
+ * The client's answer headers from the provider's: hop and account headers dropped, a KMS key
+ * ARN cut to its id, a Location naming the provider's bucket given the client's; on a ranged
+ * answer, no full-object checksums; and s3gate's own headers (`own`: request id, CORS) in place
+ * of the provider's of the same name. One pass over undici's raw headers, a value made a string
+ * only if it goes on, and a flat list out, which Node's writeHead takes as it takes an object
+ * (docs/performance.md, "resp").
+ */
+export function answerHeaders(
+  list: HeaderList, own: Record<string, string>, ranged: boolean, upstreamBucket: string, clientBucket: string,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < list.length; i += 2) {
+    const k = nameOf(list[i]!);
+    if (DROP.has(k) || Object.hasOwn(own, k)) continue;
+    let v = valueOf(list[i + 1]!);
+    if (k === KMS_KEY) v = kmsKeyId(v);
+    else if (k === 'location') v = clientLocation(v, upstreamBucket, clientBucket);
+    else if (ranged && isFullObjectChecksum(list, k, v)) continue;
+    out.push(k, v);
+  }
+  for (const k in own) out.push(k, own[k]!);
   return out;
+}
+
+/** CreateBucket's Location is the provider's bucket path: the client's bucket is named instead. */
+function clientLocation(loc: string, upstreamBucket: string, clientBucket: string): string {
+  const path = loc.replace(/^https?:\/\/[^/]+/, '');
+  return path === `/${upstreamBucket}` ? `/${clientBucket}` : loc;
+}
+
+/**
+ * A Range answer carries only part of the object; a full-object x-amz-checksum-* on it makes new
+ * SDKs fail their own validation (FlexibleChecksumError). Composite (multipart) checksums, whose
+ * value ends in -N, are left alone: SDKs already skip those. A checksum header sent twice is not
+ * one value: it goes.
+ */
+function isFullObjectChecksum(list: HeaderList, k: string, v: string): boolean {
+  if (!k.startsWith('x-amz-checksum-') || k === 'x-amz-checksum-type') return false;
+  if (!/-\d+$/.test(v)) return true;
+  let seen = 0;
+  for (let i = 0; i < list.length; i += 2) if (nameOf(list[i]!) === k) seen++;
+  return seen > 1;
 }
 
 export interface NameMap {
@@ -113,18 +192,4 @@ export function listedBuckets(xml: string): { name: string; created?: string }[]
     if (name !== undefined) out.push({ name, ...(created !== undefined ? { created } : {}) });
   }
   return out;
-}
-
-/**
- * A Range answer carries only part of the object; a full-object x-amz-checksum-* on it makes new
- * SDKs fail their own validation (FlexibleChecksumError). Composite (multipart) checksums, whose
- * value ends in -N, are left alone: SDKs already skip those.
- */
-export function stripFullObjectChecksums(headers: Record<string, string | string[] | undefined>): void {
-  for (const k of Object.keys(headers)) {
-    if (!k.startsWith('x-amz-checksum-') || k === 'x-amz-checksum-type') continue;
-    const v = headers[k];
-    if (typeof v === 'string' && /-\d+$/.test(v)) continue;
-    delete headers[k];
-  }
 }

@@ -33,7 +33,8 @@ export interface ServeContext {
   requestId: string;
   /** CopyObject and UploadPartCopy: the source as the client named it (its bucket is a client bucket) */
   copySource?: { bucket: string; key: string; rest: string };
-  respondWith(route: Route, r: UpstreamResponse): Promise<void>;
+  /** a promise while the body is still on its way (respond() writes an answer read whole at once) */
+  respondWith(route: Route, r: UpstreamResponse): Promise<void> | undefined;
   respondXml(xml: string): void;
 }
 

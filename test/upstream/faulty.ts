@@ -25,8 +25,9 @@ export type Fault =
   | { kind: 'trickle'; bytes: number; ms: number }
   /** a 103 Early Hints answer first, then behave (HTTP allows any number of 1xx before the real answer) */
   | { kind: 'early-hints' }
-  /** this answer, whatever was asked: a provider's redirect, its own headers or settings */
-  | { kind: 'canned'; status: number; headers: Record<string, string>; body: string };
+  /** this answer, whatever was asked: a provider's redirect, its own headers or settings (names as
+   * written here, in any case; an array is a header sent once per value) */
+  | { kind: 'canned'; status: number; headers: Record<string, string | string[]>; body: string };
 
 export interface FaultyRecord {
   method: string;
