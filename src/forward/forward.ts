@@ -11,6 +11,7 @@ import { S3Error } from '../s3/errors.js';
 import type { OutboundRequest } from '../resign/request.js';
 import { queryString } from '../resign/request.js';
 import { abortError, type Cancel } from './cancel.js';
+import { redirectError } from '../rewrite/redirect.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -78,10 +79,12 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
 /**
  * One provider request. Idempotent requests without a body are retried on a connection error or
  * a 5xx answer, up to the upstream's `retries`; nothing has reached the client yet at that point.
+ * `refuseRedirects`: a provider's redirect becomes the client's error (rewrite/redirect.ts), here
+ * rather than in a layer of promises of its own around this one.
  */
 export async function forward(
   up: Upstream, req: OutboundRequest, headers: Record<string, string>, body: Readable | Buffer | null, signal: Cancel,
-  observer?: ForwardObserver,
+  observer?: ForwardObserver, refuseRedirects = false,
 ): Promise<UpstreamResponse> {
   const qs = req.encodedQuery ?? queryString(req.query);
   const path = qs ? `${req.path}?${qs}` : req.path;
@@ -111,6 +114,12 @@ export async function forward(
       observer?.retry(up.name);
       await backoff(attempt, signal);
       continue;
+    }
+    const redirect = refuseRedirects ? redirectError(res.status) : undefined;
+    if (redirect) {
+      res.body.resume();
+      observer?.error(up.name, 'redirect');
+      throw redirect;
     }
     return res;
   }

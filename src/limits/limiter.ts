@@ -17,8 +17,11 @@ export class Limiter {
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
-  /** Takes a slot for the key or throws SlowDown; call the returned function when done. */
-  acquire(keyId: string, limits: Limits, onRefuse?: (kind: LimitKind) => void): () => void {
+  /**
+   * Takes a slot for the key or throws SlowDown; call the returned function when done. `onRefuse`
+   * is told the key, so one function serves every request (no closure per request).
+   */
+  acquire(keyId: string, limits: Limits, onRefuse?: (kind: LimitKind, keyId: string) => void): () => void {
     if (limits.requestsPerSecond <= 0 && limits.concurrent <= 0) return noop;
     let s = this.state.get(keyId);
     const t = this.now();
@@ -27,14 +30,14 @@ export class Limiter {
       this.state.set(keyId, s);
     }
     if (limits.concurrent > 0 && s.inflight >= limits.concurrent) {
-      onRefuse?.('concurrency');
+      onRefuse?.('concurrency', keyId);
       throw new S3Error('SlowDown');
     }
     if (limits.requestsPerSecond > 0) {
       s.tokens = Math.min(limits.burst, s.tokens + ((t - s.updated) / 1000) * limits.requestsPerSecond);
       s.updated = t;
       if (s.tokens < 1) {
-        onRefuse?.('rate');
+        onRefuse?.('rate', keyId);
         throw new S3Error('SlowDown');
       }
       s.tokens -= 1;

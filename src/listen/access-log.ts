@@ -36,11 +36,16 @@ const INFO = 30;
  * undefined are left out, as pino leaves them out.
  */
 export function accessLine(f: AccessFields, time: number): string {
+  return accessJson(f, time) + '\n';
+}
+
+/** accessLine without its newline. */
+function accessJson(f: AccessFields, time: number): string {
   return JSON.stringify({
     level: INFO, time, reqId: f.reqId, key: f.key, auth: f.auth, role: f.role, session: f.session, triedKey: f.triedKey,
     op: f.op, method: f.method, bucket: f.bucket, status: f.status, error: f.error, bytesIn: f.bytesIn, bytesOut: f.bytesOut,
     ms: f.ms, upstream: f.upstream, upstreamId: f.upstreamId, msg: 'request',
-  }) + '\n';
+  });
 }
 
 // The access key id is the part of the credential before the first '/' (SigV4), or the id before
@@ -64,10 +69,14 @@ export function claimedAccessKeyId(authorization: string | undefined, rawQuery: 
 
 interface LineStream {
   write(line: string): unknown;
+  /** log.ts's batches: the line and then its newline, so that no line + '\n' is made and flattened */
+  writeLine?(line: string): unknown;
 }
 
 /** Writes the access line where `log` writes, when `log` is at info or below. */
 export function writeAccess(log: Logger, f: AccessFields): void {
   if (log.levelVal > INFO) return;
-  (log as unknown as Record<symbol, LineStream>)[symbols.streamSym]!.write(accessLine(f, Date.now()));
+  const stream = (log as unknown as Record<symbol, LineStream>)[symbols.streamSym]!;
+  if (stream.writeLine) stream.writeLine(accessJson(f, Date.now()));
+  else stream.write(accessLine(f, Date.now()));
 }

@@ -11,7 +11,7 @@ import { authenticateRequest, principalName } from '../sts/inbound.js';
 import { isStsRequest, serveSts } from '../sts/endpoint.js';
 import type { Operation } from '../authorize/operation.js';
 import { authorizeView } from '../authorize/grants.js';
-import { copySourceHeader, copySourceParts, requestView } from '../authorize/view.js';
+import { copySourceHeader, copySourceParts, requestView, type CopySource } from '../authorize/view.js';
 import { authorizedDeleteBody } from '../authorize/delete-objects.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
@@ -22,7 +22,7 @@ import { send, type SendRequest } from '../forward/send.js';
 import type { ForwardObserver, UpstreamResponse } from '../forward/forward.js';
 import { RequestCancel, type Cancel } from '../forward/cancel.js';
 import { preflight, responseCors } from '../cors/cors.js';
-import type { Limiter } from '../limits/limiter.js';
+import type { Limiter, LimitKind } from '../limits/limiter.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, errorXml, isS3Error } from '../s3/errors.js';
 import { parseQuery } from '../signing/sigv4.js';
@@ -32,11 +32,12 @@ import { processBodyBudget } from '../limits/body-budget.js';
 import { clientHost } from './forwarded.js';
 import { respond, respondXml } from './respond.js';
 import { claimedAccessKeyId, writeAccess } from './access-log.js';
-import { answerPost, receivePostForm } from './post-object.js';
+import { answerPost, receivePostForm, type PostUpload } from './post-object.js';
 
 export interface RequestContext {
   id: string;
-  started: bigint;
+  /** performance.now() when the request came in */
+  started: number;
   op?: Operation;
   address?: Address;
   auth?: Authenticated;
@@ -113,16 +114,39 @@ function makeObserver(m: Metrics): ForwardObserver {
   };
 }
 
+// The limiter's refusals counted: one function per registry, told the key, not a closure per request.
+const throttleCounters = new WeakMap<Metrics, (kind: LimitKind, key: string) => void>();
+function throttled(m: Metrics): (kind: LimitKind, key: string) => void {
+  let f = throttleCounters.get(m);
+  if (!f) throttleCounters.set(m, (f = (kind, key) => m.throttled.inc({ limit: kind, key })));
+  return f;
+}
+
 // Request ids: a random per-process prefix and a counter; unique across replicas without a
 // random draw per request.
 export const ID_PREFIX = randomBytes(4).toString('hex').toUpperCase();
 let idCounter = 0;
+const PREFIX_CODES = [...ID_PREFIX].map((c) => c.charCodeAt(0));
+const HEX_CODES = [...'0123456789ABCDEF'].map((c) => c.charCodeAt(0));
+
+/**
+ * The prefix and the counter in eight upper-case hex digits, made as one string: toString(16),
+ * toUpperCase, padStart and the concatenation made four (186 against 33 B, 88 against 21 ns).
+ */
+export function requestId(n: number): string {
+  const p = PREFIX_CODES;
+  const h = HEX_CODES;
+  return String.fromCharCode(
+    p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!,
+    h[n >>> 28]!, h[(n >>> 24) & 15]!, h[(n >>> 20) & 15]!, h[(n >>> 16) & 15]!, h[(n >>> 12) & 15]!, h[(n >>> 8) & 15]!, h[(n >>> 4) & 15]!, h[n & 15]!,
+  );
+}
 
 export async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, expectContinue = false): Promise<void> {
   const cfg = deps.config();
-  const id = ID_PREFIX + (idCounter++ >>> 0).toString(16).toUpperCase().padStart(8, '0');
+  const id = requestId(idCounter++ >>> 0);
   // Given to each writeHead rather than res.setHeader: Node's merge of the two costs more.
-  const ctx: RequestContext = { id, started: process.hrtime.bigint(), bytesIn: 0, bytesOut: 0, replyHeaders: { 'x-amz-request-id': id } };
+  const ctx: RequestContext = { id, started: performance.now(), bytesIn: 0, bytesOut: 0, replyHeaders: { 'x-amz-request-id': id } };
   deps.metrics.inflight.inc();
   const abort = new RequestCancel();
   // One 'close' listener does all the end-of-exchange work: a client that went away mid-transfer
@@ -176,7 +200,7 @@ async function run(
 
   // STS's Query API lives at the root of s3gate's own domains (src/sts/).
   if (!address.bucket && isStsRequest(method, headers, address.rawQuery)) {
-    return serveSts({ cfg, metrics: deps.metrics, log: deps.log }, ctx, req, res, { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, headers, expectContinue });
+    return await serveSts({ cfg, metrics: deps.metrics, log: deps.log }, ctx, req, res, { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, headers, expectContinue });
   }
 
   const pairs = parseQuery(address.rawQuery);
@@ -208,7 +232,7 @@ async function run(
   ctx.auth = auth;
   if (auth.kind === 'v2-header' || auth.kind === 'v2-query') requireSignedOperationV2(op, method, address.bucket, address.key, view.query, view.headers);
   const keyId = auth.key ? principalName(auth.key) : 'anonymous';
-  const slot = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, (kind) => deps.metrics.throttled.inc({ limit: kind, key: keyId }));
+  const slot = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, throttled(deps.metrics));
   ctx.release = typeof slot === 'function' ? slot : await slot;
   // A worker waited for the primary's answer: a client gone meanwhile has had its 'close'.
   if (res.closed) ctx.release();
@@ -216,7 +240,7 @@ async function run(
   if (!address.bucket) {
     if (op.name !== 'ListBuckets') throw new S3Error('MethodNotAllowed');
     if (!auth.key) throw new S3Error('AccessDenied');
-    return listBuckets(cfg, ctx, auth, view.query, res, signal);
+    return await listBuckets(cfg, ctx, auth, view.query, res, signal);
   }
 
   const route = findRoute(cfg, address.bucket);
@@ -263,11 +287,24 @@ async function run(
   if (address.key !== undefined) sendReq.key = address.key;
   if (declaredSha256) sendReq.declaredSha256 = declaredSha256;
   if (body) sendReq.body = body;
+  // Awaited, not returned: an async function that returns a promise settles a tick and a job
+  // later, through a thenable job and two resolving functions.
   if (route.route.mode === 'route') {
     const r = await send(route.upstream, route.upstreamBucket, sendReq);
-    if (form && r.status < 300) return answerPost(cfg, ctx, req, res, address, route, form, r, ctx.replyHeaders);
-    return respond(cfg, ctx, address, req, res, route, op, r, ctx.replyHeaders);
+    if (form && r.status < 300) return await answerPost(cfg, ctx, req, res, address, route, form, r, ctx.replyHeaders);
+    return await respond(cfg, ctx, address, req, res, route, op, r, ctx.replyHeaders);
   }
+  return await serveByMode(cfg, deps, ctx, req, res, address, op, route, sendReq, form, signal, view.copySource);
+}
+
+/**
+ * A bucket in migrate or mirror mode (route/modes.ts). Apart from run(): its closures would
+ * otherwise make run() allocate a context for the variables they capture on every request.
+ */
+function serveByMode(
+  cfg: GatewayConfig, deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, res: ServerResponse, address: Address, op: Operation,
+  route: Route, sendReq: SendRequest, form: PostUpload | undefined, signal: Cancel, copySource: CopySource | undefined,
+): Promise<void> {
   const serve: ServeContext = {
     cfg, req, res, address, op, route, sendReq, log: deps.log, metrics: deps.metrics, signal, requestId: ctx.id,
     respondWith: (r: Route, up: UpstreamResponse) => form && up.status < 300
@@ -275,7 +312,7 @@ async function run(
       : respond(cfg, ctx, address, req, res, r, op, up, ctx.replyHeaders),
     respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.replyHeaders),
   };
-  if (view.copySource) serve.copySource = copySourceParts(view.copySource);
+  if (copySource) serve.copySource = copySourceParts(copySource);
   return route.route.mode === 'migrate' ? serveMigrate(serve) : serveMirror(serve);
 }
 
@@ -313,7 +350,8 @@ function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerRespons
 }
 
 function finish(deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void {
-  const seconds = Number(process.hrtime.bigint() - ctx.started) / 1e9;
+  // performance.now(), not hrtime.bigint(): no BigInt per reading and per difference.
+  const seconds = (performance.now() - ctx.started) / 1000;
   const m = deps.metrics;
   const status = ctx.status ?? res.statusCode;
   const operation = ctx.op?.name ?? 'Unknown';

@@ -53,13 +53,13 @@ export class RemoteLimiter {
 
   constructor(private readonly send: (m: FromWorker) => void) {}
 
-  acquire(keyId: string, limits: Limits, onRefuse?: (kind: LimitKind) => void): Release | Promise<Release> {
+  acquire(keyId: string, limits: Limits, onRefuse?: (kind: LimitKind, keyId: string) => void): Release | Promise<Release> {
     if (limits.requestsPerSecond <= 0 && limits.concurrent <= 0) return noop;
     const id = this.next++;
     return new Promise<Release>((resolve, reject) => {
       this.waiting.set(id, (refused) => {
         if (refused) {
-          onRefuse?.(refused);
+          onRefuse?.(refused, keyId);
           reject(new S3Error('SlowDown'));
           return;
         }
