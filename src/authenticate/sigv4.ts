@@ -209,15 +209,18 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
   let signedPayload: string | undefined;
   for (let i = 0; i < pairs.length; i++) {
     const [n, v] = pairs[i]!;
-    if (n.length > 6 && (n.charCodeAt(0) | 0x20) === 0x78 /* x */) {
-      if (n === 'X-Amz-Algorithm') algorithm ??= v;
-      else if (n === 'X-Amz-Credential') credential ??= v;
-      else if (n === 'X-Amz-Date') datetimeParam ??= v;
-      else if (n === 'X-Amz-Expires') expiresParam ??= v;
-      else if (n === 'X-Amz-SignedHeaders') signedParam ??= v;
-      else if (n === 'X-Amz-Signature') signatureParam ??= v;
+    // by length first: one string comparison per parameter, not up to seven
+    switch (n.length) {
+      case 10: if (n === 'X-Amz-Date') datetimeParam ??= v; break;
+      case 13: if (n === 'X-Amz-Expires') expiresParam ??= v; break;
+      case 15:
+        if (n === 'X-Amz-Algorithm') algorithm ??= v;
+        else if (n === 'X-Amz-Signature') signatureParam ??= v;
+        break;
+      case 16: if (n === 'X-Amz-Credential') credential ??= v; break;
+      case 19: if (n === 'X-Amz-SignedHeaders') signedParam ??= v; break;
       // the SDKs' spelling first: toLowerCase made a string per request
-      else if (n.length === 20 && (n === 'X-Amz-Content-Sha256' || n.toLowerCase() === 'x-amz-content-sha256')) signedPayload = v;
+      case 20: if (n === 'X-Amz-Content-Sha256' || n.toLowerCase() === 'x-amz-content-sha256') signedPayload = v; break;
     }
   }
   if (required(algorithm) !== ALGORITHM) {
