@@ -4,21 +4,29 @@
 // writeHead with an array); each with the Content-Length and Content-Type looks it makes. Node's writeHead builds the header block without a socket (ServerResponse with none),
 // so Node's own header work is counted. ns per answer, and V8 heap bytes per answer (young
 // generation growth, windows with a GC left out).
-//   node bench/answer-headers-ab.mjs BASE/dist dist      env: ROUNDS (7)
+//   node bench/answer-headers-ab.mjs BASE/dist dist      env: ROUNDS (7), BLOCK (nginx | s3)
 import http from 'node:http';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { getHeapSpaceStatistics } from 'node:v8';
 
-// What the bench's nginx upstream answers to a 4 KiB GET, as undici hands it over: subarrays of
-// the socket's buffer.
-const block = Buffer.from('Server\0nginx/1.22.1\0Date\0Sat, 05 Dec 2026 14:00:00 GMT\0Content-Type\0application/octet-stream\0Content-Length\0' +
-  '4096\0Last-Modified\0Sat, 05 Dec 2026 13:00:00 GMT\0Connection\0keep-alive\0ETag\0"69327d10-1000"\0Accept-Ranges\0bytes', 'latin1');
+// What the bench's nginx upstream answers to a 4 KiB GET (BLOCK=nginx), or AWS S3 (BLOCK=s3: the
+// GetObject example of its API reference, with a version id), as undici hands it over:
+// subarrays of the socket's buffer.
+const BLOCKS = {
+  nginx: 'Server\nnginx/1.22.1\nDate\nSat, 05 Dec 2026 14:00:00 GMT\nContent-Type\napplication/octet-stream\nContent-Length\n' +
+    '4096\nLast-Modified\nSat, 05 Dec 2026 13:00:00 GMT\nConnection\nkeep-alive\nETag\n"69327d10-1000"\nAccept-Ranges\nbytes',
+  s3: 'x-amz-id-2\neftixk72aD6Ap51TnqcoF8eFidJG9Z/2mkiDFu8yU9AS1ed4OpIszj7UDNEHGran\nx-amz-request-id\n318BC8BC148832E5\n' +
+    'Date\nSat, 05 Dec 2026 14:00:00 GMT\nLast-Modified\nSat, 05 Dec 2026 13:00:00 GMT\nETag\n"fba9dede5f27731c9771645a39863328"\n' +
+    'x-amz-server-side-encryption\nAES256\nx-amz-version-id\n3HL4kqtJlcpXroDTDmjVBH40Nrjfkd\nAccept-Ranges\nbytes\n' +
+    'Content-Type\ntext/plain\nContent-Length\n4096\nServer\nAmazonS3',
+};
+const block = Buffer.from(BLOCKS[process.env.BLOCK ?? 'nginx'], 'latin1');
 function rawHeaders() {
   const raw = [];
   let at = 0;
   for (;;) {
-    const end = block.indexOf(0, at);
+    const end = block.indexOf(10, at);
     raw.push(block.subarray(at, end < 0 ? block.length : end));
     if (end < 0) return raw;
     at = end + 1;

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
 import { Agent, util, type Dispatcher } from './undici.js';
+import { headerName } from './header-name.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Upstream } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
@@ -159,7 +160,7 @@ class ProviderAnswer implements UpstreamResponse {
 /** The Content-Length among undici's raw headers, read from its digits (NaN if none). */
 export function contentLength(raw: readonly Buffer[]): number {
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length !== 14 || util.headerNameToString(raw[i]!) !== 'content-length') continue;
+    if (raw[i]!.length !== 14 || headerName(raw[i]!) !== 'content-length') continue;
     const v = raw[i + 1]!;
     if (v.length === 0 || v.length > 15) return NaN;
     let n = 0;

@@ -1,7 +1,7 @@
 // The provider's names never reach the client: its bucket names, hosts and signature details
 // in response headers and XML bodies are rewritten to what the client asked for.
 import { escapeXml } from '../s3/errors.js';
-import { util } from '../forward/undici.js';
+import { headerName } from '../forward/header-name.js';
 
 // Response headers that belong to the hop to the provider, or describe the provider's account:
 // the SSE-KMS encryption context (by default the provider bucket's ARN) and the provider's region
@@ -30,7 +30,7 @@ export function kmsKeyId(v: string): string {
 export type HeaderList = readonly (string | Buffer)[];
 
 function nameOf(n: string | Buffer): string {
-  return typeof n === 'string' ? n : util.headerNameToString(n);
+  return typeof n === 'string' ? n : headerName(n);
 }
 
 function valueOf(v: string | Buffer): string {

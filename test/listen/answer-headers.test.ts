@@ -9,6 +9,7 @@ import http from 'node:http';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { util } from '../../src/forward/undici.js';
+import { headerName } from '../../src/forward/header-name.js';
 import { answerHeaders, headerListOf, headerValue, kmsKeyId, singleHeader } from '../../src/rewrite/response.js';
 import { startFaultyUpstream, type FaultyUpstream } from '../upstream/faulty.js';
 import { client, DOMAIN, GW_KEY, portOf, startTestGateway, UP_KEY } from '../helpers/gateway.js';
@@ -98,6 +99,15 @@ describe('the answer headers, as a flat list', () => {
         expect(singleHeader(list, k)).toBe(typeof v === 'string' ? v : undefined);
       }
     }));
+  });
+
+  it("a header name is read as undici's parser reads it, S3's own names (from s3gate's table) included", () => {
+    const s3 = ['x-amz-id-2', 'x-amz-request-id', 'x-amz-version-id', 'x-amz-server-side-encryption', 'x-amz-checksum-crc64nvme', 'x-amz-checksum-type', 'x-amz-mp-parts-count'];
+    const names = fc.oneof(named(s3), named(['etag', 'content-length', 'location', 'x-amz-request-ids', 'x-amz-i', 'x']), fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 20 }), fc.uint8Array({ minLength: 1, maxLength: 20 }).map((b) => Buffer.from(b).toString('latin1')));
+    fc.assert(fc.property(names, (n) => {
+      const raw = Buffer.from(n, 'latin1');
+      expect(headerName(raw)).toBe(util.headerNameToString(raw));
+    }), { numRuns: 3000 });
   });
 
   it("undici's raw buffers: names lower-cased, values as latin1, s3gate's own last", () => {
