@@ -56,15 +56,26 @@ export function safeDecode(s: string): string {
 export function parseQuery(raw: string): [string, string][] {
   const out: [string, string][] = [];
   // One scan with indexOf: a split array and a string per part were made per request before.
+  // The next '%' is looked up only when the scan passes it, and a name or value before it is
+  // the slice itself: safeDecode's includes('%') per name and per value was sixteen calls for a
+  // presigned URL.
+  let pct = raw.indexOf('%');
   for (let at = 0; at < raw.length;) {
     let end = raw.indexOf('&', at);
     if (end < 0) end = raw.length;
     if (end > at) {
       let eq = raw.indexOf('=', at);
       if (eq < 0 || eq > end) eq = end;
-      out.push([safeDecode(raw.slice(at, eq)), eq < end ? safeDecode(raw.slice(eq + 1, end)) : '']);
+      const name = pct >= 0 && pct < eq ? safeDecode(raw.slice(at, eq)) : raw.slice(at, eq);
+      let value = '';
+      if (eq < end) {
+        if (pct >= 0 && pct <= eq) pct = raw.indexOf('%', eq + 1);
+        value = pct >= 0 && pct < end ? safeDecode(raw.slice(eq + 1, end)) : raw.slice(eq + 1, end);
+      }
+      out.push([name, value]);
     }
     at = end + 1;
+    if (pct >= 0 && pct < at) pct = raw.indexOf('%', at);
   }
   return out;
 }
