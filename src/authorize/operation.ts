@@ -77,8 +77,13 @@ export function classify(method: string, bucket: string | undefined, key: string
   return op.action !== 'admin' && PROVIDER_DETAIL_READS.has(op.name) ? { name: op.name, action: 'admin' } : op;
 }
 
+const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS']);
+
+// Indexed loops over the sub-resource tables, not `for (const [sub, op] of ...)`: that
+// destructuring cost iterator objects per request in place (docs/performance.md, flow).
 function classifyRequest(method: string, bucket: string | undefined, key: string | undefined, query: QueryLookup, headers: Record<string, string | string[] | undefined>): Operation {
-  const m = method.toUpperCase();
+  // Node hands the method in upper case: no upper-cased copy of it per request.
+  const m = METHODS.has(method) ? method : method.toUpperCase();
   if (!bucket) {
     return m === 'GET' ? { name: 'ListBuckets', action: 'list' } : { name: 'Unknown', action: 'admin' };
   }
@@ -88,7 +93,10 @@ function classifyRequest(method: string, bucket: string | undefined, key: string
       // that sub-resource, and is authorized as the GET.
       if (has(query, 'uploads')) return { name: 'ListMultipartUploads', action: 'list' };
       if (has(query, 'versions')) return { name: 'ListObjectVersions', action: 'list' };
-      for (const [sub, op] of BUCKET_SUBRESOURCES) if (has(query, sub)) return { name: `Get${op}`, action: 'read' };
+      for (let i = 0; i < BUCKET_SUBRESOURCES.length; i++) {
+        const entry = BUCKET_SUBRESOURCES[i]!;
+        if (has(query, entry[0])) return { name: `Get${entry[1]}`, action: 'read' };
+      }
       if (m === 'HEAD') return { name: 'HeadBucket', action: 'list' };
       if (query.get('list-type') === '2') return { name: 'ListObjectsV2', action: 'list' };
       return { name: 'ListObjects', action: 'list' };
@@ -97,8 +105,9 @@ function classifyRequest(method: string, bucket: string | undefined, key: string
     // A browser form upload (POST Object): the key and the credentials are in the form.
     if (m === 'POST') return { name: 'PostObject', action: 'write' };
     if (m === 'PUT' || m === 'DELETE') {
-      for (const [sub, op] of BUCKET_SUBRESOURCES) {
-        if (has(query, sub)) return { name: `${m === 'PUT' ? 'Put' : 'Delete'}${op}`, action: 'admin' };
+      for (let i = 0; i < BUCKET_SUBRESOURCES.length; i++) {
+        const entry = BUCKET_SUBRESOURCES[i]!;
+        if (has(query, entry[0])) return { name: `${m === 'PUT' ? 'Put' : 'Delete'}${entry[1]}`, action: 'admin' };
       }
       return m === 'PUT' ? { name: 'CreateBucket', action: 'admin' } : { name: 'DeleteBucket', action: 'admin' };
     }
@@ -109,14 +118,14 @@ function classifyRequest(method: string, bucket: string | undefined, key: string
     case 'GET':
     case 'HEAD': {
       if (m === 'GET' && has(query, 'uploadId')) return { name: 'ListParts', action: 'read' };
-      for (const [sub, op] of OBJECT_SUBRESOURCES) if (has(query, sub)) return { name: `Get${op}`, action: 'read' };
+      for (let i = 0; i < OBJECT_SUBRESOURCES.length; i++) if (has(query, OBJECT_SUBRESOURCES[i]![0])) return { name: `Get${OBJECT_SUBRESOURCES[i]![1]}`, action: 'read' };
       return { name: m === 'GET' ? 'GetObject' : 'HeadObject', action: 'read' };
     }
     case 'PUT': {
       // Renames name a second object (x-amz-rename-source) s3gate does not authorize yet: refused.
       if (has(query, 'renameObject')) return { name: 'RenameObject', action: 'write' };
       if (has(query, 'partNumber') && has(query, 'uploadId')) return { name: copy ? 'UploadPartCopy' : 'UploadPart', action: 'write' };
-      for (const [sub, op] of OBJECT_SUBRESOURCES) if (has(query, sub)) return { name: `Put${op}`, action: 'write' };
+      for (let i = 0; i < OBJECT_SUBRESOURCES.length; i++) if (has(query, OBJECT_SUBRESOURCES[i]![0])) return { name: `Put${OBJECT_SUBRESOURCES[i]![1]}`, action: 'write' };
       return { name: copy ? 'CopyObject' : 'PutObject', action: 'write' };
     }
     case 'POST': {
