@@ -31,6 +31,9 @@ export interface UpstreamResponse {
 // Answers up to this size (by Content-Length) are read whole before the client sees anything:
 // they go out in one write, a mid-body failure is still retryable, and no stream objects are made.
 const SMALL_RESPONSE = 64 * 1024;
+// An answer with no body (HEAD, 204, 304, a PUT's 200): no Buffer of its own.
+const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: Buffer[] = [];
 
 const agents = new WeakMap<Upstream, Agent>();
 
@@ -191,10 +194,13 @@ class Exchange implements Dispatcher.DispatchHandler {
   private abortUpstream?: (err?: Error) => void;
   private resumeUpstream?: () => void;
   private stream?: Readable;
-  private parts?: Buffer[];
+  /** read whole (see SMALL_RESPONSE): the first chunk, and all of them once there is a second */
+  private whole = false;
+  private first?: Buffer;
+  private chunks?: Buffer[];
   private size = 0;
   private status = 0;
-  private raw: Buffer[] = [];
+  private raw = NO_HEADERS;
   private settled = false;
   private ended = false;
   /** the signal's listener; made in dispatch() and held in a local first (see there) */
@@ -230,7 +236,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.raw = raw;
     const len = contentLength(raw);
     if (this.head || statusCode === 204 || statusCode === 304 || (len >= 0 && len <= SMALL_RESPONSE)) {
-      this.parts = [];
+      this.whole = true;
       return true;
     }
     this.resumeUpstream = resume;
@@ -249,8 +255,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.parts) {
-      this.parts.push(chunk);
+    if (this.whole) {
+      if (this.first === undefined) this.first = chunk;
+      else (this.chunks ??= [this.first]).push(chunk);
       this.size += chunk.length;
       return true;
     }
@@ -260,10 +267,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   onComplete(): void {
     this.ended = true;
     this.done();
-    const parts = this.parts;
-    if (parts) {
+    if (this.whole) {
       this.settled = true;
-      this.resolve(new ProviderAnswer(this.status, this.raw, parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.size)));
+      this.resolve(new ProviderAnswer(this.status, this.raw, this.chunks ? Buffer.concat(this.chunks, this.size) : this.first ?? EMPTY));
     } else this.stream?.push(null);
   }
 

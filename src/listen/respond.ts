@@ -72,10 +72,13 @@ export function respond(
   if (req.method !== 'HEAD' && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && headerValue(outHeaders, 'content-type')?.includes('xml')) {
     return rewritten(cfg, tally, address, req, res, route, up, outHeaders);
   }
-  if (up.buffer) {
+  const whole = up.buffer;
+  if (whole) {
     res.writeHead(status, outHeaders);
-    res.end(up.buffer);
-    tally.bytesOut = up.buffer.length;
+    // No body: the header block goes out as one string write, not a writev of it and an empty Buffer.
+    if (whole.length === 0) res.end();
+    else res.end(whole);
+    tally.bytesOut = whole.length;
     return;
   }
   return streamed(tally, res, up, outHeaders);

@@ -134,20 +134,22 @@ describe('the header lines a client gets through the gateway', () => {
   });
 
   afterAll(async () => {
+    keepAlive.destroy();
     await gw?.close();
     await up?.close();
   });
 
   /** The raw header lines of a presigned request's answer, names as sent. */
-  async function get(method: 'GET' | 'HEAD', extra: Record<string, string> = {}): Promise<{ status: number; raw: string[]; body: string }> {
+  const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  async function get(method: 'GET' | 'HEAD', extra: Record<string, string> = {}): Promise<{ status: number; raw: string[]; body: string; reused: boolean }> {
     const cmd = method === 'GET' ? new GetObjectCommand({ Bucket: 'shown', Key: 'k' }) : new HeadObjectCommand({ Bucket: 'shown', Key: 'k' });
     const url = new URL(await getSignedUrl(s3, cmd, { expiresIn: 300 }));
     return new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: portOf(gw.url), method, path: url.pathname + url.search, headers: { host: url.host, ...extra } }, (res) => {
+      const req = http.request({ host: '127.0.0.1', port: portOf(gw.url), method, path: url.pathname + url.search, headers: { host: url.host, ...extra }, agent: keepAlive }, (res) => {
         let body = '';
         res.setEncoding('latin1');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode!, raw: res.rawHeaders, body }));
+        res.on('end', () => resolve({ status: res.statusCode!, raw: res.rawHeaders, body, reused: req.reusedSocket }));
       });
       req.on('error', reject);
       req.end();
@@ -201,6 +203,18 @@ describe('the header lines a client gets through the gateway', () => {
     expect(r.body).toBe('');
     expect(lines(r.raw).get('content-length')).toEqual(['5']);
     expect(lines(r.raw).get('x-amz-meta-colour')).toEqual(['red', 'blue']);
+  });
+
+  it('an empty 200 (a PUT\'s answer, an empty object) ends with its headers alone, and the connection serves the next request', async () => {
+    up.fault = { kind: 'canned', status: 200, headers: { ETag: '"d41d8cd98f00b204e9800998ecf8427e"' }, body: '' };
+    const first = await get('GET');
+    expect(first.status).toBe(200);
+    expect(first.body).toBe('');
+    expect(lines(first.raw).get('content-length')).toEqual(['0']);
+    up.fault = { kind: 'canned', status: 200, headers: provider, body: 'hello' };
+    const second = await get('GET');
+    expect(second.reused).toBe(true);
+    expect(second.body).toBe('hello');
   });
 
   it('304 Not Modified passes with its headers and no body', async () => {
