@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
 import { Agent, util, type Dispatcher } from './undici.js';
-import { headerName } from './header-name.js';
+import { headerName, headerStrings, type HeaderList } from './header-name.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Upstream } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
@@ -18,11 +18,12 @@ export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   /**
-   * The provider's headers as undici handed them over, `[name, value, name, value, …]`, while
-   * nobody has asked for (and perhaps changed) the `headers` object: the client's answer is
-   * written from these, and the object is never made (docs/performance.md, "resp").
+   * The provider's headers as undici handed them over, `[name, value, name, value, …]` (as
+   * strings for a streamed answer), while nobody has asked for (and perhaps changed) the
+   * `headers` object: the client's answer is written from these, and the object is never made
+   * (docs/performance.md, "resp").
    */
-  readonly rawHeaders?: readonly Buffer[];
+  readonly rawHeaders?: HeaderList;
   body: Readable;
   /** the whole body, when it was small enough to read before answering (see SMALL_RESPONSE) */
   buffer?: Buffer;
@@ -138,16 +139,16 @@ class ProviderAnswer implements UpstreamResponse {
   buffer?: Buffer;
   private stream?: Readable;
   private object?: IncomingHttpHeaders;
-  constructor(readonly status: number, private readonly raw: Buffer[], body: Buffer | Readable) {
+  constructor(readonly status: number, private readonly raw: HeaderList, body: Buffer | Readable) {
     if (Buffer.isBuffer(body)) this.buffer = body;
     else this.stream = body;
   }
 
   get headers(): IncomingHttpHeaders {
-    return (this.object ??= util.parseHeaders(this.raw) as IncomingHttpHeaders);
+    return (this.object ??= util.parseHeaders(this.raw as (string | Buffer)[]) as IncomingHttpHeaders);
   }
 
-  get rawHeaders(): readonly Buffer[] | undefined {
+  get rawHeaders(): HeaderList | undefined {
     return this.object === undefined ? this.raw : undefined;
   }
 
@@ -250,7 +251,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     });
     this.stream = stream;
     this.settled = true;
-    this.resolve(new ProviderAnswer(statusCode, raw, stream));
+    // The raw headers are views of the socket read they came in (up to 64 KiB), which a stream
+    // would hold for as long as it lasts: strings instead.
+    this.resolve(new ProviderAnswer(statusCode, headerStrings(raw), stream));
     return true;
   }
 

@@ -22,7 +22,23 @@ const S3_NAMES = [
 const names = new TernarySearchTree();
 for (const n of [...wellknownHeaderNames.map((w) => w.toLowerCase()), ...S3_NAMES]) names.insert(n, n);
 
+/**
+ * Headers as a flat `[name, value, …]` list: undici's raw Buffers (any case; a name is read as
+ * undici's parser reads it, lower-cased, and a value as latin1), or strings taken as they are.
+ */
+export type HeaderList = readonly (string | Buffer)[];
+
 /** The name lower-cased, as undici's parser reads it (latin1): one string per known name. */
 export function headerName(raw: Buffer): string {
   return names.lookup(raw) ?? raw.toString('latin1').toLowerCase();
+}
+
+/**
+ * undici's raw headers as strings, names lower-cased: for an answer that outlives its first
+ * socket read, whose Buffer the raw headers are views of.
+ */
+export function headerStrings(raw: readonly Buffer[]): string[] {
+  const list: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) list.push(headerName(raw[i]!), raw[i + 1]!.toString('latin1'));
+  return list;
 }

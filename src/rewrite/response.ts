@@ -1,7 +1,7 @@
 // The provider's names never reach the client: its bucket names, hosts and signature details
 // in response headers and XML bodies are rewritten to what the client asked for.
 import { escapeXml } from '../s3/errors.js';
-import { headerName } from '../forward/header-name.js';
+import { headerName, type HeaderList } from '../forward/header-name.js';
 
 // Response headers that belong to the hop to the provider, or describe the provider's account:
 // the SSE-KMS encryption context (by default the provider bucket's ARN) and the provider's region
@@ -22,12 +22,6 @@ export function kmsKeyId(v: string): string {
   if (!m) return v;
   return m[2] ?? m[1]!;
 }
-
-/**
- * Headers as a flat `[name, value, …]` list: undici's raw Buffers (any case; a name is read as
- * undici's parser reads it, lower-cased, and a value as latin1), or strings taken as they are.
- */
-export type HeaderList = readonly (string | Buffer)[];
 
 function nameOf(n: string | Buffer): string {
   return typeof n === 'string' ? n : headerName(n);

@@ -188,6 +188,19 @@ describe('the header lines a client gets through the gateway', () => {
     for (let i = 0; i < r.raw.length; i += 2) if (r.raw[i] !== 'Date' && r.raw[i] !== 'Connection') expect(r.raw[i]).toBe(r.raw[i]!.toLowerCase());
   });
 
+  it('a streamed answer (over 64 KiB) gets the same header lines', async () => {
+    const big = 'x'.repeat(70_000);
+    up.fault = { kind: 'canned', status: 200, headers: provider, body: big };
+    const r = await get('GET');
+    expect(r.body).toBe(big);
+    const got = lines(r.raw);
+    expect(got.get('content-length')).toEqual(['70000']);
+    expect(got.get('x-amz-meta-colour')).toEqual(['red', 'blue']);
+    expect(got.get('x-amz-id-2')).toEqual(['provider-host-id']);
+    expect(got.get('x-amz-request-id')![0]).not.toBe('FAULTY0000000000');
+    for (const gone of ['server', 'keep-alive', 'x-amz-bucket-region']) expect(got.get(gone)).toBeUndefined();
+  });
+
   it('a ranged answer (206) loses its full-object checksum and keeps the composite one', async () => {
     up.fault = { kind: 'canned', status: 206, headers: { ...provider, 'Content-Range': 'bytes 0-4/10' }, body: 'hello' };
     const got = lines((await get('GET', { range: 'bytes=0-4' })).raw);
