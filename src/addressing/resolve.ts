@@ -23,6 +23,21 @@ export interface Address {
 }
 
 export function splitHost(host: string): string {
+  let name = HOSTNAMES.get(host);
+  if (name === undefined) {
+    name = hostnameOf(host);
+    if (HOSTNAMES.size < HOSTS_KEPT && host.length <= HOST_LENGTH_KEPT) HOSTNAMES.set(host, name);
+  }
+  return name;
+}
+
+// A gateway sees a handful of Host values, each on every request: each one's hostname is worked
+// out once (a lower-cased copy and a slice per request otherwise). Bounded like s3/names.ts.
+const HOSTNAMES = new Map<string, string>();
+const HOSTS_KEPT = 1024;
+const HOST_LENGTH_KEPT = 300;
+
+function hostnameOf(host: string): string {
   const h = host.toLowerCase();
   if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
   const i = h.lastIndexOf(':');
@@ -84,6 +99,18 @@ export function gatewayDomain(domains: readonly string[], hostname: string): str
   return best;
 }
 
+const customByConfig = new WeakMap<GatewayConfig, Map<string, string>>();
+/** Custom domain → bucket, the first bucket that lists it, made once per config (a config is never changed in place). */
+function customDomains(cfg: GatewayConfig): Map<string, string> {
+  let m = customByConfig.get(cfg);
+  if (!m) {
+    m = new Map();
+    for (const b of cfg.buckets.values()) for (const d of b.domains) if (!m.has(d)) m.set(d, b.name);
+    customByConfig.set(cfg, m);
+  }
+  return m;
+}
+
 export function resolveAddress(cfg: GatewayConfig, host: string, url: string): Address {
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -91,11 +118,8 @@ export function resolveAddress(cfg: GatewayConfig, host: string, url: string): A
   if (!rawPath.startsWith('/')) throw new S3Error('InvalidURI');
   const hostname = splitHost(host);
 
-  for (const b of cfg.buckets.values()) {
-    if (b.domains.length && b.domains.includes(hostname)) {
-      return address('custom-domain', host, hostname, rawPath, rawQuery, b.name, keyFromPath(rawPath));
-    }
-  }
+  const custom = customDomains(cfg).get(hostname);
+  if (custom !== undefined) return address('custom-domain', host, hostname, rawPath, rawQuery, custom, keyFromPath(rawPath));
   const d = gatewayDomain(cfg.domains, hostname);
   if (d === hostname) return fromPath(host, hostname, rawPath, rawQuery);
   if (d !== undefined) return address('virtual', host, hostname, rawPath, rawQuery, hostname.slice(0, -(d.length + 1)), keyFromPath(rawPath));
