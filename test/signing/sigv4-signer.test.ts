@@ -4,7 +4,10 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { canonicalQuery, signV4, uriEncode } from '../../src/signing/sigv4.js';
+import { createHmac } from 'node:crypto';
+import {
+  canonicalQuery, canonicalRequest, EMPTY_SHA256, signingKey, signV4, stringToSign, uriEncode,
+} from '../../src/signing/sigv4.js';
 
 const creds = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const otherCreds = { accessKeyId: 'AKIDOTHER', secretAccessKey: 'another-secret-0123456789' };
@@ -52,5 +55,27 @@ describe('signatureHex (HMAC-SHA256 as two one-shot hashes)', () => {
       // the same key again (its pads cached) still agrees
       expect(signatureHex(k, msg + 'x')).toBe(createHmac('sha256', k).update(msg + 'x').digest('hex'));
     }), { numRuns: 500 });
+  });
+
+  // With its own three headers alone the signer writes the canonical request's tail as one piece
+  // kept from the last request (host, payload hash and second alike): calls in a row that keep and
+  // change each of them sign as the plain string functions do.
+  it('signs from the kept tail exactly as from the headers, as host, payload hash and second change', () => {
+    const host = fc.constantFrom('s3.example.test', 'h.test:8443', ' spaced  host ', 'é.test', 'b1.s3.test');
+    const payload = fc.constantFrom('UNSIGNED-PAYLOAD', EMPTY_SHA256, ' x  y ', 'ab'.repeat(32));
+    const when = fc.constantFrom(Date.UTC(2026, 10, 21, 1, 2, 3), Date.UTC(2026, 10, 21, 1, 2, 4), Date.UTC(2026, 10, 22));
+    const call = fc.tuple(host, payload, when, fc.constantFrom('GET', 'PUT'), fc.boolean());
+    fc.assert(fc.property(fc.array(call, { minLength: 1, maxLength: 6 }), (calls) => {
+      for (const [h, p, at, method, withHeader] of calls) {
+        const query: [string, string][] = [['x-id', 'GetObject']];
+        const out = signV4({ method, host: h, path: '/b/k', query, headers: withHeader ? { 'x-amz-meta-a': ' v ' } : {}, payloadHash: p, ...creds, region: 'us-east-1', now: new Date(at) });
+        const signedHeaders = Object.keys(out).filter((k) => k !== 'authorization').sort();
+        const datetime = out['x-amz-date']!;
+        const scope = `${datetime.slice(0, 8)}/us-east-1/s3/aws4_request`;
+        const creq = canonicalRequest({ method, canonicalUri: '/b/k', canonicalQuery: canonicalQuery(query), headers: out, signedHeaders, payloadHash: p });
+        const sig = createHmac('sha256', signingKey(creds.secretAccessKey, datetime.slice(0, 8), 'us-east-1', 's3')).update(stringToSign(datetime, scope, creq)).digest('hex');
+        expect(out.authorization).toBe(`AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${sig}`);
+      }
+    }), { numRuns: 2000 });
   });
 });
