@@ -143,7 +143,10 @@ class ClientBody implements InboundBody {
     const digests = this.payload.digests!;
     const limit = this.length!;
     return new Promise((resolve, reject) => {
-      const parts: Buffer[] = [];
+      // A small body is usually one chunk: the list is made at the second (a push into an empty
+      // array grows it to 17 slots, 152 B).
+      let first: Buffer | undefined;
+      let parts: Buffer[] | undefined;
       let n = 0;
       req.on('data', (c: Buffer) => {
         n += c.length;
@@ -153,10 +156,12 @@ class ClientBody implements InboundBody {
           req.destroy();
           return reject(new S3Error('IncompleteBody'));
         }
-        parts.push(c);
+        if (first === undefined) first = c;
+        else if (parts === undefined) parts = [first, c];
+        else parts.push(c);
       });
       req.on('end', () => {
-        const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+        const buf = parts !== undefined ? Buffer.concat(parts, n) : first ?? Buffer.alloc(0);
         try {
           digests.whole(buf);
           resolve(new WholeBody(buf, headers));
