@@ -56,6 +56,31 @@ export interface RequestContext {
   upstreamId?: string;
 }
 
+/**
+ * A class, so that every field is in the object from its start: a literal of five fields that
+ * the stages then grew to fourteen kept the rest in a property array, copied as it grew.
+ */
+class Context implements RequestContext {
+  readonly started = performance.now();
+  op?: Operation;
+  address?: Address;
+  auth?: Authenticated;
+  route?: Route;
+  bytesIn = 0;
+  bytesOut = 0;
+  status?: number;
+  error?: string;
+  // Given to each writeHead rather than res.setHeader: Node's merge of the two costs more.
+  readonly replyHeaders: Record<string, string>;
+  ranged?: boolean;
+  release?: () => void;
+  upstreamId?: string;
+
+  constructor(readonly id: string) {
+    this.replyHeaders = { 'x-amz-request-id': id };
+  }
+}
+
 export interface PipelineDeps {
   config: () => GatewayConfig;
   log: Logger;
@@ -142,11 +167,15 @@ export function requestId(n: number): string {
   );
 }
 
-export async function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, expectContinue = false): Promise<void> {
+/**
+ * Not an async function: run()'s own promise carries the end of the request (`ended` or, for
+ * whatever it threw, `failed`), one layer of promises fewer than an async function awaiting it,
+ * whose suspended state alone was about 250 B per request.
+ */
+export function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, expectContinue = false): Promise<void> {
   const cfg = deps.config();
   const id = requestId(idCounter++ >>> 0);
-  // Given to each writeHead rather than res.setHeader: Node's merge of the two costs more.
-  const ctx: RequestContext = { id, started: performance.now(), bytesIn: 0, bytesOut: 0, replyHeaders: { 'x-amz-request-id': id } };
+  const ctx = new Context(id);
   deps.metrics.inflight.inc();
   const abort = new RequestCancel();
   // One 'close' listener does all the end-of-exchange work: a client that went away mid-transfer
@@ -164,14 +193,18 @@ export async function handle(deps: PipelineDeps, req: IncomingMessage, res: Serv
     ctx.release?.();
     if (handled) log();
   });
-  try {
-    await run(cfg, deps, ctx, req, res, expectContinue, abort);
-  } catch (e) {
-    sendError(ctx, req, res, e, deps.log);
-  } finally {
+  const ended = () => {
     handled = true;
     if (res.writableFinished || res.destroyed) log();
-  }
+  };
+  const failed = (e: unknown) => {
+    try {
+      sendError(ctx, req, res, e, deps.log);
+    } finally {
+      ended();
+    }
+  };
+  return run(cfg, deps, ctx, req, res, expectContinue, abort).then(ended, failed);
 }
 
 async function run(
