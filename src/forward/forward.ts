@@ -86,48 +86,69 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
  * a 5xx answer, up to the upstream's `retries`; nothing has reached the client yet at that point.
  * `refuseRedirects`: a provider's redirect becomes the client's error (rewrite/redirect.ts), here
  * rather than in a layer of promises of its own around this one.
+ *
+ * One promise for all attempts, settled from the exchange's own callbacks: not an async function
+ * awaiting a promise per attempt, which was a second promise, its suspended state (about 300 B)
+ * and a microtask more per request. A retry or a redirect is taken up a microtask later, as it
+ * was, outside undici's callbacks.
  */
-export async function forward(
+export function forward(
   up: Upstream, req: OutboundRequest, headers: Record<string, string>, body: Readable | Buffer | null, signal: Cancel,
   observer?: ForwardObserver, refuseRedirects = false,
 ): Promise<UpstreamResponse> {
   const qs = req.encodedQuery ?? queryString(req.query);
   const path = qs ? `${req.path}?${qs}` : req.path;
   const retriable = (body === null || Buffer.isBuffer(body)) && IDEMPOTENT.has(req.method);
-  for (let attempt = 0; ; attempt++) {
-    const last = !retriable || attempt >= up.retries;
-    const started = performance.now();
-    let res: UpstreamResponse;
-    try {
-      res = await dispatch(agentFor(up), { origin: req.origin, path, method: req.method as Dispatcher.HttpMethod, headers, body }, signal, up.name, observer, started);
-    } catch (e) {
-      if (signal.aborted) throw e;
-      const err = e as NodeJS.ErrnoException;
-      // An S3Error from the body stream (a failed verification) is the client's fault, not ours.
-      const cause = (err as { cause?: unknown }).cause;
-      if (cause instanceof S3Error) throw cause;
-      if (err instanceof S3Error) throw err;
-      observer?.error(up.name, err.code ?? err.name ?? 'error');
-      if (last) throw new S3Error('ServiceUnavailable', 'The upstream storage service is unavailable. Please retry.', {}, 503);
+  return new Promise((resolve, reject) => {
+    let attempt = 0;
+    const retry = () => {
       observer?.retry(up.name);
-      await backoff(attempt, signal);
-      continue;
-    }
-    if (res.status >= 500) observer?.error(up.name, String(res.status));
-    if (!last && RETRYABLE_STATUS.has(res.status)) {
-      if (!res.buffer) res.body.destroy();
-      observer?.retry(up.name);
-      await backoff(attempt, signal);
-      continue;
-    }
-    const redirect = refuseRedirects ? redirectError(res.status) : undefined;
-    if (redirect) {
-      res.body.resume();
-      observer?.error(up.name, 'redirect');
-      throw redirect;
-    }
-    return res;
-  }
+      void backoff(attempt++, signal).then(start);
+    };
+    const answered = (res: UpstreamResponse) => {
+      const last = !retriable || attempt >= up.retries;
+      if (res.status >= 500) observer?.error(up.name, String(res.status));
+      const again = !last && RETRYABLE_STATUS.has(res.status);
+      const redirect = again || !refuseRedirects ? undefined : redirectError(res.status);
+      if (!again && !redirect) return resolve(res);
+      queueMicrotask(() => {
+        try {
+          if (again) {
+            if (!res.buffer) res.body.destroy();
+            return retry();
+          }
+          res.body.resume();
+          observer?.error(up.name, 'redirect');
+          reject(redirect);
+        } catch (e) {
+          reject(e);
+        }
+      });
+    };
+    const failed = (e: unknown) => {
+      try {
+        if (signal.aborted) return reject(e);
+        const err = e as NodeJS.ErrnoException;
+        // An S3Error from the body stream (a failed verification) is the client's fault, not ours.
+        const cause = (err as { cause?: unknown }).cause;
+        if (cause instanceof S3Error) return reject(cause);
+        if (err instanceof S3Error) return reject(err);
+        observer?.error(up.name, err.code ?? err.name ?? 'error');
+        if (!retriable || attempt >= up.retries) return reject(new S3Error('ServiceUnavailable', 'The upstream storage service is unavailable. Please retry.', {}, 503));
+        retry();
+      } catch (x) {
+        reject(x);
+      }
+    };
+    const start = () => {
+      try {
+        dispatch(agentFor(up), { origin: req.origin, path, method: req.method as Dispatcher.HttpMethod, headers, body }, signal, up.name, observer, performance.now(), answered, failed);
+      } catch (e) {
+        failed(e);
+      }
+    };
+    start();
+  });
 }
 
 /**
@@ -287,21 +308,19 @@ class Exchange implements Dispatcher.DispatchHandler {
 
 function dispatch(
   agent: Agent, opts: Dispatcher.DispatchOptions, signal: Cancel, upstream: string, observer: ForwardObserver | undefined, started: number,
-): Promise<UpstreamResponse> {
-  return new Promise((resolve, reject) => {
-    const x = new Exchange(signal, opts.method === 'HEAD', upstream, observer, started, resolve, reject);
-    if (signal.aborted) return reject(x.reason());
-    // Held in a local before it goes on the exchange: a function literal assigned straight to a
-    // property (or made by a class field) is allocated in the old generation by V8, and from there
-    // it kept each exchange and what it holds alive through every scavenge (a PUT promoted 224
-    // against 120 B per request; test/listen/body-objects.test.ts).
-    const onAbort = () => x.abort();
-    x.onAbort = onAbort;
-    signal.addEventListener('abort', onAbort, { once: true });
-    agent.dispatch(opts, x);
-  });
+  resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void,
+): void {
+  const x = new Exchange(signal, opts.method === 'HEAD', upstream, observer, started, resolve, reject);
+  if (signal.aborted) return reject(x.reason());
+  // Held in a local before it goes on the exchange: a function literal assigned straight to a
+  // property (or made by a class field) is allocated in the old generation by V8, and from there
+  // it kept each exchange and what it holds alive through every scavenge (a PUT promoted 224
+  // against 120 B per request; test/listen/body-objects.test.ts).
+  const onAbort = () => x.abort();
+  x.onAbort = onAbort;
+  signal.addEventListener('abort', onAbort, { once: true });
+  agent.dispatch(opts, x);
 }
-
 
 function backoff(attempt: number, signal: Cancel): Promise<void> {
   const ms = Math.min(1000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2);
