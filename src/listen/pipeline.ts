@@ -321,11 +321,14 @@ async function run(
   if (declaredSha256) sendReq.declaredSha256 = declaredSha256;
   if (body) sendReq.body = body;
   // Awaited, not returned: an async function that returns a promise settles a tick and a job
-  // later, through a thenable job and two resolving functions.
+  // later, through a thenable job and two resolving functions. respond() has a promise only for a
+  // streamed answer: one read whole is written already, and awaiting nothing is a microtask more.
   if (route.route.mode === 'route') {
     const r = await send(route.upstream, route.upstreamBucket, sendReq);
     if (form && r.status < 300) return await answerPost(cfg, ctx, req, res, address, route, form, r, ctx.replyHeaders);
-    return await respond(cfg, ctx, address, req, res, route, op, r, ctx.replyHeaders);
+    const streaming = respond(cfg, ctx, address, req, res, route, op, r, ctx.replyHeaders);
+    if (streaming) await streaming;
+    return;
   }
   return await serveByMode(cfg, deps, ctx, req, res, address, op, route, sendReq, form, signal, view.copySource);
 }
