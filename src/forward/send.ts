@@ -84,7 +84,7 @@ function sendNow(up: Upstream, upstreamBucket: string, r: SendRequest): Promise<
   }
   if (r.unsigned) {
     // No credentials of ours travel: the provider sees the anonymous request the client sent.
-    return forward(up, outbound, { ...outbound.headers, host: outbound.host }, body ? body.buffer ?? body.stream : null, r.signal, r.observer);
+    return forward(up, outbound, { ...outbound.headers, host: outbound.host }, body ? body.buffer ?? body.stream : null, r.signal, r.observer, true);
   }
   const hex = r.declaredSha256 && HEX64.test(r.declaredSha256) ? r.declaredSha256 : undefined;
   let payloadHash = !body || body.length === 0 ? EMPTY_SHA256 : hex ?? 'UNSIGNED-PAYLOAD';

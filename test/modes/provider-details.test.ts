@@ -69,6 +69,22 @@ describe('provider details stay behind s3gate', () => {
     }
   });
 
+  it('an anonymous GET sent on unsigned (public: acl) gets the same: a 301 becomes 500, a 307 503, with no Location', async () => {
+    const url = `http://${DOMAIN}:${portOf(gw.url)}/leaky/k`;
+    for (const [status, code, expected] of [[301, 'PermanentRedirect', 500], [307, 'TemporaryRedirect', 503]] as const) {
+      up.fault = {
+        kind: 'canned', status,
+        headers: { ...xml, location: 'https://prov-bucket-123.s3.eu-west-1.amazonaws.com/k' },
+        body: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Endpoint>prov-bucket-123.s3.eu-west-1.amazonaws.com</Endpoint><Bucket>prov-bucket-123</Bucket></Error>`,
+      };
+      const r = await request(url, { dispatcher: agent });
+      const body = await r.body.text();
+      expect(r.statusCode).toBe(expected);
+      expect(r.headers.location).toBeUndefined();
+      expect(leaks({ headers: r.headers, body })).toEqual([]);
+    }
+  });
+
   it('a 307 TemporaryRedirect becomes 503 ServiceUnavailable, with no Location', async () => {
     up.fault = {
       kind: 'canned', status: 307,
