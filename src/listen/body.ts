@@ -169,7 +169,9 @@ class ClientBody implements InboundBody {
           reject(e as Error);
         }
       });
-      req.on('error', reject);
+      // No 'error' listener: Node's IncomingMessage emits its hang-up error ('aborted') only to
+      // one, and 'close' sees the body end short anyway: one listener fewer per PUT, and a client
+      // gone mid-body is the IncompleteBody it is, not an internal error of the gateway.
       req.on('close', () => {
         if (!req.complete) reject(new S3Error('IncompleteBody'));
       });
