@@ -36,6 +36,10 @@ if (!names.length) {
     if (!n.callFrame.url.startsWith('node:')) continue;
     let who = '(Node alone)';
     for (let cur = n; cur; cur = byId.get(parent.get(cur.id))) {
+      if (/^node:internal\/(modules|bootstrap)\//.test(cur.callFrame.url)) {
+        who = '(loading and compiling modules: start-up, or a module loaded lazily)';
+        break;
+      }
       if (ours(cur)) {
         who = label(cur);
         if (/\/node_modules\//.test(cur.callFrame.url)) who = `package ${cur.callFrame.url.replace(/^.*\/node_modules\//, '').split('/')[0]}`;
