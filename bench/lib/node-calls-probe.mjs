@@ -50,17 +50,8 @@ for (const m of ['on', 'addListener', 'once', 'prependListener', 'removeListener
     return f.call(this, ev, ...a);
   };
 }
-// Readable/Writable get their own on/removeListener in Node 22: wrap those too.
-for (const P of [Readable.prototype, Writable.prototype]) {
-  for (const m of ['on', 'addListener', 'removeListener', 'off']) {
-    if (!Object.prototype.hasOwnProperty.call(P, m)) continue;
-    const f = P[m];
-    P[m] = function (ev, ...a) {
-      count(m, `${cls(this)}.${String(ev)}`);
-      return f.call(this, ev, ...a);
-    };
-  }
-}
+// Readable's own on/removeListener call these through Stream.prototype at call time: wrapping
+// EventEmitter's alone counts each call once.
 const tick = process.nextTick;
 process.nextTick = function (fn, ...a) {
   count('nextTick', fn?.name || '(anonymous)');
