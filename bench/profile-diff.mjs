@@ -5,7 +5,9 @@
 //   KEEP (a directory: the two .cpuprofiles are copied there, C.cpuprofile and N.cpuprofile, for
 //   bench/profile-callers.mjs), INTERVAL (µs between samples, node's --cpu-prof-interval; 1000),
 //   WINDOW=1 (profile the N measured requests alone, in-process: without it the profile includes
-//   start-up, module loading and the warm-up, charged to "node internals" per request)
+//   start-up, module loading and the warm-up, charged to "node internals" per request), CAP=1 (each
+//   sample's time at most three median intervals: on a loaded machine a descheduled main thread
+//   otherwise charges its wait to the frame it was in)
 // The absolute µs move with the machine's load; the split does not move much, and it is the
 // split that says which stage to work on.
 import { copyFileSync, existsSync, mkdirSync, openSync, readdirSync } from 'node:fs';
@@ -63,7 +65,7 @@ async function profiled(name) {
     copyFileSync(file, path.join(process.env.KEEP, `${name}.cpuprofile`));
     console.log(`${name}: ${requests} requests, profile in ${path.join(process.env.KEEP, `${name}.cpuprofile`)}`);
   }
-  return { s: summarizeProfile(file, 400), requests };
+  return { s: summarizeProfile(file, 400, { cap: process.env.CAP === '1' }), requests };
 }
 
 const res = { C: await profiled('C'), N: await profiled('N') };

@@ -15,13 +15,19 @@ function origin(url, fn) {
   return url;
 }
 
-export function summarizeProfile(file, top = 15) {
+/**
+ * `cap`: each sample's time at most three times the median interval. A sample's time is the wall
+ * time since the one before, so on a loaded machine a main thread taken off the CPU charges its
+ * wait to whatever frame it was in (milliseconds on one sample); capped, the split is closer to CPU.
+ */
+export function summarizeProfile(file, top = 15, { cap = false } = {}) {
   const prof = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const self = new Map();
+  const limit = cap ? 3 * [...prof.timeDeltas].sort((a, b) => a - b)[prof.timeDeltas.length >> 1] : Infinity;
   for (let i = 0; i < prof.samples.length; i++) {
     const id = prof.samples[i];
-    self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+    self.set(id, (self.get(id) ?? 0) + Math.min(prof.timeDeltas[i] ?? 0, limit));
   }
   let total = 0;
   const fns = new Map();
