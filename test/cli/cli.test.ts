@@ -40,7 +40,8 @@ upstreams: { disk: { provider: local, path: ./data } }
 buckets: { "*": { upstream: disk } }
 `);
     const p = run(['--config', join(dir, 'proxy.yaml')], { CLI_SECRET: SECRET });
-    for (let i = 0; i < 100 && !p.out().includes('s3gate listening'); i++) await new Promise((r) => setTimeout(r, 50));
+    // Up to 20 s: at load 10 the gateway once took over 5 s to start here.
+    for (let i = 0; i < 400 && !p.out().includes('s3gate listening'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(p.out()).toContain('s3gate listening');
     const s3 = new S3Client({ endpoint: `http://localhost:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'CLIKEY', secretAccessKey: SECRET }, maxAttempts: 1 });
     await s3.send(new CreateBucketCommand({ Bucket: 'cli' }));
