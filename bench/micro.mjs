@@ -55,7 +55,7 @@ export async function runMicro(log = console.log) {
   const { buildConfig } = await imp('config/load.js');
   const sig = await imp('signing/sigv4.js');
   const { classify, QueryView } = await imp('authorize/operation.js');
-  const { responseHeaders } = await imp('rewrite/response.js');
+  const { answerHeaders, headerListOf } = await imp('rewrite/response.js');
 
   const cfg = buildConfig({
     listen: [{ address: '127.0.0.1:0' }],
@@ -113,6 +113,9 @@ export async function runMicro(log = console.log) {
     payloadHash: sig.EMPTY_SHA256,
   });
 
+  // The provider's answer as the exchange keeps it (a flat list), made once: the undici floor reads it too.
+  const upstreamList = headerListOf(UPSTREAM_HEADERS);
+  const OWN_HEADERS = { 'x-amz-request-id': '0A1B2C3D00000001' };
   const cases = [
     ['authenticate() — SigV4 header auth, verify one GET', () => authenticate(headerInput, cfg.keys, 'us-east-1')],
     ['authenticate() — SigV4 presigned GET (query auth)', () => authenticate(queryInput, cfg.keys, 'us-east-1')],
@@ -122,7 +125,7 @@ export async function runMicro(log = console.log) {
     ['reference: smithy SignatureV4.sign with a node:crypto sha256', () => nodeSigner.sign(smithyReq, { signingDate: NOW })],
     ['parse the query, classify the operation, copy the answer\'s headers (presigned GET)', () => {
       classify('GET', 'bench', 'photos/2025/01/cat picture.jpg', new QueryView(sig.parseQuery(rawQuery)), queryInput.headers);
-      return responseHeaders(UPSTREAM_HEADERS);
+      return answerHeaders(upstreamList, OWN_HEADERS, false, 'bench', 'bench');
     }],
     ['buildOutbound() — outbound request shape', () => buildOutbound(up, { method: 'GET', upstreamBucket: 'bench', key: 'photos/2025/01/cat picture.jpg', query: [], headers: headerInput.headers, queryAuth: false })],
   ];
