@@ -1,6 +1,11 @@
 // A small body (up to 64 KiB) is read whole off the socket and verified before anything goes
 // upstream. It may arrive in one read or in several, or be empty: each way the provider gets
 // exactly the bytes the client signed, and a body that does not match them reaches no provider.
+// A client that goes away while its small body is still arriving gets nothing to the provider,
+// and the request is logged as the incomplete body it was (400 IncompleteBody), not as an
+// internal error of the gateway: Node's IncomingMessage emits 'error' on such a hang-up only
+// when it has an 'error' listener; the body's 'close' listener alone sees the request end short
+// (src/listen/body.ts).
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
@@ -18,7 +23,7 @@ beforeAll(async () => {
     region: 'us-east-1',
     keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] }],
     upstreams: { strict: { provider: 'linode', endpoint: upstream.url, region: 'eu-test-1', credentials: UP_KEY } },
-    buckets: { media: { upstream: 'strict', bucket: 'small-body-prod' } },
+    buckets: { media: { upstream: 'strict', bucket: 'small-body-prod' }, gone: { upstream: 'strict', bucket: 'small-gone-prod' } },
   });
   port = portOf(gw.url);
   await upstream.store.handle({ method: 'PUT', bucket: 'small-body-prod', query: new URLSearchParams(), headers: {}, body: (await import('node:stream')).Readable.from([]) });
@@ -78,5 +83,37 @@ describe('small bodies read whole', () => {
     const status = await sendInPieces({ method: 'PUT', host: `${DOMAIN}:${port}`, path: '/media/differs', body }, sent, 4);
     expect(status).toBe(400);
     expect(upstream.requests.filter((r) => r.key === 'differs')).toHaveLength(0);
+  });
+});
+
+const inflight = async () => Number(/^s3gate_inflight_requests (\d+)/m.exec(await gw.metrics.registry.metrics())?.[1] ?? NaN);
+
+async function until(f: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await f()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`waited in vain for ${what}`);
+}
+
+describe('a client gone mid-way through a small body', () => {
+  it.each([['after part of the body', 1000], ['before any of it', 0]])('%s: nothing upstream, logged as IncompleteBody', async (_what, sent) => {
+    const key = `gone-${sent}`;
+    const body = 'abcdefghij'.repeat(4000);
+    const r = await signRaw(GW_KEY, 'v4-header', { method: 'PUT', host: `${DOMAIN}:${port}`, path: `/gone/${key}`, body });
+    const head = `PUT ${r.target} HTTP/1.1\r\n${r.lines.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
+    const sock = net.connect(port, '127.0.0.1');
+    sock.on('error', () => {});
+    sock.write(head, 'latin1');
+    if (sent) sock.write(body.slice(0, sent), 'latin1');
+    // The request is in the gateway's hands (its headers parsed, the body being read) before the hang-up.
+    await until(async () => (await inflight()) === 1, 'the request to start');
+    sock.destroy();
+    await until(() => gw.sink.lines.some((l) => l.msg === 'request' && l.op === 'PutObject' && l.bucket === 'gone' && l.bytesIn === sent), 'its access line');
+    const line = gw.sink.lines.find((l) => l.msg === 'request' && l.op === 'PutObject' && l.bucket === 'gone' && l.bytesIn === sent)!;
+    expect(line).toMatchObject({ status: 400, error: 'IncompleteBody' });
+    expect(gw.sink.lines.filter((l) => l.msg === 'internal error')).toEqual([]);
+    expect(upstream.requests.filter((q) => q.key === key)).toHaveLength(0);
+    await until(async () => (await inflight()) === 0, 'the request to end');
   });
 });
