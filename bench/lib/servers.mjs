@@ -221,7 +221,7 @@ export function gatewayVariant(name) {
 
 /** s3gate as its own process (node dist/cli.js), so its CPU and RSS are its own; `node` (or S3GATE_NODE)
  * runs it on another Node binary than the bench's, such as the current LTS the Docker image uses. */
-export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [], node = process.env.S3GATE_NODE || process.execPath, env = {} } = {}) {
+export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = 'gateway', dist = DIST, nodeFlags = [], node = process.env.S3GATE_NODE || process.execPath, env = {}, listenTimeoutMs } = {}) {
   const cli = path.join(dist, 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} not found: run \`npm run build\` first`);
   const cfg = path.join(dir, `${tag}.yaml`);
@@ -233,7 +233,7 @@ export async function startS3gate(dir, port, upstreamPort, { cpuProfDir, tag = '
   // The access log goes to a file, as it would in production (one JSON line per request).
   const out = openSync(path.join(dir, `${tag}.log`), 'a');
   const entry = start(`s3gate ${tag}`, node, args, { stdout: out, env: { ...process.env, ...env, BENCH_RSS_FILE: rssFile } });
-  await waitForPort(port, entry);
+  await waitForPort(port, entry, listenTimeoutMs);
   // With workers the port opens with the first; the primary logs once every worker listens.
   if (Number(env.S3GATE_WORKERS ?? 1) > 1) {
     for (let i = 0; i < 1500 && !readFileSync(path.join(dir, `${tag}.log`), 'utf8').includes('"msg":"s3gate listening"'); i++) await new Promise((r) => setTimeout(r, 20));
