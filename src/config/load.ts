@@ -5,6 +5,7 @@ import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { oneByte, oneByteStrings } from './one-byte.js';
 import type { ProviderProfile } from './provider.js';
 import { parseStsConfig } from '../sts/config.js';
 import { ACTIONS, type Action, type BucketRoute, type BucketTarget, type CorsRule, type Limits, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
@@ -67,7 +68,7 @@ class Checker {
       }
       return val;
     });
-    return bad ? undefined : out;
+    return bad ? undefined : oneByte(out);
   }
 
   path(p: string): string {
@@ -114,7 +115,7 @@ class Checker {
 export function loadPreset(name: string, dir = PROVIDERS_DIR): ProviderProfile | undefined {
   const file = join(dir, `${name}.yaml`);
   if (!existsSync(file)) return undefined;
-  const data = parseYaml(readFileSync(file, 'utf8')) as ProviderProfile;
+  const data = oneByteStrings(parseYaml(readFileSync(file, 'utf8'))) as ProviderProfile;
   return { ...data, name };
 }
 
@@ -440,7 +441,7 @@ export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig 
     const text = readConfigText(file);
     let doc: unknown;
     try {
-      doc = parseYaml(protectReferences(text));
+      doc = oneByteStrings(parseYaml(protectReferences(text)));
     } catch (e) {
       if (readConfigText(file) !== text && attempt < STABLE_READS) continue;
       // The parser's message ends with the offending line and a caret under the column: keep it.
