@@ -15,15 +15,26 @@ export function oneByte(s: string): string {
   return LATIN1.test(s) ? Buffer.from(s, 'latin1').toString('latin1') : s;
 }
 
-/** A parsed YAML document with every string in it, keys included, through oneByte. */
-export function oneByteStrings(v: unknown): unknown {
+/**
+ * A parsed YAML document with every string in it, keys included, through oneByte. An alias makes
+ * the parser hand back one object in several places, even inside itself (`a: &x { b: *x }`): each
+ * object is copied once, so sharing and cycles stay as they were.
+ */
+export function oneByteStrings(v: unknown, copies = new Map<object, unknown>()): unknown {
   if (typeof v === 'string') return oneByte(v);
-  if (Array.isArray(v)) return v.map(oneByteStrings);
-  if (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype) {
-    const out: Record<string, unknown> = {};
-    // defineProperty: a `__proto__` key stays a key, as the parser made it.
-    for (const [k, x] of Object.entries(v)) Object.defineProperty(out, oneByte(k), { value: oneByteStrings(x), enumerable: true, writable: true, configurable: true });
+  if (typeof v !== 'object' || v === null) return v;
+  const done = copies.get(v);
+  if (done !== undefined) return done;
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    copies.set(v, out);
+    for (const x of v) out.push(oneByteStrings(x, copies));
     return out;
   }
-  return v;
+  if (Object.getPrototypeOf(v) !== Object.prototype) return v;
+  const out: Record<string, unknown> = {};
+  copies.set(v, out);
+  // defineProperty: a `__proto__` key stays a key, as the parser made it.
+  for (const [k, x] of Object.entries(v)) Object.defineProperty(out, oneByte(k), { value: oneByteStrings(x, copies), enumerable: true, writable: true, configurable: true });
+  return out;
 }

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
+import { parse } from 'yaml';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { oneByte, oneByteStrings } from '../../src/config/one-byte.js';
 
 const TEXT = `
@@ -72,5 +73,20 @@ describe('config strings are one-byte', () => {
     expect(Object.getPrototypeOf(doc)).toBe(Object.prototype);
     expect(Object.keys(doc)).toEqual(['__proto__', 'a']);
     expect(doc.a).toEqual(['b', 2, null]);
+  });
+
+  it('an alias that refers to itself is copied as the cycle it is, and the loader names the field', () => {
+    const doc = oneByteStrings(parse('a: &x\n  b: *x\nc: [*x, *x]\n')) as { a: { b: unknown }; c: unknown[] };
+    expect(doc.a.b).toBe(doc.a);
+    expect(doc.c[0]).toBe(doc.a);
+    const dir = mkdtempSync(join(tmpdir(), 's3gate-onebyte-'));
+    const file = join(dir, 'proxy.yaml');
+    writeFileSync(file, `${TEXT}loop: &x\n  self: *x\n`);
+    expect(() => loadConfig(file, { env: ENV })).toThrow(ConfigError);
+    try {
+      loadConfig(file, { env: ENV });
+    } catch (e) {
+      expect((e as ConfigError).problems.join('\n')).toMatch(/loop/);
+    }
   });
 });
