@@ -81,74 +81,124 @@ export interface ForwardObserver {
 const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
 
+/** Who hears how a provider request ended: the answer, or why there is none. Told once. */
+export interface AnswerSink {
+  answer(r: UpstreamResponse): void;
+  fail(e: unknown): void;
+}
+
+/** forwardTo() with a promise of the answer, for callers that await it (the bucket modes, s3gate's own requests). */
+export function forward(
+  up: Upstream, req: OutboundRequest, headers: Record<string, string>, body: Readable | Buffer | null, signal: Cancel,
+  observer?: ForwardObserver, refuseRedirects = false,
+): Promise<UpstreamResponse> {
+  return new Promise((resolve, reject) => forwardTo(up, req, headers, body, signal, { answer: resolve, fail: reject }, observer, refuseRedirects));
+}
+
 /**
  * One provider request. Idempotent requests without a body are retried on a connection error or
  * a 5xx answer, up to the upstream's `retries`; nothing has reached the client yet at that point.
  * `refuseRedirects`: a provider's redirect becomes the client's error (rewrite/redirect.ts), here
  * rather than in a layer of promises of its own around this one.
  *
- * One promise for all attempts, settled from the exchange's own callbacks: not an async function
- * awaiting a promise per attempt, which was a second promise, its suspended state (about 300 B)
- * and a microtask more per request. A retry or a redirect is taken up a microtask later, as it
- * was, outside undici's callbacks.
+ * The sink is told from the exchange's own callbacks, as the undici floor answers its client
+ * from them: no promise, no microtask and no suspended caller per request (a client request's
+ * answer is written from inside undici's onComplete; docs/performance.md, "Session 11: tail").
+ * A retry or a redirect is taken up a microtask later, outside undici's callbacks.
  */
-export function forward(
+export function forwardTo(
   up: Upstream, req: OutboundRequest, headers: Record<string, string>, body: Readable | Buffer | null, signal: Cancel,
-  observer?: ForwardObserver, refuseRedirects = false,
-): Promise<UpstreamResponse> {
-  const qs = req.encodedQuery ?? queryString(req.query);
-  const path = qs ? `${req.path}?${qs}` : req.path;
-  const retriable = (body === null || Buffer.isBuffer(body)) && IDEMPOTENT.has(req.method);
-  return new Promise((resolve, reject) => {
-    let attempt = 0;
-    const retry = () => {
-      observer?.retry(up.name);
-      void backoff(attempt++, signal).then(start);
-    };
-    const answered = (res: UpstreamResponse) => {
-      const last = !retriable || attempt >= up.retries;
-      if (res.status >= 500) observer?.error(up.name, String(res.status));
-      const again = !last && RETRYABLE_STATUS.has(res.status);
-      const redirect = again || !refuseRedirects ? undefined : redirectError(res.status);
-      if (!again && !redirect) return resolve(res);
-      queueMicrotask(() => {
-        try {
-          if (again) {
-            if (!res.buffer) res.body.destroy();
-            return retry();
-          }
-          res.body.resume();
-          observer?.error(up.name, 'redirect');
-          reject(redirect);
-        } catch (e) {
-          reject(e);
+  sink: AnswerSink, observer?: ForwardObserver, refuseRedirects = false,
+): void {
+  new Attempts(up, req, headers, body, signal, sink, observer, refuseRedirects).start();
+}
+
+/**
+ * A provider request's attempts, one object: the exchanges report to it (`answered`, `failed`),
+ * where closures for each of those, the retry and the start were five functions and a context
+ * per request.
+ */
+class Attempts {
+  private readonly path: string;
+  private readonly retriable: boolean;
+  private attempt = 0;
+  // The sink hears once, as a promise settles once, whatever an exchange's callbacks do later.
+  private told = false;
+
+  constructor(
+    readonly up: Upstream, private readonly req: OutboundRequest, private readonly headers: Record<string, string>,
+    private readonly body: Readable | Buffer | null, readonly signal: Cancel, private readonly sink: AnswerSink,
+    readonly observer: ForwardObserver | undefined, private readonly refuseRedirects: boolean,
+  ) {
+    const qs = req.encodedQuery ?? queryString(req.query);
+    this.path = qs ? `${req.path}?${qs}` : req.path;
+    this.retriable = (body === null || Buffer.isBuffer(body)) && IDEMPOTENT.has(req.method);
+  }
+
+  start(): void {
+    try {
+      const req = this.req;
+      dispatch(agentFor(this.up), { origin: req.origin, path: this.path, method: req.method as Dispatcher.HttpMethod, headers: this.headers, body: this.body }, this, performance.now());
+    } catch (e) {
+      this.failed(e);
+    }
+  }
+
+  private resolve(r: UpstreamResponse): void {
+    if (this.told) return;
+    this.told = true;
+    this.sink.answer(r);
+  }
+
+  reject(e: unknown): void {
+    if (this.told) return;
+    this.told = true;
+    this.sink.fail(e);
+  }
+
+  private retry(): void {
+    this.observer?.retry(this.up.name);
+    void backoff(this.attempt++, this.signal).then(() => this.start());
+  }
+
+  answered(res: UpstreamResponse): void {
+    const up = this.up;
+    const last = !this.retriable || this.attempt >= up.retries;
+    if (res.status >= 500) this.observer?.error(up.name, String(res.status));
+    const again = !last && RETRYABLE_STATUS.has(res.status);
+    const redirect = again || !this.refuseRedirects ? undefined : redirectError(res.status);
+    if (!again && !redirect) return this.resolve(res);
+    queueMicrotask(() => {
+      try {
+        if (again) {
+          if (!res.buffer) res.body.destroy();
+          return this.retry();
         }
-      });
-    };
-    const failed = (e: unknown) => {
-      try {
-        if (signal.aborted) return reject(e);
-        const err = e as NodeJS.ErrnoException;
-        // An S3Error from the body stream (a failed verification) is the client's fault, not ours.
-        const cause = (err as { cause?: unknown }).cause;
-        if (cause instanceof S3Error) return reject(cause);
-        if (err instanceof S3Error) return reject(err);
-        observer?.error(up.name, err.code ?? err.name ?? 'error');
-        if (!retriable || attempt >= up.retries) return reject(new S3Error('ServiceUnavailable', 'The upstream storage service is unavailable. Please retry.', {}, 503));
-        retry();
-      } catch (x) {
-        reject(x);
-      }
-    };
-    const start = () => {
-      try {
-        dispatch(agentFor(up), { origin: req.origin, path, method: req.method as Dispatcher.HttpMethod, headers, body }, signal, up.name, observer, performance.now(), answered, failed);
+        res.body.resume();
+        this.observer?.error(up.name, 'redirect');
+        this.reject(redirect);
       } catch (e) {
-        failed(e);
+        this.reject(e);
       }
-    };
-    start();
-  });
+    });
+  }
+
+  failed(e: unknown): void {
+    try {
+      if (this.signal.aborted) return this.reject(e);
+      const err = e as NodeJS.ErrnoException;
+      // An S3Error from the body stream (a failed verification) is the client's fault, not ours.
+      const cause = (err as { cause?: unknown }).cause;
+      if (cause instanceof S3Error) return this.reject(cause);
+      if (err instanceof S3Error) return this.reject(err);
+      const up = this.up;
+      this.observer?.error(up.name, err.code ?? err.name ?? 'error');
+      if (!this.retriable || this.attempt >= up.retries) return this.reject(new S3Error('ServiceUnavailable', 'The upstream storage service is unavailable. Please retry.', {}, 503));
+      this.retry();
+    } catch (x) {
+      this.reject(x);
+    }
+  }
 }
 
 /**
@@ -228,10 +278,11 @@ class Exchange implements Dispatcher.DispatchHandler {
   /** the signal's listener; made in dispatch() and held in a local first (see there) */
   onAbort?: () => void;
 
-  constructor(
-    private readonly signal: Cancel, private readonly head: boolean, private readonly upstream: string, private readonly observer: ForwardObserver | undefined,
-    private readonly started: number, private readonly resolve: (r: UpstreamResponse) => void, private readonly reject: (e: unknown) => void,
-  ) {}
+  private readonly signal: Cancel;
+
+  constructor(private readonly owner: Attempts, private readonly head: boolean, private readonly started: number) {
+    this.signal = owner.signal;
+  }
 
   reason(): Error {
     return (this.signal.reason as Error | undefined) ?? abortError();
@@ -253,7 +304,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     // An informational answer (103 Early Hints) comes before the real one: nothing to pass on.
     if (statusCode < 200) return true;
-    this.observer?.duration(this.upstream, (performance.now() - this.started) / 1000);
+    this.owner.observer?.duration(this.owner.up.name, (performance.now() - this.started) / 1000);
     this.status = statusCode;
     this.raw = raw;
     const len = contentLength(raw);
@@ -274,7 +325,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.settled = true;
     // The raw headers are views of the socket read they came in (up to 64 KiB), which a stream
     // would hold for as long as it lasts: strings instead.
-    this.resolve(new ProviderAnswer(statusCode, headerStrings(raw), stream));
+    this.owner.answered(new ProviderAnswer(statusCode, headerStrings(raw), stream));
     return true;
   }
 
@@ -293,7 +344,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.done();
     if (this.whole) {
       this.settled = true;
-      this.resolve(new ProviderAnswer(this.status, this.raw, this.chunks ? Buffer.concat(this.chunks, this.size) : this.first ?? EMPTY));
+      this.owner.answered(new ProviderAnswer(this.status, this.raw, this.chunks ? Buffer.concat(this.chunks, this.size) : this.first ?? EMPTY));
     } else this.stream?.push(null);
   }
 
@@ -301,17 +352,15 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.done();
     if (!this.settled) {
       this.settled = true;
-      this.reject(err);
+      this.owner.failed(err);
     } else this.stream?.destroy(err);
   }
 }
 
-function dispatch(
-  agent: Agent, opts: Dispatcher.DispatchOptions, signal: Cancel, upstream: string, observer: ForwardObserver | undefined, started: number,
-  resolve: (r: UpstreamResponse) => void, reject: (e: unknown) => void,
-): void {
-  const x = new Exchange(signal, opts.method === 'HEAD', upstream, observer, started, resolve, reject);
-  if (signal.aborted) return reject(x.reason());
+function dispatch(agent: Agent, opts: Dispatcher.DispatchOptions, owner: Attempts, started: number): void {
+  const signal = owner.signal;
+  const x = new Exchange(owner, opts.method === 'HEAD', started);
+  if (signal.aborted) return owner.reject(x.reason());
   // Held in a local before it goes on the exchange: a function literal assigned straight to a
   // property (or made by a class field) is allocated in the old generation by V8, and from there
   // it kept each exchange and what it holds alive through every scavenge (a PUT promoted 224

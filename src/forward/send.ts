@@ -8,7 +8,7 @@ import { buildOutbound, type OutboundInput } from '../resign/request.js';
 import { chunkSignedBody, signOutbound } from '../resign/sign.js';
 import { signedChunkedLength } from '../resign/chunked.js';
 import { EMPTY_SHA256 } from '../signing/sigv4.js';
-import { forward, type ForwardObserver, type UpstreamResponse } from './forward.js';
+import { forwardTo, type AnswerSink, type ForwardObserver, type UpstreamResponse } from './forward.js';
 import { forwardLocal } from './local.js';
 import type { Cancel } from './cancel.js';
 
@@ -44,21 +44,17 @@ export interface SendRequest {
   unsigned?: boolean;
 }
 
-/**
- * Not an async function: the request is built and signed now, and forward()'s own promise is
- * handed on (it refuses a provider's redirect itself), one promise and one microtask per request
- * fewer than a layer of its own. Whatever is thrown before is a rejected promise, as from an
- * async function (mirror.ts chains on it).
- */
+/** sendTo() with a promise of the answer, for callers that await it (the bucket modes). Whatever is thrown before it goes is a rejection. */
 export function send(up: Upstream, upstreamBucket: string, r: SendRequest): Promise<UpstreamResponse> {
-  try {
-    return sendNow(up, upstreamBucket, r);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return new Promise((resolve, reject) => sendTo(up, upstreamBucket, r, { answer: resolve, fail: reject }));
 }
 
-function sendNow(up: Upstream, upstreamBucket: string, r: SendRequest): Promise<UpstreamResponse> {
+/**
+ * The request built and signed now, and sent: the sink hears the provider's answer from the
+ * exchange's own callbacks (forward.ts). What is wrong with the request itself is thrown, before
+ * anything is sent.
+ */
+export function sendTo(up: Upstream, upstreamBucket: string, r: SendRequest, sink: AnswerSink): void {
   const input: OutboundInput = { method: r.method, upstreamBucket, query: r.query, headers: r.headers };
   if (r.key !== undefined) input.key = r.key;
   const outbound = buildOutbound(up, input);
@@ -76,15 +72,16 @@ function sendNow(up: Upstream, upstreamBucket: string, r: SendRequest): Promise<
   if (up.kind === 'local') {
     const q = new URLSearchParams();
     for (const [n, v] of outbound.query) q.append(n, v);
-    return forwardLocal(up, {
+    forwardLocal(up, {
       method: r.method, bucket: upstreamBucket, query: q, headers: outbound.headers, ...(r.key !== undefined ? { key: r.key } : {}),
       ...(r.requestId !== undefined ? { requestId: r.requestId } : {}), ...(r.unsigned ? { anonymous: true } : {}),
       ...(body?.trailerChecksums ? { trailerChecksums: body.trailerChecksums } : {}),
-    }, body ? (body.buffer ? Readable.from([body.buffer]) : body.stream) : null);
+    }, body ? (body.buffer ? Readable.from([body.buffer]) : body.stream) : null).then((a) => sink.answer(a), (e: unknown) => sink.fail(e));
+    return;
   }
   if (r.unsigned) {
     // No credentials of ours travel: the provider sees the anonymous request the client sent.
-    return forward(up, outbound, { ...outbound.headers, host: outbound.host }, body ? body.buffer ?? body.stream : null, r.signal, r.observer, true);
+    return forwardTo(up, outbound, { ...outbound.headers, host: outbound.host }, body ? body.buffer ?? body.stream : null, r.signal, sink, r.observer, true);
   }
   const hex = r.declaredSha256 && HEX64.test(r.declaredSha256) ? r.declaredSha256 : undefined;
   let payloadHash = !body || body.length === 0 ? EMPTY_SHA256 : hex ?? 'UNSIGNED-PAYLOAD';
@@ -106,5 +103,5 @@ function sendNow(up: Upstream, upstreamBucket: string, r: SendRequest): Promise<
   if (length !== undefined) signed['content-length'] = String(length);
   let upstreamBody: Readable | Buffer | null = body ? body.buffer ?? body.stream : null;
   if (signedChunks) upstreamBody = chunkSignedBody(up, signed, body.buffer ? Readable.from([body.buffer]) : body.stream);
-  return forward(up, outbound, signed, upstreamBody, r.signal, r.observer, true);
+  forwardTo(up, outbound, signed, upstreamBody, r.signal, sink, r.observer, true);
 }

@@ -15,14 +15,20 @@ export interface InboundBody {
   stream: Readable;
   /** the whole verified body, for small ones: sent as one buffer */
   buffer?: Buffer;
-  /** reads and verifies a small plain body whole, straight off the socket (instead of `stream`), into a body read whole; a method: call it as `body.collect()` */
-  collect?(): Promise<InboundBody>;
+  /** reads and verifies a small plain body whole, straight off the socket (instead of `stream`), and tells the sink; a method: call it as `body.collect(sink)` */
+  collect?(sink: BodySink): void;
   /** the length to declare upstream, when known */
   length?: number;
   /** outbound header changes: a value sets, null removes */
   headers: Record<string, string | null>;
   /** an aws-chunked body's trailer checksums, verified; complete once `stream` ended */
   trailerChecksums?: () => Record<string, string>;
+}
+
+/** Who hears a small body read whole: the body, or why there is none. Told once, from the request's own events. */
+export interface BodySink {
+  body(b: InboundBody): void;
+  fail(e: unknown): void;
 }
 
 const acceptedByProfile = new WeakMap<ProviderProfile, Set<string>>();
@@ -109,7 +115,7 @@ function withoutChecksums(headers: Record<string, string | string[] | undefined>
  */
 class ClientBody implements InboundBody {
   length?: number;
-  collect?: () => Promise<InboundBody>;
+  collect?: (sink: BodySink) => void;
   trailerChecksums?: () => Record<string, string>;
   private piped = false;
   private replaced: Readable | undefined;
@@ -129,52 +135,62 @@ class ClientBody implements InboundBody {
       const trailers = () => payload.trailerChecksums();
       this.trailerChecksums = trailers;
     }
-    // The prototype's method, so no closure at all per request; readSmall calls it as `body.collect()`.
+    // The prototype's method, so no closure at all per request; called as `body.collect(sink)`.
     if (small) this.collect = this.collectVerified;
   }
 
   /**
    * A small plain body off the socket, then every claim about it checked in one pass; its bytes
    * are counted as they arrive (access log, metrics, streaming memory) by the same listener.
-   * `on`, not `once`: the promise settles once either way, and each `once` made two objects more.
+   * The sink is told from the request's own 'end' (or 'close'), with no promise between: the
+   * request goes on to its provider from there, as the undici floor sends it (docs/performance.md,
+   * "Session 11: tail"). `on`, not `once`: the sink is told once either way, and each `once` made
+   * two objects more.
    */
-  private collectVerified(): Promise<InboundBody> {
+  private collectVerified(sink: BodySink): void {
     const { req, ctx, headers } = this;
     const digests = this.payload.digests!;
     const limit = this.length!;
-    return new Promise((resolve, reject) => {
-      // A small body is usually one chunk: the list is made at the second (a push into an empty
-      // array grows it to 17 slots, 152 B).
-      let first: Buffer | undefined;
-      let parts: Buffer[] | undefined;
-      let n = 0;
-      req.on('data', (c: Buffer) => {
-        n += c.length;
-        ctx.bytesIn += c.length;
-        bodyBytes(c.length);
-        if (n > limit) {
-          req.destroy();
-          return reject(new S3Error('IncompleteBody'));
-        }
-        if (first === undefined) first = c;
-        else if (parts === undefined) parts = [first, c];
-        else parts.push(c);
-      });
-      req.on('end', () => {
-        const buf = parts !== undefined ? Buffer.concat(parts, n) : first ?? Buffer.alloc(0);
-        try {
-          digests.whole(buf);
-          resolve(new WholeBody(buf, headers));
-        } catch (e) {
-          reject(e as Error);
-        }
-      });
-      // No 'error' listener: Node's IncomingMessage emits its hang-up error ('aborted') only to
-      // one, and 'close' sees the body end short anyway: one listener fewer per PUT, and a client
-      // gone mid-body is the IncompleteBody it is, not an internal error of the gateway.
-      req.on('close', () => {
-        if (!req.complete) reject(new S3Error('IncompleteBody'));
-      });
+    // A small body is usually one chunk: the list is made at the second (a push into an empty
+    // array grows it to 17 slots, 152 B).
+    let first: Buffer | undefined;
+    let parts: Buffer[] | undefined;
+    let n = 0;
+    let told = false;
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+      ctx.bytesIn += c.length;
+      bodyBytes(c.length);
+      if (told) return;
+      if (n > limit) {
+        told = true;
+        req.destroy();
+        return sink.fail(new S3Error('IncompleteBody'));
+      }
+      if (first === undefined) first = c;
+      else if (parts === undefined) parts = [first, c];
+      else parts.push(c);
+    });
+    req.on('end', () => {
+      if (told) return;
+      told = true;
+      const buf = parts !== undefined ? Buffer.concat(parts, n) : first ?? Buffer.alloc(0);
+      let whole: WholeBody;
+      try {
+        digests.whole(buf);
+        whole = new WholeBody(buf, headers);
+      } catch (e) {
+        return sink.fail(e);
+      }
+      sink.body(whole);
+    });
+    // No 'error' listener: Node's IncomingMessage emits its hang-up error ('aborted') only to
+    // one, and 'close' sees the body end short anyway: one listener fewer per PUT, and a client
+    // gone mid-body is the IncompleteBody it is, not an internal error of the gateway.
+    req.on('close', () => {
+      if (told || req.complete) return;
+      told = true;
+      sink.fail(new S3Error('IncompleteBody'));
     });
   }
 
@@ -288,10 +304,12 @@ export async function wholeBody(body: InboundBody, operation: string, profile: P
  */
 export const SMALL_BODY = 64 * 1024;
 
-/** A small body read whole (not an async function: a plain body's own promise is handed on as it is). */
+/** A small body read whole, as a promise (the pipeline has collect() tell it directly). */
 export function readSmall(body: InboundBody): Promise<InboundBody> {
   if (body.length === undefined || body.length > SMALL_BODY || body.buffer) return Promise.resolve(body);
-  return body.collect ? body.collect() : readStreamed(body);
+  const collect = body.collect;
+  if (!collect) return readStreamed(body);
+  return new Promise((resolve, reject) => collect.call(body, { body: resolve, fail: reject }));
 }
 
 async function readStreamed(body: InboundBody): Promise<InboundBody> {

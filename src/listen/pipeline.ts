@@ -11,15 +11,15 @@ import { authenticateRequest, principalName } from '../sts/inbound.js';
 import { isStsRequest, serveSts } from '../sts/endpoint.js';
 import type { Operation } from '../authorize/operation.js';
 import { authorizeView } from '../authorize/grants.js';
-import { copySourceHeader, copySourceParts, requestView, type CopySource } from '../authorize/view.js';
+import { copySourceHeader, copySourceParts, requestView, type RequestView } from '../authorize/view.js';
 import { authorizedDeleteBody } from '../authorize/delete-objects.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
 import { findRoute, type Route } from '../route/route.js';
 import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
 import { listBucketsAnswer } from '../route/list-buckets.js';
-import { send, type SendRequest } from '../forward/send.js';
-import type { ForwardObserver, UpstreamResponse } from '../forward/forward.js';
+import { send, sendTo, type OutgoingBody, type SendRequest } from '../forward/send.js';
+import type { AnswerSink, ForwardObserver, UpstreamResponse } from '../forward/forward.js';
 import { RequestCancel, type Cancel } from '../forward/cancel.js';
 import { preflight, responseCors } from '../cors/cors.js';
 import type { Limiter, LimitKind } from '../limits/limiter.js';
@@ -27,7 +27,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, errorXml, isS3Error } from '../s3/errors.js';
 import { parseQuery } from '../signing/sigv4.js';
 import { lowerCase } from '../s3/names.js';
-import { inboundBody, needsWholeBody, readSmall, wholeBody } from './body.js';
+import { inboundBody, needsWholeBody, readSmall, SMALL_BODY, wholeBody, type BodySink, type InboundBody } from './body.js';
 import { processBodyBudget } from '../limits/body-budget.js';
 import { clientHost } from './forwarded.js';
 import { respond, respondXml } from './respond.js';
@@ -57,10 +57,13 @@ export interface RequestContext {
 }
 
 /**
- * A class, so that every field is in the object from its start: a literal of five fields that
- * the stages then grew to fourteen kept the rest in a property array, copied as it grew.
+ * One request: what the access line and the metrics tell (the fields of RequestContext), and the
+ * exchange with the client. A class, so that every field is in the object from its start: a
+ * literal of five fields that the stages then grew to fourteen kept the rest in a property array,
+ * copied as it grew. It is also the provider answer's sink (forward.ts): the answer is written
+ * from the exchange's own callbacks, with no promise or suspended function between.
  */
-class Context implements RequestContext {
+class Context implements RequestContext, AnswerSink {
   readonly started = performance.now();
   op?: Operation;
   address?: Address;
@@ -75,9 +78,85 @@ class Context implements RequestContext {
   ranged?: boolean;
   release?: () => void;
   upstreamId?: string;
+  /** ends the provider request when the client goes away */
+  readonly cancel = new RequestCancel();
+  /** the pipeline's work for this request is over (the access line waits for the exchange too) */
+  private handled = false;
+  /** run() has not returned: we are inside the server's 'request' event */
+  front = true;
+  private logged = false;
 
-  constructor(readonly id: string) {
+  constructor(
+    readonly id: string, readonly deps: PipelineDeps, readonly cfg: GatewayConfig, readonly req: IncomingMessage, readonly res: ServerResponse,
+  ) {
     this.replyHeaders = { 'x-amz-request-id': id };
+  }
+
+  /** The pipeline is done with the request: the access line once the exchange is over too. */
+  ended(): void {
+    this.handled = true;
+    if (this.res.writableFinished || this.res.destroyed) this.log();
+  }
+
+  /** Whatever a stage threw or a wait rejected with, as the S3 error the client reads. */
+  failed(e: unknown): void {
+    try {
+      sendError(this, this.req, this.res, e, this.deps.log);
+    } finally {
+      this.ended();
+    }
+  }
+
+  /**
+   * The answer's 'close': a client that went away mid-transfer ends the upstream request too, the
+   * key's limiter slot is given back, and the access line is written once the pipeline is done.
+   */
+  closed(): void {
+    if (!this.res.writableFinished) this.cancel.abort();
+    this.release?.();
+    if (this.handled) this.log();
+  }
+
+  private log(): void {
+    if (this.logged) return;
+    this.logged = true;
+    finish(this.deps, this, this.req, this.res);
+  }
+
+  /** The request ends when `p` does: a tail that waits (a form's answer, a mode, a streamed body). */
+  after(p: Promise<void>): void {
+    p.then(() => this.ended(), (e: unknown) => this.failed(e));
+  }
+
+  /** A wait whose continuation hands the request's end on itself: only its failure ends it here. */
+  waiting(p: Promise<unknown>): void {
+    p.then(undefined, (e: unknown) => this.failed(e));
+  }
+
+  /** The provider's answer to a plain route, straight from the exchange's callbacks. */
+  answer(r: UpstreamResponse): void {
+    let streaming: Promise<void> | undefined;
+    try {
+      streaming = respond(this.cfg, this, this.address!, this.req, this.res, this.route!, this.op!, r, this.replyHeaders);
+    } catch (e) {
+      return this.failed(e);
+    }
+    if (streaming) this.after(streaming);
+    else this.ended();
+  }
+
+  fail(e: unknown): void {
+    if (this.front) this.failedSoon(e);
+    else this.failed(e);
+  }
+
+  /**
+   * A failure in the front, answered a microtask later, as the rejection of an async run() was:
+   * inside the 'request' event Node has not yet marked a request without a body complete, and
+   * sendError would close a keep-alive connection that is in sync (test/listen/idle.test.ts).
+   */
+  failedSoon(e: unknown): void {
+    queueMicrotask(() => this.failed(e));
   }
 }
 
@@ -168,55 +247,37 @@ export function requestId(n: number): string {
 }
 
 /**
- * Not an async function: run()'s own promise carries the end of the request (`ended` or, for
- * whatever it threw, `failed`), one layer of promises fewer than an async function awaiting it,
- * whose suspended state alone was about 250 B per request.
+ * One request, from its headers to its answer. Nothing here is async: run() is the synchronous
+ * front, and the request waits only where it must (docs/performance.md, "Session 11: tail").
  */
-export function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, expectContinue = false): Promise<void> {
-  const cfg = deps.config();
-  const id = requestId(idCounter++ >>> 0);
-  const ctx = new Context(id);
+export function handle(deps: PipelineDeps, req: IncomingMessage, res: ServerResponse, expectContinue = false): void {
+  const ctx = new Context(requestId(idCounter++ >>> 0), deps, deps.config(), req, res);
   deps.metrics.inflight.inc();
-  const abort = new RequestCancel();
-  // One 'close' listener does all the end-of-exchange work: a client that went away mid-transfer
-  // ends the upstream request too, the key's limiter slot is given back, and the access line is
-  // written once both the handler and the exchange are over.
-  let handled = false;
-  let logged = false;
-  const log = () => {
-    if (logged) return;
-    logged = true;
-    finish(deps, ctx, req, res);
-  };
-  res.on('close', () => {
-    if (!res.writableFinished) abort.abort();
-    ctx.release?.();
-    if (handled) log();
-  });
-  const ended = () => {
-    handled = true;
-    if (res.writableFinished || res.destroyed) log();
-  };
-  const failed = (e: unknown) => {
-    try {
-      sendError(ctx, req, res, e, deps.log);
-    } finally {
-      ended();
-    }
-  };
-  return run(cfg, deps, ctx, req, res, expectContinue, abort).then(ended, failed);
+  // One 'close' listener does all the end-of-exchange work (Context.closed).
+  res.on('close', () => ctx.closed());
+  try {
+    run(ctx, expectContinue);
+  } catch (e) {
+    ctx.failedSoon(e);
+  }
+  ctx.front = false;
 }
 
-async function run(
-  cfg: GatewayConfig, deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, res: ServerResponse,
-  expectContinue: boolean, signal: Cancel,
-): Promise<void> {
+/**
+ * The request's front, synchronous from addressing to the re-signed request, so that whatever a
+ * stage throws reaches handle() as it is thrown. Each path hands the request's end on exactly
+ * once: ctx.ended() when it answered already, ctx.after() a tail's promise, ctx.waiting() a wait
+ * whose continuation goes on (a form, a worker's limiter slot, a body), or the provider's
+ * exchange, which tells ctx (Context.answer, Context.fail). Nothing may throw after that.
+ */
+function run(ctx: Context, expectContinue: boolean): void {
+  const { cfg, req, res } = ctx;
   const method = req.method ?? 'GET';
-  let headers = lowerHeaders(req);
+  const headers = lowerHeaders(req);
   ctx.ranged = headers.range !== undefined;
   const host = clientHost(cfg, req, headers);
   if (!host) throw new S3Error('InvalidRequest', 'Missing Host header');
-  let address = resolveAddress(cfg, host, req.url ?? '/');
+  const address = resolveAddress(cfg, host, req.url ?? '/');
   ctx.address = address;
   const origin = typeof headers.origin === 'string' ? headers.origin : undefined;
 
@@ -228,20 +289,19 @@ async function run(
     ctx.status = 200;
     res.writeHead(200, { ...ctx.replyHeaders, ...h, 'content-length': 0 });
     res.end();
-    return;
+    return ctx.ended();
   }
 
   // STS's Query API lives at the root of s3gate's own domains (src/sts/).
   if (!address.bucket && isStsRequest(method, headers, address.rawQuery)) {
-    return await serveSts({ cfg, metrics: deps.metrics, log: deps.log }, ctx, req, res, { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, headers, expectContinue });
+    return ctx.after(serveSts({ cfg, metrics: ctx.deps.metrics, log: ctx.deps.log }, ctx, req, res, { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, headers, expectContinue }));
   }
 
   const pairs = parseQuery(address.rawQuery);
   // The one view of the request: what is authorized below is exactly what is forwarded.
   const scheme = signedWith(headers, address.rawQuery);
-  let view = requestView(method, address.bucket, address.key, pairs, headers, scheme === 'v4-query' || scheme === 'v2-query');
-  let op = view.operation;
-  ctx.op = op;
+  const view = requestView(method, address.bucket, address.key, pairs, headers, scheme === 'v4-query' || scheme === 'v2-query');
+  ctx.op = view.operation;
   const corsRoute = address.bucket ? cfg.buckets.get(address.bucket) ?? cfg.buckets.get('*') : undefined;
   if (corsRoute?.cors) Object.assign(ctx.replyHeaders, responseCors(corsRoute.cors, origin, method));
 
@@ -252,103 +312,202 @@ async function run(
   if (address.style !== 'path' && address.bucket) authInput.bucketInHost = address.bucket;
   // A browser form upload signs its fields, not the request: read up to its file, it is a
   // PutObject of the form's key from here on (post-object.ts).
-  const form = op.name === 'PostObject' && address.bucket && address.key === undefined
-    ? await receivePostForm(cfg, req, res, headers, address, ctx, expectContinue) : undefined;
-  if (form) {
-    // The request's own headers say nothing about the object: only the signed fields do. From
-    // here on the request is the form's PutObject: its one view is built from the form.
-    ({ address, headers } = form.view(address));
-    view = requestView('PUT', address.bucket, address.key, [], headers as Record<string, string>, false);
-    op = view.operation;
+  if (view.operation.name === 'PostObject' && address.bucket && address.key === undefined) {
+    return formFirst(ctx, method, address, receivePostForm(cfg, req, res, headers, address, ctx, expectContinue), expectContinue);
   }
-  const auth = form?.auth ?? authenticateRequest(authInput, cfg, deps.metrics);
+  admit(ctx, method, address, headers, view, authenticateRequest(authInput, cfg, ctx.deps.metrics), undefined, expectContinue);
+}
+
+// Each wait's continuation is made in a function of its own: a function that makes a closure
+// allocates a context for what it captures on every call, whether or not the closure is made.
+function formFirst(ctx: Context, method: string, address: Address, form: Promise<PostUpload>, expectContinue: boolean): void {
+  ctx.waiting(form.then((f) => admitForm(ctx, method, address, f, expectContinue)));
+}
+
+function slotFirst(slot: Promise<() => void>, a: Admitted): void {
+  a.ctx.waiting(slot.then((release) => a.slotted(release)));
+}
+
+function bodyFirst(body: Promise<InboundBody>, a: Admitted, whole: boolean): void {
+  a.ctx.waiting(whole ? body.then((b) => a.send(b)) : body.then((b) => a.withBody(b)));
+}
+
+function formAnswer(answer: Promise<UpstreamResponse>, a: Admitted): void {
+  a.ctx.after(answer.then((r) => a.answerForm(r)));
+}
+
+/** The form read up to its file: the request is the form's PutObject from here on. */
+function admitForm(ctx: Context, method: string, address: Address, form: PostUpload, expectContinue: boolean): void {
+  // The request's own headers say nothing about the object: only the signed fields do. Its one
+  // view is built from the form (the access line keeps the operation as PostObject).
+  const f = form.view(address);
+  const view = requestView('PUT', f.address.bucket, f.address.key, [], f.headers, false);
+  admit(ctx, method, f.address, f.headers, view, form.auth, form, expectContinue);
+}
+
+/** Authenticated: the key's limiter slot, which a worker may wait for (the primary holds host-wide limits). */
+function admit(
+  ctx: Context, method: string, address: Address, headers: Record<string, string | string[] | undefined>, view: RequestView, auth: Authenticated,
+  form: PostUpload | undefined, expectContinue: boolean,
+): void {
   ctx.auth = auth;
+  const op = view.operation;
   if (auth.kind === 'v2-header' || auth.kind === 'v2-query') requireSignedOperationV2(op, method, address.bucket, address.key, view.query, view.headers);
   const keyId = auth.key ? principalName(auth.key) : 'anonymous';
-  const slot = deps.limiter.acquire(keyId, auth.key?.limits ?? cfg.limits, throttled(deps.metrics));
-  ctx.release = typeof slot === 'function' ? slot : await slot;
-  // A worker waited for the primary's answer: a client gone meanwhile has had its 'close'.
-  if (res.closed) ctx.release();
-
-  if (!address.bucket) {
-    if (op.name !== 'ListBuckets') throw new S3Error('MethodNotAllowed');
-    if (!auth.key) throw new S3Error('AccessDenied');
-    return await listBuckets(cfg, ctx, auth, view.query, res, signal);
-  }
-
-  const route = findRoute(cfg, address.bucket);
-  ctx.route = route;
-  // An anonymous request on a `public: acl` bucket goes on unsigned: the provider's ACLs decide.
-  const anonymous = auth.key ? undefined : anonymousAccess(route.route, op);
-  authorizeView(view, auth.key, route.clientBucket, anonymous);
-
-  // The view's headers go on as they are; the copy source is rendered from the authorized one,
-  // under the provider's name for its bucket.
-  let outHeaders = view.headers;
-  if (view.copySource) {
-    const srcRoute = findRoute(cfg, view.copySource.bucket);
-    if (srcRoute.upstream !== route.upstream) {
-      throw new S3Error('NotImplemented', 'Copying between buckets on different upstreams is not supported; download and upload instead.');
-    }
-    outHeaders = { ...view.headers, 'x-amz-copy-source': copySourceHeader(srcRoute.upstreamBucket, view.copySource) };
-  }
-
-  const hasBody = method === 'PUT' || method === 'POST';
-  const profile = route.upstream.profile;
-  let body = form ? await form.body(profile, res) : hasBody ? inboundBody(req, headers, auth, op.name, profile, ctx) : undefined;
-  if (expectContinue && !form) res.writeContinue();
-  // A body that goes to two providers (mirror, or deletes during a migration) must be replayable.
-  const twoTargets = route.route.mode === 'mirror' || (route.route.mode === 'migrate' && op.name === 'DeleteObjects');
-  if (body && needsWholeBody(op.name, profile, headers)) {
-    body = await wholeBody(body, op.name, profile, { budget: processBodyBudget, owner: keyId, until: res });
-  } else if (body && !twoTargets) {
-    body = await readSmall(body);
-  }
-  let declaredSha256 = auth.payloadHash;
-  if (body && op.name === 'DeleteObjects') {
-    // Its keys are resources too: each is authorized, and the body re-written from what was.
-    const rewritten = await authorizedDeleteBody(body, view.headers, auth.key, route.clientBucket);
-    body = rewritten;
-    declaredSha256 = rewritten.sha256;
-  }
-
-  const sendReq: SendRequest = {
-    operation: op.name, method: form ? 'PUT' : method, query: view.query, headers: outHeaders,
-    signal, observer: observer(deps.metrics), requestId: ctx.id,
-  };
-  if (anonymous === 'unsigned') sendReq.unsigned = true;
-  if (address.key !== undefined) sendReq.key = address.key;
-  if (declaredSha256) sendReq.declaredSha256 = declaredSha256;
-  if (body) sendReq.body = body;
-  // Awaited, not returned: an async function that returns a promise settles a tick and a job
-  // later, through a thenable job and two resolving functions. respond() has a promise only for a
-  // streamed answer: one read whole is written already, and awaiting nothing is a microtask more.
-  if (route.route.mode === 'route') {
-    const r = await send(route.upstream, route.upstreamBucket, sendReq);
-    if (form && r.status < 300) return await answerPost(cfg, ctx, req, res, address, route, form, r, ctx.replyHeaders);
-    const streaming = respond(cfg, ctx, address, req, res, route, op, r, ctx.replyHeaders);
-    if (streaming) await streaming;
-    return;
-  }
-  return await serveByMode(cfg, deps, ctx, req, res, address, op, route, sendReq, form, signal, view.copySource);
+  const slot = ctx.deps.limiter.acquire(keyId, auth.key?.limits ?? ctx.cfg.limits, throttled(ctx.deps.metrics));
+  const admitted = new Admitted(ctx, method, address, headers, view, auth, keyId, form, expectContinue);
+  if (typeof slot !== 'function') return slotFirst(slot, admitted);
+  ctx.release = slot;
+  // After a form's wait, the client may have gone already: its 'close' has passed.
+  if (ctx.res.closed) slot();
+  admitted.serve();
 }
 
 /**
- * A bucket in migrate or mirror mode (route/modes.ts). Apart from run(): its closures would
- * otherwise make run() allocate a context for the variables they capture on every request.
+ * An admitted request, what it is and what it carries, until it goes: routed, authorized, the
+ * outbound request made, the body read where it must be first. One object across the waits, in
+ * place of their closures' contexts; a small body tells it straight from the request's events
+ * (BodySink).
  */
-function serveByMode(
-  cfg: GatewayConfig, deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, res: ServerResponse, address: Address, op: Operation,
-  route: Route, sendReq: SendRequest, form: PostUpload | undefined, signal: Cancel, copySource: CopySource | undefined,
-): Promise<void> {
+class Admitted implements BodySink {
+  private sendReq?: SendRequest;
+  private twoTargets = false;
+
+  constructor(
+    readonly ctx: Context, readonly method: string, readonly address: Address, readonly headers: Record<string, string | string[] | undefined>,
+    readonly view: RequestView, readonly auth: Authenticated, readonly keyId: string, readonly form: PostUpload | undefined,
+    readonly expectContinue: boolean,
+  ) {}
+
+  /** A worker's slot from the primary. */
+  slotted(release: () => void): void {
+    this.ctx.release = release;
+    // The client may have gone while the primary answered: its 'close' has passed.
+    if (this.ctx.res.closed) release();
+    this.serve();
+  }
+
+  serve(): void {
+    const ctx = this.ctx;
+    const { cfg, res } = ctx;
+    const { address, view, auth, form, method } = this;
+    const op = view.operation;
+    if (!address.bucket) {
+      if (op.name !== 'ListBuckets') throw new S3Error('MethodNotAllowed');
+      if (!auth.key) throw new S3Error('AccessDenied');
+      return ctx.after(listBuckets(cfg, ctx, auth, view.query, res, ctx.cancel));
+    }
+
+    const route = findRoute(cfg, address.bucket);
+    ctx.route = route;
+    // An anonymous request on a `public: acl` bucket goes on unsigned: the provider's ACLs decide.
+    const anonymous = auth.key ? undefined : anonymousAccess(route.route, op);
+    authorizeView(view, auth.key, route.clientBucket, anonymous);
+
+    // The view's headers go on as they are; the copy source is rendered from the authorized one,
+    // under the provider's name for its bucket.
+    let outHeaders = view.headers;
+    if (view.copySource) {
+      const srcRoute = findRoute(cfg, view.copySource.bucket);
+      if (srcRoute.upstream !== route.upstream) {
+        throw new S3Error('NotImplemented', 'Copying between buckets on different upstreams is not supported; download and upload instead.');
+      }
+      outHeaders = { ...view.headers, 'x-amz-copy-source': copySourceHeader(srcRoute.upstreamBucket, view.copySource) };
+    }
+    const sendReq: SendRequest = {
+      operation: op.name, method: form ? 'PUT' : method, query: view.query, headers: outHeaders,
+      signal: ctx.cancel, observer: observer(ctx.deps.metrics), requestId: ctx.id,
+    };
+    if (anonymous === 'unsigned') sendReq.unsigned = true;
+    if (address.key !== undefined) sendReq.key = address.key;
+    if (auth.payloadHash) sendReq.declaredSha256 = auth.payloadHash;
+    this.sendReq = sendReq;
+    // A body that goes to two providers (mirror, or deletes during a migration) must be replayable.
+    this.twoTargets = route.route.mode === 'mirror' || (route.route.mode === 'migrate' && op.name === 'DeleteObjects');
+
+    if (form) return bodyFirst(form.body(route.upstream.profile, res), this, false);
+    const body = method === 'PUT' || method === 'POST' ? inboundBody(ctx.req, this.headers, auth, op.name, route.upstream.profile, ctx) : undefined;
+    if (this.expectContinue) res.writeContinue();
+    this.withBody(body);
+  }
+
+  withBody(body: InboundBody | undefined): void {
+    if (body === undefined) return this.send(undefined);
+    const op = this.view.operation.name;
+    if (needsWholeBody(op, this.ctx.route!.upstream.profile, this.headers)) return this.ctx.waiting(this.whole(body));
+    if (!this.twoTargets && body.length !== undefined && body.length <= SMALL_BODY && body.buffer === undefined) {
+      // Read whole straight off the socket, told to this.body (the common small PUT), or else read from its stream.
+      if (body.collect) return body.collect(this);
+      return bodyFirst(readSmall(body), this, true);
+    }
+    this.send(body);
+  }
+
+  /** A small body read whole and verified, from the request's 'end'. */
+  body(b: InboundBody): void {
+    try {
+      this.send(b);
+    } catch (e) {
+      this.ctx.failed(e);
+    }
+  }
+
+  fail(e: unknown): void {
+    this.ctx.failed(e);
+  }
+
+  /** A body s3gate must see whole (DeleteObjects' keys, CompleteMultipartUpload's checksums, a Content-MD5 to add). */
+  private async whole(inbound: InboundBody): Promise<void> {
+    const ctx = this.ctx;
+    const op = this.view.operation.name;
+    let body: OutgoingBody = await wholeBody(inbound, op, ctx.route!.upstream.profile, { budget: processBodyBudget, owner: this.keyId, until: ctx.res });
+    if (op === 'DeleteObjects') {
+      // Its keys are resources too: each is authorized, and the body re-written from what was.
+      const rewritten = await authorizedDeleteBody(body, this.view.headers, this.auth.key, ctx.route!.clientBucket);
+      body = rewritten;
+      this.sendReq!.declaredSha256 = rewritten.sha256;
+    }
+    this.send(body);
+  }
+
+  /** To the provider(s): a plain route tells ctx the answer straight from the exchange (Context.answer). */
+  send(body: OutgoingBody | undefined): void {
+    const ctx = this.ctx;
+    const sendReq = this.sendReq!;
+    if (body) sendReq.body = body;
+    const route = ctx.route!;
+    if (route.route.mode !== 'route') return ctx.after(serveByMode(ctx, this, sendReq));
+    if (!this.form) return sendTo(route.upstream, route.upstreamBucket, sendReq, ctx);
+    formAnswer(send(route.upstream, route.upstreamBucket, sendReq), this);
+  }
+
+  /** A form's PutObject answered: S3's answer to a form when it was stored. */
+  answerForm(r: UpstreamResponse): Promise<void> | undefined {
+    const ctx = this.ctx;
+    const route = ctx.route!;
+    return r.status < 300
+      ? answerPost(ctx.cfg, ctx, ctx.req, ctx.res, this.address, route, this.form!, r, ctx.replyHeaders)
+      : respond(ctx.cfg, ctx, this.address, ctx.req, ctx.res, route, this.view.operation, r, ctx.replyHeaders);
+  }
+}
+
+/**
+ * A bucket in migrate or mirror mode (route/modes.ts). Apart from the rest: its closures would
+ * otherwise make their callers allocate a context for the variables they capture on every request.
+ */
+function serveByMode(ctx: Context, a: Admitted, sendReq: SendRequest): Promise<void> {
+  const { cfg, req, res } = ctx;
+  const { address, form } = a;
+  const op = a.view.operation;
+  const route = ctx.route!;
   const serve: ServeContext = {
-    cfg, req, res, address, op, route, sendReq, log: deps.log, metrics: deps.metrics, signal, requestId: ctx.id,
+    cfg, req, res, address, op, route, sendReq, log: ctx.deps.log, metrics: ctx.deps.metrics, signal: ctx.cancel, requestId: ctx.id,
     respondWith: (r: Route, up: UpstreamResponse) => form && up.status < 300
       ? answerPost(cfg, ctx, req, res, address, r, form, up, ctx.replyHeaders)
       : respond(cfg, ctx, address, req, res, r, op, up, ctx.replyHeaders),
     respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.replyHeaders),
   };
-  if (copySource) serve.copySource = copySourceParts(copySource);
+  if (a.view.copySource) serve.copySource = copySourceParts(a.view.copySource);
   return route.route.mode === 'migrate' ? serveMigrate(serve) : serveMirror(serve);
 }
 
