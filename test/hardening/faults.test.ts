@@ -292,6 +292,29 @@ describe('client hangs up before the provider answered', () => {
     const ended = await Promise.race([faulty.requests.at(-1)!.hungUp.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
     expect(ended).toBe(true);
   });
+
+  // The provider's answer (or its failure) reaches the request from undici's own callbacks: an
+  // abort is told to the request once, inside the answer's 'close' (docs/performance.md, "Session
+  // 11: tail"). A request never told would keep its in-flight count and write no access line.
+  it('the request ends once, as the client ended it: one access line, 499 ClientClosed, no internal error', async () => {
+    faulty.fault = { kind: 'stall', ms: 20_000 };
+    const url = await presignedGet('gone-client', 'patient');
+    const mine = () => gw.sink.lines.filter((l) => l.msg === 'request' && l.bucket === 'patient' && l.op === 'GetObject' && l.status === 499);
+    const earlier = mine().length;
+    const before = faulty.requests.length;
+    const req = http.get(url);
+    req.on('error', () => {});
+    for (let i = 0; i < 200 && faulty.requests.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(faulty.requests.length).toBe(before + 1);
+    req.destroy();
+    await Promise.race([faulty.requests.at(-1)!.hungUp, new Promise((r) => setTimeout(r, 5000))]);
+    for (let i = 0; i < 200 && mine().length === earlier; i++) await new Promise((r) => setTimeout(r, 10));
+    // A moment more: a second line for the same request would come now.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(mine()).toHaveLength(earlier + 1);
+    expect(mine().at(-1)).toMatchObject({ error: 'ClientClosed', bytesOut: 0 });
+    expect(gw.sink.lines.filter((l) => l.msg === 'internal error')).toEqual([]);
+  });
 });
 
 describe('after all that', () => {
