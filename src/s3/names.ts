@@ -15,7 +15,18 @@ export function lowerCase(name: string): string {
     lower = name.toLowerCase();
     // A name already in lower case maps to itself: the string handed back is the key's.
     if (lower === name) lower = name;
-    if (LOWER.size < NAMES_KEPT && name.length <= NAME_LENGTH_KEPT) LOWER.set(name, lower);
+    if (LOWER.size < NAMES_KEPT && name.length <= NAME_LENGTH_KEPT) LOWER.set(name, (lower = internalized(lower)));
   }
   return lower;
+}
+
+/**
+ * The same text as V8's one copy of it, the copy every string literal and property name is: its
+ * hash is computed already, and comparing it with the same literal (the name Sets of
+ * authorize/view.ts, a header map's keys) is one pointer comparison instead of one over the
+ * characters. Done once per name kept.
+ */
+function internalized(s: string): string {
+  for (const k in { [s]: 0 }) return k;
+  return s;
 }

@@ -7,6 +7,7 @@ import { authenticate, type Authenticated, type AuthInput } from '../authenticat
 import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, isS3Error } from '../s3/errors.js';
 import { parseQuery } from '../signing/sigv4.js';
+import { lowerCase } from '../s3/names.js';
 import { fill, intersect } from './grants.js';
 import { open, TokenError, type RefusalReason } from './seal.js';
 import type { StsConfig } from './types.js';
@@ -58,9 +59,12 @@ function tokenOf(input: AuthInput): string | undefined {
   const h = input.headers['x-amz-security-token'];
   let q: string | undefined;
   let count = 0;
-  for (const [n, v] of input.query ?? parseQuery(input.rawQuery)) {
-    if (n.length === 20 && n.toLowerCase() === 'x-amz-security-token') {
-      q = v;
+  const pairs = input.query ?? parseQuery(input.rawQuery);
+  for (let i = 0; i < pairs.length; i++) {
+    // lowerCase, not toLowerCase: a presigned URL's X-Amz-Content-Sha256 has this length too,
+    // and toLowerCase made a new string of it on every request.
+    if (pairs[i]![0].length === 20 && lowerCase(pairs[i]![0]) === 'x-amz-security-token') {
+      q = pairs[i]![1];
       count++;
     }
   }
