@@ -61,24 +61,34 @@ export function createLogger(level = 'info', destination?: NodeJS.WritableStream
     if (opts.shared) for (const piece of linePieces(out)) dest.write(piece as unknown as string);
     else dest.write(out as unknown as string);
   };
-  // `newline`: the line comes without its '\n', which is written after it (the access line's
-  // writeLine): `line + '\n'` is a rope that encoding it first flattens into a copy.
-  const put = (line: string, newline: boolean) => {
+  const put = (line: string) => {
     // At most 3 bytes of UTF-8 per UTF-16 unit: a line is never cut at the end of a batch.
-    const most = line.length * 3 + (newline ? 1 : 0);
+    const most = line.length * 3;
     if (used + most > BATCH) {
       handOver();
-      if (most > BATCH && !ended()) dest.write(Buffer.from(newline ? line + '\n' : line) as unknown as string);
+      if (most > BATCH && !ended()) dest.write(Buffer.from(line) as unknown as string);
       // (an ended destination takes nothing more)
       if (used + most > BATCH) return;
     }
     batch ??= Buffer.allocUnsafeSlow(BATCH);
     used += batch.write(line, used, 'utf8');
-    if (newline) batch[used++] = 10;
   };
   const lines = {
-    write: (line: string) => put(line, false),
-    writeLine: (line: string) => put(line, true),
+    write: put,
+    // The access line: encoded straight into the batch, in at most `most` bytes (access-log.ts).
+    writeEncoded<T>(most: number, encode: (buf: Buffer, at: number, v: T, n: number) => number, v: T, n: number) {
+      if (used + most > BATCH) {
+        handOver();
+        if (ended()) return;
+        if (most > BATCH) {
+          const one = Buffer.allocUnsafe(most);
+          dest.write(one.subarray(0, encode(one, 0, v, n)) as unknown as string);
+          return;
+        }
+      }
+      batch ??= Buffer.allocUnsafeSlow(BATCH);
+      used = encode(batch, used, v, n);
+    },
   };
   setInterval(() => {
     handOver();

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { pino } from 'pino';
-import { accessLine, writeAccess, type AccessFields } from '../../src/listen/access-log.js';
+import { accessLine, accessLineMost, encodeAccessLine, writeAccess, type AccessFields } from '../../src/listen/access-log.js';
 
 const TIME = 1_763_700_000_123;
 
@@ -36,7 +36,65 @@ const fields = (text: fc.Arbitrary<string>): fc.Arbitrary<AccessFields> => fc.re
   upstreamId: opt(text),
 });
 
+/** What the line was before it was encoded by hand: one JSON.stringify of the fields in pino's order. */
+function stringified(f: AccessFields, time: number): string {
+  return JSON.stringify({
+    level: 30, time, reqId: f.reqId, key: f.key, auth: f.auth, role: f.role, session: f.session, triedKey: f.triedKey,
+    op: f.op, method: f.method, bucket: f.bucket, status: f.status, error: f.error, bytesIn: f.bytesIn, bytesOut: f.bytesOut,
+    ms: f.ms, upstream: f.upstream, upstreamId: f.upstreamId, msg: 'request',
+  }) + '\n';
+}
+
+/** Every field a client's request can reach, with any text at all; numbers of every kind the encoder tells apart. */
+const anyFields = (text: fc.Arbitrary<string>): fc.Arbitrary<AccessFields> => fc.record({
+  reqId: text,
+  key: opt(text), auth: opt(text), role: opt(text), session: opt(text), triedKey: opt(text), op: opt(text), method: opt(text),
+  bucket: opt(text), status: fc.integer({ min: 0, max: 999 }), error: opt(text),
+  bytesIn: fc.oneof(fc.nat(), fc.maxSafeNat(), fc.integer({ min: 2 ** 31 - 2, max: 2 ** 33 })),
+  bytesOut: fc.oneof(fc.nat(), fc.maxSafeNat()),
+  ms: fc.oneof(
+    fc.nat({ max: 1e11 }).map((c) => c / 100),
+    fc.double({ min: 0, max: 1e12, noNaN: true }).map((x) => Math.round(x * 100) / 100),
+    fc.double(),
+    fc.constantFrom(0, -0, 0.1, 0.07, 1e9 - 0.01, 1e9 + 0.5, 2 ** 53, 2 ** 53 + 2, 1e21, -1.5, NaN, Infinity),
+  ),
+  upstream: opt(text), upstreamId: opt(text),
+}, { requiredKeys: ['reqId', 'status', 'bytesIn', 'bytesOut', 'ms'] });
+
+const TEXT = fc.oneof(
+  fc.string({ unit: 'binary' }),
+  fc.string({ unit: fc.constantFrom('a', '"', '\\', '\u007f', '\u0000', '\u001f', '\u2028', '\ud800', '\udc00', 'é', '🪣') }),
+  fc.string({ unit: 'grapheme-ascii' }),
+);
+
 describe('access line', () => {
+  it('is byte for byte what JSON.stringify of the fields writes, for any text a client can send and any number', () => {
+    fc.assert(fc.property(anyFields(TEXT), fc.oneof(fc.maxSafeNat(), fc.constant(1_763_700_000_123)), (f, time) => {
+      expect(accessLine(f, time)).toBe(stringified(f, time));
+    }), { numRuns: 3000 });
+  });
+
+  it('encoded into a buffer at any offset, is the line\'s UTF-8 within the room it asked for, and writes nothing beyond it', () => {
+    fc.assert(fc.property(anyFields(TEXT), fc.nat({ max: 64 }), (f, at) => {
+      const most = accessLineMost(f);
+      const buf = Buffer.alloc(at + most + 16, 0xee);
+      const end = encodeAccessLine(buf, at, f, TIME);
+      expect(end - at).toBeLessThanOrEqual(most);
+      expect(buf.subarray(at, end).equals(Buffer.from(stringified(f, TIME)))).toBe(true);
+      expect(buf.subarray(0, at).every((b) => b === 0xee)).toBe(true);
+      expect(buf.subarray(end).every((b) => b === 0xee)).toBe(true);
+    }), { numRuns: 2000 });
+  });
+
+  it('takes the most room a field can need: every unit escaped as \\u00XX, or three bytes of UTF-8', () => {
+    for (const unit of ['\u0001', '€', '\ud800']) {
+      const s = unit.repeat(1000);
+      const f: AccessFields = { reqId: s, key: s, bucket: s, triedKey: s, status: 599, bytesIn: 2 ** 53 - 1, bytesOut: 2 ** 53 - 1, ms: -1.2345678901234567e-300 };
+      const buf = Buffer.alloc(accessLineMost(f));
+      expect(buf.toString('utf8', 0, encodeAccessLine(buf, 0, f, 2 ** 53 - 1))).toBe(stringified(f, 2 ** 53 - 1));
+    }
+  });
+
   it('is byte for byte the line pino writes, for any printable text in the fields', () => {
     fc.assert(fc.property(fields(fc.string({ unit: 'grapheme' })), (f) => {
       expect(accessLine(f, TIME)).toBe(pinoLine(f));
