@@ -81,6 +81,31 @@ export function encodeAccessLine(buf: Buffer, at: number, f: AccessFields, time:
   let p = putBytes(buf, at, HEAD);
   p = putNumber(buf, p, time);
   p = putString(buf, putBytes(buf, p, REQ_ID), f.reqId);
+  p = putWho(buf, p, f);
+  p = putNumber(buf, putBytes(buf, p, BYTES_IN), f.bytesIn);
+  p = putNumber(buf, putBytes(buf, p, BYTES_OUT), f.bytesOut);
+  p = putNumber(buf, putBytes(buf, p, MS), f.ms);
+  return putWhere(buf, p, f);
+}
+
+// From "key" to "error", and from "upstream" to the end, a line is usually the one before it
+// (the same key, operation, bucket and status; the same upstream): each part's bytes are kept
+// with the values they were made of, and copied while those stay (compared by ===: the same
+// strings, or equal ones). Encoded again, character by character, when any differs.
+const PART_MOST = 512;
+let who: Uint8Array | undefined;
+let whoKey: string | undefined, whoAuth: string | undefined, whoRole: string | undefined, whoSession: string | undefined;
+let whoTried: string | undefined, whoOp: string | undefined, whoMethod: string | undefined, whoBucket: string | undefined;
+let whoStatus = -1;
+let whoError: string | undefined;
+
+function putWho(buf: Buffer, at: number, f: AccessFields): number {
+  if (who !== undefined && f.key === whoKey && f.auth === whoAuth && f.role === whoRole && f.session === whoSession && f.triedKey === whoTried
+    && f.op === whoOp && f.method === whoMethod && f.bucket === whoBucket && f.status === whoStatus && f.error === whoError) {
+    buf.set(who, at);
+    return at + who.length;
+  }
+  let p = at;
   if (f.key !== undefined) p = putString(buf, putBytes(buf, p, KEY), f.key);
   if (f.auth !== undefined) p = putString(buf, putBytes(buf, p, AUTH), f.auth);
   if (f.role !== undefined) p = putString(buf, putBytes(buf, p, ROLE), f.role);
@@ -91,12 +116,36 @@ export function encodeAccessLine(buf: Buffer, at: number, f: AccessFields, time:
   if (f.bucket !== undefined) p = putString(buf, putBytes(buf, p, BUCKET), f.bucket);
   p = putNumber(buf, putBytes(buf, p, STATUS), f.status);
   if (f.error !== undefined) p = putString(buf, putBytes(buf, p, ERROR), f.error);
-  p = putNumber(buf, putBytes(buf, p, BYTES_IN), f.bytesIn);
-  p = putNumber(buf, putBytes(buf, p, BYTES_OUT), f.bytesOut);
-  p = putNumber(buf, putBytes(buf, p, MS), f.ms);
+  if (p - at <= PART_MOST) {
+    who = Uint8Array.prototype.slice.call(buf, at, p);
+    whoKey = f.key; whoAuth = f.auth; whoRole = f.role; whoSession = f.session; whoTried = f.triedKey;
+    whoOp = f.op; whoMethod = f.method; whoBucket = f.bucket; whoStatus = f.status; whoError = f.error;
+  } else {
+    who = undefined;
+  }
+  return p;
+}
+
+let where: Uint8Array | undefined;
+let whereUpstream: string | undefined, whereId: string | undefined;
+
+function putWhere(buf: Buffer, at: number, f: AccessFields): number {
+  if (where !== undefined && f.upstream === whereUpstream && f.upstreamId === whereId) {
+    buf.set(where, at);
+    return at + where.length;
+  }
+  let p = at;
   if (f.upstream !== undefined) p = putString(buf, putBytes(buf, p, UPSTREAM), f.upstream);
   if (f.upstreamId !== undefined) p = putString(buf, putBytes(buf, p, UPSTREAM_ID), f.upstreamId);
-  return putBytes(buf, p, TAIL);
+  p = putBytes(buf, p, TAIL);
+  if (p - at <= PART_MOST) {
+    where = Uint8Array.prototype.slice.call(buf, at, p);
+    whereUpstream = f.upstream;
+    whereId = f.upstreamId;
+  } else {
+    where = undefined;
+  }
+  return p;
 }
 
 function putBytes(buf: Buffer, p: number, b: Uint8Array): number {

@@ -86,6 +86,21 @@ describe('access line', () => {
     }), { numRuns: 2000 });
   });
 
+  it('is the same in a run of lines that repeat some fields and change others (its parts kept from the line before)', () => {
+    // Two values per field, so that consecutive lines share and differ in every combination.
+    const two = (a: string | undefined, b: string | undefined) => fc.constantFrom(a, b);
+    const line: fc.Arbitrary<AccessFields> = fc.record({
+      reqId: two('A', 'B')  as fc.Arbitrary<string>, key: two('AKIAIOSFODNN7EXAMPLE', undefined), auth: two('v4-query', 'anonymous'),
+      role: two(undefined, 'r\u00f4le'), session: two(undefined, 's'), triedKey: two(undefined, 'a"b'), op: two('GetObject', 'PutObject'),
+      method: two('GET', 'PUT'), bucket: two('bench', 'b\u00e9nch'), status: fc.constantFrom(200, 404), error: two(undefined, 'NoSuchKey'),
+      bytesIn: fc.constantFrom(0, 4096), bytesOut: fc.constantFrom(0, 4096), ms: fc.constantFrom(0.35, 12),
+      upstream: two('nginx', undefined), upstreamId: two(undefined, 'X\\Y'),
+    });
+    fc.assert(fc.property(fc.array(line, { minLength: 2, maxLength: 40 }), (lines) => {
+      for (const f of lines) expect(accessLine(f, TIME)).toBe(stringified(f, TIME));
+    }), { numRuns: 500 });
+  });
+
   it('takes the most room a field can need: every unit escaped as \\u00XX, or three bytes of UTF-8', () => {
     for (const unit of ['\u0001', '€', '\ud800']) {
       const s = unit.repeat(1000);
