@@ -279,17 +279,23 @@ describe('client disconnects mid-upload', () => {
 });
 
 describe('client hangs up before the provider answered', () => {
-  it('the provider request is ended too, not left waiting for an answer nobody will read', async () => {
+  /** A GET the provider stalls on, which the client gives up on once the provider has it: the provider's record of it. */
+  async function hangUpWhileStalled(key: string) {
     faulty.fault = { kind: 'stall', ms: 20_000 };
-    const url = await presignedGet('object', 'patient');
+    const url = await presignedGet(key, 'patient');
     const before = faulty.requests.length;
     const req = http.get(url);
     req.on('error', () => {});
     for (let i = 0; i < 200 && faulty.requests.length === before; i++) await new Promise((r) => setTimeout(r, 10));
     expect(faulty.requests.length).toBe(before + 1);
     req.destroy();
+    return faulty.requests.at(-1)!;
+  }
+
+  it('the provider request is ended too, not left waiting for an answer nobody will read', async () => {
+    const upstreamReq = await hangUpWhileStalled('object');
     // Bounded wait, far below the stall and the gateway's 30 s timeouts: only the hang-up ends it.
-    const ended = await Promise.race([faulty.requests.at(-1)!.hungUp.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    const ended = await Promise.race([upstreamReq.hungUp.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
     expect(ended).toBe(true);
   });
 
@@ -297,17 +303,10 @@ describe('client hangs up before the provider answered', () => {
   // abort is told to the request once, inside the answer's 'close' (docs/performance.md, "Session
   // 11: tail"). A request never told would keep its in-flight count and write no access line.
   it('the request ends once, as the client ended it: one access line, 499 ClientClosed, no internal error', async () => {
-    faulty.fault = { kind: 'stall', ms: 20_000 };
-    const url = await presignedGet('gone-client', 'patient');
     const mine = () => gw.sink.lines.filter((l) => l.msg === 'request' && l.bucket === 'patient' && l.op === 'GetObject' && l.status === 499);
     const earlier = mine().length;
-    const before = faulty.requests.length;
-    const req = http.get(url);
-    req.on('error', () => {});
-    for (let i = 0; i < 200 && faulty.requests.length === before; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(faulty.requests.length).toBe(before + 1);
-    req.destroy();
-    await Promise.race([faulty.requests.at(-1)!.hungUp, new Promise((r) => setTimeout(r, 5000))]);
+    const upstreamReq = await hangUpWhileStalled('gone-client');
+    await Promise.race([upstreamReq.hungUp, new Promise((r) => setTimeout(r, 5000))]);
     for (let i = 0; i < 200 && mine().length === earlier; i++) await new Promise((r) => setTimeout(r, 10));
     // A moment more: a second line for the same request would come now.
     await new Promise((r) => setTimeout(r, 100));
