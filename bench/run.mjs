@@ -7,7 +7,7 @@
 // undici with no authentication (bench/lib/floor-server.mjs undici): what a Node proxy built like
 // s3gate pays before doing any work of its own, so C − N is s3gate's own work.
 // Environment: BENCH_DURATION (s per round, 5), BENCH_ROUNDS (3), BENCH_BIG_MIB (256),
-// BENCH_BIG=1 (1024 MiB), S3GATE_DIST (another build of the gateway), BENCH_BIG_REPS (3), BENCH_CPU_REQUESTS (30000), BENCH_CPU_SLICES (5: the CPU round in slices, targets taking turns), BENCH_PROXY=node
+// BENCH_BIG=1 (1024 MiB), S3GATE_DIST (another build of the gateway), BENCH_BIG_REPS (3), BENCH_CPU_REQUESTS (36000), BENCH_CPU_SLICES (12: the CPU round in slices, targets taking turns), BENCH_PROXY=node
 // (force the http-proxy-3 fallback for B), BENCH_PROFILE=0 (skip the --cpu-prof run), BENCH_HUGE=1 (after
 // the big transfers, one 4 GiB PUT and one 4 GiB GET through C only, to read RSS growth with object
 // size off; BENCH_HUGE_MIB sets the size; needs that much free space (RAM) in the tmpfs: one
@@ -46,8 +46,8 @@ const DURATION = env('BENCH_DURATION', 5);
 const ROUNDS = env('BENCH_ROUNDS', 3);
 const BIG_MIB = env('BENCH_BIG_MIB', process.env.BENCH_BIG === '1' ? 1024 : 256);
 const BIG_REPS = env('BENCH_BIG_REPS', process.env.BENCH_BIG === '1' ? 2 : 3);
-const CPU_REQUESTS = env('BENCH_CPU_REQUESTS', 30_000);
-const CPU_SLICES = env('BENCH_CPU_SLICES', 5);
+const CPU_REQUESTS = env('BENCH_CPU_REQUESTS', 36_000);
+const CPU_SLICES = env('BENCH_CPU_SLICES', 12);
 const PROFILE = process.env.BENCH_PROFILE !== '0';
 const HUGE = process.env.BENCH_HUGE === '1';
 const HUGE_MIB = env('BENCH_HUGE_MIB', 4096);
@@ -265,7 +265,9 @@ for (const cs of cases) {
 // 30 000-request run of C moved 9–23 µs while N and B did not (session 10, run 10). Each
 // target's figure is the median of its slices; C − N is the median of the slices' C − N, each
 // from a C and an N measured next to each other. CPU time is read to the nanosecond
-// (cpuPrecise: each thread's schedstat), not in 10 ms ticks.
+// (cpuPrecise: each thread's schedstat), not in 10 ms ticks. Twelve slices of 3 000 requests, not
+// five of 6 000: a disturbance of this machine lasted two and a half cycles of five (session 11,
+// run 11) and so decided the median; with twelve it has to spoil more than six pairs to do that.
 log(`CPU per request: ${CPU_REQUESTS} requests at c=64 in ${CPU_SLICES} slices, per method, B, N and C taking turns (and the upstream during B)`);
 for (const method of ['GET', 'PUT']) {
   const req = (await requests())[method];
