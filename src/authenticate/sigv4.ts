@@ -3,8 +3,8 @@
 import type { GatewayKey } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
 import {
-  ALGORITHM, canonicalQuery, canonicalQueryFromRaw, canonicalRequest, canonicalRequestSha256, canonicalUri, formatAmzDate, amzDateMs,
-  parseQuery, signatureV4, signaturesEqual, signingKey, stringToSign, type CanonicalRequestParts, type HeaderValue,
+  ALGORITHM, canonicalQuery, canonicalRequest, canonicalRequestSha256, canonicalUri, formatAmzDate, amzDateMs,
+  parsePresignedQuery, parseQuery, signatureV4, signaturesEqual, signingKey, stringToSign, type CanonicalRequestParts, type HeaderValue,
 } from '../signing/sigv4.js';
 import type { Authenticated, AuthInput } from './types.js';
 
@@ -197,7 +197,9 @@ function required(v: string | undefined): string {
 }
 
 export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {
-  const pairs = input.query ?? parseQuery(input.rawQuery);
+  // The pairs and the canonical query from one read of the query (the pipeline's, or this one).
+  const read = input.query !== undefined && input.presignedCanonical !== undefined ? undefined : parsePresignedQuery(input.rawQuery, 'X-Amz-Signature');
+  const pairs = read === undefined ? input.query! : read.pairs;
   // The authentication parameters in one pass (the first of each, as AWS reads them); the
   // presigners hoist x-amz-content-sha256 into the query under either spelling.
   let algorithm: string | undefined;
@@ -254,7 +256,7 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
     throw new S3Error('InvalidRequest', 'The x-amz-content-sha256 header does not match the signed X-Amz-Content-Sha256 query parameter');
   }
   const payloadHash = signedPayload ?? (headerPayload as string | undefined) ?? 'UNSIGNED-PAYLOAD';
-  const query = canonicalQueryFromRaw(input.rawQuery, 'X-Amz-Signature') ?? canonicalQuery(pairs, 'X-Amz-Signature');
+  const query = read === undefined ? input.presignedCanonical! : read.canonical;
   verify(key, input, cred, datetime, signedHeaders, signedHeadersText, query, signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
   const out: Authenticated = { kind: 'v4-query', key, payloadHash };
   if (signedPayload !== undefined) out.signedPayloadHash = signedPayload;

@@ -9,6 +9,11 @@ export interface AuthInput {
   rawQuery: string;
   /** rawQuery already parsed (parseQuery), when the caller has it */
   query?: [string, string][];
+  /**
+   * canonicalQuery(query, 'X-Amz-Signature'), when the caller read a presigned URL's query with
+   * parsePresignedQuery: given only with the `query` that read gave
+   */
+  presignedCanonical?: string | undefined;
   /** lowercased request headers; repeated headers as arrays */
   headers: Record<string, HeaderValue>;
   now: Date;

@@ -25,7 +25,7 @@ import { preflight, responseCors } from '../cors/cors.js';
 import type { Limiter, LimitKind } from '../limits/limiter.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, errorXml, isS3Error } from '../s3/errors.js';
-import { parseQuery } from '../signing/sigv4.js';
+import { parsePresignedQuery, parseQuery } from '../signing/sigv4.js';
 import { lowerCase } from '../s3/names.js';
 import { inboundBody, needsWholeBody, readSmall, SMALL_BODY, wholeBody, type BodySink, type InboundBody } from './body.js';
 import { processBodyBudget } from '../limits/body-budget.js';
@@ -297,9 +297,11 @@ function run(ctx: Context, expectContinue: boolean): void {
     return ctx.after(serveSts({ cfg, metrics: ctx.deps.metrics, log: ctx.deps.log }, ctx, req, res, { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, headers, expectContinue }));
   }
 
-  const pairs = parseQuery(address.rawQuery);
   // The one view of the request: what is authorized below is exactly what is forwarded.
   const scheme = signedWith(headers, address.rawQuery);
+  // A presigned URL's query is read once, for the view and for its signature's canonical query.
+  const presigned = scheme === 'v4-query' ? parsePresignedQuery(address.rawQuery, 'X-Amz-Signature') : undefined;
+  const pairs = presigned === undefined ? parseQuery(address.rawQuery) : presigned.pairs;
   const view = requestView(method, address.bucket, address.key, pairs, headers, scheme === 'v4-query' || scheme === 'v2-query');
   ctx.op = view.operation;
   const corsRoute = address.bucket ? cfg.buckets.get(address.bucket) ?? cfg.buckets.get('*') : undefined;
@@ -308,7 +310,7 @@ function run(ctx: Context, expectContinue: boolean): void {
   // Optional fields are set, not spread in: on Node 20 a spread into a literal measured about 4
   // times the cost of assigning the field, and its objects reached the old generation (8 major
   // GCs in 3 million objects, against none) (`node bench/literal-promotion.mjs`).
-  const authInput: AuthInput = { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, query: pairs, headers, now: new Date() };
+  const authInput: AuthInput = { method, host, rawPath: address.rawPath, rawQuery: address.rawQuery, query: pairs, presignedCanonical: presigned?.canonical, headers, now: new Date() };
   if (address.style !== 'path' && address.bucket) authInput.bucketInHost = address.bucket;
   // A browser form upload signs its fields, not the request: read up to its file, it is a
   // PutObject of the form's key from here on (post-object.ts).

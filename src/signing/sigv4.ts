@@ -86,30 +86,25 @@ function nameAt(raw: string, at: number, eq: number): string {
 
 /** Raw query string → decoded [name, value] pairs, in wire order. '+' is a literal plus in S3. */
 export function parseQuery(raw: string): [string, string][] {
-  const out: [string, string][] = [];
-  // One scan with indexOf: a split array and a string per part were made per request before.
-  // The next '%' is looked up only when the scan passes it, and a name or value before it is
-  // the slice itself: safeDecode's includes('%') per name and per value was sixteen calls for a
-  // presigned URL.
-  let pct = raw.indexOf('%');
-  for (let at = 0; at < raw.length;) {
-    let end = raw.indexOf('&', at);
-    if (end < 0) end = raw.length;
-    if (end > at) {
-      let eq = raw.indexOf('=', at);
-      if (eq < 0 || eq > end) eq = end;
-      const name = pct >= 0 && pct < eq ? safeDecode(raw.slice(at, eq)) : nameAt(raw, at, eq);
-      let value = '';
-      if (eq < end) {
-        if (pct >= 0 && pct <= eq) pct = raw.indexOf('%', eq + 1);
-        value = pct >= 0 && pct < end ? safeDecode(raw.slice(eq + 1, end)) : raw.slice(eq + 1, end);
-      }
-      out.push([name, value]);
-    }
-    at = end + 1;
-    if (pct >= 0 && pct < at) pct = raw.indexOf('%', at);
-  }
-  return out;
+  return readQuery(raw, false, undefined);
+}
+
+/** What one read of a presigned URL's query gives: its pairs and its canonical query. */
+export interface PresignedQuery {
+  /** parseQuery(raw) */
+  pairs: [string, string][];
+  /** canonicalQuery(pairs, exclude) */
+  canonical: string;
+}
+
+/**
+ * parseQuery(raw) and the canonical query without `exclude` (a presigned URL's signature), from
+ * one scan: the names and the '&' and '=' found once serve both, and the values of a query in
+ * canonical form already are decoded without decodeURIComponent.
+ */
+export function parsePresignedQuery(raw: string, exclude: string): PresignedQuery {
+  const pairs = readQuery(raw, true, exclude);
+  return { pairs, canonical: readCanonical ?? canonicalQuery(pairs, exclude) };
 }
 
 const byNameThenValue = (a: [string, string], b: [string, string]): number =>
@@ -198,11 +193,30 @@ function encodeExclude(exclude: string): string {
  * then decides, and the two always agree (test/signing/canonical-query.test.ts).
  */
 export function canonicalQueryFromRaw(raw: string, exclude?: string): string | undefined {
-  if (!CANONICAL_QUERY.test(raw)) return undefined;
-  // A name that passes the check above is the canonical encoding of its decoded self, so it
+  readQuery(raw, true, exclude);
+  return readCanonical;
+}
+
+// readQuery's second answer, when asked for: canonicalQueryFromRaw(raw, exclude).
+let readCanonical: string | undefined;
+
+/**
+ * parseQuery(raw); with `canonical`, also canonicalQueryFromRaw(raw, exclude) into readCanonical.
+ * One scan with indexOf: a split array and a string per part were made per request before, and
+ * the two answers were two scans (the second found the names again, one regular expression per
+ * name). The next '%' is looked up only when the scan passes it, and a name or value before it
+ * is the slice itself.
+ */
+function readQuery(raw: string, canonical: boolean, exclude: string | undefined): [string, string][] {
+  const out: [string, string][] = [];
+  // Whether the query is in canonical form so far: the expression checks every part, the scan
+  // below the order and that no name is empty.
+  let canon = canonical && CANONICAL_QUERY.test(raw);
+  readCanonical = undefined;
+  // A name that passes the expression is the canonical encoding of its decoded self, so it
   // names the excluded parameter exactly when it is the excluded name's encoding.
   const excludeRaw = exclude === undefined ? undefined : exclude === lastExclude ? lastExcludeRaw : encodeExclude(exclude);
-  let out = '';
+  let text = '';
   // start of the current run of kept parts, -1 when none is open
   let run = -1;
   // the last kept part: name [prevAt, prevEq), value (prevEq, prevEnd); prevAt < 0 before any
@@ -211,36 +225,73 @@ export function canonicalQueryFromRaw(raw: string, exclude?: string): string | u
   let prevEnd = 0;
   // the last kept part's name when it is one of KNOWN_NAME's: two of those are ordered by the
   // literals themselves, not character by character over the query (a SlicedString, whose every
-  // charCodeAt goes through its parent: most of this function's 5.5 k instructions per presigned
-  // GET were compareRanges')
+  // charCodeAt goes through its parent)
   let prevKnown: string | undefined;
+  let pct = raw.indexOf('%');
   for (let at = 0; at < raw.length;) {
-    let e = raw.indexOf('&', at);
-    if (e < 0) e = raw.length;
-    const eq = raw.indexOf('=', at);
-    if (eq <= at || eq >= e) return undefined;
-    if (excludeRaw !== undefined && eq - at === excludeRaw.length && raw.startsWith(excludeRaw, at)) {
-      if (run >= 0) {
-        out += out === '' ? raw.slice(run, at - 1) : '&' + raw.slice(run, at - 1);
-        run = -1;
+    let end = raw.indexOf('&', at);
+    if (end < 0) end = raw.length;
+    if (end > at) {
+      let eq = raw.indexOf('=', at);
+      if (eq < 0 || eq > end) eq = end;
+      const escaped = pct >= 0 && pct < eq;
+      const known = escaped ? undefined : knownNameAt(raw, at, eq);
+      const name = known ?? (escaped ? safeDecode(raw.slice(at, eq)) : raw.slice(at, eq));
+      let value = '';
+      if (eq < end) {
+        if (pct >= 0 && pct <= eq) pct = raw.indexOf('%', eq + 1);
+        value = pct < 0 || pct >= end ? raw.slice(eq + 1, end) : canon ? decodeCanonical(raw, eq + 1, end, pct) : safeDecode(raw.slice(eq + 1, end));
       }
-    } else {
-      const known = knownNameAt(raw, at, eq);
-      if (prevAt >= 0) {
-        const byName = known !== undefined && prevKnown !== undefined
-          ? (prevKnown < known ? -1 : prevKnown === known ? 0 : 1) : compareRanges(raw, prevAt, prevEq, at, eq);
-        if (byName > 0 || (byName === 0 && compareRanges(raw, prevEq + 1, prevEnd, eq + 1, e) > 0)) return undefined;
+      out.push([name, value]);
+      if (canon) {
+        // the expression lets an empty name through
+        if (eq === at) canon = false;
+        else if (excludeRaw !== undefined && (known !== undefined ? known === excludeRaw : eq - at === excludeRaw.length && raw.startsWith(excludeRaw, at))) {
+          if (run >= 0) {
+            text += text === '' ? raw.slice(run, at - 1) : '&' + raw.slice(run, at - 1);
+            run = -1;
+          }
+        } else {
+          if (prevAt >= 0) {
+            const byName = known !== undefined && prevKnown !== undefined
+              ? (prevKnown < known ? -1 : prevKnown === known ? 0 : 1) : compareRanges(raw, prevAt, prevEq, at, eq);
+            if (byName > 0 || (byName === 0 && compareRanges(raw, prevEq + 1, prevEnd, eq + 1, end) > 0)) canon = false;
+          }
+          prevKnown = known;
+          prevAt = at;
+          prevEq = eq;
+          prevEnd = end;
+          if (run < 0) run = at;
+        }
       }
-      prevKnown = known;
-      prevAt = at;
-      prevEq = eq;
-      prevEnd = e;
-      if (run < 0) run = at;
     }
-    at = e + 1;
+    at = end + 1;
+    if (pct >= 0 && pct < at) pct = raw.indexOf('%', at);
   }
-  if (run >= 0) out += out === '' ? (run === 0 ? raw : raw.slice(run)) : '&' + raw.slice(run);
+  if (canon) readCanonical = run < 0 ? text : text === '' ? (run === 0 ? raw : raw.slice(run)) : text + '&' + raw.slice(run);
   return out;
+}
+
+/**
+ * safeDecode(raw.slice(from, to)) for text that passed CANONICAL_QUERY, whose first '%' is at
+ * `pct`: its escapes are all of ASCII characters, in uppercase hex, so each is one character.
+ * decodeURIComponent (a call into V8's runtime, which flattens, decodes as UTF-8 and copies) cost
+ * about 3 k instructions per presigned GET for the credential's four %2F.
+ */
+function decodeCanonical(raw: string, from: number, to: number, pct: number): string {
+  let out = '';
+  let at = from;
+  while (pct >= 0 && pct < to) {
+    out += raw.slice(at, pct) + String.fromCharCode(hexDigit(raw.charCodeAt(pct + 1)) * 16 + hexDigit(raw.charCodeAt(pct + 2)));
+    at = pct + 3;
+    pct = raw.indexOf('%', at);
+  }
+  return out + raw.slice(at, to);
+}
+
+/** The value of an uppercase hex digit's character code. */
+function hexDigit(c: number): number {
+  return c <= 0x39 ? c - 0x30 : c - 0x37;
 }
 
 /** S3's canonical URI: the decoded path re-encoded once, slashes kept, no dot-segment normalization. */

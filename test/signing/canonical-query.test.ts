@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { describe, expect, it } from 'vitest';
-import { canonicalQuery, canonicalQueryFromRaw, canonicalQueryInOrder, parseQuery, uriEncode } from '../../src/signing/sigv4.js';
+import { canonicalQuery, canonicalQueryFromRaw, canonicalQueryInOrder, parsePresignedQuery, parseQuery, safeDecode, uriEncode } from '../../src/signing/sigv4.js';
 import { queryString } from '../../src/resign/request.js';
 
 function reference(pairs: [string, string][], exclude?: string): string {
@@ -114,5 +114,41 @@ describe('canonicalQueryFromRaw', () => {
     }
     const long = Array.from({ length: 5000 }, (_, i) => `p${String(i).padStart(5, '0')}=v%2F${i}`).join('&');
     expect(canonicalQueryFromRaw(long, 'X-Amz-Signature')).toBe(long);
+  });
+});
+
+// parsePresignedQuery reads a presigned URL's query once for its pairs and its canonical query:
+// it must give what parseQuery and canonicalQuery of those pairs give, for any query, and
+// decode a canonical query's escapes (by hand, no decodeURIComponent) as safeDecode does.
+describe('parsePresignedQuery', () => {
+  it('gives parseQuery\'s pairs and their canonical query, for any raw query', () => {
+    fc.assert(fc.property(rawQuery, fc.constantFrom('X-Amz-Signature', 'a', 'X-Amz-Date'), (raw, exclude) => {
+      const read = parsePresignedQuery(raw, exclude);
+      const pairs = parseQuery(raw);
+      expect(read.pairs).toEqual(pairs);
+      expect(read.canonical).toBe(canonicalQuery(pairs, exclude));
+    }), { numRuns: 20000 });
+  });
+
+  it('decodes every escape a canonical query may hold as safeDecode does', () => {
+    const escapes = [];
+    for (let c = 0; c < 0x80; c++) if (!/[A-Za-z0-9\-._~]/.test(String.fromCharCode(c))) escapes.push('%' + c.toString(16).toUpperCase().padStart(2, '0'));
+    const value = fc.array(fc.oneof(fc.constantFrom(...escapes), fc.constantFrom('a', 'Z', '0', '-', '~', '_', '.')), { maxLength: 12 }).map((a) => a.join(''));
+    fc.assert(fc.property(fc.array(value, { minLength: 1, maxLength: 4 }), (values) => {
+      const raw = values.map((v, i) => `p${i}=${v}`).join('&');
+      const read = parsePresignedQuery(raw, 'X-Amz-Signature');
+      expect(read.canonical).toBe(raw);
+      expect(read.pairs).toEqual(values.map((v, i) => [`p${i}`, safeDecode(v)]));
+    }), { numRuns: 5000 });
+  });
+
+  it('reads the SDK\'s presigned URL in one scan: the credential decoded, the signature out', async () => {
+    const s3 = new S3Client({ endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' } });
+    const url = new URL(await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'b', Key: 'k 1' }), { expiresIn: 3600 }));
+    const raw = url.search.slice(1);
+    const read = parsePresignedQuery(raw, 'X-Amz-Signature');
+    expect(read.pairs).toEqual([...url.searchParams]);
+    expect(read.canonical).toBe(raw.replace(/X-Amz-Signature=[0-9a-f]{64}&/, ''));
+    expect(read.pairs.find(([n]) => n === 'X-Amz-Credential')![1]).toMatch(/^AKID\/\d{8}\/us-east-1\/s3\/aws4_request$/);
   });
 });
