@@ -31,14 +31,62 @@ export interface OutboundInput {
   headers: Record<string, string>;
 }
 
-export function upstreamTarget(up: Upstream, bucket: string | undefined): { origin: string; host: string; pathPrefix: string } {
+export interface UpstreamTarget {
+  /** scheme://host[:port] to connect to */
+  readonly origin: string;
+  /** the Host header value the provider sees and that is signed */
+  readonly host: string;
+  /** the endpoint's path and, path-style, the encoded bucket: what the key's path follows */
+  readonly pathPrefix: string;
+}
+
+interface EndpointTargets {
+  readonly base: UpstreamTarget;
+  readonly basePath: string;
+  readonly byBucket: Map<string, UpstreamTarget>;
+}
+
+// Worked out once per upstream and bucket, not per request: the endpoint URL's getters make a new
+// string on every read (origin joins two, host is sliced from the href), undici's Agent then
+// flattened and hashed the origin afresh to find its pool, and the signer wrote the sliced host
+// through Buffer#write's slow path. Each string kept is V8's one flat copy of that text.
+const targets = new WeakMap<Upstream, EndpointTargets>();
+// The bucket is the provider's name for it, which a pass-through route takes from the client:
+// the table is emptied when full, so no client can grow it.
+const BUCKETS_KEPT = 256;
+
+function internalized(s: string): string {
+  for (const k in { [s]: 0 }) return k;
+  return s;
+}
+
+function endpointTargets(up: Upstream): EndpointTargets {
   const ep = up.endpoint;
-  const basePath = ep.pathname.replace(/\/+$/, '');
-  if (bucket && up.profile.addressing === 'virtual') {
-    const host = `${bucket}.${ep.host}`;
-    return { origin: `${ep.protocol}//${host}`, host, pathPrefix: basePath };
+  const basePath = internalized(ep.pathname.replace(/\/+$/, ''));
+  const base = { origin: internalized(ep.origin), host: internalized(ep.host), pathPrefix: basePath };
+  return { base, basePath, byBucket: new Map() };
+}
+
+function bucketTarget(up: Upstream, t: EndpointTargets, bucket: string): UpstreamTarget {
+  const ep = up.endpoint;
+  if (up.profile.addressing === 'virtual') {
+    const host = internalized(`${bucket}.${ep.host}`);
+    return { origin: internalized(`${ep.protocol}//${host}`), host, pathPrefix: t.basePath };
   }
-  return { origin: ep.origin, host: ep.host, pathPrefix: basePath + (bucket ? '/' + uriEncode(bucket, false) : '') };
+  return { origin: t.base.origin, host: t.base.host, pathPrefix: internalized(t.basePath + '/' + uriEncode(bucket, false)) };
+}
+
+export function upstreamTarget(up: Upstream, bucket: string | undefined): UpstreamTarget {
+  let t = targets.get(up);
+  if (t === undefined) targets.set(up, (t = endpointTargets(up)));
+  if (!bucket) return t.base;
+  let b = t.byBucket.get(bucket);
+  if (b === undefined) {
+    b = bucketTarget(up, t, bucket);
+    if (t.byBucket.size >= BUCKETS_KEPT) t.byBucket.clear();
+    t.byBucket.set(bucket, b);
+  }
+  return b;
 }
 
 export function buildOutbound(up: Upstream, input: OutboundInput): OutboundRequest {
