@@ -79,26 +79,52 @@ export abstract class Metric<L extends string, S extends { readonly labels: stri
 
   protected find(labels: Labels<L>): S {
     const names = this.labelNames;
-    if (names.length < 2) {
-      const key = names.length === 0 ? '' : String(labels[names[0]!]);
-      return this.series.get(key) ?? this.add(labels, key);
+    const n = names.length;
+    return this.at(
+      n > 0 ? String(labels[names[0]!]) : '', n > 1 ? String(labels[names[1]!]) : '',
+      n > 2 ? String(labels[names[2]!]) : '', n > 3 ? String(labels[names[3]!]) : '', labels,
+    );
+  }
+
+  /**
+   * The series of these label values, given in labelNames' order (up to four; past four, `labels`
+   * names them all). What the per-request updates call with their values as they are: reading
+   * them from a label object by name was a keyed load over every metric's label shapes, which V8
+   * leaves megamorphic, seven per GET (docs/performance.md, "Session 12: shapes").
+   */
+  protected at(a: string, b: string, c: string, d: string, labels?: Labels<L>): S {
+    const names = this.labelNames;
+    const n = names.length;
+    if (labels === undefined && n > 4) throw new Error(`${this.name} has ${n} labels: name them`);
+    if (n < 2) {
+      const key = n === 0 ? '' : a;
+      return this.series.get(key) ?? this.add(labels ?? this.labelsOf(a, b, c, d), key);
     }
     let level = this.tree;
-    const last = names.length - 1;
+    const last = n - 1;
     for (let i = 0; i < last; i++) {
-      const v = String(labels[names[i]!]);
+      const v = i === 0 ? a : i === 1 ? b : i === 2 ? c : String(labels![names[i]!]);
       let next = level.get(v) as Map<string, unknown> | undefined;
       if (next === undefined) level.set(v, (next = new Map()));
       level = next;
     }
-    const v = String(labels[names[last]!]);
+    const v = last === 1 ? b : last === 2 ? c : last === 3 ? d : String(labels![names[last]!]);
     let s = level.get(v) as S | undefined;
     if (s === undefined) {
-      let key = String(labels[names[0]!]);
-      for (let i = 1; i < names.length; i++) key += '\u0000' + labels[names[i]!];
-      level.set(v, (s = this.series.get(key) ?? this.add(labels, key)));
+      const all = labels ?? this.labelsOf(a, b, c, d);
+      let key = String(all[names[0]!]);
+      for (let i = 1; i < n; i++) key += '\u0000' + all[names[i]!];
+      level.set(v, (s = this.series.get(key) ?? this.add(all, key)));
     }
     return s;
+  }
+
+  private labelsOf(a: string, b: string, c: string, d: string): Labels<L> {
+    const names = this.labelNames;
+    const values = [a, b, c, d];
+    const out = {} as Record<L, string>;
+    for (let i = 0; i < names.length; i++) out[names[i]!] = values[i]!;
+    return out;
   }
 
   private add(labels: Labels<L>, key: string): S {
@@ -138,6 +164,12 @@ export class Counter<L extends string = never> extends ScalarMetric<L> {
     // NaN and Infinity would make the series useless for rate(); prom-client lets NaN through.
     if (!(n >= 0 && n !== Infinity)) throw new Error(`counter ${this.name} can only increase by a finite amount, not ${n}`);
     this.find(a).value += n;
+  }
+
+  /** inc() with the label values in labelNames' order (at most four), for updates made per request. */
+  incAt(n: number, a: string, b = '', c = '', d = ''): void {
+    if (!(n >= 0 && n !== Infinity)) throw new Error(`counter ${this.name} can only increase by a finite amount, not ${n}`);
+    this.at(a, b, c, d).value += n;
   }
 }
 
@@ -188,12 +220,21 @@ export class Histogram<L extends string = never> extends Metric<L, Buckets> {
   observe(a: Labels<L> | number, v?: number): void {
     if (typeof a === 'number') { v = a; a = NO_LABELS; }
     if (!Number.isFinite(v)) throw new Error(`histogram ${this.name} observed ${v}`);
-    const s = this.find(a);
+    this.into(this.find(a), v!);
+  }
+
+  /** observe() with the label values in labelNames' order (at most four), for updates made per request. */
+  observeAt(v: number, a: string, b = '', c = '', d = ''): void {
+    if (!Number.isFinite(v)) throw new Error(`histogram ${this.name} observed ${v}`);
+    this.into(this.at(a, b, c, d), v);
+  }
+
+  private into(s: Buckets, v: number): void {
     const bounds = this.bounds;
     let i = 0;
-    while (i < bounds.length && v! > bounds[i]!) i++;
+    while (i < bounds.length && v > bounds[i]!) i++;
     s.counts[i]!++;
-    s.sum += v!;
+    s.sum += v;
     s.count++;
   }
 

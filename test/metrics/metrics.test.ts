@@ -104,6 +104,52 @@ describe('series lookup', () => {
   });
 });
 
+describe('updates by position', () => {
+  // incAt/observeAt take the label values in labelNames' order (the per-request updates, which
+  // make no label object): any mix of them with inc/observe by name counts into the same series,
+  // and the scrape reads as if every update had named its labels.
+  it('incAt and observeAt land where inc and observe by name do, for one to four labels', async () => {
+    const value = fc.constantFrom('', 'a', 'ab', 'b', '1', 'a\u0000b', '\u0000', 'GetObject');
+    const update = fc.tuple(fc.boolean(), value, value, value, value, fc.integer({ min: 0, max: 3 }));
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(update, { maxLength: 40 }), async (n, updates) => {
+      const names = ['w', 'x', 'y', 'z'].slice(0, n) as ('w' | 'x' | 'y' | 'z')[];
+      const make = (r: Registry) => ({
+        c: new Counter({ name: 't_total', help: 'h', labelNames: names, registers: [r] }),
+        h: new Histogram({ name: 't_seconds', help: 'h', labelNames: names, buckets: [1, 2], registers: [r] }),
+      });
+      const mixed = new Registry();
+      const named = new Registry();
+      const m = make(mixed);
+      const b = make(named);
+      for (const [positional, w, x, y, z, k] of updates) {
+        const values = [w, x, y, z].slice(0, n);
+        const labels = Object.fromEntries(names.map((l, i) => [l, values[i]!])) as Record<'w' | 'x' | 'y' | 'z', string>;
+        if (positional) {
+          m.c.incAt(k, w, x, y, z);
+          m.h.observeAt(k, w, x, y, z);
+        } else {
+          m.c.inc(labels, k);
+          m.h.observe(labels, k);
+        }
+        b.c.inc(labels, k);
+        b.h.observe(labels, k);
+      }
+      expect(await mixed.metrics()).toBe(await named.metrics());
+    }));
+  });
+
+  it('refuse what inc and observe refuse, and a metric of more than four labels', () => {
+    const { requests, duration } = known();
+    expect(() => requests.incAt(-1, 'GET', '/')).toThrow();
+    expect(() => requests.incAt(Infinity, 'GET', '/')).toThrow();
+    expect(() => duration.observeAt(NaN, 'Get')).toThrow();
+    const five = new Counter({ name: 't5', help: 'h', labelNames: ['a', 'b', 'c', 'd', 'e'] as const });
+    expect(() => five.incAt(1, 'a', 'b', 'c', 'd')).toThrow(/name them/);
+    five.inc({ a: 'a', b: 'b', c: 'c', d: 'd', e: 'e' });
+    expect(five.snapshot().series).toEqual([{ labels: 'a="a",b="b",c="c",d="d",e="e"', value: 1 }]);
+  });
+});
+
 describe('refusals', () => {
   it('a counter cannot go down or take a non-finite step', () => {
     const { requests } = known();
