@@ -65,9 +65,16 @@ const KNOWN_NAME = /(?:X-Amz-(?:Algorithm|Content-Sha256|Credential|Date|Expires
 
 /** The literal raw[at, eq) is, when it is one of KNOWN_NAME's and raw[eq] is '='. */
 function knownNameAt(raw: string, at: number, eq: number): string | undefined {
+  // by length first: a name of no known length costs no call of the expression
+  const name = knownNameOfLength(raw, at, eq - at);
+  if (name === undefined) return undefined;
   KNOWN_NAME.lastIndex = at;
-  if (!KNOWN_NAME.test(raw)) return undefined;
-  switch (eq - at) {
+  return KNOWN_NAME.test(raw) ? name : undefined;
+}
+
+/** The one of KNOWN_NAME's literals that raw[at, at + length) can be, told by length and, for two of one length, by their seventh character. */
+function knownNameOfLength(raw: string, at: number, length: number): string | undefined {
+  switch (length) {
     case 4: return 'x-id';
     case 10: return 'X-Amz-Date';
     case 13: return 'X-Amz-Expires';
@@ -153,16 +160,45 @@ function sortedCanonicalQuery(pairs: [string, string][], exclude?: string): stri
 // A query already in canonical form: parts name=value of unreserved characters and uppercase
 // %XX escapes of ASCII characters outside that set (which decode and re-encode to themselves; an
 // escape of an unreserved character would re-encode as the character itself), no empty part
-// (an empty name is refused by the scan below). One expression over the whole query, written
-// unrolled (runs of unreserved characters between escapes) so that each input has one way to
-// match and a failing one backtracks linearly; `(?:[unreserved]+|escape)*` would be exponential.
-// 0.67x the time of the sticky expression per name and per value it replaces (sixteen calls for
-// an SDK's presigned URL), which measured 1.3-1.8x cheaper than a loop over the character codes
-// (node bench/sign-parts.mjs). It also checks the excluded part: a presigner's hex signature passes.
+// and no empty name (both refused by the scan below). Checked part by part, one sticky expression
+// each, written unrolled (runs of unreserved characters between escapes) so that each input has
+// one way to match and a failing one backtracks linearly; `(?:[unreserved]+|escape)*` would be
+// exponential. KNOWN_PART is one of KNOWN_NAME's names and a value of canonical form: for a
+// presigned URL's parameters the one call both finds the name and checks the part (one
+// expression over the whole query and another per name read every name twice).
 const UNRESERVED_RUN = '[A-Za-z0-9\\-._~]*';
 const CANONICAL_TEXT = `${UNRESERVED_RUN}(?:%(?:[01][0-9A-F]|2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-DF])${UNRESERVED_RUN})*`;
-const CANONICAL_PART = `${CANONICAL_TEXT}=${CANONICAL_TEXT}`;
-const CANONICAL_QUERY = new RegExp(`^(?:${CANONICAL_PART}(?:&${CANONICAL_PART})*)?$`);
+// what follows a part: '&' or the end
+const PART_END = '(?![^&])';
+const CANONICAL_PART = new RegExp(`${CANONICAL_TEXT}=${CANONICAL_TEXT}${PART_END}`, 'y');
+const KNOWN_PART = new RegExp(`${KNOWN_NAME.source.slice(0, -1)}=${CANONICAL_TEXT}${PART_END}`, 'y');
+
+/** Whether the part of raw at `at` is name=value in canonical form (the name possibly empty). */
+function canonicalPartAt(raw: string, at: number): boolean {
+  CANONICAL_PART.lastIndex = at;
+  return CANONICAL_PART.test(raw);
+}
+
+/** Whether the part of raw at `at` is one of KNOWN_NAME's names, '=' and a value in canonical form. */
+function knownPartAt(raw: string, at: number): boolean {
+  KNOWN_PART.lastIndex = at;
+  return KNOWN_PART.test(raw);
+}
+
+const AMP = 0x26;
+
+/** Which of KNOWN_NAME's names raw has at `at`, where KNOWN_PART has just matched: told by a few characters. */
+function knownLiteralAt(raw: string, at: number): string {
+  if (raw.charCodeAt(at) === 0x78 /* x */) return 'x-id';
+  switch (raw.charCodeAt(at + 6)) {
+    case 0x41 /* A */: return 'X-Amz-Algorithm';
+    case 0x43 /* C */: return raw.charCodeAt(at + 7) === 0x6f /* o */ ? 'X-Amz-Content-Sha256' : 'X-Amz-Credential';
+    case 0x44 /* D */: return 'X-Amz-Date';
+    case 0x45 /* E */: return 'X-Amz-Expires';
+    // S: Security-Token, Signature, SignedHeaders
+    default: return raw.charCodeAt(at + 7) === 0x65 /* e */ ? 'X-Amz-Security-Token' : raw.charCodeAt(at + 10) === 0x61 /* a */ ? 'X-Amz-Signature' : 'X-Amz-SignedHeaders';
+  }
+}
 
 /** s[a0, a1) against s[b0, b1), as the < of their strings compares them. */
 function compareRanges(s: string, a0: number, a1: number, b0: number, b1: number): number {
@@ -202,16 +238,18 @@ let readCanonical: string | undefined;
 
 /**
  * parseQuery(raw); with `canonical`, also canonicalQueryFromRaw(raw, exclude) into readCanonical.
- * One scan with indexOf: a split array and a string per part were made per request before, and
- * the two answers were two scans (the second found the names again, one regular expression per
- * name). The next '%' is looked up only when the scan passes it, and a name or value before it
- * is the slice itself.
+ * One scan: a split array and a string per part were made per request before, and the two
+ * answers were two scans (the second found the names again, one regular expression per name).
+ * When the canonical query is asked for, a part with one of the known names is read by
+ * KNOWN_PART alone, which gives its end (no indexOf for its '&' and '='); other parts are found
+ * with indexOf. The next '%' is looked up only when the scan passes it, and a name or value
+ * before it is the slice itself.
  */
 function readQuery(raw: string, canonical: boolean, exclude: string | undefined): [string, string][] {
   const out: [string, string][] = [];
-  // Whether the query is in canonical form so far: the expression checks every part, the scan
-  // below the order and that no name is empty.
-  let canon = canonical && CANONICAL_QUERY.test(raw);
+  // Whether the query is in canonical form up to the part read: each part is checked as it is
+  // read (a trailing '&' leaves an empty part, which the scan does not visit).
+  let canon = canonical && (raw.length === 0 || raw.charCodeAt(raw.length - 1) !== AMP);
   readCanonical = undefined;
   // A name that passes the expression is the canonical encoding of its decoded self, so it
   // names the excluded parameter exactly when it is the excluded name's encoding.
@@ -229,40 +267,54 @@ function readQuery(raw: string, canonical: boolean, exclude: string | undefined)
   let prevKnown: string | undefined;
   let pct = raw.indexOf('%');
   for (let at = 0; at < raw.length;) {
-    let end = raw.indexOf('&', at);
-    if (end < 0) end = raw.length;
-    if (end > at) {
-      let eq = raw.indexOf('=', at);
-      if (eq < 0 || eq > end) eq = end;
-      const escaped = pct >= 0 && pct < eq;
-      const known = escaped ? undefined : knownNameAt(raw, at, eq);
-      const name = known ?? (escaped ? safeDecode(raw.slice(at, eq)) : raw.slice(at, eq));
-      let value = '';
-      if (eq < end) {
-        if (pct >= 0 && pct <= eq) pct = raw.indexOf('%', eq + 1);
-        value = pct < 0 || pct >= end ? raw.slice(eq + 1, end) : canon ? decodeCanonical(raw, eq + 1, end, pct) : safeDecode(raw.slice(eq + 1, end));
+    let end: number;
+    let eq: number;
+    let known: string | undefined;
+    let escaped = false;
+    if (canon && knownPartAt(raw, at)) {
+      // the expression found the part's end, and its name is one of the literals
+      end = KNOWN_PART.lastIndex;
+      known = knownLiteralAt(raw, at);
+      eq = at + known.length;
+    } else {
+      end = raw.indexOf('&', at);
+      if (end < 0) end = raw.length;
+      if (end === at) {
+        canon = false;
+        at = end + 1;
+        if (pct >= 0 && pct < at) pct = raw.indexOf('%', at);
+        continue;
       }
-      out.push([name, value]);
-      if (canon) {
-        // the expression lets an empty name through
-        if (eq === at) canon = false;
-        else if (excludeRaw !== undefined && (known !== undefined ? known === excludeRaw : eq - at === excludeRaw.length && raw.startsWith(excludeRaw, at))) {
-          if (run >= 0) {
-            text += text === '' ? raw.slice(run, at - 1) : '&' + raw.slice(run, at - 1);
-            run = -1;
-          }
-        } else {
-          if (prevAt >= 0) {
-            const byName = known !== undefined && prevKnown !== undefined
-              ? (prevKnown < known ? -1 : prevKnown === known ? 0 : 1) : compareRanges(raw, prevAt, prevEq, at, eq);
-            if (byName > 0 || (byName === 0 && compareRanges(raw, prevEq + 1, prevEnd, eq + 1, end) > 0)) canon = false;
-          }
-          prevKnown = known;
-          prevAt = at;
-          prevEq = eq;
-          prevEnd = end;
-          if (run < 0) run = at;
+      eq = raw.indexOf('=', at);
+      if (eq < 0 || eq > end) eq = end;
+      escaped = pct >= 0 && pct < eq;
+      known = escaped ? undefined : knownNameAt(raw, at, eq);
+      if (canon && (eq === at || !canonicalPartAt(raw, at))) canon = false;
+    }
+    const name = known ?? (escaped ? safeDecode(raw.slice(at, eq)) : raw.slice(at, eq));
+    let value = '';
+    if (eq < end) {
+      if (pct >= 0 && pct <= eq) pct = raw.indexOf('%', eq + 1);
+      value = pct < 0 || pct >= end ? raw.slice(eq + 1, end) : canon ? decodeCanonical(raw, eq + 1, end, pct) : safeDecode(raw.slice(eq + 1, end));
+    }
+    out.push([name, value]);
+    if (canon) {
+      if (excludeRaw !== undefined && (known !== undefined ? known === excludeRaw : eq - at === excludeRaw.length && raw.startsWith(excludeRaw, at))) {
+        if (run >= 0) {
+          text += text === '' ? raw.slice(run, at - 1) : '&' + raw.slice(run, at - 1);
+          run = -1;
         }
+      } else {
+        if (prevAt >= 0) {
+          const byName = known !== undefined && prevKnown !== undefined
+            ? (prevKnown < known ? -1 : prevKnown === known ? 0 : 1) : compareRanges(raw, prevAt, prevEq, at, eq);
+          if (byName > 0 || (byName === 0 && compareRanges(raw, prevEq + 1, prevEnd, eq + 1, end) > 0)) canon = false;
+        }
+        prevKnown = known;
+        prevAt = at;
+        prevEq = eq;
+        prevEnd = end;
+        if (run < 0) run = at;
       }
     }
     at = end + 1;
@@ -273,7 +325,7 @@ function readQuery(raw: string, canonical: boolean, exclude: string | undefined)
 }
 
 /**
- * safeDecode(raw.slice(from, to)) for text that passed CANONICAL_QUERY, whose first '%' is at
+ * safeDecode(raw.slice(from, to)) for text of canonical form (CANONICAL_PART), whose first '%' is at
  * `pct`: its escapes are all of ASCII characters, in uppercase hex, so each is one character.
  * decodeURIComponent (a call into V8's runtime, which flattens, decodes as UTF-8 and copies) cost
  * about 3 k instructions per presigned GET for the credential's four %2F.
