@@ -19,8 +19,61 @@ const S3_NAMES = [
   'x-amz-bucket-region',
 ];
 
-const names = new TernarySearchTree();
-for (const n of [...wellknownHeaderNames.map((w) => w.toLowerCase()), ...S3_NAMES]) names.insert(n, n);
+/**
+ * A name the table knows: its one lower-case string (V8's internalized copy, so that a comparison
+ * with a literal, Node's header switch included, is one pointer comparison), and what the answer
+ * does with it (rewrite/response.ts), worked out once per name instead of per header.
+ */
+export interface KnownName<R> {
+  readonly name: string;
+  readonly rule: R;
+  /** the value last read for this name (knownValue), '' before the first */
+  last: string;
+}
+
+/** V8's one copy of the text: every property name is one. */
+function internalized(s: string): string {
+  for (const k in { [s]: 0 }) return k;
+  return s;
+}
+
+const NAMES = [...new Set([...wellknownHeaderNames.map((w) => w.toLowerCase()), ...S3_NAMES])].map(internalized);
+
+/**
+ * A table of the known names, each with the rule `ruleOf` gives it: one walk of undici's
+ * case-blind tree per header finds both. A name not in it is read as undici reads it and given
+ * its rule afresh.
+ */
+export function nameTable<R>(ruleOf: (name: string) => R): (raw: Buffer) => KnownName<R> {
+  const tree = new TernarySearchTree<KnownName<R>>();
+  for (const name of NAMES) tree.insert(name, { name, rule: ruleOf(name), last: '' });
+  return (raw) => {
+    const known = tree.lookup(raw);
+    if (known !== null) return known;
+    const name = raw.toString('latin1').toLowerCase();
+    return { name, rule: ruleOf(name), last: '' };
+  };
+}
+
+/**
+ * A value's latin1 text, the same string as the last time this name had the same bytes. A
+ * Buffer's toString is a call into Node's C++ (about 550 instructions for a short value under
+ * callgrind), and an answer's Content-Type, Accept-Ranges, ETag, Last-Modified and Content-Length
+ * are mostly the bytes the answer before had: comparing them with the last text costs a few
+ * instructions a byte. The text is what toString would make of these bytes, whatever they are.
+ */
+export function knownValue(known: KnownName<unknown>, raw: Buffer): string {
+  const last = known.last;
+  const n = raw.length;
+  if (n === last.length) {
+    let j = 0;
+    while (j < n && raw[j] === last.charCodeAt(j)) j++;
+    if (j === n) return last;
+  }
+  return (known.last = raw.toString('latin1'));
+}
+
+const plain = nameTable(() => 0);
 
 /**
  * Headers as a flat `[name, value, …]` list: undici's raw Buffers (any case; a name is read as
@@ -30,7 +83,7 @@ export type HeaderList = readonly (string | Buffer)[];
 
 /** The name lower-cased, as undici's parser reads it (latin1): one string per known name. */
 export function headerName(raw: Buffer): string {
-  return names.lookup(raw) ?? raw.toString('latin1').toLowerCase();
+  return plain(raw).name;
 }
 
 /**

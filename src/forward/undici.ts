@@ -17,6 +17,6 @@ const core = require('undici/lib/core/util.js') as typeof UndiciUtil;
 export const util: Pick<typeof UndiciUtil, 'parseHeaders' | 'headerNameToString'> = { parseHeaders: core.parseHeaders, headerNameToString: core.headerNameToString };
 // undici's case-blind lookup of a header name's Buffer (lib/core/tree.js, which util.js loads), for
 // a table of s3gate's own (header-name.ts), and the names undici's own table holds.
-interface NameTree { insert(key: string, value: string): void; lookup(key: Uint8Array): string | null }
-export const TernarySearchTree = (require('undici/lib/core/tree.js') as { TernarySearchTree: new () => NameTree }).TernarySearchTree;
+interface NameTree<V> { insert(key: string, value: V): void; lookup(key: Uint8Array): V | null }
+export const TernarySearchTree = (require('undici/lib/core/tree.js') as { TernarySearchTree: new <V>() => NameTree<V> }).TernarySearchTree;
 export const wellknownHeaderNames = (require('undici/lib/core/constants.js') as { wellknownHeaderNames: readonly string[] }).wellknownHeaderNames;

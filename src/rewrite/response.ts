@@ -1,17 +1,36 @@
 // The provider's names never reach the client: its bucket names, hosts and signature details
 // in response headers and XML bodies are rewritten to what the client asked for.
 import { escapeXml } from '../s3/errors.js';
-import { headerName, type HeaderList } from '../forward/header-name.js';
+import { headerName, knownValue, nameTable, type HeaderList } from '../forward/header-name.js';
 
 // Response headers that belong to the hop to the provider, or describe the provider's account:
 // the SSE-KMS encryption context (by default the provider bucket's ARN) and the provider's region
 // for the bucket (an SDK that believed it would sign for a region s3gate does not serve).
-const DROP = new Set([
+const DROPPED = new Set([
   'connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'trailer', 'server',
   'x-amz-server-side-encryption-context', 'x-amz-bucket-region',
 ]);
 
 const KMS_KEY = 'x-amz-server-side-encryption-aws-kms-key-id';
+
+// What the answer does with a header, by its name.
+const KEEP = 0;
+const DROP = 1;
+const KMS = 2;
+const LOCATION = 3;
+/** an x-amz-checksum-* value, which a ranged answer may not carry */
+const CHECKSUM = 4;
+
+function ruleOf(name: string): number {
+  if (DROPPED.has(name)) return DROP;
+  if (name === KMS_KEY) return KMS;
+  if (name === 'location') return LOCATION;
+  if (name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type') return CHECKSUM;
+  return KEEP;
+}
+
+// A provider's name and its rule from one walk of the name table, per header.
+const answerName = nameTable(ruleOf);
 
 /**
  * A KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID) names the provider's account: the client gets
@@ -73,17 +92,38 @@ export function answerHeaders(
   list: HeaderList, own: Record<string, string>, ranged: boolean, upstreamBucket: string, clientBucket: string,
 ): string[] {
   const out: string[] = [];
+  const mine = Object.keys(own);
   for (let i = 0; i < list.length; i += 2) {
-    const k = nameOf(list[i]!);
-    if (DROP.has(k) || Object.hasOwn(own, k)) continue;
-    let v = valueOf(list[i + 1]!);
-    if (k === KMS_KEY) v = kmsKeyId(v);
-    else if (k === 'location') v = clientLocation(v, upstreamBucket, clientBucket);
-    else if (ranged && isFullObjectChecksum(list, k, v)) continue;
+    const n = list[i]!;
+    const raw = list[i + 1]!;
+    let k: string;
+    let rule: number;
+    let v: string;
+    if (typeof n === 'string') {
+      k = n;
+      rule = ruleOf(n);
+      if (rule === DROP || includes(mine, k)) continue;
+      v = valueOf(raw);
+    } else {
+      const known = answerName(n);
+      k = known.name;
+      rule = known.rule;
+      if (rule === DROP || includes(mine, k)) continue;
+      v = typeof raw === 'string' ? raw : knownValue(known, raw);
+    }
+    if (rule === KMS) v = kmsKeyId(v);
+    else if (rule === LOCATION) v = clientLocation(v, upstreamBucket, clientBucket);
+    else if (rule === CHECKSUM && ranged && isFullObjectChecksum(list, k, v)) continue;
     out.push(k, v);
   }
-  for (const k in own) out.push(k, own[k]!);
+  for (let j = 0; j < mine.length; j++) out.push(mine[j]!, own[mine[j]!]!);
   return out;
+}
+
+/** `names.includes(k)` for a few names, most of them V8's one copy of their text: a pointer comparison each. */
+function includes(names: string[], k: string): boolean {
+  for (let j = 0; j < names.length; j++) if (names[j] === k) return true;
+  return false;
 }
 
 /** CreateBucket's Location is the provider's bucket path: the client's bucket is named instead. */
@@ -99,7 +139,6 @@ function clientLocation(loc: string, upstreamBucket: string, clientBucket: strin
  * one value: it goes.
  */
 function isFullObjectChecksum(list: HeaderList, k: string, v: string): boolean {
-  if (!k.startsWith('x-amz-checksum-') || k === 'x-amz-checksum-type') return false;
   if (!/-\d+$/.test(v)) return true;
   let seen = 0;
   for (let i = 0; i < list.length; i += 2) if (nameOf(list[i]!) === k) seen++;
