@@ -5,10 +5,13 @@ import { headerName, knownValue, nameTable, type HeaderList } from '../forward/h
 
 // Response headers that belong to the hop to the provider, or describe the provider's account:
 // the SSE-KMS encryption context (by default the provider bucket's ARN) and the provider's region
-// for the bucket (an SDK that believed it would sign for a region s3gate does not serve).
+// for the bucket (an SDK that believed it would sign for a region s3gate does not serve). And the
+// provider's Date: the answer carries s3gate's own, which Node writes from a clock it reads once a
+// second, as nginx's proxy gives its own (proxy_pass_header). A client that corrects its clock
+// from Date then corrects it to the clock that checks its signatures.
 const DROPPED = new Set([
   'connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'trailer', 'server',
-  'x-amz-server-side-encryption-context', 'x-amz-bucket-region',
+  'x-amz-server-side-encryption-context', 'x-amz-bucket-region', 'date',
 ]);
 
 const KMS_KEY = 'x-amz-server-side-encryption-aws-kms-key-id';

@@ -18,7 +18,8 @@ type Headers = Record<string, string | string[] | undefined>;
 
 // The object path as it was (76549b4): undici's parseHeaders, full-object checksums deleted on a
 // ranged answer, the drops and rewrites copied into a new object, s3gate's own headers assigned over it.
-const DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'trailer', 'server', 'x-amz-server-side-encryption-context', 'x-amz-bucket-region']);
+// Since then the provider's Date goes too: the client gets s3gate's own, as from nginx's proxy.
+const DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'trailer', 'server', 'x-amz-server-side-encryption-context', 'x-amz-bucket-region', 'date']);
 function objectPath(list: Buffer[], own: Record<string, string>, ranged: boolean, upB: string, clB: string): Record<string, string | string[]> {
   const headers = util.parseHeaders(list) as Headers;
   if (ranged) {
@@ -200,6 +201,19 @@ describe('the header lines a client gets through the gateway', () => {
     });
     // Node writes the names as given: lower-case, as the object path wrote them.
     for (let i = 0; i < r.raw.length; i += 2) if (r.raw[i] !== 'Date' && r.raw[i] !== 'Connection') expect(r.raw[i]).toBe(r.raw[i]!.toLowerCase());
+  });
+
+  it("the answer's Date is s3gate's own, once, whatever the provider's says (as nginx's proxy gives its own)", async () => {
+    const stale = 'Thu, 01 Jan 1970 00:00:00 GMT';
+    for (const body of ['hello', 'x'.repeat(70_000)]) {
+      up.fault = { kind: 'canned', status: 200, headers: { ...provider, Date: stale }, body };
+      const r = await get('GET');
+      expect(r.body).toBe(body);
+      const dates = lines(r.raw).get('date');
+      expect(dates).toHaveLength(1);
+      expect(dates![0]).not.toBe(stale);
+      expect(Number.isNaN(Date.parse(dates![0]!))).toBe(false);
+    }
   });
 
   it('a streamed answer (over 64 KiB) gets the same header lines', async () => {
