@@ -4,6 +4,7 @@
 // own names are all others: an S3 GET answer carries three to six (x-amz-request-id, x-amz-id-2,
 // x-amz-version-id, x-amz-server-side-encryption, x-amz-checksum-*, …). This table holds both
 // (docs/performance.md, "resp"); a name in neither is read as undici reads it.
+import { internalized } from '../s3/names.js';
 import { TernarySearchTree, wellknownHeaderNames } from './undici.js';
 
 // The response headers of S3's object and upload operations (GetObject, HeadObject, PutObject,
@@ -29,12 +30,6 @@ export interface KnownName<R> {
   readonly rule: R;
   /** the value last read for this name (knownValue), '' before the first */
   last: string;
-}
-
-/** V8's one copy of the text: every property name is one. */
-function internalized(s: string): string {
-  for (const k in { [s]: 0 }) return k;
-  return s;
 }
 
 const NAMES = [...new Set([...wellknownHeaderNames.map((w) => w.toLowerCase()), ...S3_NAMES])].map(internalized);

@@ -26,7 +26,7 @@ export function lowerCase(name: string): string {
  * authorize/view.ts, a header map's keys) is one pointer comparison instead of one over the
  * characters. Done once per name kept.
  */
-function internalized(s: string): string {
+export function internalized(s: string): string {
   for (const k in { [s]: 0 }) return k;
   return s;
 }
