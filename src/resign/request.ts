@@ -2,6 +2,7 @@
 // the client headers that mean something to S3, and a fresh signature with the provider's key.
 import type { Upstream } from '../config/types.js';
 import { uriEncode } from '../signing/sigv4.js';
+import { internalized } from '../s3/names.js';
 import { travels } from '../authorize/view.js';
 
 export interface OutboundRequest {
@@ -54,11 +55,6 @@ const targets = new WeakMap<Upstream, EndpointTargets>();
 // The bucket is the provider's name for it, which a pass-through route takes from the client:
 // the table is emptied when full, so no client can grow it.
 const BUCKETS_KEPT = 256;
-
-function internalized(s: string): string {
-  for (const k in { [s]: 0 }) return k;
-  return s;
-}
 
 function endpointTargets(up: Upstream): EndpointTargets {
   const ep = up.endpoint;
