@@ -6,12 +6,14 @@
 // The c=64 rounds and the CPU-per-request runs also measure (N) a minimal Node pass-through on
 // undici with no authentication (bench/lib/floor-server.mjs undici): what a Node proxy built like
 // s3gate pays before doing any work of its own, so C − N is s3gate's own work.
-// Environment: BENCH_DURATION (s per round, 5), BENCH_ROUNDS (3), BENCH_BIG_MIB (256),
+// Environment: BENCH_DURATION (s per round, 5), BENCH_ROUNDS (3), BENCH_WARM_ROUNDS (1: rounds run
+// like the measured ones and dropped), BENCH_FRESH_S (10: s of the fresh gateway's first GETs at c=1,
+// its p99 by second recorded, 0 = skip), BENCH_BIG_MIB (256),
 // BENCH_BIG=1 (1024 MiB), S3GATE_DIST (another build of the gateway), BENCH_BIG_REPS (3), BENCH_CPU_REQUESTS (36000), BENCH_CPU_SLICES (12: the CPU round in slices, targets taking turns), BENCH_PROXY=node
 // (force the http-proxy-3 fallback for B), BENCH_PROFILE=0 (skip the --cpu-prof run), BENCH_HUGE=1 (after
 // the big transfers, one 4 GiB PUT and one 4 GiB GET through C only, to read RSS growth with object
 // size off; BENCH_HUGE_MIB sets the size; needs that much free space (RAM) in the tmpfs: one
-// object at a time, each deleted when done), BENCH_LIMIT_S (wall-clock limit, 570 s; 870 s with BENCH_HUGE=1;
+// object at a time, each deleted when done), BENCH_LIMIT_S (wall-clock limit, 690 s; 990 s with BENCH_HUGE=1;
 // the workers round adds 600 s), BENCH_WORKERS=0 (skip the workers round), BENCH_WORKERS_DURATION (s per
 // measurement, 4), BENCH_WORKERS_ROUNDS (3), BENCH_CHART (also write the workers round's SVG chart there;
 // bench/results/workers-round.svg always).
@@ -44,6 +46,8 @@ if (args.has('--micro')) {
 const env = (n, d) => (process.env[n] !== undefined && process.env[n] !== '' ? Number(process.env[n]) : d);
 const DURATION = env('BENCH_DURATION', 5);
 const ROUNDS = env('BENCH_ROUNDS', 3);
+const WARM_ROUNDS = env('BENCH_WARM_ROUNDS', 1);
+const FRESH_S = env('BENCH_FRESH_S', 10);
 const BIG_MIB = env('BENCH_BIG_MIB', process.env.BENCH_BIG === '1' ? 1024 : 256);
 const BIG_REPS = env('BENCH_BIG_REPS', process.env.BENCH_BIG === '1' ? 2 : 3);
 const CPU_REQUESTS = env('BENCH_CPU_REQUESTS', 36_000);
@@ -58,7 +62,7 @@ const CHUNKED_FORM = 'signed aws-chunked (STREAMING-AWS4-HMAC-SHA256-PAYLOAD)';
 const SMALL = 4096;
 const MiB = 1 << 20;
 
-installCleanup(env('BENCH_LIMIT_S', (HUGE ? 870 : 570) + (WORKERS_ROUND ? 600 : 0)) * 1000);
+installCleanup(env('BENCH_LIMIT_S', (HUGE ? 990 : 690) + (WORKERS_ROUND ? 600 : 0)) * 1000);
 const t0 = Date.now();
 const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(3)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -205,7 +209,7 @@ async function requests() {
 }
 
 // ---- small requests -------------------------------------------------------------------
-const results = { machine, dist: DIST, tmpDir: tmpBase, proxyKind, upstream: `nginx ${nginxVersion(nginxBin)}, 1 worker`, settings: { DURATION, ROUNDS, BIG_MIB, BIG_REPS, CPU_REQUESTS, HUGE, HUGE_MIB: HUGE ? HUGE_MIB : undefined, CHUNK_KiB: CHUNK / 1024 }, small: {}, cpu: {}, big: {}, forms: {}, rss: {} };
+const results = { machine, dist: DIST, tmpDir: tmpBase, proxyKind, upstream: `nginx ${nginxVersion(nginxBin)}, 1 worker`, settings: { DURATION, ROUNDS, WARM_ROUNDS, FRESH_S, BIG_MIB, BIG_REPS, CPU_REQUESTS, HUGE, HUGE_MIB: HUGE ? HUGE_MIB : undefined, CHUNK_KiB: CHUNK / 1024 }, small: {}, cpu: {}, big: {}, forms: {}, rss: {} };
 
 async function measured(t, req, opts) {
   const cpu0 = cpuOf(t.cpuPids);
@@ -226,11 +230,29 @@ async function measured(t, req, opts) {
   return r;
 }
 
+// ---- a fresh gateway's first seconds at one connection (recorded; not a target) -----------
+// V8 runs a just-started gateway's code unoptimised until it is hot, and again after each first
+// sight of a new path (a client's connection closing, the upstream connection expiring after
+// idling) deoptimises the functions it touches: for a few seconds a small share of requests takes
+// milliseconds (session 13: `node bench/c1-tail.mjs`, docs/performance.md). nginx has no such
+// phase. The measured rounds below are of a warm gateway; this is what its first seconds cost.
+if (FRESH_S > 0) {
+  const req = (await requests()).GET;
+  results.fresh = {};
+  for (const k of ['C', 'B']) {
+    const byS = [];
+    for (let i = 0; i < FRESH_S; i++) byS.push((await load(targets[k].port, req, { connections: 1, duration: 1 })).p99);
+    results.fresh[k] = byS;
+  }
+  const ms = (xs) => xs.map((x) => x.toFixed(2)).join(' ');
+  log(`fresh gateway, GET 4 KiB at c=1, p99 ms by second: C ${ms(results.fresh.C)}; B ${ms(results.fresh.B)}`);
+}
+
 const cases = [];
 for (const method of ['GET', 'PUT']) for (const c of [1, 64]) cases.push({ method, c, name: `${method} 4KiB c=${c}` });
 // N runs beside them at c=64, where the rate targets are: what a pass-through that does nothing reaches.
 const whoFor = (c) => (c === 64 ? ['A', 'B', 'N', 'C'] : ['A', 'B', 'C']);
-log(`small requests: ${cases.length} cases × ${ROUNDS} rounds × A,B,C (and N at c=64) × ${DURATION} s, interleaved`);
+log(`small requests: ${cases.length} cases × ${ROUNDS} rounds (after ${WARM_ROUNDS} dropped) × A,B,C (and N at c=64) × ${DURATION} s, interleaved`);
 for (const cs of cases) {
   const reqs = await requests();
   const req = reqs[cs.method];
@@ -240,10 +262,14 @@ for (const cs of cases) {
     await load(targets[k].port, req, { connections: cs.c, duration: 2 }); // warm-up: JIT, pools
     entry[k] = { rounds: [] };
   }
-  for (let round = 0; round < ROUNDS; round++) {
+  // The dropped rounds are the measured ones' shape, gaps included: a gateway warmed by one
+  // unbroken load still deoptimised, in the first measured round, on its first closed client
+  // connection and its first expired upstream connection; that round's c=1 GET p99 ran 0.7–3 ms
+  // against 0.3–0.45 in the next two (session 13, `SPLIT=1 WARM=15 node bench/c1-tail.mjs`).
+  for (let round = -WARM_ROUNDS; round < ROUNDS; round++) {
     for (const k of who) {
       const r = await measured(targets[k], req, { connections: cs.c, duration: DURATION });
-      entry[k].rounds.push(r);
+      if (round >= 0) entry[k].rounds.push(r);
       await sleep(200);
     }
   }
@@ -461,8 +487,12 @@ const out = (l = '') => lines.push(l);
 out(`machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memGiB} GiB, Linux ${machine.kernel}, node ${machine.node}, autocannon ${machine.autocannon}`);
 out(`load average (1/5/15 min) at start ${loadStart.map((x) => x.toFixed(2)).join(' ')}, at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 out(`B = ${proxyKind}; upstream = ${results.upstream}; C = s3gate ${DIST} (SigV4 verify + re-sign, minio preset; node ${START_FLAGS.join(' ')}, as \`npm start\`)`);
-out(`files and logs under ${tmpBase}; small: ${ROUNDS} rounds × ${DURATION} s each, median (min–max); latency per response in ms`);
+out(`files and logs under ${tmpBase}; small: ${ROUNDS} rounds × ${DURATION} s each after ${WARM_ROUNDS} dropped, median (min–max); latency per response in ms`);
 out();
+if (results.fresh) {
+  out(`A fresh gateway's first ${FRESH_S} s of 4 KiB GETs at one connection, p99 ms by second (V8 warming up; recorded, not a target): C ${results.fresh.C.map(f2).join(' ')}; B, nginx, measured after it: ${results.fresh.B.map(f2).join(' ')}`);
+  out();
+}
 out('| case | target | req/s | p50 ms | p99 ms | CPU % server / upstream / client |');
 out('| --- | --- | --- | --- | --- | --- |');
 for (const [name, e] of Object.entries(results.small)) {
@@ -576,6 +606,11 @@ for (const [m, r] of Object.entries(results.cpu)) {
   tgt(`CPU per ${m} 4 KiB request C/B`, `${f2(x)} (${r.C.usPerRequest.toFixed(1)} vs ${r.B.usPerRequest.toFixed(1)} µs; N, with no authentication: ${f2(r.N.usPerRequest / r.B.usPerRequest)})`, '≤ 2.5', x <= 2.5);
 }
 // issue #21's targets
+for (const m of ['GET', 'PUT']) {
+  const e = results.small[`${m} 4KiB c=1`];
+  const d = e.C.p99.median - e.B.p99.median;
+  tgt(`${m} 4 KiB c=1 p99, C − B (#21)`, `${f2(d)} ms (${f2(e.C.p99.median)} vs ${f2(e.B.p99.median)}; C's rounds ${e.C.rounds.map((r) => f2(r.p99)).join(' / ')})`, '≤ +0.3 ms', d <= 0.3);
+}
 for (const m of ['GET', 'PUT']) {
   const r = results.cpu[m];
   const cn = r.cMinusN.median;
