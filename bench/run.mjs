@@ -1,5 +1,5 @@
 // s3gate against a plain reverse proxy and against no proxy at all, on this machine, in one run.
-//   npm run build && npm run bench            (about 5 minutes; BENCH_BIG=1 for 1 GiB transfers)
+//   npm run build && npm run bench            (about 12 minutes; BENCH_BIG=1 for 1 GiB transfers)
 //   npm run bench -- --micro                  (only the signing microbenchmarks)
 // (A) client → upstream nginx; (B) client → nginx reverse proxy → upstream; (C) client → s3gate
 // (dist/, SigV4 verified and re-signed) → upstream. Results: bench/results/latest.{json,md}.
