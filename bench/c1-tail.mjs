@@ -57,7 +57,9 @@ for (let trial = 0; trial < TRIALS; trial++) {
       await sleep(200);
       const c = await roundOfC(port, cReq);
       await sleep(200);
-      if (r >= 0) rs.B.push(b), rs.C.push(c);
+      if (r < 0) continue; // a dropped round
+      rs.B.push(b);
+      rs.C.push(c);
     }
     if (process.env.KEEP) copyFileSync(path.join(dir, `${tag}.log`), path.join(process.env.KEEP, `${tag}.log`));
     await C.stop();
