@@ -24,6 +24,11 @@ export interface AccessFields {
   triedKey?: string | undefined;
   /** the provider's request id on an error it answered: the body carries s3gate's */
   upstreamId?: string | undefined;
+  /**
+   * The logger's own bindings as pino keeps them, already JSON with a leading comma
+   * (`,"worker":1` in a worker): written after "time", where pino writes them.
+   */
+  bindings?: string | undefined;
 }
 
 const INFO = 30;
@@ -71,7 +76,7 @@ const FIXED_MOST = 512;
 
 /** The most bytes encodeAccessLine can write for `f`: a UTF-16 unit is at most 6 bytes as JSON (\u001f) and 3 as UTF-8. */
 export function accessLineMost(f: AccessFields): number {
-  return FIXED_MOST + 6 * (len(f.reqId) + len(f.key) + len(f.auth) + len(f.role) + len(f.session) + len(f.triedKey) + len(f.op)
+  return FIXED_MOST + 3 * len(f.bindings) + 6 * (len(f.reqId) + len(f.key) + len(f.auth) + len(f.role) + len(f.session) + len(f.triedKey) + len(f.op)
     + len(f.method) + len(f.bucket) + len(f.error) + len(f.upstream) + len(f.upstreamId));
 }
 const len = (s: string | undefined) => (typeof s === 'string' ? s.length : 0);
@@ -80,6 +85,7 @@ const len = (s: string | undefined) => (typeof s === 'string' ? s.length : 0);
 export function encodeAccessLine(buf: Buffer, at: number, f: AccessFields, time: number): number {
   let p = putBytes(buf, at, HEAD);
   p = putNumber(buf, p, time);
+  if (f.bindings) p = putBindings(buf, p, f.bindings);
   p = putString(buf, putBytes(buf, p, REQ_ID), f.reqId);
   p = putWho(buf, p, f);
   p = putNumber(buf, putBytes(buf, p, BYTES_IN), f.bytesIn);
@@ -146,6 +152,19 @@ function putWhere(buf: Buffer, at: number, f: AccessFields): number {
     where = undefined;
   }
   return p;
+}
+
+// A process has one logger, so its bindings are one string: encoded once.
+let bound: Uint8Array | undefined;
+let boundText: string | undefined;
+
+function putBindings(buf: Buffer, p: number, text: string): number {
+  if (text !== boundText) {
+    bound = Buffer.from(text, 'utf8');
+    boundText = text;
+  }
+  buf.set(bound!, p);
+  return p + bound!.length;
 }
 
 function putBytes(buf: Buffer, p: number, b: Uint8Array): number {
@@ -250,7 +269,11 @@ interface LineStream {
 /** Writes the access line where `log` writes, when `log` is at info or below. */
 export function writeAccess(log: Logger, f: AccessFields): void {
   if (log.levelVal > INFO) return;
-  const stream = (log as unknown as Record<symbol, LineStream>)[symbols.streamSym]!;
+  const own = log as unknown as Record<symbol, unknown>;
+  const stream = own[symbols.streamSym] as LineStream;
+  // A child logger's fields ({worker: N} in a worker), as its other lines carry them.
+  const bindings = own[symbols.chindingsSym] as string | undefined;
+  if (bindings) f.bindings = bindings;
   if (stream.writeEncoded) stream.writeEncoded(accessLineMost(f), encodeAccessLine, f, Date.now());
   else stream.write(accessLine(f, Date.now()));
 }

@@ -125,6 +125,20 @@ describe('access line', () => {
     }), { numRuns: 500 });
   });
 
+  it('carries a child logger\'s fields (a worker\'s number) where pino puts them, as its other lines do', () => {
+    const lines: string[] = [];
+    const dest = new Writable({ write(c: Buffer, _e, cb) { lines.push(c.toString()); cb(); } });
+    const worker = pino({ level: 'info', base: undefined, timestamp: () => `,"time":${TIME}` }, dest).child({ worker: 2, note: 'é"' });
+    const f: AccessFields = { reqId: 'R1', key: 'K', op: 'GetObject', status: 200, bytesIn: 0, bytesOut: 4096, ms: 0.35, upstream: 'u' };
+    writeAccess(worker, { ...f });
+    worker.info({ ...f }, 'request');
+    expect(lines).toHaveLength(2);
+    // The same bytes but the time, which writeAccess takes from the clock.
+    const [mine, theirs] = lines.map((l) => l.replace(/"time":\d+/, '"time":0'));
+    expect(mine).toBe(theirs);
+    expect((JSON.parse(lines[0]!) as { worker: number }).worker).toBe(2);
+  });
+
   it('goes to the logger\'s own stream, and not at all when the level is above info', () => {
     const lines: string[] = [];
     const dest = new Writable({ write(c: Buffer, _e, cb) { lines.push(c.toString()); cb(); } });

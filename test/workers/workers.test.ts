@@ -151,6 +151,11 @@ describe('s3gate serve --workers 2', { timeout: 180_000 }, () => {
     expect(sample(text, 's3gate_worker_requests_total')).toBe(sent.length + 1);
     // One HELP/TYPE block per metric, however many workers fed it.
     expect(text.match(/^# TYPE s3gate_requests_total /gm)).toHaveLength(1);
+    // Each access line names the worker that served it, as that worker's other lines do.
+    const access = () => gw.lines().filter((l) => l.msg === 'request' && l.op === 'PutObject');
+    await waitFor(() => access().length === sent.length);
+    for (const l of access()) expect(l.worker).toBe(workerOf(gw, l.reqId as string));
+    expect(new Set(access().map((l) => l.worker))).toEqual(new Set([1, 2]));
   });
 
   it('a worker that dies is logged, counted and replaced, and the other keeps serving', async () => {
