@@ -170,18 +170,36 @@ async function readBounded(stream: Readable): Promise<Buffer> {
 }
 
 /**
+ * DeleteObjects' conditions are in its body: an ETag, LastModifiedTime or Size in an <Object>.
+ * Refused (501) where they would not be checked.
+ */
+function refuseDeleteConditions(objects: { ETag?: string; LastModifiedTime?: string; Size?: string }[]): void {
+  const o = objects.find((x) => x.ETag !== undefined || x.LastModifiedTime !== undefined || x.Size !== undefined);
+  if (!o) return;
+  const field = o.ETag !== undefined ? 'ETag' : o.LastModifiedTime !== undefined ? 'LastModifiedTime' : 'Size';
+  throw new S3Error(
+    'NotImplemented',
+    `An <Object> with ${field} in DeleteObjects is a condition this bucket's provider does not check (or, during a migration, ` +
+      'cannot check at both providers); s3gate refuses the request rather than let it delete unconditionally.',
+  );
+}
+
+/**
  * Reads the verified body (at most DELETE_OBJECTS_MAX_BYTES), refuses it unless the key may
  * delete every key it names, and returns the re-written body with a Content-MD5 of its own; the
- * client's checksums were of the bytes it sent, which no longer travel.
+ * client's checksums were of the bytes it sent, which no longer travel. `conditionsChecked`
+ * false: the provider would not check per-object conditions (route/conditions.ts), so a body
+ * with any is refused.
  */
 export async function authorizedDeleteBody(
   body: { stream: Readable; buffer?: Buffer; headers: Record<string, string | null> }, headers: Record<string, string>,
-  key: GatewayKey | undefined, bucket: string,
+  key: GatewayKey | undefined, bucket: string, conditionsChecked = true,
 ): Promise<WholeXmlBody> {
   const xml = body.buffer ?? (await readBounded(body.stream));
   if (xml.length > DELETE_OBJECTS_MAX_BYTES) throw tooLarge();
   const req = parseDeleteObjects(xml.toString('utf8'));
   if (!key || !deleteKeysAllowed(key, bucket, req.objects.map((o) => o.Key))) throw new S3Error('AccessDenied');
+  if (!conditionsChecked) refuseDeleteConditions(req.objects);
   const buf = Buffer.from(deleteObjectsXml(req), 'utf8');
   const out: Record<string, string | null> = { ...body.headers };
   for (const name in headers) if (name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm') out[name] = null;

@@ -265,6 +265,10 @@ function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<strin
     for (const k of ['ifNoneMatch', 'ifMatch'] as const) {
       if (typeof profile.conditionalWrites?.[k] !== 'boolean') c.fail(`${path}.conditionalWrites.${k}`, 'must be true or false');
     }
+    for (const k of ['onComplete', 'onCopy', 'onDelete'] as const) {
+      const v = profile.conditionalWrites?.[k];
+      if (v !== undefined && typeof v !== 'boolean') c.fail(`${path}.conditionalWrites.${k}`, 'must be true or false');
+    }
     if (typeof profile.cannedAcls !== 'boolean') c.fail(`${path}.cannedAcls`, 'must be true or false');
     const kind = provider === 'local' ? 'local' : 'http';
     let endpoint: URL | undefined;

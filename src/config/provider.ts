@@ -50,9 +50,10 @@ export interface ProviderProfile {
     contentMd5Required: string[];
   };
   /**
-   * Conditional PutObject as S3 defines it, checked when the upload commits. s3gate's own writes
-   * (copy-on-read) send If-None-Match: * where `ifNoneMatch` is true; elsewhere they check
-   * right before the commit and a small race window remains (docs/migration.md).
+   * Conditional PutObject as S3 defines it, checked when the upload commits. A client's
+   * conditional write or delete that the provider does not check is refused (route/conditions.ts).
+   * s3gate's own writes (copy-on-read) send If-None-Match: * where `ifNoneMatch` is true;
+   * elsewhere they check right before the commit and a small race window remains (docs/migration.md).
    */
   conditionalWrites: {
     /** If-None-Match: * on PutObject answers 412 when the key exists */
@@ -61,6 +62,10 @@ export interface ProviderProfile {
     ifMatch: boolean;
     /** CompleteMultipartUpload honours the same two (s3gate migrate's multipart copies); default false */
     onComplete?: boolean;
+    /** CopyObject honours the same two on its destination; default false */
+    onCopy?: boolean;
+    /** DeleteObject honours If-Match (and DeleteObjects an <ETag> per object); default false */
+    onDelete?: boolean;
   };
   /**
    * The provider keeps per-object canned ACLs: it honours `x-amz-acl` on PutObject and answers

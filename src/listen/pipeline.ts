@@ -13,6 +13,7 @@ import type { Operation } from '../authorize/operation.js';
 import { authorizeView } from '../authorize/grants.js';
 import { copySourceHeader, copySourceParts, requestView, type RequestView } from '../authorize/view.js';
 import { authorizedDeleteBody } from '../authorize/delete-objects.js';
+import { requireCheckedConditions } from '../route/conditions.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
 import { findRoute, type Route } from '../route/route.js';
@@ -405,6 +406,8 @@ class Admitted implements BodySink {
     // An anonymous request on a `public: acl` bucket goes on unsigned: the provider's ACLs decide.
     const anonymous = auth.key ? undefined : anonymousAccess(route.route, op);
     authorizeView(view, auth.key, route.clientBucket, anonymous);
+    // A condition the provider would ignore is refused before any byte goes (route/conditions.ts).
+    requireCheckedConditions(op.name, view.headers, route.upstream.profile);
 
     // The view's headers go on as they are; the copy source is rendered from the authorized one,
     // under the provider's name for its bucket.
@@ -465,7 +468,11 @@ class Admitted implements BodySink {
     let body: OutgoingBody = await wholeBody(inbound, op, ctx.route!.upstream.profile, { budget: processBodyBudget, owner: this.keyId, until: ctx.res });
     if (op === 'DeleteObjects') {
       // Its keys are resources too: each is authorized, and the body re-written from what was.
-      const rewritten = await authorizedDeleteBody(body, this.view.headers, this.auth.key, ctx.route!.clientBucket);
+      const route = ctx.route!;
+      // Per-object conditions (<ETag>…) are held where they are checked: a provider that checks
+      // them, and a bucket on one provider (during a migration the key may be at either).
+      const checked = route.upstream.profile.conditionalWrites.onDelete === true && route.route.mode !== 'migrate';
+      const rewritten = await authorizedDeleteBody(body, this.view.headers, this.auth.key, route.clientBucket, checked);
       body = rewritten;
       this.sendReq!.declaredSha256 = rewritten.sha256;
     }

@@ -39,3 +39,20 @@ export function requireSupportedWriteConditions(h: Record<string, string>): void
   const inm = h['if-none-match'];
   if (inm !== undefined && inm.trim() !== '*') throw new S3Error('NotImplemented', 'A header you provided implies functionality that is not implemented', { Header: 'If-None-Match' });
 }
+
+/**
+ * A conditional delete (DeleteObject's If-Match, an <ETag> in DeleteObjects): S3 answers 404
+ * NoSuchKey where the key is absent and 412 where its ETag differs. Runs under the object's lock.
+ * The directory-bucket conditions (last-modified time, size) are not kept here: refused.
+ */
+export function checkDeletePrecondition(ifMatch: string | undefined, current: ObjectMeta | undefined): void {
+  if (ifMatch === undefined) return;
+  if (!current) throw new S3Error('NoSuchKey');
+  if (!etagListMatches(ifMatch, current.etag)) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+}
+
+export function requireSupportedDeleteConditions(h: Record<string, string>): void {
+  for (const name of ['x-amz-if-match-last-modified-time', 'x-amz-if-match-size']) {
+    if (h[name] !== undefined) throw new S3Error('NotImplemented', 'A header you provided implies functionality that is not implemented', { Header: name });
+  }
+}

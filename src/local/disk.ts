@@ -302,9 +302,11 @@ export class Disk {
     }, this.keyLock(b, key));
   }
 
-  async removeObject(b: string, key: string): Promise<void> {
+  /** `check` sees the object under its lock (a conditional delete), and may refuse. */
+  async removeObject(b: string, key: string, check?: (current: ObjectMeta | undefined) => void): Promise<void> {
     await this.withLock(`${b}/${key}`, async () => {
       const current = await this.findMeta(b, key);
+      check?.(current);
       // Sidecar first: once it is gone the object is gone, whatever happens to the data.
       await rm(this.metaPath(b, key), { force: true });
       await rm(current ? this.dataPath(b, current) : join(this.bucketDir(b), keyToFileName(key)), { force: true });

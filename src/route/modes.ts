@@ -16,6 +16,7 @@ import { listingXml, mergeListings, parseListing, parseListRequest, providerList
 import { copyKey, copyOnRead, headStatus, inflightCopies, plainRead } from './copy-on-read.js';
 import { planAcl } from './object-acl.js';
 import { drain } from './io.js';
+import { conditionsAcrossMigration, writeConditions } from './conditions.js';
 import { serveMirrorTo } from './mirror.js';
 
 export interface ServeContext {
@@ -58,6 +59,7 @@ export async function serveMigrate(ctx: ServeContext): Promise<void> {
   await supersedeCopies(ctx);
   if (op.name === 'DeleteObject' || op.name === 'DeleteObjects') return deleteBoth(ctx, route, old);
   if (op.name === 'PutObjectAcl') return putAclWhereItIs(ctx, route, old);
+  if (CONDITIONAL_WRITES.has(op.name) && ctx.address.key !== undefined) await conditionsAtBoth(ctx, route, old, ctx.address.key);
   const r = await send(route.upstream, route.upstreamBucket, ctx.sendReq);
   if (!READS.has(op.name) || !(await missingAtNew(ctx, route, r))) return ctx.respondWith(route, r);
   // A miss at the new provider: the object may not have moved yet.
@@ -81,6 +83,19 @@ export async function serveMigrate(ctx: ServeContext): Promise<void> {
     return ctx.respondWith(old, o);
   }
   return copyOnRead(ctx, old, o, plan);
+}
+
+// Writes whose If-None-Match / If-Match name the key, which may still be only at the old provider.
+const CONDITIONAL_WRITES = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload']);
+
+/** A conditional write's conditions, held against the key wherever it is (conditions.ts). */
+async function conditionsAtBoth(ctx: ServeContext, route: Route, old: Route, key: string): Promise<void> {
+  const headers = await conditionsAcrossMigration(
+    ctx.op.name, ctx.sendReq.headers, route.upstream.profile,
+    () => headStatus(route.upstream, route.upstreamBucket, key),
+    () => headStatus(old.upstream, old.upstreamBucket, key),
+  );
+  if (headers) ctx.sendReq.headers = headers;
 }
 
 /**
@@ -133,6 +148,12 @@ export function deleteObjectsKeys(xml: string): string[] {
  * and its commit.
  */
 async function deleteBoth(ctx: ServeContext, route: Route, old: Route): Promise<void> {
+  // Held against both providers, a condition could pass at one and fail at the other after the
+  // first delete went: refused before either (DeleteObjects' are refused as its body is read).
+  const conditions = writeConditions(ctx.op.name, ctx.sendReq.headers);
+  if (conditions.length > 0) {
+    throw new S3Error('NotImplemented', 'A conditional delete on a bucket being migrated is not supported: the key may be at either provider.', { Header: conditions[0]! });
+  }
   // DeleteObject has no body; DeleteObjects' XML was read whole by the pipeline, so the same
   // request can be sent twice.
   const o = await send(old.upstream, old.upstreamBucket, ctx.sendReq);

@@ -98,11 +98,12 @@ buckets:
   it('a preset override of conditionalWrites that is not true or false is named', () => {
     const doc = `
 upstreams:
-  v: { provider: local, path: /tmp/x, conditionalWrites: { ifNoneMatch: "yes" } }
+  v: { provider: local, path: /tmp/x, conditionalWrites: { ifNoneMatch: "yes", onDelete: 1 } }
 buckets:
   b: { upstream: v }
 `;
     expect(problems(doc)).toContain('upstreams.v.conditionalWrites.ifNoneMatch: must be true or false');
+    expect(problems(doc)).toContain('upstreams.v.conditionalWrites.onDelete: must be true or false');
   });
 
   it('a preset override of cannedAcls that is not true or false is named, and every preset says it', () => {

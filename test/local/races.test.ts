@@ -10,6 +10,8 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -40,10 +42,13 @@ beforeAll(async () => {
     keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] }],
     upstreams: {
       disk: { provider: 'local', path: tmpDir('s3gate-races-') },
-      strict: { provider: 'minio', endpoint: up.url, region: 'us-east-1', credentials: UP_KEY },
+      // The strict upstream's store checks both, as this override says.
+      strict: { provider: 'minio', endpoint: up.url, region: 'us-east-1', credentials: UP_KEY, conditionalWrites: { ifNoneMatch: true, ifMatch: true } },
+      // The same upstream as the minio preset describes it: conditions not confirmed.
+      unchecked: { provider: 'minio', endpoint: up.url, region: 'us-east-1', credentials: UP_KEY },
       rgw: { provider: 'ceph', endpoint: ceph.endpoint, region: 'us-east-1', credentials: ceph.users.a },
     },
-    buckets: { 'races-strict': { upstream: 'strict' }, [TARGETS.rgw]: { upstream: 'rgw' }, '*': { upstream: 'disk' } },
+    buckets: { 'races-strict': { upstream: 'strict' }, 'races-unchecked': { upstream: 'unchecked', bucket: 'races-strict' }, [TARGETS.rgw]: { upstream: 'rgw' }, '*': { upstream: 'disk' } },
   });
   s3 = client(`http://${DOMAIN}:${portOf(gw.url)}`, GW_KEY, { forcePathStyle: true, maxAttempts: 1 });
   await s3.send(new CreateBucketCommand({ Bucket: B }));
@@ -60,11 +65,12 @@ afterAll(async () => {
 
 const md5 = (b: Buffer | string) => `"${createHash('md5').update(b).digest('hex')}"`;
 
-// RGW 16 differs from S3 in four places, pinned below: If-Match on PUT matches only an unquoted
-// ETag (the quoted one S3 answers and SDKs send back is always 412), If-Match on a PUT of a missing
-// key is 412 (S3: 404 NoSuchKey), and CopyObject's and CompleteMultipartUpload's conditions on the
-// destination are ignored (the write happens). It honours If-None-Match: * on PUT, atomically
-// under 32 racers. (The ceph preset says ifMatch: false, so s3gate never relies on it.)
+// RGW 16 differs from S3 in four places, pinned below against RGW itself: If-Match on PUT matches
+// only an unquoted ETag (the quoted one S3 answers and SDKs send back is always 412), If-Match on a
+// PUT of a missing key is 412 (S3: 404 NoSuchKey), and CopyObject's and CompleteMultipartUpload's
+// conditions on the destination are ignored (the write happens). It honours If-None-Match: * on
+// PUT, atomically under 32 racers. So the ceph preset says ifNoneMatch only, and through s3gate
+// every other condition is refused (501) before anything reaches RGW.
 describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('conditional writes: %s', (target) => {
   const Bucket = TARGETS[target];
   const rgw = target === 'rgw';
@@ -86,24 +92,26 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('conditional wri
   });
 
   it('If-Match on PutObject, CopyObject and CompleteMultipartUpload', async () => {
-    const first = await s3.send(new PutObjectCommand({ Bucket, Key: 'cond', Body: 'v1' }));
-    expect((await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'cond', Body: 'v2', IfMatch: '"0123"' })))).$metadata.httpStatusCode).toBe(412);
+    // Against RGW, the provider's own behaviour is pinned with a client of its own.
+    const c = rgw ? client(ceph.endpoint, ceph.users.a, { forcePathStyle: true }) : s3;
+    const first = await c.send(new PutObjectCommand({ Bucket, Key: 'cond', Body: 'v1' }));
+    expect((await failure(c.send(new PutObjectCommand({ Bucket, Key: 'cond', Body: 'v2', IfMatch: '"0123"' })))).$metadata.httpStatusCode).toBe(412);
     if (rgw) {
       // RGW 16 compares If-Match with its ETag unquoted: the quoted ETag that S3 answers and the
       // SDKs send back is always 412 there.
-      expect((await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'cond', Body: 'v2', IfMatch: first.ETag })))).name).toBe('PreconditionFailed');
+      expect((await failure(c.send(new PutObjectCommand({ Bucket, Key: 'cond', Body: 'v2', IfMatch: first.ETag })))).name).toBe('PreconditionFailed');
     }
-    const second = await s3.send(new PutObjectCommand({ Bucket, Key: 'cond', Body: 'v2', IfMatch: rgw ? first.ETag!.replace(/"/g, '') : first.ETag }));
+    const second = await c.send(new PutObjectCommand({ Bucket, Key: 'cond', Body: 'v2', IfMatch: rgw ? first.ETag!.replace(/"/g, '') : first.ETag }));
     expect(second.ETag).toBe(md5('v2'));
-    expect((await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'never-was', Body: 'x', IfMatch: first.ETag })))).name).toBe(rgw ? 'PreconditionFailed' : 'NoSuchKey');
+    expect((await failure(c.send(new PutObjectCommand({ Bucket, Key: 'never-was', Body: 'x', IfMatch: first.ETag })))).name).toBe(rgw ? 'PreconditionFailed' : 'NoSuchKey');
 
     // CopyObject's destination
-    const copy = (extra: { IfNoneMatch?: string; IfMatch?: string }, Key = 'cond') => s3.send(new CopyObjectCommand({ Bucket, Key, CopySource: `${Bucket}/once`, ...extra }));
+    const copy = (extra: { IfNoneMatch?: string; IfMatch?: string }, Key = 'cond') => c.send(new CopyObjectCommand({ Bucket, Key, CopySource: `${Bucket}/once`, ...extra }));
     if (rgw) {
       // RGW 16 ignores both and copies.
       await copy({ IfNoneMatch: '*' });
       await copy({ IfMatch: first.ETag });
-      await s3.send(new PutObjectCommand({ Bucket, Key: 'cond', Body: 'v2' }));
+      await c.send(new PutObjectCommand({ Bucket, Key: 'cond', Body: 'v2' }));
     } else {
       expect((await failure(copy({ IfNoneMatch: '*' }))).name).toBe('PreconditionFailed');
       expect((await failure(copy({ IfMatch: first.ETag }))).name).toBe('PreconditionFailed');
@@ -112,12 +120,12 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('conditional wri
     await copy({ IfNoneMatch: '*' }, 'cond-new');
 
     // CompleteMultipartUpload
-    const u = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'cond' }));
-    const p = await s3.send(new UploadPartCommand({ Bucket, Key: 'cond', UploadId: u.UploadId, PartNumber: 1, Body: 'part' }));
+    const u = await c.send(new CreateMultipartUploadCommand({ Bucket, Key: 'cond' }));
+    const p = await c.send(new UploadPartCommand({ Bucket, Key: 'cond', UploadId: u.UploadId, PartNumber: 1, Body: 'part' }));
     const parts = { Parts: [{ PartNumber: 1, ETag: p.ETag! }] };
-    const before = await s3.send(new GetObjectCommand({ Bucket, Key: 'cond' }));
+    const before = await c.send(new GetObjectCommand({ Bucket, Key: 'cond' }));
     expect(await before.Body!.transformToString()).not.toBe('part');
-    const complete = (extra: { IfNoneMatch?: string; IfMatch?: string }) => s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'cond', UploadId: u.UploadId, MultipartUpload: parts, ...extra }));
+    const complete = (extra: { IfNoneMatch?: string; IfMatch?: string }) => c.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'cond', UploadId: u.UploadId, MultipartUpload: parts, ...extra }));
     if (rgw) {
       // RGW 16 ignores If-None-Match: * on Complete and completes over the object.
       await complete({ IfNoneMatch: '*' });
@@ -125,12 +133,53 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('conditional wri
       expect((await failure(complete({ IfNoneMatch: '*' }))).name).toBe('PreconditionFailed');
       await complete({ IfMatch: before.ETag });
     }
-    expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'cond' }))).Body!.transformToString()).toBe('part');
+    expect(await (await c.send(new GetObjectCommand({ Bucket, Key: 'cond' }))).Body!.transformToString()).toBe('part');
+    if (rgw) c.destroy();
+  });
+
+  it('a conditional delete (If-Match, an <ETag> in DeleteObjects) deletes only the object it names; RGW 16\'s is refused', async () => {
+    const put = await s3.send(new PutObjectCommand({ Bucket, Key: 'del', Body: 'one' }));
+    const wrong = '"0123456789abcdef0123456789abcdef"';
+    if (rgw) {
+      // The ceph preset does not say RGW checks them: refused before anything is sent.
+      expect((await failure(s3.send(new DeleteObjectCommand({ Bucket, Key: 'del', IfMatch: wrong })))).$metadata.httpStatusCode).toBe(501);
+      expect((await failure(s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'del', ETag: wrong }] } })))).$metadata.httpStatusCode).toBe(501);
+      expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'del' }))).Body!.transformToString()).toBe('one');
+      return;
+    }
+    expect((await failure(s3.send(new DeleteObjectCommand({ Bucket, Key: 'del', IfMatch: wrong })))).name).toBe('PreconditionFailed');
+    expect((await failure(s3.send(new DeleteObjectCommand({ Bucket, Key: 'never-was', IfMatch: wrong })))).name).toBe('NoSuchKey');
+    const r = await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'del', ETag: wrong }] } }));
+    expect([r.Deleted ?? [], r.Errors?.map((e) => [e.Key, e.Code])]).toEqual([[], [['del', 'PreconditionFailed']]]);
+    expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'del' }))).Body!.transformToString()).toBe('one');
+    await s3.send(new DeleteObjectCommand({ Bucket, Key: 'del', IfMatch: put.ETag }));
+    expect((await failure(s3.send(new GetObjectCommand({ Bucket, Key: 'del' })))).name).toBe('NoSuchKey');
+    const again = await s3.send(new PutObjectCommand({ Bucket, Key: 'del', Body: 'two' }));
+    const ok = await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'del', ETag: again.ETag }] } }));
+    expect(ok.Deleted?.map((d) => d.Key)).toEqual(['del']);
+  });
+
+  it.runIf(rgw)('through s3gate, each condition RGW 16 would ignore is refused (501) and the object stays as it was', async () => {
+    const put = await s3.send(new PutObjectCommand({ Bucket, Key: 'kept', Body: 'kept' }));
+    const notImplemented = async (p: Promise<unknown>, header: string) => {
+      const e = await failure(p);
+      expect([e.name, e.$metadata.httpStatusCode]).toEqual(['NotImplemented', 501]);
+      expect(e.message).toContain(`${header} on `);
+    };
+    await notImplemented(s3.send(new PutObjectCommand({ Bucket, Key: 'kept', Body: 'replaced', IfMatch: put.ETag })), 'If-Match');
+    await notImplemented(s3.send(new CopyObjectCommand({ Bucket, Key: 'kept', CopySource: `${Bucket}/once`, IfNoneMatch: '*' })), 'If-None-Match');
+    const u = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'kept' }));
+    const p = await s3.send(new UploadPartCommand({ Bucket, Key: 'kept', UploadId: u.UploadId, PartNumber: 1, Body: 'part' }));
+    await notImplemented(s3.send(new CompleteMultipartUploadCommand({
+      Bucket, Key: 'kept', UploadId: u.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p.ETag! }] }, IfNoneMatch: '*',
+    })), 'If-None-Match');
+    const now = await s3.send(new GetObjectCommand({ Bucket, Key: 'kept' }));
+    expect([await now.Body!.transformToString(), now.ETag]).toEqual(['kept', put.ETag]);
   });
 });
 
 describe('conditional writes to a provider', () => {
-  it('through s3gate to a provider, If-None-Match and If-Match reach the upstream signed', async () => {
+  it('through s3gate to a provider that checks them, If-None-Match and If-Match reach the upstream signed', async () => {
     const from = up.requests.length;
     await s3.send(new PutObjectCommand({ Bucket: 'races-strict', Key: 'c', Body: 'one', IfNoneMatch: '*' }));
     expect((await failure(s3.send(new PutObjectCommand({ Bucket: 'races-strict', Key: 'c', Body: 'two', IfNoneMatch: '*' })))).name).toBe('PreconditionFailed');
@@ -138,6 +187,29 @@ describe('conditional writes to a provider', () => {
     const puts = up.requests.slice(from).filter((r) => r.method === 'PUT');
     expect(puts.map((r) => r.headers['if-none-match'] ?? r.headers['if-match'])).toEqual(['*', '*', md5('one')]);
     for (const r of puts) expect(r.signedHeaders).toContain(r.headers['if-match'] ? 'if-match' : 'if-none-match');
+  });
+
+  it('to a provider whose preset does not say it checks them, every conditional write and delete is refused (501) and nothing is sent', async () => {
+    const Bucket = 'races-unchecked';
+    const put = await s3.send(new PutObjectCommand({ Bucket, Key: 'u', Body: 'one' }));
+    const from = up.requests.length;
+    const refused = async (p: Promise<unknown>) => {
+      const e = await failure(p);
+      expect([e.name, e.$metadata.httpStatusCode]).toEqual(['NotImplemented', 501]);
+    };
+    // Small and large bodies: nothing of either may reach the provider.
+    await refused(s3.send(new PutObjectCommand({ Bucket, Key: 'u', Body: 'two', IfNoneMatch: '*' })));
+    await refused(s3.send(new PutObjectCommand({ Bucket, Key: 'u', Body: Buffer.alloc(3 * MiB, 7), IfNoneMatch: '*' })));
+    await refused(s3.send(new PutObjectCommand({ Bucket, Key: 'u', Body: 'three', IfMatch: put.ETag })));
+    await refused(s3.send(new CopyObjectCommand({ Bucket, Key: 'u', CopySource: `${Bucket}/u`, IfNoneMatch: '*' })));
+    await refused(s3.send(new DeleteObjectCommand({ Bucket, Key: 'u', IfMatch: '"0123"' })));
+    await refused(s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'u', ETag: '"0123"' }] } })));
+    expect(up.requests.slice(from).map((r) => `${r.method} ${r.url}`)).toEqual([]);
+    const now = await s3.send(new GetObjectCommand({ Bucket, Key: 'u' }));
+    expect(await now.Body!.transformToString()).toBe('one');
+    // The same requests without their conditions go through.
+    await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'u' }] } }));
+    expect((await failure(s3.send(new GetObjectCommand({ Bucket, Key: 'u' })))).name).toBe('NoSuchKey');
   });
 });
 

@@ -43,7 +43,8 @@ describe('mirror: the mirror follows what the primary accepted', () => {
       domains: [DOMAIN],
       keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete'] }] }],
       upstreams: {
-        primary: { provider: 'minio', endpoint: primaryUp.url, credentials: UP_KEY },
+        // The strict upstream's store checks conditional writes, as this override says.
+        primary: { provider: 'minio', endpoint: primaryUp.url, credentials: UP_KEY, conditionalWrites: { ifNoneMatch: true, ifMatch: true } },
         mirror: { provider: 'minio', endpoint: mirrorUp.url, credentials: MIRROR_KEY },
       },
       buckets: {

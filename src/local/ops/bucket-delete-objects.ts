@@ -1,4 +1,5 @@
 import { S3Error } from '../../s3/errors.js';
+import { checkDeletePrecondition } from '../conditions.js';
 import { readSmall, xml } from '../http.js';
 import { validateKey } from '../keys.js';
 import type { Operation } from '../op.js';
@@ -17,13 +18,18 @@ export const deleteObjects: Operation = async (d, r) => {
   for (const o of objects) {
     const key = xmlLeaf(o, 'Key');
     if (key === undefined) throw new S3Error('MalformedXML');
+    for (const f of ['LastModifiedTime', 'Size']) {
+      if (xmlLeaf(o, f) !== undefined) throw new S3Error('NotImplemented', `A condition on ${f} in DeleteObjects is not implemented by the local store`);
+    }
     try {
       validateKey(key);
       const version = xmlLeaf(o, 'VersionId');
       // Versioning is never enabled here: only the "null" version exists, and deleting another
       // version must not delete the object.
       if (version !== undefined && version !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified');
-      await d.removeObject(b, key);
+      // Per object, S3's conditional delete: an ETag to match (the others are directory buckets').
+      const etag = xmlLeaf(o, 'ETag');
+      await d.removeObject(b, key, (current) => checkDeletePrecondition(etag, current));
       deleted.push({ Key: key });
     } catch (e) {
       if (!(e instanceof S3Error)) throw e;

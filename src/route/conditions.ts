@@ -1,0 +1,117 @@
+// A client's conditional write or delete reaches storage only where it will be checked. A
+// provider that does not know If-None-Match on PutObject ignores it and overwrites: the client
+// asked for "create, never replace" (Terraform's S3 state lock, a job's exactly-once marker) and
+// got a silent replace. So where the provider's profile does not say it checks a condition, the
+// request answers 501 NotImplemented, as S3 answers a header it does not implement, and nothing
+// is forwarded. An operator whose provider does check it says so in the upstream's
+// `conditionalWrites` (docs/providers.md).
+import type { ProviderProfile } from '../config/provider.js';
+import { S3Error } from '../s3/errors.js';
+
+type Headers = Record<string, string | string[] | undefined>;
+type Flags = ProviderProfile['conditionalWrites'];
+
+interface Condition {
+  header: string;
+  /** the header's name as S3 documents it, for the error */
+  name: string;
+  checked(c: Flags): boolean;
+}
+
+const IF_NONE_MATCH = (on: (c: Flags) => boolean): Condition => ({ header: 'if-none-match', name: 'If-None-Match', checked: (c) => c.ifNoneMatch && on(c) });
+const IF_MATCH = (on: (c: Flags) => boolean): Condition => ({ header: 'if-match', name: 'If-Match', checked: (c) => c.ifMatch && on(c) });
+const always = () => true;
+const onDelete = (c: Flags) => c.onDelete === true;
+
+// The conditions each operation takes on the object it writes or deletes. The copy source's own
+// conditions (x-amz-copy-source-if-*) are read conditions every provider checks, and not here.
+const CONDITIONS: Record<string, Condition[]> = {
+  PutObject: [IF_NONE_MATCH(always), IF_MATCH(always)],
+  CopyObject: [IF_NONE_MATCH((c) => c.onCopy === true), IF_MATCH((c) => c.onCopy === true)],
+  CompleteMultipartUpload: [IF_NONE_MATCH((c) => c.onComplete === true), IF_MATCH((c) => c.onComplete === true)],
+  DeleteObject: [
+    { header: 'if-match', name: 'If-Match', checked: onDelete },
+    { header: 'x-amz-if-match-last-modified-time', name: 'x-amz-if-match-last-modified-time', checked: onDelete },
+    { header: 'x-amz-if-match-size', name: 'x-amz-if-match-size', checked: onDelete },
+  ],
+};
+
+/** The conditions on the written or deleted object that this request carries. */
+export function writeConditions(operation: string, headers: Headers): string[] {
+  const list = CONDITIONS[operation];
+  if (!list) return [];
+  return list.filter((c) => headers[c.header] !== undefined).map((c) => c.header);
+}
+
+/** Refuses (501) a conditional write or delete the provider would not check. */
+export function requireCheckedConditions(operation: string, headers: Headers, profile: ProviderProfile): void {
+  const list = CONDITIONS[operation];
+  if (!list) return;
+  for (const c of list) {
+    if (headers[c.header] === undefined || c.checked(profile.conditionalWrites)) continue;
+    throw new S3Error(
+      'NotImplemented',
+      `${c.name} on ${operation} is not checked by this bucket's provider, which would write regardless; ` +
+        `s3gate refuses the request rather than let it replace or delete an object unconditionally.`,
+      { Header: c.name },
+    );
+  }
+}
+
+const unquote = (t: string) => t.trim().replace(/^"(.*)"$/, '$1');
+/** If-Match's list (quoted or not, `*` for any) against an ETag. */
+export function etagListMatches(list: string, etag: string): boolean {
+  return list.split(',').some((t) => t.trim() === '*' || unquote(t) === unquote(etag));
+}
+
+/** Whether the provider checks `header` on `operation` (if-none-match or if-match). */
+export function checks(operation: string, header: string, profile: ProviderProfile): boolean {
+  const c = CONDITIONS[operation]?.find((x) => x.header === header);
+  return c !== undefined && c.checked(profile.conditionalWrites);
+}
+
+/** What a provider's HEAD of the key said. */
+export interface Presence {
+  status: number;
+  etag?: string;
+}
+
+/**
+ * During a migration a key may still live only at the old provider, where the new one's own
+ * check cannot see it. If-None-Match: * holds only if neither has the key; If-Match against the
+ * object the client reads, the new provider's where it has one, else the old one's. Returns the
+ * headers to send the new provider in place of the client's conditions, or undefined to send
+ * them as they are. `atNew` and `atOld` are HEADs of the key at each, asked only when needed.
+ */
+export async function conditionsAcrossMigration(
+  operation: string, headers: Record<string, string>, newProfile: ProviderProfile,
+  atNew: () => Promise<Presence>, atOld: () => Promise<Presence>,
+): Promise<Record<string, string> | undefined> {
+  const inm = headers['if-none-match'];
+  const im = headers['if-match'];
+  if (inm === undefined && im === undefined) return undefined;
+  if (inm !== undefined) {
+    const old = await atOld();
+    if (old.status === 200) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+    if (old.status !== 404) throw unreachable(old.status);
+  }
+  if (im === undefined) return undefined;
+  const fresh = await atNew();
+  if (fresh.status === 200) return undefined;
+  if (fresh.status !== 404) throw unreachable(fresh.status);
+  const old = await atOld();
+  if (old.status === 404) throw new S3Error('NoSuchKey');
+  if (old.status !== 200) throw unreachable(old.status);
+  if (old.etag === undefined || !etagListMatches(im, old.etag)) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+  // The object the client named is the old provider's: the write may land at the new one while
+  // the key is still absent there. If-None-Match: * makes that the new provider's own check; a
+  // provider without it leaves the window from this HEAD to its commit (docs/migration.md).
+  const out: Record<string, string> = { ...headers };
+  delete out['if-match'];
+  if (checks(operation, 'if-none-match', newProfile)) out['if-none-match'] = '*';
+  return out;
+}
+
+function unreachable(status: number): S3Error {
+  return new S3Error('ServiceUnavailable', `A provider of this bucket, which is being migrated, could not be asked whether the key exists (HTTP ${status}); retry the request.`);
+}
