@@ -3,14 +3,16 @@
 // than one worker this process becomes the primary (src/workers/primary.ts) and the workers, forked
 // from it, run this same command (src/workers/worker.ts).
 import { createHash } from 'node:crypto';
-import { readFileSync, watch } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { createLogger } from '../listen/log.js';
 import { parseWorkers, workerCount, WORKERS_EXPECTED } from '../workers/count.js';
 import { ENV_INDEX } from '../workers/messages.js';
+
+/** How often the config file is stat-polled for a change. */
+const WATCH_MS = 1000;
 
 /** What serves, for the signals and the file watcher: one gateway, or a primary and its workers. */
 interface Serving {
@@ -51,9 +53,12 @@ export async function run(argv: string[]): Promise<number> {
   if (process.env.S3GATE_WORKERS && fromEnv === undefined) throw new ConfigError([`S3GATE_WORKERS: must be ${WORKERS_EXPECTED}, not "${process.env.S3GATE_WORKERS}"`]);
   const count = workerCount(flag ?? config.workers ?? fromEnv);
   const log = createLogger(config.log.level, undefined, { shared: count > 1 });
-  // Reload on SIGHUP and when the file's content changes. The whole directory is watched and the
-  // content compared, because a Kubernetes ConfigMap update swaps a `..data` symlink and never
-  // touches the file's own name, and editors save by rename.
+  // Reload on SIGHUP and when the file's content changes. The file is stat-polled once a second
+  // and its content compared: stat follows the path, so a Kubernetes ConfigMap update (a swapped
+  // `..data` symlink) and an editor's save by rename are both seen. A watch on the directory
+  // (inotify) saw those too, but also woke the gateway at every write to any file beside the
+  // config: a log redirected there woke a two-worker gateway's primary about once per 16
+  // requests (docs/performance.md, "Two workers: where the CPU goes").
   const file = config.source!;
   let serving: Serving | undefined;
   let debounce: NodeJS.Timeout | undefined;
@@ -63,10 +68,11 @@ export async function run(argv: string[]): Promise<number> {
     seen = now;
     serving.reload();
   };
-  const watcher = watch(dirname(file), () => {
+  const changed = () => {
     clearTimeout(debounce);
     debounce = setTimeout(check, 300);
-  });
+  };
+  watchFile(file, { interval: WATCH_MS, persistent: false }, changed);
   if (count === 1) {
     const { startGateway } = await import('../listen/server.js');
     serving = await startGateway(config, { log });
@@ -88,7 +94,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   const stop = (signal: string) => {
     log.info({ signal, deadlineMs: config.timeouts.shutdown, workers: count }, 'shutting down: finishing in-flight requests');
-    watcher.close();
+    unwatchFile(file, changed);
     void live.close().then(() => {
       log.info('stopped');
       process.exit(0);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -227,6 +227,40 @@ ${extra}`);
       config(dir, p, [A, B]);
       await waitFor(() => gwp.out().includes('config reloaded'));
       await sdk(p, B).send(new (await import('@aws-sdk/client-s3')).CreateBucketCommand({ Bucket: 'wbk' }));
+    } finally {
+      gwp.child.kill('SIGTERM');
+      await gwp.exited;
+    }
+  });
+
+  it('a Kubernetes ConfigMap update (its ..data symlink swapped) and an editor\'s save by rename are picked up', async () => {
+    const dir = tmpDir('s3gate-cm-');
+    // A ConfigMap volume: proxy.yaml -> ..data/proxy.yaml, ..data -> the current version's directory.
+    const version = (name: string, keys: (typeof A)[]) => {
+      mkdirSync(join(dir, name));
+      config(join(dir, name), 0, keys);
+    };
+    version('..v1', [A]);
+    symlinkSync('..v1', join(dir, '..data'));
+    symlinkSync('..data/proxy.yaml', join(dir, 'proxy.yaml'));
+    const gwp = await startCli(['--config', join(dir, 'proxy.yaml')]);
+    const p = gwp.port;
+    try {
+      version('..v2', [A, B]);
+      writeFileSync(join(dir, '..v2', 'proxy.yaml'), readFileSync(join(dir, '..v2', 'proxy.yaml'), 'utf8').replace('127.0.0.1:0', `127.0.0.1:${p}`));
+      symlinkSync('..v2', join(dir, '..data_tmp'));
+      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+      await waitFor(() => gwp.out().includes('config reloaded'));
+      await sdk(p, B).send(new (await import('@aws-sdk/client-s3')).CreateBucketCommand({ Bucket: 'cmb' }));
+      // An editor writes a new file and renames it over the old name.
+      const reloads = () => gwp.out().split('config reloaded').length - 1;
+      const before = reloads();
+      config(join(dir, '..v2'), p, [B]);
+      renameSync(join(dir, '..v2', 'proxy.yaml'), join(dir, 'proxy.yaml.new'));
+      renameSync(join(dir, 'proxy.yaml.new'), join(dir, 'proxy.yaml'));
+      await waitFor(() => reloads() > before);
+      const e = await sdk(p, A).send(new PutObjectCommand({ Bucket: 'cmb', Key: 'by-a', Body: 'x' })).catch((x: Error) => x);
+      expect((e as Error).name).toBe('InvalidAccessKeyId');
     } finally {
       gwp.child.kill('SIGTERM');
       await gwp.exited;
