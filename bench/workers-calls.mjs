@@ -4,7 +4,7 @@
 // /proc/PID/task/*/status: no tracer attached), and, unless CALLS=0, the system calls by name
 // (`perf trace -s` on every process of the target, in a second pass so its cost stays out of the
 // first). Targets take turns, ROUNDS times; medians are printed.
-//   node bench/workers-calls.mjs      env: METHOD (GET), COUNT (20000), ROUNDS (3), CALLS (1)
+//   node bench/workers-calls.mjs      env: METHOD (GET), COUNT (20000), ROUNDS (3), CALLS (1), ONLY (N,C), GW (gw)
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +17,8 @@ const METHOD = process.env.METHOD ?? 'GET';
 const COUNT = Number(process.env.COUNT ?? 20000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CALLS = process.env.CALLS !== '0';
+// GW: the gateway target as bench/quick.mjs names it (gw:DIST_DIR for another build)
+const GW = process.env.GW ?? 'gw';
 const { dir, bucketDir, upPort, upstream } = await scratchUpstream('s3gate-wcalls-');
 const small = smallObject(bucketDir);
 
@@ -35,7 +37,7 @@ async function floor(workers) {
 
 async function gateway(workers) {
   const port = await freePort();
-  const t = await startS3gate(dir, port, upPort, { tag: `gw${workers}`, ...gatewayVariant(workers > 1 ? `gw%S3GATE_WORKERS=${workers}` : 'gw') });
+  const t = await startS3gate(dir, port, upPort, { tag: `gw${workers}`, ...gatewayVariant(workers > 1 ? `${GW}%S3GATE_WORKERS=${workers}` : GW) });
   return { port, get cpuPids() { return t.cpuPids; }, stop: () => t.stop() };
 }
 
