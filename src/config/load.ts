@@ -10,6 +10,7 @@ import type { ProviderProfile } from './provider.js';
 import { parseStsConfig } from '../sts/config.js';
 import { ACTIONS, type Action, type BucketRoute, type BucketTarget, type CorsRule, type Limits, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
 import { parseWorkers, WORKERS_EXPECTED } from '../workers/count.js';
+import { SUBRESOURCES } from '../authorize/operation.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -134,7 +135,27 @@ function deepMerge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'conditionalWrites', 'cannedAcls', 'tls'];
+const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'conditionalWrites', 'cannedAcls', 'unknownSubresources', 'tls'];
+
+function checkUnknownSubresources(c: Checker, raw: unknown, path: string): void {
+  if (raw === undefined) return;
+  if (!isObj(raw)) {
+    c.fail(path, 'must be a mapping with bucket and/or object lists');
+    return;
+  }
+  c.unknown(raw, ['bucket', 'object'], path);
+  for (const level of ['bucket', 'object'] as const) {
+    const list = raw[level];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) {
+      c.fail(`${path}.${level}`, 'must be a list of sub-resource names');
+      continue;
+    }
+    for (const name of list) {
+      if (typeof name !== 'string' || !SUBRESOURCES.has(name)) c.fail(`${path}.${level}`, `"${String(name)}" is not an S3 sub-resource; known: ${[...SUBRESOURCES].join(', ')}`);
+    }
+  }
+}
 
 function parseAddress(c: Checker, addr: string, path: string): { host: string; port: number } | undefined {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(addr);
@@ -270,6 +291,7 @@ function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<strin
       if (v !== undefined && typeof v !== 'boolean') c.fail(`${path}.conditionalWrites.${k}`, 'must be true or false');
     }
     if (typeof profile.cannedAcls !== 'boolean') c.fail(`${path}.cannedAcls`, 'must be true or false');
+    checkUnknownSubresources(c, profile.unknownSubresources, `${path}.unknownSubresources`);
     const kind = provider === 'local' ? 'local' : 'http';
     let endpoint: URL | undefined;
     let localPath: string | undefined;

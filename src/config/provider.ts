@@ -73,6 +73,13 @@ export interface ProviderProfile {
    * do (src/route/object-acl.ts); a provider that ignores `x-amz-acl` must say false.
    */
   cannedAcls: boolean;
+  /**
+   * Sub-resources the provider does not know, and in whose place it runs the plain bucket or
+   * object operation (RGW 16 lists the bucket for GET ?encryption and deletes it for DELETE
+   * ?encryption). Requests naming them answer 501 NotImplemented and are not sent
+   * (route/provider-support.ts). Query names, as S3 spells them; default none.
+   */
+  unknownSubresources?: { bucket?: string[]; object?: string[] };
   tls: {
     /** verify the provider's certificate */
     verify: boolean;

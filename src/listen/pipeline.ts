@@ -14,6 +14,7 @@ import { authorizeView } from '../authorize/grants.js';
 import { copySourceHeader, copySourceParts, requestView, type RequestView } from '../authorize/view.js';
 import { authorizedDeleteBody } from '../authorize/delete-objects.js';
 import { requireCheckedConditions } from '../route/conditions.js';
+import { requireKnownSubresources } from '../route/provider-support.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
 import { findRoute, type Route } from '../route/route.js';
@@ -408,6 +409,8 @@ class Admitted implements BodySink {
     authorizeView(view, auth.key, route.clientBucket, anonymous);
     // A condition the provider would ignore is refused before any byte goes (route/conditions.ts).
     requireCheckedConditions(op.name, view.headers, route.upstream.profile);
+    // So is an operation it does not know and would misread (route/provider-support.ts).
+    requireKnownSubresources(op.name, view.query, address.key !== undefined, route.upstream.profile);
 
     // The view's headers go on as they are; the copy source is rendered from the authorized one,
     // under the provider's name for its bucket.

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { buildConfig, ConfigError, loadConfig, presetNames, protectReferences } from '../../src/config/load.js';
 import { signatureFor } from '../../src/config/provider.js';
+import { SUBRESOURCES } from '../../src/authorize/operation.js';
 
 const EXAMPLE = `
 listen:
@@ -87,7 +88,7 @@ buckets:
       'upstreams.v.credentials.secretAccessKey: is required',
       // s3gate never sends Expect upstream (undici does not implement it): a field that would do
       // nothing is refused rather than believed.
-      'upstreams.v.expectContinue: unknown field; known: provider, endpoint, region, credentials, path, connectAddress, timeouts, retries, addressing, signing, payload, checksums, conditionalWrites, cannedAcls, tls',
+      'upstreams.v.expectContinue: unknown field; known: provider, endpoint, region, credentials, path, connectAddress, timeouts, retries, addressing, signing, payload, checksums, conditionalWrites, cannedAcls, unknownSubresources, tls',
       'buckets.Bad_Name: is not a valid S3 bucket name',
       'buckets.ok-bucket.colour: unknown field; known: upstream, bucket, domains, public, mode, from, mirror, copyOnRead, cors',
       'keys[0].allow[0].bucket: no bucket "ghost"; known: Bad_Name, ok-bucket',
@@ -104,6 +105,20 @@ buckets:
 `;
     expect(problems(doc)).toContain('upstreams.v.conditionalWrites.ifNoneMatch: must be true or false');
     expect(problems(doc)).toContain('upstreams.v.conditionalWrites.onDelete: must be true or false');
+  });
+
+  it('unknownSubresources names S3 sub-resources only, per level', () => {
+    const doc = `
+upstreams:
+  v: { provider: local, path: /tmp/x, unknownSubresources: { bucket: [encryption, nonsense], object: attributes, root: [] } }
+buckets:
+  b: { upstream: v }
+`;
+    const p = problems(doc);
+    expect(p).toContain('upstreams.v.unknownSubresources.bucket: "nonsense" is not an S3 sub-resource; known: ' + [...SUBRESOURCES].join(', '));
+    expect(p).toContain('upstreams.v.unknownSubresources.object: must be a list of sub-resource names');
+    expect(p.some((x) => x.startsWith('upstreams.v.unknownSubresources.root: unknown field'))).toBe(true);
+    expect(p.some((x) => x.includes('"encryption"'))).toBe(false);
   });
 
   it('a preset override of cannedAcls that is not true or false is named, and every preset says it', () => {
