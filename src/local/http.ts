@@ -4,6 +4,8 @@ import { S3Error } from '../s3/errors.js';
 import type { LocalResponse } from './types.js';
 import { xmlDocument, type XmlNode } from './xml.js';
 
+export { etagListMatches, unquote } from '../s3/etag.js';
+
 export const OWNER = { ID: 's3gate-local', DisplayName: 's3gate-local' };
 export const MAX_XML_BODY = 16 * 1024 * 1024;
 const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'];
@@ -19,10 +21,6 @@ export function isNotFound(e: unknown): boolean {
 
 export function md5Quoted(hex: string): string {
   return `"${hex}"`;
-}
-
-export function unquote(etag: string): string {
-  return etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
 }
 
 export function httpDate(ms: number): string {
@@ -44,9 +42,6 @@ export function parseHttpDate(v: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : seconds(t);
 }
 
-export function etagListMatches(list: string, etag: string): boolean {
-  return list.split(',').some((t) => t.trim() === '*' || unquote(t) === unquote(etag));
-}
 
 export function storedHeaders(h: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};

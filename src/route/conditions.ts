@@ -6,6 +6,7 @@
 // is forwarded. An operator whose provider does check it says so in the upstream's
 // `conditionalWrites` (docs/providers.md).
 import type { ProviderProfile } from '../config/provider.js';
+import { etagListMatches } from '../s3/etag.js';
 import { S3Error } from '../s3/errors.js';
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -47,7 +48,9 @@ export function writeConditions(operation: string, headers: Headers): string[] {
 export function requireCheckedConditions(operation: string, headers: Headers, profile: ProviderProfile): void {
   const list = CONDITIONS[operation];
   if (!list) return;
-  for (const c of list) {
+  // Indexed: no iterator per PutObject.
+  for (let i = 0; i < list.length; i++) {
+    const c = list[i]!;
     if (headers[c.header] === undefined || c.checked(profile.conditionalWrites)) continue;
     throw new S3Error(
       'NotImplemented',
@@ -56,12 +59,6 @@ export function requireCheckedConditions(operation: string, headers: Headers, pr
       { Header: c.name },
     );
   }
-}
-
-const unquote = (t: string) => t.trim().replace(/^"(.*)"$/, '$1');
-/** If-Match's list (quoted or not, `*` for any) against an ETag. */
-export function etagListMatches(list: string, etag: string): boolean {
-  return list.split(',').some((t) => t.trim() === '*' || unquote(t) === unquote(etag));
 }
 
 /** Whether the provider checks `header` on `operation` (if-none-match or if-match). */
