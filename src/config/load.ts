@@ -283,9 +283,9 @@ function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<strin
     for (const f of PROFILE_FIELDS) if (u[f] !== undefined) overrides[f] = u[f];
     const profile = deepMerge(preset, overrides);
     if (profile.addressing !== 'path' && profile.addressing !== 'virtual') c.fail(`${path}.addressing`, 'must be path or virtual');
-    for (const k of ['ifNoneMatch', 'ifMatch'] as const) {
-      if (typeof profile.conditionalWrites?.[k] !== 'boolean') c.fail(`${path}.conditionalWrites.${k}`, 'must be true or false');
-    }
+    if (typeof profile.conditionalWrites?.ifNoneMatch !== 'boolean') c.fail(`${path}.conditionalWrites.ifNoneMatch`, 'must be true or false');
+    const ifMatch = profile.conditionalWrites?.ifMatch;
+    if (typeof ifMatch !== 'boolean' && ifMatch !== 'unquoted') c.fail(`${path}.conditionalWrites.ifMatch`, 'must be true, false or unquoted');
     for (const k of ['onComplete', 'onCopy', 'onDelete'] as const) {
       const v = profile.conditionalWrites?.[k];
       if (v !== undefined && typeof v !== 'boolean') c.fail(`${path}.conditionalWrites.${k}`, 'must be true or false');

@@ -58,8 +58,12 @@ export interface ProviderProfile {
   conditionalWrites: {
     /** If-None-Match: * on PutObject answers 412 when the key exists */
     ifNoneMatch: boolean;
-    /** If-Match: ETAG on PutObject answers 412 unless the key holds that ETag */
-    ifMatch: boolean;
+    /**
+     * If-Match: ETAG on PutObject answers 412 unless the key holds that ETag. `unquoted`: the
+     * provider checks it, but matches only an ETag sent without its quotes (RGW 16), so s3gate
+     * sends it so (route/conditions.ts).
+     */
+    ifMatch: boolean | 'unquoted';
     /** CompleteMultipartUpload honours the same two (s3gate migrate's multipart copies); default false */
     onComplete?: boolean;
     /** CopyObject honours the same two on its destination; default false */

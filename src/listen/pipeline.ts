@@ -13,7 +13,7 @@ import type { Operation } from '../authorize/operation.js';
 import { authorizeView } from '../authorize/grants.js';
 import { copySourceHeader, copySourceParts, requestView, type RequestView } from '../authorize/view.js';
 import { authorizedDeleteBody } from '../authorize/delete-objects.js';
-import { requireCheckedConditions } from '../route/conditions.js';
+import { providerIfMatch, requireCheckedConditions } from '../route/conditions.js';
 import { requireKnownSubresources } from '../route/provider-support.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
@@ -412,15 +412,17 @@ class Admitted implements BodySink {
     // So is an operation it does not know and would misread (route/provider-support.ts).
     requireKnownSubresources(op.name, view.query, address.key !== undefined, route.upstream.profile);
 
-    // The view's headers go on as they are; the copy source is rendered from the authorized one,
-    // under the provider's name for its bucket.
+    // The view's headers go on as they are, but a write's If-Match where the provider matches it
+    // only unquoted; the copy source is rendered from the authorized one, under the provider's
+    // name for its bucket.
     let outHeaders = view.headers;
+    if (view.headers['if-match'] !== undefined) outHeaders = providerIfMatch(op.name, outHeaders, route.upstream.profile) ?? outHeaders;
     if (view.copySource) {
       const srcRoute = findRoute(cfg, view.copySource.bucket);
       if (srcRoute.upstream !== route.upstream) {
         throw new S3Error('NotImplemented', 'Copying between buckets on different upstreams is not supported; download and upload instead.');
       }
-      outHeaders = { ...view.headers, 'x-amz-copy-source': copySourceHeader(srcRoute.upstreamBucket, view.copySource) };
+      outHeaders = { ...outHeaders, 'x-amz-copy-source': copySourceHeader(srcRoute.upstreamBucket, view.copySource) };
     }
     const sendReq: SendRequest = {
       operation: op.name, method: form ? 'PUT' : method, query: view.query, headers: outHeaders,

@@ -122,7 +122,8 @@ function condition(dst: Endpoint, op: 'put' | 'complete', expect: Expectation): 
   const c = dst.up.profile.conditionalWrites;
   if (!c || (op === 'complete' && !c.onComplete)) return undefined;
   if ('absent' in expect) return c.ifNoneMatch ? { 'if-none-match': '*' } : undefined;
-  return c.ifMatch ? { 'if-match': `"${expect.etag}"` } : undefined;
+  if (!c.ifMatch) return undefined;
+  return { 'if-match': c.ifMatch === 'unquoted' ? expect.etag : `"${expect.etag}"` };
 }
 
 /** A write refused for its precondition: the destination changed since the copy was decided. */

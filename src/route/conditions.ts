@@ -6,7 +6,7 @@
 // is forwarded. An operator whose provider does check it says so in the upstream's
 // `conditionalWrites` (docs/providers.md).
 import type { ProviderProfile } from '../config/provider.js';
-import { etagListMatches } from '../s3/etag.js';
+import { etagListMatches, unquote } from '../s3/etag.js';
 import { S3Error } from '../s3/errors.js';
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -37,6 +37,8 @@ const CONDITIONS: Record<string, Condition[]> = {
   ],
 };
 
+const WRITES: ReadonlySet<string> = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload']);
+
 /** The conditions on the written or deleted object that this request carries. */
 export function writeConditions(operation: string, headers: Headers): string[] {
   const list = CONDITIONS[operation];
@@ -59,6 +61,17 @@ export function requireCheckedConditions(operation: string, headers: Headers, pr
       { Header: c.name },
     );
   }
+}
+
+/**
+ * The headers to send where the provider matches a write's If-Match only unquoted (`ifMatch:
+ * unquoted`): the client's list with each ETag's quotes taken off; undefined where nothing
+ * changes. A read's If-Match is left as the client sent it.
+ */
+export function providerIfMatch(operation: string, headers: Record<string, string>, profile: ProviderProfile): Record<string, string> | undefined {
+  const im = headers['if-match'];
+  if (im === undefined || profile.conditionalWrites.ifMatch !== 'unquoted' || !WRITES.has(operation)) return undefined;
+  return { ...headers, 'if-match': im.split(',').map((t) => (t.trim() === '*' ? '*' : unquote(t))).join(',') };
 }
 
 /** Whether the provider checks `header` on `operation` (if-none-match or if-match). */

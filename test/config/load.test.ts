@@ -105,6 +105,8 @@ buckets:
 `;
     expect(problems(doc)).toContain('upstreams.v.conditionalWrites.ifNoneMatch: must be true or false');
     expect(problems(doc)).toContain('upstreams.v.conditionalWrites.onDelete: must be true or false');
+    expect(problems(doc.replace('onDelete: 1', 'ifMatch: maybe'))).toContain('upstreams.v.conditionalWrites.ifMatch: must be true, false or unquoted');
+    expect(problems(doc.replace('onDelete: 1', 'ifMatch: unquoted')).some((x) => x.includes('ifMatch'))).toBe(false);
   });
 
   it('unknownSubresources names S3 sub-resources only, per level', () => {
@@ -148,7 +150,7 @@ buckets:
     expect(typeof p.payload.acceptsUnsignedTrailer).toBe('boolean');
     expect(Array.isArray(p.checksums.headerAlgorithms)).toBe(true);
     expect(typeof p.conditionalWrites.ifNoneMatch).toBe('boolean');
-    expect(typeof p.conditionalWrites.ifMatch).toBe('boolean');
+    expect([true, false, 'unquoted']).toContain(p.conditionalWrites.ifMatch);
     expect(typeof p.cannedAcls).toBe('boolean');
     expect(p.sources.length).toBeGreaterThan(0);
     expect(['v2', 'v4']).toContain(signatureFor(p, 'PutObject'));

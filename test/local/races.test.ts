@@ -33,6 +33,8 @@ const run = Math.random().toString(36).slice(2, 8);
 /** The conditional-write tests run on the local store and, through s3gate, on Ceph RGW 16. */
 const TARGETS = { local: B, rgw: `races-rgw-${run}` } as const;
 const MiB = 1024 * 1024;
+/** A bucket on RGW 16 behind the linode preset (ifMatch: unquoted). */
+const LINODE = `races-linode-${run}`;
 
 beforeAll(async () => {
   up = await startStrictUpstream({ ...UP_KEY, region: 'us-east-1' });
@@ -47,12 +49,15 @@ beforeAll(async () => {
       // The same upstream as the minio preset describes it: conditions not confirmed.
       unchecked: { provider: 'minio', endpoint: up.url, region: 'us-east-1', credentials: UP_KEY },
       rgw: { provider: 'ceph', endpoint: ceph.endpoint, region: 'us-east-1', credentials: ceph.users.a },
+      // The same RGW 16 as the linode preset describes it: If-Match sent unquoted.
+      linode: { provider: 'linode', endpoint: ceph.endpoint, region: 'us-east-1', credentials: ceph.users.a },
     },
-    buckets: { 'races-strict': { upstream: 'strict' }, 'races-unchecked': { upstream: 'unchecked', bucket: 'races-strict' }, [TARGETS.rgw]: { upstream: 'rgw' }, '*': { upstream: 'disk' } },
+    buckets: { 'races-strict': { upstream: 'strict' }, 'races-unchecked': { upstream: 'unchecked', bucket: 'races-strict' }, [TARGETS.rgw]: { upstream: 'rgw' }, [LINODE]: { upstream: 'linode' }, '*': { upstream: 'disk' } },
   });
   s3 = client(`http://${DOMAIN}:${portOf(gw.url)}`, GW_KEY, { forcePathStyle: true, maxAttempts: 1 });
   await s3.send(new CreateBucketCommand({ Bucket: B }));
   await s3.send(new CreateBucketCommand({ Bucket: TARGETS.rgw }));
+  await s3.send(new CreateBucketCommand({ Bucket: LINODE }));
   await up.store.handle({ method: 'PUT', bucket: 'races-strict', query: new URLSearchParams(), headers: {}, body: Readable.from([]) });
 }, 60_000);
 
@@ -187,6 +192,23 @@ describe('conditional writes to a provider', () => {
     const puts = up.requests.slice(from).filter((r) => r.method === 'PUT');
     expect(puts.map((r) => r.headers['if-none-match'] ?? r.headers['if-match'])).toEqual(['*', '*', md5('one')]);
     for (const r of puts) expect(r.signedHeaders).toContain(r.headers['if-match'] ? 'if-match' : 'if-none-match');
+  });
+
+  it('to RGW 16 behind the linode preset, If-Match on PutObject works as the SDK sends it (quoted), atomically under 32 racers', async () => {
+    const Bucket = LINODE;
+    const first = await s3.send(new PutObjectCommand({ Bucket, Key: 'cas', Body: 'v1' }));
+    expect((await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'cas', Body: 'no', IfMatch: '"0123456789abcdef0123456789abcdef"' })))).name).toBe('PreconditionFailed');
+    const second = await s3.send(new PutObjectCommand({ Bucket, Key: 'cas', Body: 'v2', IfMatch: first.ETag }));
+    expect(second.ETag).toBe(md5('v2'));
+    // RGW's answer where the key is absent (S3 answers 404 NoSuchKey): the write does not happen either way.
+    expect((await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'never-was', Body: 'x', IfMatch: first.ETag })))).name).toBe('PreconditionFailed');
+    const results = await Promise.all(Array.from({ length: 32 }, (_, i) =>
+      s3.send(new PutObjectCommand({ Bucket, Key: 'cas', Body: `writer ${i}`, IfMatch: second.ETag })).then(() => i, () => -1)));
+    const winners = results.filter((i) => i >= 0);
+    expect(winners).toHaveLength(1);
+    expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'cas' }))).Body!.transformToString()).toBe(`writer ${winners[0]}`);
+    // Copy and Complete, where RGW ignores the condition, are still refused.
+    expect((await failure(s3.send(new CopyObjectCommand({ Bucket, Key: 'cas', CopySource: `${Bucket}/cas`, IfMatch: second.ETag })))).$metadata.httpStatusCode).toBe(501);
   });
 
   it('to a provider whose preset does not say it checks them, every conditional write and delete is refused (501) and nothing is sent', async () => {
