@@ -42,7 +42,6 @@ export function parseHttpDate(v: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : seconds(t);
 }
 
-
 export function storedHeaders(h: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(h)) {

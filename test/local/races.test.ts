@@ -159,6 +159,10 @@ describe.each(Object.keys(TARGETS) as (keyof typeof TARGETS)[])('conditional wri
     expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'del' }))).Body!.transformToString()).toBe('one');
     await s3.send(new DeleteObjectCommand({ Bucket, Key: 'del', IfMatch: put.ETag }));
     expect((await failure(s3.send(new GetObjectCommand({ Bucket, Key: 'del' })))).name).toBe('NoSuchKey');
+    // A condition the store does not keep refuses the whole request: the first key is not deleted either.
+    await s3.send(new PutObjectCommand({ Bucket, Key: 'kept', Body: 'kept' }));
+    expect((await failure(s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'kept' }, { Key: 'del', Size: 3 }] } })))).$metadata.httpStatusCode).toBe(501);
+    expect(await (await s3.send(new GetObjectCommand({ Bucket, Key: 'kept' }))).Body!.transformToString()).toBe('kept');
     const again = await s3.send(new PutObjectCommand({ Bucket, Key: 'del', Body: 'two' }));
     const ok = await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'del', ETag: again.ETag }] } }));
     expect(ok.Deleted?.map((d) => d.Key)).toEqual(['del']);

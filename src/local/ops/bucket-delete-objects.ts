@@ -15,12 +15,16 @@ export const deleteObjects: Operation = async (d, r) => {
   if (objects.length === 0 || objects.length > 1000) throw new S3Error('MalformedXML');
   const deleted: { Key: string }[] = [];
   const errors: { Key: string; Code: string; Message: string }[] = [];
+  // Refused as a whole before any key is deleted: a malformed entry, or a directory bucket's
+  // condition (not kept here).
   for (const o of objects) {
-    const key = xmlLeaf(o, 'Key');
-    if (key === undefined) throw new S3Error('MalformedXML');
+    if (xmlLeaf(o, 'Key') === undefined) throw new S3Error('MalformedXML');
     for (const f of ['LastModifiedTime', 'Size']) {
       if (xmlLeaf(o, f) !== undefined) throw new S3Error('NotImplemented', `A condition on ${f} in DeleteObjects is not implemented by the local store`);
     }
+  }
+  for (const o of objects) {
+    const key = xmlLeaf(o, 'Key')!;
     try {
       validateKey(key);
       const version = xmlLeaf(o, 'VersionId');
