@@ -75,7 +75,7 @@ export function providerIfMatch(operation: string, headers: Record<string, strin
 }
 
 /** Whether the provider checks `header` on `operation` (if-none-match or if-match). */
-export function checks(operation: string, header: string, profile: ProviderProfile): boolean {
+function checks(operation: string, header: string, profile: ProviderProfile): boolean {
   const c = CONDITIONS[operation]?.find((x) => x.header === header);
   return c !== undefined && c.checked(profile.conditionalWrites);
 }
