@@ -33,7 +33,7 @@ export function allowsWholeBucket(key: GatewayKey, action: Action, bucket: strin
  */
 export function authorizeView(view: RequestView, key: GatewayKey | undefined, bucket: string, anonymous?: AnonymousAccess): void {
   const op = view.operation;
-  if (op.name === 'RenameObject') throw new S3Error('NotImplemented', 'RenameObject is not supported.');
+  if (op.name === 'RenameObject' || op.name === 'UpdateObjectEncryption') throw new S3Error('NotImplemented', `${op.name} is not supported.`);
   // Nothing falls through to the provider as a default: a method S3 does not define, or a POST to
   // an object that names none of its operations (uploads, uploadId, restore, select), is refused.
   if (op.name === 'Unknown') throw new S3Error('MethodNotAllowed');

@@ -21,6 +21,12 @@ const BUCKET_SUBRESOURCES = Object.entries({
   analytics: 'BucketAnalyticsConfiguration', inventory: 'BucketInventoryConfiguration', metrics: 'BucketMetricsConfiguration',
   'intelligent-tiering': 'BucketIntelligentTieringConfiguration', policyStatus: 'BucketPolicyStatus',
   metadataTable: 'BucketMetadataTableConfiguration', metadataConfiguration: 'BucketMetadataConfiguration', session: 'Session',
+  abac: 'BucketAbac',
+});
+
+// Bucket sub-resources S3 defines only a PUT for, named Update…: UpdateBucketMetadataInventoryTableConfiguration.
+const BUCKET_UPDATES = Object.entries({
+  metadataInventoryTable: 'BucketMetadataInventoryTableConfiguration', metadataJournalTable: 'BucketMetadataJournalTableConfiguration',
 });
 
 const OBJECT_SUBRESOURCES = Object.entries({
@@ -33,7 +39,7 @@ const OBJECT_SUBRESOURCES = Object.entries({
  * partNumber, which is not in the set): authorize/view.ts refuses two, or one in another case.
  */
 export const SUBRESOURCES: ReadonlySet<string> = new Set([
-  ...BUCKET_SUBRESOURCES.map(([n]) => n), ...OBJECT_SUBRESOURCES.map(([n]) => n),
+  ...BUCKET_SUBRESOURCES.map(([n]) => n), ...BUCKET_UPDATES.map(([n]) => n), ...OBJECT_SUBRESOURCES.map(([n]) => n),
   'uploads', 'uploadId', 'versions', 'delete', 'restore', 'select', 'renameObject',
 ]);
 
@@ -48,6 +54,7 @@ const UNDEFINED: ReadonlySet<string> = new Set([
   'PutBucketLocation', 'PutBucketPolicyStatus', 'PutBucketMetadataTableConfiguration', 'PutBucketMetadataConfiguration', 'PutSession',
   'DeleteBucketAcl', 'DeleteBucketLocation', 'DeleteBucketLogging', 'DeleteBucketNotificationConfiguration', 'DeleteBucketRequestPayment',
   'DeleteBucketVersioning', 'DeleteObjectLockConfiguration', 'DeleteBucketAccelerateConfiguration', 'DeleteBucketPolicyStatus', 'DeleteSession',
+  'DeleteBucketAbac',
   'PutObjectAttributes', 'PutObjectTorrent',
 ]);
 
@@ -76,10 +83,28 @@ export class QueryView implements QueryLookup {
     for (let i = 0; i < this.pairs.length; i++) if (this.pairs[i]![0] === name) return this.pairs[i]![1];
     return null;
   }
+
+  /** Whether any pair's name is in `names`. */
+  some(names: ReadonlySet<string>): boolean {
+    for (let i = 0; i < this.pairs.length; i++) if (names.has(this.pairs[i]![0])) return true;
+    return false;
+  }
 }
 
 function has(q: QueryLookup, name: string): boolean {
   return q.has(name);
+}
+
+/**
+ * Whether the query names any sub-resource. Called where a request would otherwise be the plain
+ * operation of its level and method: a sub-resource that did not select an operation there (DELETE
+ * /bucket?uploads, DELETE /bucket/key?lifecycle, PUT /bucket/key?uploadId without partNumber) names
+ * none S3 defines, and must not run the plain one (DeleteBucket, DeleteObject, PutObject) instead.
+ */
+function namesSubresource(q: QueryLookup): boolean {
+  if (q instanceof QueryView) return q.some(SUBRESOURCES);
+  for (const s of SUBRESOURCES) if (q.has(s)) return true;
+  return false;
 }
 
 /**
@@ -112,13 +137,16 @@ function classifyRequest(method: string, bucket: string | undefined, key: string
         const entry = BUCKET_SUBRESOURCES[i]!;
         if (has(query, entry[0])) return { name: `Get${entry[1]}`, action: 'read' };
       }
+      if (namesSubresource(query)) return UNKNOWN;
       if (m === 'HEAD') return { name: 'HeadBucket', action: 'list' };
       if (query.get('list-type') === '2') return { name: 'ListObjectsV2', action: 'list' };
       return { name: 'ListObjects', action: 'list' };
     }
     if (m === 'POST' && has(query, 'delete')) return { name: 'DeleteObjects', action: 'delete' };
+    if (m === 'POST' && has(query, 'metadataTable')) return { name: 'CreateBucketMetadataTableConfiguration', action: 'admin' };
+    if (m === 'POST' && has(query, 'metadataConfiguration')) return { name: 'CreateBucketMetadataConfiguration', action: 'admin' };
     // A browser form upload (POST Object): the key and the credentials are in the form.
-    if (m === 'POST') return { name: 'PostObject', action: 'write' };
+    if (m === 'POST') return namesSubresource(query) ? UNKNOWN : { name: 'PostObject', action: 'write' };
     if (m === 'PUT' || m === 'DELETE') {
       for (let i = 0; i < BUCKET_SUBRESOURCES.length; i++) {
         const entry = BUCKET_SUBRESOURCES[i]!;
@@ -126,6 +154,10 @@ function classifyRequest(method: string, bucket: string | undefined, key: string
         const name = `${m === 'PUT' ? 'Put' : 'Delete'}${entry[1]}`;
         return UNDEFINED.has(name) ? UNKNOWN : { name, action: 'admin' };
       }
+      for (let i = 0; i < BUCKET_UPDATES.length; i++) {
+        if (has(query, BUCKET_UPDATES[i]![0])) return m === 'PUT' ? { name: `Update${BUCKET_UPDATES[i]![1]}`, action: 'admin' } : UNKNOWN;
+      }
+      if (namesSubresource(query)) return UNKNOWN;
       return m === 'PUT' ? { name: 'CreateBucket', action: 'admin' } : { name: 'DeleteBucket', action: 'admin' };
     }
     return { name: 'Unknown', action: 'admin' };
@@ -134,19 +166,23 @@ function classifyRequest(method: string, bucket: string | undefined, key: string
   switch (m) {
     case 'GET':
     case 'HEAD': {
-      if (m === 'GET' && has(query, 'uploadId')) return { name: 'ListParts', action: 'read' };
+      if (has(query, 'uploadId')) return { name: 'ListParts', action: 'read' };
       for (let i = 0; i < OBJECT_SUBRESOURCES.length; i++) if (has(query, OBJECT_SUBRESOURCES[i]![0])) return { name: `Get${OBJECT_SUBRESOURCES[i]![1]}`, action: 'read' };
+      if (namesSubresource(query)) return UNKNOWN;
       return { name: m === 'GET' ? 'GetObject' : 'HeadObject', action: 'read' };
     }
     case 'PUT': {
       // Renames name a second object (x-amz-rename-source) s3gate does not authorize yet: refused.
       if (has(query, 'renameObject')) return { name: 'RenameObject', action: 'write' };
       if (has(query, 'partNumber') && has(query, 'uploadId')) return { name: copy ? 'UploadPartCopy' : 'UploadPart', action: 'write' };
+      // Changes a stored object's encryption in place; refused (501) by authorize until supported.
+      if (has(query, 'encryption')) return { name: 'UpdateObjectEncryption', action: 'write' };
       for (let i = 0; i < OBJECT_SUBRESOURCES.length; i++) {
         if (!has(query, OBJECT_SUBRESOURCES[i]![0])) continue;
         const name = `Put${OBJECT_SUBRESOURCES[i]![1]}`;
         return UNDEFINED.has(name) ? UNKNOWN : { name, action: 'write' };
       }
+      if (namesSubresource(query)) return UNKNOWN;
       return { name: copy ? 'CopyObject' : 'PutObject', action: 'write' };
     }
     case 'POST': {
@@ -154,13 +190,14 @@ function classifyRequest(method: string, bucket: string | undefined, key: string
       if (has(query, 'uploadId')) return { name: 'CompleteMultipartUpload', action: 'write' };
       if (has(query, 'restore')) return { name: 'RestoreObject', action: 'write' };
       if (has(query, 'select')) return { name: 'SelectObjectContent', action: 'read' };
+      if (namesSubresource(query)) return UNKNOWN;
       return { name: 'PostObject', action: 'write' };
     }
     case 'DELETE': {
       if (has(query, 'uploadId')) return { name: 'AbortMultipartUpload', action: 'write' };
       if (has(query, 'tagging')) return { name: 'DeleteObjectTagging', action: 'write' };
       // DELETE ?acl, ?retention… is no S3 operation: never a DeleteObject of the key.
-      for (let i = 0; i < OBJECT_SUBRESOURCES.length; i++) if (has(query, OBJECT_SUBRESOURCES[i]![0])) return UNKNOWN;
+      if (namesSubresource(query)) return UNKNOWN;
       return { name: 'DeleteObject', action: 'delete' };
     }
     default:

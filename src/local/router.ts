@@ -102,13 +102,20 @@ export function route(method: string, level: Level, query: URLSearchParams, head
   const m = method.toUpperCase();
   const sub = subresourceOf(query);
   const candidates = ROUTES.filter((r) => r.level === level && r.sub === sub);
-  const found = candidates.find((r) => r.method === m && (r.copy === undefined || r.copy === (headers['x-amz-copy-source'] !== undefined)));
+  // A HEAD with a sub-resource reads what its GET reads, as the gateway classifies it: the GET's
+  // answer, whose body the HTTP layer does not send.
+  const as = m === 'HEAD' && sub !== undefined ? 'GET' : m;
+  const found = candidates.find((r) => r.method === as && (r.copy === undefined || r.copy === (headers['x-amz-copy-source'] !== undefined)));
   if (found) {
     if (found.name === 'ListObjects' && query.get('list-type') === '2') return { ...found, name: 'ListObjectsV2', op: listObjectsV2 };
     return found;
   }
-  if (sub !== undefined && candidates.length === 0) {
-    throw new S3Error('NotImplemented', `The local store does not implement the ${sub} sub-resource (${m} on a ${level})`);
+  // The gateway refused (405) what S3 defines no operation for before the store saw it
+  // (authorize/operation.ts); a sub-resource here is an S3 operation the store does not keep,
+  // such as PutBucketVersioning.
+  if (sub !== undefined) {
+    const what = candidates.length === 0 ? `the ${sub} sub-resource` : `${m} ?${sub}`;
+    throw new S3Error('NotImplemented', `The local store does not implement ${what} (${m} on a ${level})`);
   }
   throw new S3Error('MethodNotAllowed');
 }

@@ -14,6 +14,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketLocationCommand,
+  GetBucketVersioningCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -22,6 +23,7 @@ import {
   ListObjectsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
 
@@ -85,6 +87,15 @@ describe('buckets', () => {
     await s3.send(new DeleteBucketCommand({ Bucket: 'bkt-one' }));
     expect((await errorOf(s3.send(new DeleteBucketCommand({ Bucket: 'bkt-one' })))).name).toBe('NoSuchBucket');
     expect((await errorOf(s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' })))).name).toBe('InvalidBucketName');
+  });
+
+  it('versioning: GetBucketVersioning answers never enabled; PutBucketVersioning, an S3 operation the store does not keep, answers 501', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'bkt-versions' }));
+    expect((await s3.send(new GetBucketVersioningCommand({ Bucket: 'bkt-versions' }))).Status).toBeUndefined();
+    const put = await errorOf(s3.send(new PutBucketVersioningCommand({ Bucket: 'bkt-versions', VersioningConfiguration: { Status: 'Enabled' } })));
+    expect([put.name, put.$metadata.httpStatusCode]).toEqual(['NotImplemented', 501]);
+    expect((await s3.send(new GetBucketVersioningCommand({ Bucket: 'bkt-versions' }))).Status).toBeUndefined();
+    await s3.send(new DeleteBucketCommand({ Bucket: 'bkt-versions' }));
   });
 });
 
