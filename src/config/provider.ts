@@ -84,6 +84,15 @@ export interface ProviderProfile {
    * (route/provider-support.ts). Query names, as S3 spells them; default none.
    */
   unknownSubresources?: { bucket?: string[]; object?: string[] };
+  /**
+   * Under `encoding-type=url` the provider encodes only the keys (Key, CommonPrefixes' Prefix) of
+   * ListObjects, ListObjectsV2 and ListObjectVersions, and echoes Prefix, Delimiter, Marker,
+   * NextMarker, StartAfter, KeyMarker and NextKeyMarker raw (RGW 16). Clients decode all of them,
+   * so a '+' or a '%' in a raw NextMarker names another key, and boto3's and rclone's v1
+   * paginators repeat pages or never end. s3gate encodes those fields in the answer as S3 does
+   * (rewrite/response.ts). Default false.
+   */
+  listingEncodesKeysOnly?: boolean;
   tls: {
     /** verify the provider's certificate */
     verify: boolean;

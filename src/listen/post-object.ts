@@ -16,7 +16,7 @@ import type { GatewayConfig } from '../config/types.js';
 import type { UpstreamResponse } from '../forward/forward.js';
 import { algorithmOfHeader, VerifyingStream, type AmzChecksumAlgorithm } from '../payload/index.js';
 import type { Route } from '../route/route.js';
-import { escapeXml, isS3Error, S3Error } from '../s3/errors.js';
+import { escapeXml, isS3Error, S3Error, unescapeXml } from '../s3/errors.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { SMALL_BODY, type InboundBody } from './body.js';
 import { bodyBytes } from './memory.js';
@@ -39,11 +39,6 @@ function invalidField(name: string, value: string, why: string): S3Error {
   return new S3Error('InvalidArgument', why, { ArgumentName: name, ArgumentValue: value });
 }
 
-const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-function unescapeXml(s: string): string {
-  return s.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, e: string) =>
-    e[0] === '#' ? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : XML_ENTITIES[e]!);
-}
 
 /** The form's `tagging` (S3's Tagging XML) as the PUT's x-amz-tagging query-string header. */
 export function taggingHeader(xml: string): string {

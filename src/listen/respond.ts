@@ -6,7 +6,7 @@ import type { Address } from '../addressing/resolve.js';
 import type { Operation } from '../authorize/operation.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Route } from '../route/route.js';
-import { answerHeaders, headerListOf, headerValue, singleHeader, rewriteXml, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
+import { answerHeaders, ENCODED_LISTINGS, headerListOf, headerValue, singleHeader, rewriteXml, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { clientProto } from './forwarded.js';
 import { bodyBytes } from './memory.js';
@@ -36,7 +36,7 @@ export function ownRequestId(xml: string, tally: ResponseTally): string {
   return xml.slice(0, m.index) + `<RequestId>${tally.id}</RequestId>` + xml.slice(m.index + m[0].length);
 }
 
-export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, address: Address): NameMap {
+export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, address: Address, op?: Operation): NameMap {
   const proto = clientProto(cfg, req, req.headers);
   const clientBase = `${proto}://${address.host}`;
   const clientBucketUrl = address.style === 'path' ? `${clientBase}/${uriEncode(route.clientBucket, false)}` : clientBase;
@@ -48,6 +48,7 @@ export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, 
     upstreamHosts: [`${route.upstreamBucket}.${ep.host}`, ep.host],
     clientBase,
     clientBucketUrl,
+    encodeListingFields: route.upstream.profile.listingEncodesKeysOnly === true && op !== undefined && ENCODED_LISTINGS.has(op.name),
   };
 }
 
@@ -70,7 +71,7 @@ export function respond(
   tally.status = status;
   // The provider's Content-Type: nothing of s3gate's own replaces it.
   if (req.method !== 'HEAD' && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && headerValue(outHeaders, 'content-type')?.includes('xml')) {
-    return rewritten(cfg, tally, address, req, res, route, up, outHeaders);
+    return rewritten(cfg, tally, address, req, res, route, op, up, outHeaders);
   }
   const whole = up.buffer;
   if (whole) {
@@ -86,12 +87,12 @@ export function respond(
 
 /** An XML body that names the provider's bucket or hosts: read whole, rewritten, its length told anew. */
 async function rewritten(
-  cfg: GatewayConfig, tally: ResponseTally, address: Address, req: IncomingMessage, res: ServerResponse, route: Route, up: UpstreamResponse, outHeaders: string[],
+  cfg: GatewayConfig, tally: ResponseTally, address: Address, req: IncomingMessage, res: ServerResponse, route: Route, op: Operation, up: UpstreamResponse, outHeaders: string[],
 ): Promise<void> {
   let text = '';
   if (up.buffer) text = up.buffer.toString('utf8');
   else for await (const chunk of up.body) text += chunk;
-  let out = rewriteXml(text, nameMap(cfg, req, route, address));
+  let out = rewriteXml(text, nameMap(cfg, req, route, address, op));
   if (up.status >= 300) out = ownRequestId(out, tally);
   tally.bytesOut = Buffer.byteLength(out);
   const headers: string[] = [];

@@ -1,4 +1,4 @@
-import { escapeXml, S3Error } from '../s3/errors.js';
+import { escapeXml, S3Error, unescapeXml } from '../s3/errors.js';
 
 export const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
@@ -23,12 +23,6 @@ export function xmlDocument(root: string, body: Record<string, XmlNode>): string
   return `<?xml version="1.0" encoding="UTF-8"?>\n<${root} xmlns="${S3_NS}">${inner}</${root}>`;
 }
 
-function unescapeXml(s: string): string {
-  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_, e: string) => {
-    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
-    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[e] ?? '';
-  });
-}
 
 // Request bodies S3 accepts (Delete, CompleteMultipartUpload, CreateBucketConfiguration) are
 // flat lists of leaf elements; a regex reader covers them without an XML dependency.

@@ -1,6 +1,7 @@
 // The provider's names never reach the client: its bucket names, hosts and signature details
 // in response headers and XML bodies are rewritten to what the client asked for.
-import { escapeXml } from '../s3/errors.js';
+import { escapeXml, unescapeXml } from '../s3/errors.js';
+import { urlEncodeKey } from '../s3/url-encoding.js';
 import { headerName, knownValue, nameTable, type HeaderList } from '../forward/header-name.js';
 
 // Response headers that belong to the hop to the provider, or describe the provider's account:
@@ -159,6 +160,8 @@ export interface NameMap {
   clientBase: string;
   /** the client-facing object URL prefix for this bucket */
   clientBucketUrl: string;
+  /** a listing from a provider that, under encoding-type=url, encodes only its keys (ProviderProfile.listingEncodesKeysOnly) */
+  encodeListingFields?: boolean;
 }
 
 /**
@@ -178,10 +181,28 @@ export const XML_REWRITE_OPS = new Set([
 
 const ELEMENT = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`, 'g');
 
+/** Operations whose answer encodeListingFields applies to. */
+export const ENCODED_LISTINGS: ReadonlySet<string> = new Set(['ListObjects', 'ListObjectsV2', 'ListObjectVersions']);
+
+// A listing's own fields that S3 url-encodes beside the keys; a CommonPrefixes element is matched
+// whole so that its Prefix, which such a provider did encode, is passed over. Never a
+// continuation token: that is opaque, and encoded by nobody.
+const LISTING_FIELDS = /<CommonPrefixes>[\s\S]*?<\/CommonPrefixes>|<(Prefix|Delimiter|Marker|NextMarker|StartAfter|KeyMarker|NextKeyMarker)>([^<]*)<\/\1>/g;
+
+/**
+ * The fields of a listing answered under encoding-type=url that the provider left raw, encoded as
+ * S3 encodes them. Only an answer that says it is url-encoded: the client asked for it, and will
+ * decode them.
+ */
+export function encodeListingFields(xml: string): string {
+  if (!xml.includes('<EncodingType>url</EncodingType>')) return xml;
+  return xml.replace(LISTING_FIELDS, (whole, name: string | undefined, v: string) => (name === undefined || v === '' ? whole : `<${name}>${urlEncodeKey(unescapeXml(v))}</${name}>`));
+}
+
 export function rewriteXml(xml: string, m: NameMap): string {
   const up = escapeXml(m.upstreamBucket);
   const client = escapeXml(m.clientBucket);
-  let out = xml;
+  let out = m.encodeListingFields ? encodeListingFields(xml) : xml;
   for (const el of ['Name', 'Bucket', 'BucketName']) {
     out = out.replace(ELEMENT(el), (whole, v: string) => (v === up ? `<${el}>${client}</${el}>` : whole));
   }

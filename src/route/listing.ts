@@ -1,7 +1,7 @@
 // Merged listings for a bucket in migration: both providers listed from the same cursor, keys
 // merged in S3's order (UTF-8 bytes) with the new provider's copy winning, and a continuation
 // token that is just that cursor, so any replica can serve the next page.
-import { S3Error, escapeXml } from '../s3/errors.js';
+import { S3Error, escapeXml, unescapeXml } from '../s3/errors.js';
 import { urlEncodeKey } from '../s3/url-encoding.js';
 
 export interface ListRequest {
@@ -82,10 +82,6 @@ export function providerListQuery(q: ListRequest): [string, string][] {
   return out;
 }
 
-export function unescapeXml(s: string): string {
-  return s.replace(/&(lt|gt|quot|apos|amp|#(\d+)|#x([0-9a-fA-F]+));/g, (_m, n: string, d?: string, h?: string) =>
-    n === 'lt' ? '<' : n === 'gt' ? '>' : n === 'quot' ? '"' : n === 'apos' ? "'" : n === 'amp' ? '&' : String.fromCodePoint(d ? Number(d) : parseInt(h!, 16)));
-}
 
 function decodeKey(raw: string): string {
   const s = unescapeXml(raw);

@@ -18,13 +18,12 @@ import { PassThrough, Readable } from 'node:stream';
 import { callUpstream } from '../forward/client.js';
 import type { UpstreamResponse } from '../forward/forward.js';
 import { send, type SendRequest } from '../forward/send.js';
-import { escapeXml } from '../s3/errors.js';
+import { escapeXml, unescapeXml } from '../s3/errors.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { CommitGate, decision } from './commit-gate.js';
 import { objectHeaders } from './copy-on-read.js';
 import { planAcl, readCannedAcl } from './object-acl.js';
 import { buffered, drain, succeeded } from './io.js';
-import { unescapeXml } from './listing.js';
 import type { ServeContext } from './modes.js';
 import { findRoute, type Route } from './route.js';
 

@@ -85,6 +85,14 @@ export function escapeXml(s: string): string {
   );
 }
 
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** XML text back to its characters: the five named entities and numeric references. */
+export function unescapeXml(s: string): string {
+  return s.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, e: string) =>
+    e[0] === '#' ? String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : XML_ENTITIES[e]!);
+}
+
 /** The S3 error document. `resource` is the path the client asked for, `requestId` ours. */
 export function errorXml(err: S3Error, resource: string, requestId: string): string {
   let extra = '';
