@@ -6,7 +6,7 @@ import type { Address } from '../addressing/resolve.js';
 import type { Operation } from '../authorize/operation.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Route } from '../route/route.js';
-import { answerHeaders, ENCODED_LISTINGS, headerListOf, headerValue, singleHeader, rewriteXml, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
+import { answerHeaders, ENCODED_LISTINGS, headerListOf, headerValue, singleHeader, rewriteXml, withErrorMessage, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { clientProto } from './forwarded.js';
 import { bodyBytes } from './memory.js';
@@ -93,7 +93,7 @@ async function rewritten(
   if (up.buffer) text = up.buffer.toString('utf8');
   else for await (const chunk of up.body) text += chunk;
   let out = rewriteXml(text, nameMap(cfg, req, route, address, op));
-  if (up.status >= 300) out = ownRequestId(out, tally);
+  if (up.status >= 300) out = withErrorMessage(ownRequestId(out, tally));
   tally.bytesOut = Buffer.byteLength(out);
   const headers: string[] = [];
   for (let i = 0; i < outHeaders.length; i += 2) if (outHeaders[i] !== 'content-length') headers.push(outHeaders[i]!, outHeaders[i + 1]!);

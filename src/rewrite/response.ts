@@ -1,6 +1,6 @@
 // The provider's names never reach the client: its bucket names, hosts and signature details
 // in response headers and XML bodies are rewritten to what the client asked for.
-import { escapeXml, unescapeXml } from '../s3/errors.js';
+import { escapeXml, s3Message, unescapeXml } from '../s3/errors.js';
 import { urlEncodeKey } from '../s3/url-encoding.js';
 import { headerName, knownValue, nameTable, type HeaderList } from '../forward/header-name.js';
 
@@ -180,6 +180,20 @@ export const XML_REWRITE_OPS = new Set([
 
 
 const ELEMENT = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`, 'g');
+
+/**
+ * An error document whose Message is empty gets S3's message for its code. RGW 16 answers most
+ * errors so (NoSuchKey, NoSuchBucket, BucketNotEmpty: `<Message></Message>`), and the AWS CLI v1
+ * then fails on every one of them with "argument of type 'NoneType' is not iterable" in place
+ * of the error (its s3errormsg customization searches the message).
+ */
+export function withErrorMessage(xml: string): string {
+  const empty = /<Message\s*\/>|<Message>\s*<\/Message>/.exec(xml);
+  if (!empty) return xml;
+  const code = /<Code>([^<]*)<\/Code>/.exec(xml)?.[1] ?? '';
+  const message = s3Message(code) ?? `The provider answered ${code || 'an error'} without a message.`;
+  return xml.slice(0, empty.index) + `<Message>${escapeXml(message)}</Message>` + xml.slice(empty.index + empty[0].length);
+}
 
 /** Operations whose answer encodeListingFields applies to. */
 export const ENCODED_LISTINGS: ReadonlySet<string> = new Set(['ListObjects', 'ListObjectsV2', 'ListObjectVersions']);

@@ -59,6 +59,26 @@ const CATALOG = {
 
 export type S3ErrorCode = keyof typeof CATALOG;
 
+// Messages of codes only providers answer with, for an answer that came without one.
+const PROVIDER_MESSAGES: Record<string, string> = {
+  NoSuchVersion: 'The specified version does not exist.',
+  NoSuchLifecycleConfiguration: 'The lifecycle configuration does not exist',
+  NoSuchCORSConfiguration: 'The CORS configuration does not exist',
+  NoSuchBucketPolicy: 'The bucket policy does not exist',
+  NoSuchWebsiteConfiguration: 'The specified bucket does not have a website configuration',
+  ServerSideEncryptionConfigurationNotFoundError: 'The server side encryption configuration was not found',
+  ObjectLockConfigurationNotFoundError: 'Object Lock configuration does not exist for this bucket',
+  TooManyBuckets: 'You have attempted to create more buckets than allowed',
+  InvalidLocationConstraint: 'The specified location-constraint is not valid',
+  InvalidStorageClass: 'The storage class you specified is not valid',
+  NotModified: 'Not Modified',
+};
+
+/** S3's message for an error code, as AWS words it; undefined for a code s3gate does not know. */
+export function s3Message(code: string): string | undefined {
+  return Object.hasOwn(CATALOG, code) ? CATALOG[code as S3ErrorCode][1] : Object.hasOwn(PROVIDER_MESSAGES, code) ? PROVIDER_MESSAGES[code] : undefined;
+}
+
 export class S3Error extends Error {
   readonly code: S3ErrorCode;
   readonly status: number;

@@ -1,7 +1,7 @@
-// A listing from a provider that url-encodes only its keys (RGW 16): the fields S3 also encodes
-// are encoded in the answer, nothing else is touched.
+// The answer's body as the client gets it: listing fields a provider left raw under
+// encoding-type=url encoded as S3 does, and an empty error message given S3's words.
 import { describe, expect, it } from 'vitest';
-import { encodeListingFields } from '../../src/rewrite/response.js';
+import { encodeListingFields, withErrorMessage } from '../../src/rewrite/response.js';
 
 describe('encodeListingFields', () => {
   it('encodes Prefix, Delimiter, Marker, NextMarker, StartAfter, KeyMarker and NextKeyMarker as S3 does, after undoing XML escapes', () => {
@@ -18,5 +18,16 @@ describe('encodeListingFields', () => {
   it('leaves an answer alone that does not say it is url-encoded', () => {
     const raw = '<ListBucketResult><Prefix>a+b</Prefix><NextMarker>c+d</NextMarker></ListBucketResult>';
     expect(encodeListingFields(raw)).toBe(raw);
+  });
+});
+
+describe('withErrorMessage', () => {
+  it("fills an empty Message with S3's message for the code, and leaves a message alone", () => {
+    const rgw = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message></Message><BucketName>b</BucketName></Error>';
+    expect(withErrorMessage(rgw)).toBe('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><BucketName>b</BucketName></Error>');
+    expect(withErrorMessage('<Error><Code>NoSuchBucketPolicy</Code><Message/></Error>')).toBe('<Error><Code>NoSuchBucketPolicy</Code><Message>The bucket policy does not exist</Message></Error>');
+    expect(withErrorMessage('<Error><Code>QuotaExceeded</Code><Message></Message></Error>')).toBe('<Error><Code>QuotaExceeded</Code><Message>The provider answered QuotaExceeded without a message.</Message></Error>');
+    const worded = '<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>';
+    expect(withErrorMessage(worded)).toBe(worded);
   });
 });
