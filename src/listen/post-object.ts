@@ -39,7 +39,6 @@ function invalidField(name: string, value: string, why: string): S3Error {
   return new S3Error('InvalidArgument', why, { ArgumentName: name, ArgumentValue: value });
 }
 
-
 /** The form's `tagging` (S3's Tagging XML) as the PUT's x-amz-tagging query-string header. */
 export function taggingHeader(xml: string): string {
   const body = /^\s*(?:<\?xml[^>]*\?>\s*)?<Tagging(?:\s[^>]*)?>\s*<TagSet>([\s\S]*)<\/TagSet>\s*<\/Tagging>\s*$/.exec(xml);
