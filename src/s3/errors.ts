@@ -71,7 +71,6 @@ const PROVIDER_MESSAGES: Record<string, string> = {
   TooManyBuckets: 'You have attempted to create more buckets than allowed',
   InvalidLocationConstraint: 'The specified location-constraint is not valid',
   InvalidStorageClass: 'The storage class you specified is not valid',
-  NotModified: 'Not Modified',
 };
 
 /** S3's message for an error code, as AWS words it; undefined for a code s3gate does not know. */
