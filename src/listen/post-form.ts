@@ -47,6 +47,9 @@ export function readForm(req: IncomingMessage, contentType: string | undefined):
     const fields = new Map<string, string>();
     let preData = 0;
     let started = false;
+    /** the parts were handed on: from here a failure is told through `done` and the file's stream */
+    let handed = false;
+    let broken: Error | undefined;
     let file: Readable | undefined;
     let doneResolve!: () => void;
     let doneReject!: (e: Error) => void;
@@ -56,40 +59,64 @@ export function readForm(req: IncomingMessage, contentType: string | undefined):
     });
     done.catch(() => {});
     const fail = (e: Error) => {
+      broken ??= e;
       req.unpipe(bb);
-      if (!started) reject(e);
-      else doneReject(e);
+      if (!handed) {
+        reject(e);
+        // Nobody reads the file yet: its end needs no listener but this one.
+        file?.on('error', () => {});
+      } else doneReject(e);
       // The parser is cut off from the socket: the file it was reading ends here, with the error,
       // so nothing downstream waits for bytes that will not come.
       if (file && !file.readableEnded) file.destroy(e);
       bb.removeAllListeners('field');
       bb.removeAllListeners('file');
     };
-    bb.on('field', (name, value, info) => {
-      if (started) return;
+    // A field sent with a filename (python-requests' `files=` sends every part so, and ceph's
+    // s3-tests post their forms that way) is a field all the same: S3 and RGW read it as one. Its
+    // text may still be arriving when the file's part begins, so the file waits for it.
+    const pending: Promise<void>[] = [];
+    const hand = (parts: FormParts): void => {
+      handed = true;
+      resolve(parts);
+    };
+    const begin = (parts: FormParts): void => {
+      started = true;
+      if (pending.length === 0) return hand(parts);
+      // The file's bytes wait in its stream meanwhile; a field that failed has rejected already.
+      void Promise.all(pending).then(() => (broken ? undefined : hand(parts)));
+    };
+    /** `early`: a field whose part began before the file's, whenever its text arrived. */
+    const onField = (name: string, value: string, truncated: boolean, early = false): void => {
+      if ((started && !early) || broken) return;
       const n = name.toLowerCase();
       preData += name.length + value.length;
-      if (info.valueTruncated || preData > MAX_PRE_DATA) return fail(new S3Error('MaxPostPreDataLengthExceededError'));
+      if (truncated || preData > MAX_PRE_DATA) return fail(new S3Error('MaxPostPreDataLengthExceededError'));
       if (n === 'file') {
         // S3 takes text content for `file` too (curl -F file=text, a textarea).
-        started = true;
-        return resolve({ fields, file: Readable.from([Buffer.from(value, 'utf8')]), filename: '', done });
+        return begin({ fields, file: Readable.from([Buffer.from(value, 'utf8')]), filename: '', done });
       }
       if (fields.has(n) && !n.startsWith('x-ignore-')) {
         return fail(new S3Error('InvalidArgument', `POST form field '${name}' appears more than once.`, { ArgumentName: name, ArgumentValue: value }));
       }
       fields.set(n, value);
-    });
+    };
+    bb.on('field', (name, value, info) => onField(name, value, info.valueTruncated));
     bb.on('file', (name, stream, info) => {
-      if (started || name.toLowerCase() !== 'file') {
-        // Parts after the file are ignored, as S3 ignores them; another file input before it is
-        // not the upload either.
+      if (started) {
+        // Parts after the file are ignored, as S3 ignores them.
         stream.resume();
         return;
       }
-      started = true;
+      if (name.toLowerCase() !== 'file') {
+        pending.push(fieldText(stream, () => MAX_PRE_DATA - preData).then(
+          (value) => (value === undefined ? fail(new S3Error('MaxPostPreDataLengthExceededError')) : onField(name, value, false, true)),
+          (e: Error) => fail(e),
+        ));
+        return;
+      }
       file = stream;
-      resolve({ fields, file: stream, filename: info.filename ?? '', done });
+      begin({ fields, file: stream, filename: info.filename ?? '', done });
     });
     bb.on('error', () => fail(malformed()));
     bb.on('close', () => {
@@ -101,5 +128,24 @@ export function readForm(req: IncomingMessage, contentType: string | undefined):
       if (!req.complete) fail(new S3Error('IncompleteBody'));
     });
     req.pipe(bb);
+  });
+}
+
+/** A field's text from a part busboy gave as a file, or undefined past `room()` bytes. */
+function fieldText(stream: Readable, room: () => number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let n = 0;
+    stream.on('data', (c: Buffer) => {
+      n += c.length;
+      if (n > room()) {
+        stream.removeAllListeners('data');
+        stream.resume();
+        return resolve(undefined);
+      }
+      parts.push(c);
+    });
+    stream.on('end', () => resolve(n > room() ? undefined : Buffer.concat(parts).toString('utf8')));
+    stream.on('error', reject);
   });
 }

@@ -150,6 +150,43 @@ print(json.dumps({'status': r.status_code, 'body': r.text, 'etag': r.headers.get
   });
 });
 
+describe('every field sent as a file part (Python requests\' files= for the whole form, as ceph\'s s3-tests post)', () => {
+  // requests gives each part of files= a filename: `Content-Disposition: form-data; name="key";
+  // filename="key"`. S3 and RGW read such a part before the file as the field it names; s3gate
+  // took only the part named file, so the form had no key (400 InvalidArgument).
+  it.each([['SigV4', 's3v4'], ['SigV2', 's3']])('%s: 204, the fields are the form\'s, the bytes read back equal', async (_name, sig) => {
+    const key = `every-part/${sig}/a.txt`;
+    const out = await runPython(`
+import requests
+from collections import OrderedDict
+s3 = boto3.client('s3', aws_access_key_id=os.environ['AK'], aws_secret_access_key=os.environ['SK'], endpoint_url=os.environ['EP'],
+    region_name='us-east-1', config=Config(signature_version='${sig}', s3={'addressing_style': 'path'}))
+p = s3.generate_presigned_post('forms', ${JSON.stringify(key)}, Fields={'Content-Type': 'text/plain', 'x-amz-meta-owner': 'alice'},
+    Conditions=[{'Content-Type': 'text/plain'}, {'x-amz-meta-owner': 'alice'}], ExpiresIn=600)
+parts = OrderedDict(list(p['fields'].items()) + [('file', 'every part a file')])
+prepared = requests.Request('POST', p['url'], files=parts).prepare()
+r = requests.Session().send(prepared)
+print(json.dumps({'status': r.status_code, 'body': r.text, 'named': prepared.body.count(b'; filename="'), 'parts': len(parts)}))
+`, { AK: GW_KEY.accessKeyId, SK: GW_KEY.secretAccessKey, EP: base }, MODERN_PYTHON) as Record<string, unknown>;
+    // Every part carried a filename, the fields' included.
+    expect(out.named).toBe(out.parts);
+    expect([out.status, out.body]).toEqual([204, '']);
+    const back = await readBack('forms', key);
+    expect([back.body.toString(), back.contentType, back.metadata]).toEqual(['every part a file', 'text/plain', { owner: 'alice' }]);
+  });
+
+  it('such a field is bounded as any other: over 20 KiB before the file, MaxPostPreDataLengthExceededError and nothing stored', async () => {
+    const p = await jsPresign({ Bucket: 'forms', Key: 'every-part/big.txt', Expires: 600 });
+    const fd = new FormData();
+    for (const [k, v] of Object.entries(p.fields)) fd.append(k, new Blob([v]), k);
+    fd.append('x-ignore-pad', new Blob(['p'.repeat(21 * 1024)]), 'pad');
+    fd.append('file', new Blob(['big']), 'f.txt');
+    const r = await fetch(p.url, { method: 'POST', body: fd });
+    expect([r.status, code(await r.text())]).toEqual([400, 'MaxPostPreDataLengthExceededError']);
+    expect(await stored('forms', 'every-part/big.txt')).toBeUndefined();
+  });
+});
+
 describe('the JS SDK createPresignedPost, posted with curl -F', () => {
   it('201 with the PostResponse XML, into the strict upstream and the local store', async () => {
     for (const bucket of ['forms', 'disk-forms']) {
