@@ -286,8 +286,11 @@ function run(ctx: Context, expectContinue: boolean): void {
   if (method === 'OPTIONS') {
     // Preflight carries no signature, by design of CORS: the bucket's rules alone decide.
     const route = address.bucket ? findRoute(cfg, address.bucket) : undefined;
+    ctx.op = PREFLIGHT;
+    // A bucket whose CORS s3gate does not hold: its rules are the provider's (PutBucketCors), which
+    // already decide the Access-Control-* headers of the actual request's answer.
+    if (route && !route.route.cors && route.upstream.kind !== 'local') return preflightAtProvider(ctx, route, address, headers);
     const h = preflight(address.bucket ? route?.route.cors : cfg.sts?.cors, origin, headers['access-control-request-method'] as string | undefined, headers['access-control-request-headers'] as string | undefined);
-    ctx.op = { name: 'PreflightRequest', action: 'read' };
     ctx.status = 200;
     res.writeHead(200, { ...ctx.replyHeaders, ...h, 'content-length': 0 });
     res.end();
@@ -326,6 +329,35 @@ function run(ctx: Context, expectContinue: boolean): void {
 // allocates a context for what it captures on every call, whether or not the closure is made.
 function formFirst(ctx: Context, method: string, address: Address, form: Promise<PostUpload>, expectContinue: boolean): void {
   ctx.waiting(form.then((f) => admitForm(ctx, method, address, f, expectContinue)));
+}
+
+const PREFLIGHT: Operation = { name: 'PreflightRequest', action: 'read' };
+const PREFLIGHT_HEADERS = ['origin', 'access-control-request-method', 'access-control-request-headers'];
+
+/**
+ * A CORS preflight the provider answers: sent unsigned, as the browser sent it, with only what a
+ * preflight says (its origin, method and headers) and no query, so it can name no operation of its
+ * own. It reads and writes nothing; it takes an anonymous slot like any unsigned request.
+ */
+function preflightAtProvider(ctx: Context, route: Route, address: Address, headers: Record<string, string | string[] | undefined>): void {
+  ctx.route = route;
+  const h: Record<string, string> = {};
+  for (const n of PREFLIGHT_HEADERS) {
+    const v = headers[n];
+    if (typeof v === 'string') h[n] = v;
+  }
+  const sendReq: SendRequest = {
+    operation: PREFLIGHT.name, method: 'OPTIONS', query: [], headers: h, unsigned: true,
+    signal: ctx.cancel, observer: observer(ctx.deps.metrics), requestId: ctx.id,
+  };
+  if (address.key !== undefined) sendReq.key = address.key;
+  const go = (release: () => void): void => {
+    ctx.release = release;
+    sendTo(route.upstream, route.upstreamBucket, sendReq, ctx);
+  };
+  const slot = ctx.deps.limiter.acquire('anonymous', ctx.cfg.limits, throttled(ctx.deps.metrics));
+  if (typeof slot === 'function') return go(slot);
+  ctx.waiting(slot.then(go));
 }
 
 function slotFirst(slot: Promise<() => void>, a: Admitted): void {
