@@ -43,6 +43,22 @@ export function validateBucket(bucket: string): string {
   return bucket;
 }
 
+/**
+ * The rules S3 holds a new bucket's name to beyond those validateBucket keeps for every request:
+ * each dot-separated label begins and ends with a letter or digit (no `.-` or `-.`), and the
+ * prefixes and suffixes S3 reserves. Checked at CreateBucket only, so that no bucket the store
+ * already holds becomes unreachable.
+ */
+const RESERVED_PREFIXES = ['xn--', 'sthree-', 'amzn-s3-demo-'];
+const RESERVED_SUFFIXES = ['-s3alias', '--ol-s3', '.mrap', '--x-s3', '--table-s3'];
+export function validateNewBucket(bucket: string): string {
+  validateBucket(bucket);
+  if (bucket.includes('.-') || bucket.includes('-.') || RESERVED_PREFIXES.some((p) => bucket.startsWith(p)) || RESERVED_SUFFIXES.some((x) => bucket.endsWith(x))) {
+    throw new S3Error('InvalidBucketName', undefined, { BucketName: bucket });
+  }
+  return bucket;
+}
+
 /** S3 orders keys by their UTF-8 bytes, which differs from JS UTF-16 order above U+FFFF. */
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));

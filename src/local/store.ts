@@ -26,6 +26,7 @@ export class LocalStore {
     const bucket = level === 'service' ? '' : validateBucket(req.bucket!);
     const key = level === 'object' ? validateKey(req.key) : '';
     const r = route(req.method, level, req.query, req.headers);
+    if (level === 'object') refuseEncryption(req.headers);
     if (level === 'object') {
       // Versioning is never enabled here, so "null" is the only version there is.
       const v = req.query.get('versionId');
@@ -47,5 +48,23 @@ export class LocalStore {
       } else if (anonymousAllowed(r.anonymous, { bucket: (await this.disk.bucketMeta(req.bucket)).acl })) return;
     }
     throw new S3Error('AccessDenied');
+  }
+}
+
+/**
+ * The store writes plain files. An object the client asked to have encrypted under its own key
+ * (SSE-C) or a KMS key would be kept as it came and read back without the key, so such a request
+ * is refused, as S3 refuses what it cannot honour, and nothing is written. SSE-S3 (`AES256`),
+ * which asks nothing of the reader, is taken as before.
+ */
+function refuseEncryption(headers: Record<string, string>): void {
+  for (const n in headers) {
+    if (n.startsWith('x-amz-server-side-encryption-customer-') || n.startsWith('x-amz-copy-source-server-side-encryption-customer-')) {
+      throw new S3Error('NotImplemented', 'The local store does not keep objects encrypted with a customer-provided key (SSE-C).');
+    }
+  }
+  const sse = headers['x-amz-server-side-encryption'];
+  if (sse !== undefined && sse !== 'AES256') {
+    throw new S3Error('NotImplemented', `The local store does not encrypt objects with ${sse}.`);
   }
 }

@@ -87,6 +87,27 @@ describe('buckets', () => {
     await s3.send(new DeleteBucketCommand({ Bucket: 'bkt-one' }));
     expect((await errorOf(s3.send(new DeleteBucketCommand({ Bucket: 'bkt-one' })))).name).toBe('NoSuchBucket');
     expect((await errorOf(s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' })))).name).toBe('InvalidBucketName');
+    // Each label begins and ends with a letter or digit, and S3's reserved prefixes and suffixes
+    // are refused (ceph's s3-tests test_bucket_create_naming_dns_dot_dash and _dash_dot).
+    for (const bad of ['foo.-bar', 'foo-.bar', 'xn--bucket', 'sthree-bucket', 'bucket-s3alias', 'bucket--ol-s3', 'bucket.mrap', 'foo..bar']) {
+      expect((await errorOf(s3.send(new CreateBucketCommand({ Bucket: bad })))).name, bad).toBe('InvalidBucketName');
+    }
+    await s3.send(new CreateBucketCommand({ Bucket: 'a-b.c-d.0' }));
+  });
+
+  it('an object asked to be encrypted under a customer key (SSE-C) or a KMS key: 501, nothing stored; AES256 is taken', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'bkt-sse' }));
+    const key = Buffer.alloc(32, 7);
+    const ssec = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: key.toString('base64'), SSECustomerKeyMD5: createHash('md5').update(key).digest('base64') };
+    const refused = [
+      await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bkt-sse', Key: 'ssec', Body: 'secret', ...ssec }))),
+      await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bkt-sse', Key: 'kms', Body: 'secret', ServerSideEncryption: 'aws:kms' }))),
+      await errorOf(s3.send(new CreateMultipartUploadCommand({ Bucket: 'bkt-sse', Key: 'mp', ...ssec }))),
+    ];
+    expect(refused.map((e) => e.name)).toEqual(['NotImplemented', 'NotImplemented', 'NotImplemented']);
+    for (const k of ['ssec', 'kms']) expect((await errorOf(s3.send(new HeadObjectCommand({ Bucket: 'bkt-sse', Key: k })))).name).toBe('NotFound');
+    await s3.send(new PutObjectCommand({ Bucket: 'bkt-sse', Key: 'sse-s3', Body: 'plain', ServerSideEncryption: 'AES256' }));
+    expect(await (await s3.send(new GetObjectCommand({ Bucket: 'bkt-sse', Key: 'sse-s3' }))).Body!.transformToString()).toBe('plain');
   });
 
   it('versioning: GetBucketVersioning answers never enabled; PutBucketVersioning, an S3 operation the store does not keep, answers 501', async () => {

@@ -1,13 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { S3Error } from '../../s3/errors.js';
 import { cannedFromHeaders } from '../acl.js';
+import { validateNewBucket } from '../keys.js';
 import { readSmall } from '../http.js';
 import type { Operation } from '../op.js';
 import type { BucketMeta } from '../types.js';
 import { xmlLeaf } from '../xml.js';
 
 export const createBucket: Operation = async (d, r) => {
-  const b = r.bucket;
+  const b = validateNewBucket(r.bucket);
   const acl = cannedFromHeaders(r.headers);
   const config = await readSmall(r.body, 64 * 1024);
   const location = config.trim() ? (xmlLeaf(config, 'LocationConstraint') ?? '') : '';
