@@ -45,6 +45,9 @@ export class LocalStore {
       if (r.anonymous === 'read-object') {
         const meta = await this.disk.findMeta(req.bucket, req.key);
         if (anonymousAllowed('read-object', { object: meta?.acl })) return;
+        // A key that is not there: 404 NoSuchKey to whoever may list the bucket, as S3 answers,
+        // since the listing would tell them as much; 403 to anyone else.
+        if (!meta && anonymousAllowed('list-bucket', { bucket: (await this.disk.bucketMeta(req.bucket)).acl })) return;
       } else if (anonymousAllowed(r.anonymous, { bucket: (await this.disk.bucketMeta(req.bucket)).acl })) return;
     }
     throw new S3Error('AccessDenied');

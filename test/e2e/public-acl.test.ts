@@ -14,7 +14,7 @@ import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const run = Math.random().toString(36).slice(2, 8);
-const B = { acl: `edges-acl-${run}`, policy: `edges-policy-${run}` };
+const B = { acl: `edges-acl-${run}`, policy: `edges-policy-${run}`, pub: `edges-pub-${run}` };
 const GRANTS = [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] }];
 let ceph: CephInfo;
 let direct: S3Client;
@@ -25,7 +25,7 @@ beforeAll(async () => {
   ceph = await ensureCeph();
   const cephA = { accessKeyId: ceph.users.a.accessKeyId, secretAccessKey: ceph.users.a.secretAccessKey };
   direct = new S3Client({ endpoint: ceph.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { ...cephA }, maxAttempts: 1 });
-  for (const b of Object.values(B)) await direct.send(new CreateBucketCommand({ Bucket: b }));
+  for (const b of Object.values(B)) await direct.send(new CreateBucketCommand({ Bucket: b, ...(b === B.pub ? { ACL: 'public-read' } : {}) }));
   await direct.send(new PutBucketPolicyCommand({
     Bucket: B.policy,
     Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: '*', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${B.policy}/*`] }] }),
@@ -41,7 +41,9 @@ beforeAll(async () => {
     buckets: {
       media: { upstream: 'rgw', bucket: B.acl, domains: ['files.example.test'] },
       lmedia: { upstream: 'disk', domains: ['lfiles.example.test'] },
+      lpub: { upstream: 'disk' },
       policy: { upstream: 'rgw', bucket: B.policy },
+      pub: { upstream: 'rgw', bucket: B.pub },
       closed: { upstream: 'rgw', bucket: B.acl, public: 'none' },
       '*': { upstream: 'disk' },
     },
@@ -49,6 +51,7 @@ beforeAll(async () => {
   port = Number(new URL(gw.url).port);
   const s3 = client(gw.url, GW_KEY, { forcePathStyle: true });
   for (const b of ['lmedia', 'elsewhere']) await s3.send(new CreateBucketCommand({ Bucket: b }));
+  await s3.send(new CreateBucketCommand({ Bucket: 'lpub', ACL: 'public-read' }));
 }, 600_000);
 
 afterAll(async () => {
@@ -128,6 +131,18 @@ describe.each([['RGW 16', 'media', 'files.example.test'], ['the local store', 'l
 });
 
 describe('a provider bucket policy that makes objects public', () => {
+  it('a missing key in a bucket anyone may list: 404 NoSuchKey, as S3 and RGW answer; in a private bucket, 403', async () => {
+    const anon = async (path: string) => {
+      const r = await fetch(`${gw.url}${path}`);
+      return [r.status, /<Code>([^<]*)<\/Code>/.exec(await r.text())?.[1]];
+    };
+    const rgwDirect = await fetch(`${ceph.endpoint}/${B.pub}/gone.txt`);
+    expect([rgwDirect.status, /<Code>([^<]*)<\/Code>/.exec(await rgwDirect.text())?.[1]]).toEqual([404, 'NoSuchKey']);
+    // The local store gave 403 here: it asked only the (missing) object's ACL.
+    expect([await anon('/pub/gone.txt'), await anon('/lpub/gone.txt'), await anon('/lmedia/gone.txt')])
+      .toEqual([[404, 'NoSuchKey'], [404, 'NoSuchKey'], [403, 'AccessDenied']]);
+  });
+
   it('a private object in a bucket whose RGW policy grants public GetObject is readable anonymously through s3gate, as directly', async () => {
     const directly = await fetch(`${ceph.endpoint}/${B.policy}/private-by-acl.txt`);
     expect(directly.status).toBe(200);
