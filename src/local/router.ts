@@ -10,7 +10,7 @@ import { deleteBucket } from './ops/bucket-delete.js';
 import { deleteObjects } from './ops/bucket-delete-objects.js';
 import { headBucket } from './ops/bucket-head.js';
 import { getBucketAcl, putBucketAcl } from './ops/bucket-acl.js';
-import { listObjects, listObjectsV2 } from './ops/bucket-list-objects.js';
+import { listObjects, listObjectsV2, listObjectVersions } from './ops/bucket-list-objects.js';
 import { getBucketLocation } from './ops/bucket-location.js';
 import { deleteBucketTagging, getBucketTagging, putBucketTagging } from './ops/bucket-tagging.js';
 import { getBucketVersioning } from './ops/bucket-versioning.js';
@@ -68,6 +68,7 @@ export const ROUTES: readonly Route[] = [
   { level: 'bucket', method: 'GET', sub: 'versioning', name: 'GetBucketVersioning', op: getBucketVersioning, anonymous: 'never' },
   { level: 'bucket', method: 'GET', sub: 'location', name: 'GetBucketLocation', op: getBucketLocation, anonymous: 'never' },
   { level: 'bucket', method: 'GET', sub: 'uploads', name: 'ListMultipartUploads', op: listMultipartUploads, anonymous: 'list-bucket' },
+  { level: 'bucket', method: 'GET', sub: 'versions', name: 'ListObjectVersions', op: listObjectVersions, anonymous: 'list-bucket' },
   { level: 'bucket', method: 'POST', sub: 'delete', name: 'DeleteObjects', op: deleteObjects, anonymous: 'write-bucket' },
   { level: 'bucket', method: 'GET', name: 'ListObjects', op: listObjects, anonymous: 'list-bucket' },
   { level: 'bucket', method: 'HEAD', name: 'HeadBucket', op: headBucket, anonymous: 'list-bucket' },

@@ -206,3 +206,40 @@ describe('ListMultipartUploads with encoding-type=url and a delimiter (local sto
     expect(seen).toEqual(['up+a/', 'up%2Bb', 'up%7Ec']);
   });
 });
+
+describe.each(['local', 'rgw', 'linode'] as Target[])('ListObjectVersions of a bucket never versioned: %s', (target) => {
+  const Bucket = targets[target];
+
+  it("boto3's paginator lists every key once as its one version, null and latest (the local store answered 501)", async () => {
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket }));
+    expect(listed.IsTruncated).toBe(false);
+    const keys = listed.Contents!.map((c) => c.Key!);
+    const out = await boto3(`
+from botocore.exceptions import PaginationError
+def walk(**kw):
+    keys, prefixes, pages = [], [], 0
+    try:
+        for page in s3.get_paginator('list_object_versions').paginate(Bucket='${Bucket}', PaginationConfig={'PageSize': 2}, **kw):
+            pages += 1
+            keys += [[v['Key'], v['VersionId'], v['IsLatest']] for v in page.get('Versions', [])]
+            prefixes += [p['Prefix'] for p in page.get('CommonPrefixes', [])]
+            assert not page.get('DeleteMarkers')
+    except PaginationError as e:
+        return {'error': str(e)}
+    return {'keys': keys, 'prefixes': prefixes, 'pages': pages}
+print(json.dumps({'all': walk(), 'delimited': walk(Delimiter='/'), 'prefixed': walk(Prefix='dir/a b/')}))
+`) as Record<string, { keys: [string, string, boolean][]; prefixes: string[]; pages: number; error?: string }>;
+    if (target === 'rgw') {
+      // RGW 16 echoes NextKeyMarker raw, as it does NextMarker: boto3 reads 'a+b' as 'a b', and
+      // the next page repeats 'a+b'; past the c++ keys another test puts, it stops with
+      // PaginationError. Through the linode preset it is encoded as S3 encodes it.
+      expect(out.all!.error ?? out.all!.keys.filter(([k]) => k === 'a+b').length).toSatisfy((v: unknown) => v === 2 || /same next token/.test(String(v)));
+      return;
+    }
+    expect(out.all!.error).toBeUndefined();
+    expect(out.all!.keys).toEqual(keys.map((k) => [k, 'null', true]));
+    expect(out.delimited!.keys.map(([k]) => k)).toEqual(keys.filter((k) => !k.includes('/')));
+    expect(out.delimited!.prefixes).toEqual([...new Set(keys.filter((k) => k.includes('/')).map((k) => k.slice(0, k.indexOf('/') + 1)))]);
+    expect(out.prefixed!.keys.map(([k]) => k)).toEqual(['dir/a b/c', 'dir/a b/d+e']);
+  });
+});

@@ -1,4 +1,4 @@
-// ListObjects (v1) and ListObjectsV2.
+// ListObjects (v1), ListObjectsV2, and ListObjectVersions over a store that never versions.
 import { S3Error } from '../../s3/errors.js';
 import { intParam, OWNER, xml } from '../http.js';
 import { compareKeys } from '../keys.js';
@@ -71,3 +71,53 @@ async function list(d: Disk, r: OpRequest, version: 1 | 2) {
 
 export const listObjects: Operation = (d, r) => list(d, r, 1);
 export const listObjectsV2: Operation = (d, r) => list(d, r, 2);
+
+/**
+ * ListObjectVersions. Versioning is never enabled here, so every object is its one version,
+ * `null`, and the latest, as S3 lists an unversioned bucket's objects; there are no delete
+ * markers. Cleanup code walks this listing (boto3's `bucket.object_versions.delete()`, ceph's
+ * s3-tests, Terraform's force_destroy), so it must answer, not 501.
+ */
+export const listObjectVersions: Operation = async (d, r) => {
+  const b = r.bucket;
+  const q = r.query;
+  await d.requireBucket(b);
+  const { type: encodingType, enc } = listEncoding(q);
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') || undefined;
+  const maxKeys = intParam(q, 'max-keys', 1000, 1000);
+  const keyMarker = q.get('key-marker') || undefined;
+  const versionIdMarker = q.get('version-id-marker') ?? undefined;
+  if (versionIdMarker !== undefined) {
+    if (keyMarker === undefined) throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
+    if (versionIdMarker !== 'null' && versionIdMarker !== '') throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
+  }
+  // With one version per key, the versions after (key-marker, null) are those of the keys after it.
+  const all = (await d.allObjects(b)).sort((x, y) => compareKeys(x.key, y.key));
+  const page = paginate(all, { prefix, delimiter, after: keyMarker, maxKeys });
+  if (maxKeys === 0) page.isTruncated = false;
+  const lastIsKey = page.isTruncated && page.last !== undefined && !page.commonPrefixes.includes(page.last);
+  return xml(200, 'ListVersionsResult', {
+    Name: b,
+    Prefix: enc(prefix),
+    KeyMarker: enc(keyMarker ?? ''),
+    VersionIdMarker: versionIdMarker ?? '',
+    NextKeyMarker: page.isTruncated ? enc(page.last) : undefined,
+    NextVersionIdMarker: lastIsKey ? 'null' : undefined,
+    MaxKeys: maxKeys,
+    Delimiter: enc(delimiter),
+    IsTruncated: page.isTruncated,
+    EncodingType: encodingType,
+    Version: page.contents.map((o) => ({
+      Key: enc(o.key),
+      VersionId: 'null',
+      IsLatest: true,
+      LastModified: new Date(o.lastModified).toISOString(),
+      ETag: o.etag,
+      Size: o.size,
+      Owner: OWNER,
+      StorageClass: 'STANDARD',
+    })),
+    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+  });
+};
