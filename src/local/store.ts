@@ -67,6 +67,12 @@ function refuseEncryption(headers: Record<string, string>): void {
     }
   }
   const sse = headers['x-amz-server-side-encryption'];
+  if (sse === undefined && headers['x-amz-server-side-encryption-aws-kms-key-id'] !== undefined) {
+    // S3's answer to a KMS key named without asking for KMS encryption.
+    throw new S3Error('InvalidArgument', 'Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption : aws:kms', {
+      ArgumentName: 'x-amz-server-side-encryption', ArgumentValue: 'null',
+    });
+  }
   if (sse !== undefined && sse !== 'AES256') {
     throw new S3Error('NotImplemented', `The local store does not encrypt objects with ${sse}.`);
   }

@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -103,11 +104,37 @@ describe('buckets', () => {
       await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bkt-sse', Key: 'ssec', Body: 'secret', ...ssec }))),
       await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bkt-sse', Key: 'kms', Body: 'secret', ServerSideEncryption: 'aws:kms' }))),
       await errorOf(s3.send(new CreateMultipartUploadCommand({ Bucket: 'bkt-sse', Key: 'mp', ...ssec }))),
+      // A KMS key named without asking for KMS: S3's 400.
+      await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bkt-sse', Key: 'kms', Body: 'secret', SSEKMSKeyId: 'key-1' }))),
     ];
-    expect(refused.map((e) => e.name)).toEqual(['NotImplemented', 'NotImplemented', 'NotImplemented']);
+    expect(refused.map((e) => e.name)).toEqual(['NotImplemented', 'NotImplemented', 'NotImplemented', 'InvalidArgument']);
     for (const k of ['ssec', 'kms']) expect((await errorOf(s3.send(new HeadObjectCommand({ Bucket: 'bkt-sse', Key: k })))).name).toBe('NotFound');
     await s3.send(new PutObjectCommand({ Bucket: 'bkt-sse', Key: 'sse-s3', Body: 'plain', ServerSideEncryption: 'AES256' }));
     expect(await (await s3.send(new GetObjectCommand({ Bucket: 'bkt-sse', Key: 'sse-s3' }))).Body!.transformToString()).toBe('plain');
+  });
+
+  it("boto3's cleanup of a bucket's versions (object_versions.delete(), empty markers on its first page) empties it, then the bucket goes", async () => {
+    const out = await runPython(`
+s3 = boto3.resource('s3', endpoint_url=os.environ['EP'], aws_access_key_id=os.environ['AK'], aws_secret_access_key=os.environ['SK'], region_name='us-east-1', config=Config(s3={'addressing_style': 'path'}))
+b = s3.create_bucket(Bucket='bkt-cleanup')
+for i in range(5): b.put_object(Key=f'k{i}/x', Body=b'x')
+listed = s3.meta.client.list_object_versions(Bucket='bkt-cleanup', KeyMarker='', VersionIdMarker='')
+from botocore.exceptions import ClientError
+try:
+    s3.meta.client.list_object_versions(Bucket='bkt-cleanup', VersionIdMarker='null')
+    alone = 'listed'
+except ClientError as e:
+    alone = e.response['Error']['Code']
+b.object_versions.delete()
+left = [o.key for o in b.objects.all()]
+b.delete()
+print(json.dumps({'first': [[v['Key'], v['VersionId']] for v in listed['Versions']], 'left': left, 'alone': alone}))
+`, { EP: up.url, AK: creds.accessKeyId, SK: creds.secretAccessKey }, MODERN_PYTHON) as { first: string[][]; left: string[]; alone: string };
+    expect(out.first).toEqual([0, 1, 2, 3, 4].map((i) => [`k${i}/x`, 'null']));
+    expect(out.left).toEqual([]);
+    expect((await errorOf(s3.send(new HeadBucketCommand({ Bucket: 'bkt-cleanup' })))).name).toBe('NotFound');
+    // A version-id marker with no key marker is S3's 400.
+    expect(out.alone).toBe('InvalidArgument');
   });
 
   it('versioning: GetBucketVersioning answers never enabled; PutBucketVersioning, an S3 operation the store does not keep, answers 501', async () => {

@@ -87,10 +87,11 @@ export const listObjectVersions: Operation = async (d, r) => {
   const delimiter = q.get('delimiter') || undefined;
   const maxKeys = intParam(q, 'max-keys', 1000, 1000);
   const keyMarker = q.get('key-marker') || undefined;
-  const versionIdMarker = q.get('version-id-marker') ?? undefined;
+  // An empty marker is no marker: boto3's resource collections send both empty on their first page.
+  const versionIdMarker = q.get('version-id-marker') || undefined;
   if (versionIdMarker !== undefined) {
     if (keyMarker === undefined) throw new S3Error('InvalidArgument', 'A version-id marker cannot be specified without a key marker.', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
-    if (versionIdMarker !== 'null' && versionIdMarker !== '') throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
+    if (versionIdMarker !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
   }
   // With one version per key, the versions after (key-marker, null) are those of the keys after it.
   const all = (await d.allObjects(b)).sort((x, y) => compareKeys(x.key, y.key));
