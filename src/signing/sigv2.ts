@@ -5,6 +5,7 @@
 // is what most V2 traffic still comes from.
 
 import { createHmac } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import { signaturesEqual } from './sigv4.js';
 
 /**
@@ -129,7 +130,20 @@ export interface StringToSignOptionsV2 {
 
 // RFC 2616 folding (CRLF followed by spaces/tabs) becomes a single space, as the docs require.
 function unfold(value: string): string {
-  return value.replace(/\r?\n[ \t]+/g, ' ').trim();
+  return wireText(value.replace(/\r?\n[ \t]+/g, ' ').trim());
+}
+
+/**
+ * A header value as the text whose UTF-8 is the bytes on the wire. Node reads a header value as
+ * latin1, one char per byte, and the string to sign is hashed as UTF-8 (its resource holds
+ * decoded sub-resource values): a client that sent UTF-8 (botocore's x-amz-meta-a: é, C3 A9) is
+ * matched only once those bytes are read back as UTF-8. A value that is not UTF-8 stays as it is.
+ */
+function wireText(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\x00-\x7f]/.test(v) || /[^\x00-\xff]/.test(v)) return v;
+  const bytes = Buffer.from(v, 'latin1');
+  return isUtf8(bytes) ? bytes.toString('utf8') : v;
 }
 
 export function canonicalizedAmzHeadersV2(headers: AmzHeadersV2): string {
@@ -154,7 +168,7 @@ export function stringToSignV2(opts: StringToSignOptionsV2): string {
   return (
     `${opts.method}\n` +
     `${(opts.contentMd5 ?? '').trim()}\n` +
-    `${(opts.contentType ?? '').trim()}\n` +
+    `${wireText((opts.contentType ?? '').trim())}\n` +
     `${opts.date.trim()}\n` +
     canonicalizedAmzHeadersV2(opts.amzHeaders) +
     opts.resource

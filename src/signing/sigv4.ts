@@ -394,16 +394,21 @@ export function sha256Hex(s: string | Buffer): string {
   return hash('sha256', s, 'hex');
 }
 
+/** The hash of a canonical request given as text: its bytes, one per char, as on the wire (see put). */
+export function canonicalRequestHash(canonicalReq: string): string {
+  return hash('sha256', Buffer.from(canonicalReq, 'latin1'), 'hex');
+}
+
 export function stringToSign(datetime: string, scope: string, canonicalReq: string): string {
-  return `${ALGORITHM}\n${datetime}\n${scope}\n${sha256Hex(canonicalReq)}`;
+  return `${ALGORITHM}\n${datetime}\n${scope}\n${canonicalRequestHash(canonicalReq)}`;
 }
 
 // What a request's signature hashes (its canonical request, its string to sign behind the HMAC
 // pad, the inner digest behind the outer pad) is written piece by piece into one scratch buffer
 // and hashed from there, rather than joined into strings that V8 flattens and Buffer.from copies
 // again: the strings are only built when a signature does not match, for S3's error document.
-// Single-threaded and synchronous, so one buffer serves every request. Pieces that might not fit
-// (a byte count up to three per UTF-16 unit) send the caller to the string functions above.
+// Single-threaded and synchronous, so one buffer serves every request. Pieces that do not fit send
+// the caller to the string functions above, which hash the same bytes.
 const SCRATCH = Buffer.allocUnsafe(32 * 1024);
 let used = 0;
 
@@ -414,11 +419,17 @@ let used = 0;
 // and the strings' many maps (sequential, sliced, cons, thin, internalized) left them to V8's
 // generic and megamorphic property loads, 34 calls each per 4 KiB PUT.
 const ROOM = SCRATCH.length;
+//
+// Written as latin1, one byte per char: what is hashed is the bytes that came on the wire. Node's
+// parser reads a header value (and the Authorization header's scope) as latin1, one char per byte,
+// and undici writes them so; everything else here is ASCII (the URI and query are percent-encoded).
+// A client that sent UTF-8 metadata (botocore's x-amz-meta-a: é, C3 A9) is hashed C3 A9, not the
+// C3 83 C2 A9 that writing its latin1 string as UTF-8 made of it.
 function put(s: string): boolean {
   const n = s.length;
   if (n === 0) return true;
-  if (used + n * 3 > ROOM) return false;
-  used += SCRATCH.write(s, used, 'utf8');
+  if (used + n > ROOM) return false;
+  used += SCRATCH.write(s, used, 'latin1');
   return true;
 }
 
@@ -479,7 +490,7 @@ export function canonicalRequestSha256(p: CanonicalRequestParts): string {
   if (p.signedHeadersText !== undefined) ok = ok && put(p.signedHeadersText);
   else for (let i = 0; ok && i < p.signedHeaders.length; i++) ok = (i === 0 || putByte(0x3b)) && put(p.signedHeaders[i]!);
   ok = ok && putByte(NL) && put(p.payloadHash);
-  return ok ? hash('sha256', written(), 'hex') : sha256Hex(canonicalRequest(p));
+  return ok ? hash('sha256', written(), 'hex') : canonicalRequestHash(canonicalRequest(p));
 }
 
 // Derived keys change once a day per key, region and service; caching them saves four HMACs
@@ -548,11 +559,11 @@ function finishHmac(p: Pads): string {
 }
 
 export function signatureHex(key: Buffer, sts: string): string {
-  if (key.length > BLOCK) return createHmac('sha256', key).update(sts).digest('hex');
+  if (key.length > BLOCK) return createHmac('sha256', key).update(sts, 'latin1').digest('hex');
   const p = padsOf(key);
   p.inner.copy(SCRATCH, 0, 0, BLOCK);
   used = BLOCK;
-  return put(sts) ? finishHmac(p) : createHmac('sha256', key).update(sts).digest('hex');
+  return put(sts) ? finishHmac(p) : createHmac('sha256', key).update(sts, 'latin1').digest('hex');
 }
 
 /** signatureHex(key, stringToSign(datetime, scope, creq)), given sha256Hex(creq), without building the string. */
@@ -563,7 +574,7 @@ export function signatureV4(key: Buffer, datetime: string, scope: string, canoni
     used = BLOCK + ALGORITHM_LINE.length;
     if (put(datetime) && putByte(NL) && put(scope) && putByte(NL) && put(canonicalRequestHash)) return finishHmac(p);
   }
-  return createHmac('sha256', key).update(`${ALGORITHM_LINE}${datetime}\n${scope}\n${canonicalRequestHash}`).digest('hex');
+  return createHmac('sha256', key).update(`${ALGORITHM_LINE}${datetime}\n${scope}\n${canonicalRequestHash}`, 'latin1').digest('hex');
 }
 
 /** signatureV4 with `${datetime}\n${scope}\n` given as one string (the outbound signer keeps it for the second). */
@@ -574,7 +585,7 @@ function signatureV4Joined(key: Buffer, dateAndScope: string, canonicalRequestHa
     used = BLOCK + ALGORITHM_LINE.length;
     if (put(dateAndScope) && put(canonicalRequestHash)) return finishHmac(p);
   }
-  return createHmac('sha256', key).update(`${ALGORITHM_LINE}${dateAndScope}${canonicalRequestHash}`).digest('hex');
+  return createHmac('sha256', key).update(`${ALGORITHM_LINE}${dateAndScope}${canonicalRequestHash}`, 'latin1').digest('hex');
 }
 
 /**
