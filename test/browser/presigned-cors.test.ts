@@ -2,9 +2,11 @@
 // browser. Chromium sends the preflight (PUT is not a simple method), s3gate answers it from the
 // bucket's CORS rules without a signature, the PUT and a presigned GET go through to the strict
 // upstream, and the page can read the ETag only because the rule exposes it. A page on an origin
-// the rule does not name is stopped by the browser at the preflight, and nothing is stored.
+// the rule does not name is stopped by the browser at the preflight, and nothing is stored. A
+// bucket on RGW with no `cors:` in s3gate's config keeps RGW's rules (PutBucketCors): its preflight
+// goes to RGW, and the same page uploads there.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutBucketCorsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { existsSync } from 'node:fs';
@@ -14,6 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { client, GW_KEY, portOf, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
+import { ensureCeph, type CephInfo } from '../ceph/ceph.js';
+import { removeCephBuckets } from '../ceph/cleanup.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/s3gate-browser.png';
@@ -91,6 +95,9 @@ let allowedPort: number;
 let otherPort: number;
 let context: BrowserContext;
 let profile: string;
+let ceph: CephInfo;
+// A bucket on RGW 16 with no `cors:` in s3gate's config: its rules are RGW's, set with PutBucketCors.
+const rgwBucket = `browser-cors-${Math.random().toString(36).slice(2, 8)}`;
 
 function servePage(): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -115,10 +122,15 @@ beforeAll(async () => {
   otherPort = portOfServer(other);
 
   up = await startStrictUpstream({ ...UP_KEY, region: 'us-east-1' });
+  ceph = await ensureCeph();
   gw = await startTestGateway({
-    keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list'] }] }],
-    upstreams: { strict: { provider: 'minio', endpoint: up.url, region: 'us-east-1', credentials: UP_KEY } },
+    keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'admin'] }] }],
+    upstreams: {
+      strict: { provider: 'minio', endpoint: up.url, region: 'us-east-1', credentials: UP_KEY },
+      rgw: { provider: 'linode', endpoint: ceph.endpoint, region: 'us-east-1', credentials: ceph.users.a },
+    },
     buckets: {
+      [rgwBucket]: { upstream: 'rgw' },
       uploads: {
         upstream: 'strict',
         cors: [{ allowedOrigins: [`http://127.0.0.1:${allowedPort}`], allowedMethods: ['GET', 'PUT'], allowedHeaders: ['*'], exposeHeaders: ['ETag'] }],
@@ -127,6 +139,13 @@ beforeAll(async () => {
   });
   gwPort = portOf(gw.url);
   await up.store.handle({ method: 'PUT', bucket: 'uploads', query: new URLSearchParams(), headers: {}, body: Readable.from([]) });
+  const s3 = client(`http://127.0.0.1:${gwPort}`, GW_KEY, { forcePathStyle: true });
+  await s3.send(new CreateBucketCommand({ Bucket: rgwBucket }));
+  await s3.send(new PutBucketCorsCommand({
+    Bucket: rgwBucket,
+    CORSConfiguration: { CORSRules: [{ AllowedOrigins: [`http://127.0.0.1:${allowedPort}`], AllowedMethods: ['GET', 'PUT'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'] }] },
+  }));
+  s3.destroy();
 
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run test/system-deps.sh (Debian package chromium)`);
   profile = tmpDir('s3gate-chromium-');
@@ -147,14 +166,15 @@ afterAll(async () => {
   if (profile) await rm(profile, { recursive: true, force: true });
   await gw?.close();
   await up?.close();
+  if (ceph) await removeCephBuckets(ceph, (b) => b === rgwBucket);
   await Promise.all([allowed, other].map((s) => s && new Promise((r) => s.close(r))));
 }, BROWSER_TIMEOUT);
 
-async function presigned(key: string): Promise<{ put: string; get: string }> {
+async function presigned(key: string, Bucket = 'uploads'): Promise<{ put: string; get: string }> {
   // s3gate's key, s3gate's URL, path-style: what an app server would hand its page.
   const s3 = client(`http://127.0.0.1:${gwPort}`, GW_KEY, { forcePathStyle: true });
-  const put = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'uploads', Key: key }), { expiresIn: 900 });
-  const get = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'uploads', Key: key }), { expiresIn: 900 });
+  const put = await getSignedUrl(s3, new PutObjectCommand({ Bucket, Key: key }), { expiresIn: 900 });
+  const get = await getSignedUrl(s3, new GetObjectCommand({ Bucket, Key: key }), { expiresIn: 900 });
   s3.destroy();
   return { put, get };
 }
@@ -239,5 +259,36 @@ describe('a browser on another origin uploads with a presigned PUT (issue #8)', 
     expect(lines.map((l) => [l.method, l.status])).toEqual([['OPTIONS', 403]]);
     expect(up.requests.slice(upBefore)).toEqual([]);
     expect(await stored(key)).toBeUndefined();
+  }, BROWSER_TIMEOUT * 2);
+});
+
+describe("a bucket whose CORS is the provider's (RGW 16, rules set with PutBucketCors through s3gate)", () => {
+  // s3gate answered such a preflight 403 itself, so the browser never sent the PUT.
+  it('allowed origin: the preflight goes to RGW and its rules allow it; PUT 200, ETag readable, text read back', async () => {
+    const key = 'from-browser/rgw.txt';
+    const text = `to RGW through s3gate ✓ ${Date.now()}`;
+    const before = gatewayLines().length;
+    const { page, result, consoleErrors } = await runPage(allowedPort, await presigned(key, rgwBucket), text);
+    await page.close();
+    expect(result.error).toBeUndefined();
+    expect(consoleErrors).toEqual([]);
+    expect([result.putStatus, result.getStatus, result.text]).toEqual([200, 200, text]);
+    expect(result.putEtag).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(result.getEtag).toBe(result.putEtag);
+    const lines = gatewayLines().slice(before);
+    expect(lines.filter((l) => l.method === 'OPTIONS')).toEqual([expect.objectContaining({ op: 'PreflightRequest', bucket: rgwBucket, status: 200, upstream: 'rgw' })]);
+  }, BROWSER_TIMEOUT * 2);
+
+  it('an origin RGW\'s rules do not name: blocked at the preflight, nothing stored', async () => {
+    const key = 'from-browser/rgw-denied.txt';
+    const before = gatewayLines().length;
+    const { page, result, consoleErrors } = await runPage(otherPort, await presigned(key, rgwBucket), 'must not arrive');
+    await page.close();
+    expect(result.error).toMatch(/^TypeError: Failed to fetch/);
+    expect(consoleErrors.join('\n')).toContain('blocked by CORS policy');
+    expect(gatewayLines().slice(before).map((l) => [l.method, l.status])).toEqual([['OPTIONS', 403]]);
+    const s3 = client(`http://127.0.0.1:${gwPort}`, GW_KEY, { forcePathStyle: true });
+    await expect(s3.send(new GetObjectCommand({ Bucket: rgwBucket, Key: key }))).rejects.toMatchObject({ name: 'NoSuchKey' });
+    s3.destroy();
   }, BROWSER_TIMEOUT * 2);
 });
