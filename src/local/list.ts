@@ -1,6 +1,8 @@
 import { S3Error } from '../s3/errors.js';
 import { compareKeys } from './keys.js';
 import { urlEncodeKey } from '../s3/url-encoding.js';
+import type { Disk } from './disk.js';
+import type { OpRequest } from './op.js';
 
 export interface Page<T> {
   contents: T[];
@@ -57,4 +59,15 @@ export function listEncoding(q: URLSearchParams): { type?: 'url'; enc: <T extend
   if (t === null) return { enc: (s) => s };
   if (t !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: t });
   return { type: 'url', enc: <T extends string | undefined>(s: T) => (s === undefined ? s : urlEncodeKey(s)) as T };
+}
+
+/** What every listing reads first: the bucket, which must exist, then its encoding, prefix and delimiter. */
+export async function listingBasics(d: Disk, r: OpRequest): Promise<{ encodingType?: 'url'; enc: <T extends string | undefined>(s: T) => T; prefix: string; delimiter?: string }> {
+  await d.requireBucket(r.bucket);
+  const { type, enc } = listEncoding(r.query);
+  const out: { encodingType?: 'url'; enc: <T extends string | undefined>(s: T) => T; prefix: string; delimiter?: string } = { enc, prefix: r.query.get('prefix') ?? '' };
+  if (type !== undefined) out.encodingType = type;
+  const delimiter = r.query.get('delimiter') || undefined;
+  if (delimiter !== undefined) out.delimiter = delimiter;
+  return out;
 }

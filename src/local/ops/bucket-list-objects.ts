@@ -2,17 +2,24 @@
 import { S3Error } from '../../s3/errors.js';
 import { intParam, OWNER, xml } from '../http.js';
 import { compareKeys } from '../keys.js';
-import { listEncoding, paginate } from '../list.js';
+import { listingBasics, paginate, type Page } from '../list.js';
 import type { Operation, OpRequest } from '../op.js';
 import type { Disk } from '../disk.js';
+import type { ObjectMeta } from '../types.js';
+
+/** A page of the bucket's objects in UTF-8 key order, after `after`. */
+async function objectPage(d: Disk, b: string, opts: { prefix: string; delimiter?: string | undefined; after?: string | undefined; maxKeys: number }): Promise<Page<ObjectMeta>> {
+  const all = (await d.allObjects(b)).sort((x, y) => compareKeys(x.key, y.key));
+  const page = paginate(all, opts);
+  // max-keys=0 asks for nothing: S3 answers an empty page that is not truncated.
+  if (opts.maxKeys === 0) page.isTruncated = false;
+  return page;
+}
 
 async function list(d: Disk, r: OpRequest, version: 1 | 2) {
   const b = r.bucket;
   const q = r.query;
-  await d.requireBucket(b);
-  const { type: encodingType, enc } = listEncoding(q);
-  const prefix = q.get('prefix') ?? '';
-  const delimiter = q.get('delimiter') || undefined;
+  const { encodingType, enc, prefix, delimiter } = await listingBasics(d, r);
   const maxKeys = intParam(q, 'max-keys', 1000, 1000);
   let after: string | undefined;
   const token = q.get('continuation-token');
@@ -25,10 +32,7 @@ async function list(d: Disk, r: OpRequest, version: 1 | 2) {
     } else after = startAfter || undefined;
   } else after = marker || undefined;
 
-  const all = (await d.allObjects(b)).sort((x, y) => compareKeys(x.key, y.key));
-  const page = paginate(all, { prefix, delimiter, after, maxKeys });
-  // max-keys=0 asks for nothing: S3 answers an empty page that is not truncated.
-  if (maxKeys === 0) page.isTruncated = false;
+  const page = await objectPage(d, b, { prefix, delimiter, after, maxKeys });
   const contents = page.contents.map((o) => ({
     Key: enc(o.key),
     LastModified: new Date(o.lastModified).toISOString(),
@@ -81,10 +85,7 @@ export const listObjectsV2: Operation = (d, r) => list(d, r, 2);
 export const listObjectVersions: Operation = async (d, r) => {
   const b = r.bucket;
   const q = r.query;
-  await d.requireBucket(b);
-  const { type: encodingType, enc } = listEncoding(q);
-  const prefix = q.get('prefix') ?? '';
-  const delimiter = q.get('delimiter') || undefined;
+  const { encodingType, enc, prefix, delimiter } = await listingBasics(d, r);
   const maxKeys = intParam(q, 'max-keys', 1000, 1000);
   const keyMarker = q.get('key-marker') || undefined;
   // An empty marker is no marker: boto3's resource collections send both empty on their first page.
@@ -94,9 +95,7 @@ export const listObjectVersions: Operation = async (d, r) => {
     if (versionIdMarker !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker });
   }
   // With one version per key, the versions after (key-marker, null) are those of the keys after it.
-  const all = (await d.allObjects(b)).sort((x, y) => compareKeys(x.key, y.key));
-  const page = paginate(all, { prefix, delimiter, after: keyMarker, maxKeys });
-  if (maxKeys === 0) page.isTruncated = false;
+  const page = await objectPage(d, b, { prefix, delimiter, after: keyMarker, maxKeys });
   const lastIsKey = page.isTruncated && page.last !== undefined && !page.commonPrefixes.includes(page.last);
   return xml(200, 'ListVersionsResult', {
     Name: b,

@@ -1,17 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { intParam, isNotFound, OWNER, xml } from '../http.js';
 import { compareKeys } from '../keys.js';
-import { listEncoding } from '../list.js';
+import { listingBasics } from '../list.js';
 import type { Operation } from '../op.js';
 import type { UploadMeta } from '../types.js';
 
 export const listMultipartUploads: Operation = async (d, r) => {
   const b = r.bucket;
   const q = r.query;
-  await d.requireBucket(b);
-  const { type: encodingType, enc } = listEncoding(q);
-  const prefix = q.get('prefix') ?? '';
-  const delimiter = q.get('delimiter') || undefined;
+  const { encodingType, enc, prefix, delimiter } = await listingBasics(d, r);
   const keyMarker = q.get('key-marker') ?? '';
   const idMarker = q.get('upload-id-marker') ?? '';
   const maxUploads = intParam(q, 'max-uploads', 1000, 1000);
