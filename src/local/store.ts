@@ -26,8 +26,8 @@ export class LocalStore {
     const bucket = level === 'service' ? '' : validateBucket(req.bucket!);
     const key = level === 'object' ? validateKey(req.key) : '';
     const r = route(req.method, level, req.query, req.headers);
-    if (level === 'object') refuseEncryption(req.headers);
     if (level === 'object') {
+      refuseEncryption(req.headers);
       // Versioning is never enabled here, so "null" is the only version there is.
       const v = req.query.get('versionId');
       if (v !== null && v !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId', ArgumentValue: v });

@@ -140,7 +140,6 @@ function unfold(value: string): string {
  * matched only once those bytes are read back as UTF-8. A value that is not UTF-8 stays as it is.
  */
 function wireText(v: string): string {
-  // eslint-disable-next-line no-control-regex
   if (!/[^\x00-\x7f]/.test(v) || /[^\x00-\xff]/.test(v)) return v;
   const bytes = Buffer.from(v, 'latin1');
   return isUtf8(bytes) ? bytes.toString('utf8') : v;
