@@ -177,12 +177,22 @@ print(json.dumps({'status': r.status_code, 'body': r.text, 'named': prepared.bod
 
   it('such a field is bounded as any other: over 20 KiB before the file, MaxPostPreDataLengthExceededError and nothing stored', async () => {
     const p = await jsPresign({ Bucket: 'forms', Key: 'every-part/big.txt', Expires: 600 });
-    const fd = new FormData();
-    for (const [k, v] of Object.entries(p.fields)) fd.append(k, new Blob([v]), k);
-    fd.append('x-ignore-pad', new Blob(['p'.repeat(21 * 1024)]), 'pad');
-    fd.append('file', new Blob(['big']), 'f.txt');
-    const r = await fetch(p.url, { method: 'POST', body: fd });
-    expect([r.status, code(await r.text())]).toEqual([400, 'MaxPostPreDataLengthExceededError']);
+    // Written whole in one write and read back from the socket: s3gate answers before the body's
+    // end, and a fetch still sending it may see EPIPE in place of the answer (Node 24's did).
+    const boundary = 'everypartboundary42';
+    const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="${name}"\r\n\r\n${value}\r\n`;
+    const body = Object.entries(p.fields).map(([k, v]) => part(k, v)).join('') + part('x-ignore-pad', 'p'.repeat(21 * 1024)) + part('file', 'big') + `--${boundary}--\r\n`;
+    const { connect } = await import('node:net');
+    const sock = connect(portOf(gw.url), '127.0.0.1');
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      sock.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      sock.on('close', () => resolve(text));
+      sock.on('error', () => {});
+    });
+    sock.end(`POST /forms HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const text = await answer;
+    expect([/^HTTP\/1\.1 (\d+)/.exec(text)?.[1], code(text)]).toEqual(['400', 'MaxPostPreDataLengthExceededError']);
     expect(await stored('forms', 'every-part/big.txt')).toBeUndefined();
   });
 });
