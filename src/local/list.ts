@@ -61,11 +61,18 @@ export function listEncoding(q: URLSearchParams): { type?: 'url'; enc: <T extend
   return { type: 'url', enc: <T extends string | undefined>(s: T) => (s === undefined ? s : urlEncodeKey(s)) as T };
 }
 
+export interface ListingBasics {
+  encodingType?: 'url';
+  enc: <T extends string | undefined>(s: T) => T;
+  prefix: string;
+  delimiter?: string;
+}
+
 /** What every listing reads first: the bucket, which must exist, then its encoding, prefix and delimiter. */
-export async function listingBasics(d: Disk, r: OpRequest): Promise<{ encodingType?: 'url'; enc: <T extends string | undefined>(s: T) => T; prefix: string; delimiter?: string }> {
+export async function listingBasics(d: Disk, r: OpRequest): Promise<ListingBasics> {
   await d.requireBucket(r.bucket);
   const { type, enc } = listEncoding(r.query);
-  const out: { encodingType?: 'url'; enc: <T extends string | undefined>(s: T) => T; prefix: string; delimiter?: string } = { enc, prefix: r.query.get('prefix') ?? '' };
+  const out: ListingBasics = { enc, prefix: r.query.get('prefix') ?? '' };
   if (type !== undefined) out.encodingType = type;
   const delimiter = r.query.get('delimiter') || undefined;
   if (delimiter !== undefined) out.delimiter = delimiter;
