@@ -4,6 +4,7 @@
 // (docs/security.md, "One view"). Whatever could be read two ways (a header sent twice, a copy
 // source in both the header and the query, a bucket name with an encoded '/') is refused here,
 // not resolved, because s3gate cannot know which reading the provider will pick.
+import { isUtf8 } from 'node:buffer';
 import { S3Error } from '../s3/errors.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { lowerCase } from '../s3/names.js';
@@ -164,7 +165,8 @@ const BUCKET = /^[A-Za-z0-9._-]{1,255}$/;
 
 /** `x-amz-copy-source`: `[/]bucket/key[?versionId=id]`, the key URL-encoded. Anything else is refused. */
 export function parseCopySource(value: string): CopySource {
-  const v = value.startsWith('/') ? value.slice(1) : value;
+  const text = wireUtf8(value);
+  const v = text.startsWith('/') ? text.slice(1) : text;
   const q = v.indexOf('?');
   const path = q < 0 ? v : v.slice(0, q);
   const slash = path.indexOf('/');
@@ -183,6 +185,18 @@ export function parseCopySource(value: string): CopySource {
     src.versionId = id;
   }
   return src;
+}
+
+/**
+ * The header as the UTF-8 text its bytes are. Node reads a header value as latin1, one char per
+ * byte, and clients that take a copy source as given send a key's UTF-8 unescaped (the Ruby SDK's
+ * `copy_source: "bucket/ü.txt"`): RGW copies `ü.txt` from that, so s3gate reads the same key.
+ */
+function wireUtf8(value: string): string {
+  if (!/[^\x00-\x7f]/.test(value)) return value;
+  const bytes = Buffer.from(value, 'latin1');
+  if (/[^\x00-\xff]/.test(value) || !isUtf8(bytes)) throw new S3Error('InvalidArgument', 'Invalid copy source encoding', { ArgumentName: 'x-amz-copy-source' });
+  return bytes.toString('utf8');
 }
 
 function strictDecode(s: string): string {

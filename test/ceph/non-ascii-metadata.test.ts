@@ -62,3 +62,35 @@ describe('UTF-8 in a signed header value, through s3gate', { timeout: 120_000 },
     }
   });
 });
+
+/**
+ * boto3 copies with x-amz-copy-source replaced by the source as the Ruby SDK sends a `copy_source`
+ * string (and aws-sdk-go v1, s3cmd's older releases): the key's UTF-8 unescaped. s3gate read those
+ * bytes as latin1 and looked for `Ã¼`: NoSuchKey, where RGW 16 copies the object.
+ */
+function rawCopy(endpoint: string, creds: { accessKeyId: string; secretAccessKey: string }, bucket: string, sig: string): Promise<unknown> {
+  return runPython(`
+from botocore.exceptions import ClientError
+s3 = boto3.client('s3', endpoint_url=os.environ['EP'], aws_access_key_id=os.environ['AK'], aws_secret_access_key=os.environ['SK'],
+    region_name='us-east-1', config=Config(signature_version='${sig}', s3={'addressing_style': 'path'}, retries={'max_attempts': 1}))
+try: s3.create_bucket(Bucket='${bucket}')
+except ClientError as e: pass
+src = 'ü/' + os.environ['VALUE'] + '-${sig}'
+s3.put_object(Bucket='${bucket}', Key=src, Body=b'the source')
+s3.meta.events.register('before-call.s3.CopyObject', lambda **kw: kw['params']['headers'].update({'x-amz-copy-source': '${bucket}/' + src}))
+try:
+    s3.copy_object(Bucket='${bucket}', Key='copy-${sig}', CopySource={'Bucket': 'placeholder', 'Key': 'placeholder'})
+except ClientError as e:
+    print(json.dumps({'error': e.response['Error']['Code']})); raise SystemExit
+print(json.dumps({'copied': s3.get_object(Bucket='${bucket}', Key='copy-${sig}')['Body'].read().decode()}))
+`, { EP: endpoint, AK: creds.accessKeyId, SK: creds.secretAccessKey, VALUE }, MODERN_PYTHON);
+}
+
+describe('UTF-8 unescaped in x-amz-copy-source, through s3gate', { timeout: 120_000 }, () => {
+  it.each([['SigV4', 's3v4'], ['SigV2', 's3']])('%s: the object named by those bytes is copied, as RGW 16 copies it directly; into RGW re-signed V4 and V2, and the local store', async (_n, sig) => {
+    expect(await rawCopy(ceph.endpoint, ceph.users.a, `na-direct-${run}`, sig)).toEqual({ copied: 'the source' });
+    for (const bucket of [`na-linode-${run}`, `na-ecs-${run}`, `na-local-${run}`]) {
+      expect(await rawCopy(gw.url, GW_KEY, bucket, sig), bucket).toEqual({ copied: 'the source' });
+    }
+  });
+});
