@@ -32,8 +32,8 @@ export const MAX_POST_SIZE = 5 * 1024 ** 3;
 const CONTENT_FIELDS = new Set(['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'content-language', 'expires', 'content-md5']);
 // x-amz-* fields that are the form's authentication, not the object's.
 const AUTH_FIELDS = new Set(['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-signature', 'x-amz-security-token']);
-// Header values a provider request can carry: visible ASCII and spaces, no line breaks.
-const HEADER_SAFE = /^[\t\x20-\x7e]*$/;
+// Header values a provider request can carry: no line breaks or other controls.
+const HEADER_SAFE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/;
 
 function invalidField(name: string, value: string, why: string): S3Error {
   return new S3Error('InvalidArgument', why, { ArgumentName: name, ArgumentValue: value });
@@ -68,9 +68,18 @@ export function putHeaders(fields: ReadonlyMap<string, string>): Record<string, 
     else if (name.startsWith('x-amz-') && !AUTH_FIELDS.has(name) && name !== 'x-amz-copy-source' && !name.startsWith('x-amz-copy-source-')) header = name;
     if (header === undefined) continue;
     if (!HEADER_SAFE.test(value)) throw invalidField(name, value, `The value of form field ${name} cannot be sent as a header.`);
-    h[header] = value;
+    h[header] = wireBytes(value);
   }
   return h;
+}
+
+/**
+ * A field's text as a header value whose bytes are its UTF-8, one char per byte (the way Node and
+ * undici write a header): a form's `x-amz-meta-name: café` reaches the provider as botocore sends
+ * that header on a PutObject, and RGW stores a form's field, as the bytes C3 A9.
+ */
+function wireBytes(value: string): string {
+  return /[^\x00-\x7f]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
 }
 
 /** The object's key: the form's, with the browser's file name for ${filename}. */

@@ -94,6 +94,29 @@ print(json.dumps({'status': r.status_code, 'body': r.text}))
     expect(head.ContentType).toBe('application/x-test');
   });
 
+  it('a field holding UTF-8 (x-amz-meta-name: café 日本): stored as those bytes, as RGW 16 stores the form posted to it directly', async () => {
+    const key = 'utf8/file.txt';
+    const post = (ep: string, ak: string, sk: string, b: string) => runPython(`
+import requests
+s3 = boto3.client('s3', aws_access_key_id=os.environ['AK'], aws_secret_access_key=os.environ['SK'], endpoint_url=os.environ['EP'],
+    region_name='us-east-1', config=Config(s3={'addressing_style': 'path'}))
+fields = {'x-amz-meta-name': os.environ['VALUE']}
+p = s3.generate_presigned_post('${b}', '${key}', Fields=fields, Conditions=[fields])
+r = requests.post(p['url'], data=p['fields'], files={'file': ('file.txt', b'form body')})
+print(json.dumps({'status': r.status_code, 'body': r.text}))
+`, { AK: ak, SK: sk, EP: ep, VALUE: 'café 日本' }, MODERN_PYTHON) as Promise<{ status: number; body: string }>;
+    // The header's bytes as RGW holds them, read straight from RGW: latin1 chars, one per byte.
+    const stored = async (b: string) => Buffer.from((await direct.send(new HeadObjectCommand({ Bucket: b, Key: key }))).Metadata?.name ?? '', 'latin1').toString('utf8');
+    const baseline = `utf8-${rgwBucket}`;
+    await direct.send(new CreateBucketCommand({ Bucket: baseline }));
+    const d = await post(ceph.endpoint, ceph.users.a.accessKeyId, ceph.users.a.secretAccessKey, baseline);
+    expect(d.status, d.body).toBe(204);
+    expect(await stored(baseline)).toBe('café 日本');
+    const g = await post(base, GW_KEY.accessKeyId, GW_KEY.secretAccessKey, bucket);
+    expect(g.status, g.body).toBe(204);
+    expect(await stored(rgwBucket)).toBe('café 日本');
+  });
+
   it('createPresignedPost with curl -F: 201; over the range: EntityTooLarge and nothing in RGW', async () => {
     const s3 = client(base, GW_KEY, { forcePathStyle: true });
     const p = await createPresignedPost(s3, { Bucket: bucket, Key: 'js/${filename}', Fields: { success_action_status: '201' }, Conditions: [['starts-with', '$key', 'js/'], { success_action_status: '201' }, ['content-length-range', 0, 100_000]] });

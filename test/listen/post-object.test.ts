@@ -34,6 +34,14 @@ describe('putHeaders', () => {
     expect([e?.code, e?.detail.ArgumentName]).toEqual(['InvalidArgument', 'x-amz-meta-x']);
   });
 
+  it('text beyond ASCII: its UTF-8 bytes, one char per byte, as a header carries them; a control character still refused', () => {
+    expect(putHeaders(fields({ 'x-amz-meta-name': 'café 日本', 'Content-Disposition': 'attachment; filename="é.pdf"' }))).toEqual({
+      'content-type': 'binary/octet-stream', 'x-amz-meta-name': Buffer.from('café 日本').toString('latin1'), 'content-disposition': Buffer.from('attachment; filename="é.pdf"').toString('latin1'),
+    });
+    expect(() => putHeaders(fields({ 'x-amz-meta-x': 'é\u0000' }))).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+    expect(() => putHeaders(fields({ 'x-amz-meta-x': 'é\u007f' }))).toThrow(expect.objectContaining({ code: 'InvalidArgument' }));
+  });
+
   it('malformed tagging XML: MalformedXML', () => {
     expect(() => taggingHeader('<Tagging><TagSet><Tag><Key>a</Key></Tag></TagSet></Tagging>')).toThrow(expect.objectContaining({ code: 'MalformedXML' }));
     expect(() => taggingHeader('a=b')).toThrow(expect.objectContaining({ code: 'MalformedXML' }));
