@@ -24,12 +24,14 @@ const KMS = 2;
 const LOCATION = 3;
 /** an x-amz-checksum-* value, which a ranged answer may not carry */
 const CHECKSUM = 4;
+const DISPOSITION = 5;
 
 function ruleOf(name: string): number {
   if (DROPPED.has(name)) return DROP;
   if (name === KMS_KEY) return KMS;
   if (name === 'location') return LOCATION;
   if (name.startsWith('x-amz-checksum-') && name !== 'x-amz-checksum-type') return CHECKSUM;
+  if (name === 'content-disposition') return DISPOSITION;
   return KEEP;
 }
 
@@ -96,6 +98,7 @@ export function answerHeaders(
   list: HeaderList, own: Record<string, string>, ranged: boolean, upstreamBucket: string, clientBucket: string,
 ): string[] {
   const out: string[] = [];
+  let first: string[] | undefined;
   const mine = Object.keys(own);
   for (let i = 0; i < list.length; i += 2) {
     const n = list[i]!;
@@ -118,11 +121,21 @@ export function answerHeaders(
     if (rule === KMS) v = kmsKeyId(v);
     else if (rule === LOCATION) v = clientLocation(v, upstreamBucket, clientBucket);
     else if (rule === CHECKSUM && ranged && isFullObjectChecksum(list, k, v)) continue;
+    else if (rule === DISPOSITION && /[^\x00-\x7f]/.test(v)) {
+      (first ??= []).push(k, v);
+      continue;
+    }
     out.push(k, v);
   }
   for (let j = 0; j < mine.length; j++) out.push(mine[j]!, own[mine[j]!]!);
-  return out;
+  return first === undefined ? out : first.concat(out);
 }
+
+// Why a Content-Disposition beyond ASCII goes first: Node's http writer (nodejs/node#46528) re-reads
+// that header's value as UTF-8 once it has written a Content-Length, so a provider's bytes
+// `filename="café.pdf"` (C3 A9, latin1 chars here as every header value) went out as E9, and
+// `日本` made writeHead throw (a 500 for every GET of the object). Before Content-Length, Node
+// writes the value as it writes every other: one byte per char, the bytes that came.
 
 /** `names.includes(k)` for a few names, most of them V8's one copy of their text: a pointer comparison each. */
 function includes(names: string[], k: string): boolean {

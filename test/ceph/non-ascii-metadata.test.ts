@@ -43,22 +43,25 @@ s3 = boto3.client('s3', endpoint_url=os.environ['EP'], aws_access_key_id=os.envi
     region_name='us-east-1', config=Config(signature_version='${sig}', s3={'addressing_style': 'path'}, retries={'max_attempts': 1}))
 try: s3.create_bucket(Bucket='${bucket}')
 except ClientError as e: pass
-s3.meta.events.register('before-call.s3.PutObject', lambda **kw: kw['params']['headers'].update({'x-amz-meta-note': os.environ['VALUE']}))
+s3.meta.events.register('before-call.s3.PutObject', lambda **kw: kw['params']['headers'].update({'x-amz-meta-note': os.environ['VALUE'], 'content-disposition': 'attachment; filename="' + os.environ['VALUE'] + '"'}))
 try:
     s3.put_object(Bucket='${bucket}', Key='k-${sig}', Body=b'x')
 except ClientError as e:
     print(json.dumps({'error': e.response['Error']['Code']})); raise SystemExit
-raw = s3.get_object(Bucket='${bucket}', Key='k-${sig}')['ResponseMetadata']['HTTPHeaders']['x-amz-meta-note']
-print(json.dumps({'note': raw.encode('latin1').decode('utf8')}))
+got = s3.get_object(Bucket='${bucket}', Key='k-${sig}')['ResponseMetadata']['HTTPHeaders']
+head = s3.head_object(Bucket='${bucket}', Key='k-${sig}')['ResponseMetadata']['HTTPHeaders']
+text = lambda v: v.encode('latin1').decode('utf8', 'replace')
+print(json.dumps({'note': text(got['x-amz-meta-note']), 'disposition': text(got['content-disposition']), 'head': text(head['content-disposition'])}))
 `, { EP: endpoint, AK: creds.accessKeyId, SK: creds.secretAccessKey, VALUE }, MODERN_PYTHON);
 }
 
 describe('UTF-8 in a signed header value, through s3gate', { timeout: 120_000 }, () => {
   it.each([['SigV4', 's3v4'], ['SigV2', 's3']])('%s: stored and read back byte for byte, as RGW 16 does directly; into RGW re-signed V4 and V2, and the local store', async (_n, sig) => {
     const direct = await roundTrip(ceph.endpoint, ceph.users.a, `na-direct-${run}`, sig);
-    expect(direct).toEqual({ note: VALUE });
+    const stored = { note: VALUE, disposition: `attachment; filename="${VALUE}"`, head: `attachment; filename="${VALUE}"` };
+    expect(direct).toEqual(stored);
     for (const bucket of [`na-linode-${run}`, `na-ecs-${run}`, `na-local-${run}`]) {
-      expect(await roundTrip(gw.url, GW_KEY, bucket, sig), bucket).toEqual({ note: VALUE });
+      expect(await roundTrip(gw.url, GW_KEY, bucket, sig), bucket).toEqual(stored);
     }
   });
 });
