@@ -102,6 +102,15 @@ class Context implements RequestContext, AnswerSink {
 
   /** Whatever a stage threw or a wait rejected with, as the S3 error the client reads. */
   failed(e: unknown): void {
+    const cors = providerCors(this, e);
+    if (cors === undefined) return this.failedNow(e);
+    void cors.then((h) => {
+      if (h !== undefined) Object.assign(this.replyHeaders, h);
+      this.failedNow(e);
+    });
+  }
+
+  private failedNow(e: unknown): void {
     try {
       sendError(this, this.req, this.res, e, this.deps.log);
     } finally {
@@ -358,6 +367,58 @@ function preflightAtProvider(ctx: Context, route: Route, address: Address, heade
   const slot = ctx.deps.limiter.acquire('anonymous', ctx.cfg.limits, throttled(ctx.deps.metrics));
   if (typeof slot === 'function') return go(slot);
   ctx.waiting(slot.then(go));
+}
+
+// What a provider's CORS rules give an actual request's answer (S3's and RGW's preflight answer
+// names them too): Access-Control-Allow-Headers is the preflight's alone.
+const ANSWER_CORS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-allow-methods', 'access-control-expose-headers', 'access-control-max-age', 'vary'];
+
+/**
+ * An error s3gate answers itself, to a browser's request for a bucket whose CORS rules are the
+ * provider's, carries the Access-Control-* headers those rules give: the provider is asked with the
+ * preflight this request would make (its origin and method, unsigned, in an anonymous slot, as
+ * preflightAtProvider sends one). Without them the page reads an expired presigned URL's 403, or a
+ * refused write's, as a network error, where the provider's own errors reach it. Whatever goes
+ * wrong in the asking, the error goes as before, without them. Never rejects.
+ */
+function providerCors(ctx: Context, e: unknown): Promise<Record<string, string> | undefined> | undefined {
+  const origin = ctx.req.headers.origin;
+  const method = ctx.req.method;
+  const address = ctx.address;
+  if (typeof origin !== 'string' || address?.bucket === undefined || method === undefined || method === 'OPTIONS') return undefined;
+  // A throttled request is not answered with more work for the provider.
+  if (!isS3Error(e) || e.code === 'SlowDown' || ctx.res.headersSent || ctx.replyHeaders['access-control-allow-origin'] !== undefined) return undefined;
+  let route: Route;
+  try {
+    route = findRoute(ctx.cfg, address.bucket);
+  } catch {
+    return undefined;
+  }
+  if (route.route.cors || route.upstream.kind === 'local') return undefined;
+  const sendReq: SendRequest = {
+    operation: PREFLIGHT.name, method: 'OPTIONS', query: [], headers: { origin, 'access-control-request-method': method }, unsigned: true,
+    signal: ctx.cancel, observer: observer(ctx.deps.metrics), requestId: ctx.id,
+  };
+  if (address.key !== undefined) sendReq.key = address.key;
+  return (async () => {
+    let release: (() => void) | undefined;
+    try {
+      release = await ctx.deps.limiter.acquire('anonymous', ctx.cfg.limits);
+      const r = await send(route.upstream, route.upstreamBucket, sendReq);
+      if (!r.buffer) r.body.resume();
+      if (r.status !== 200) return undefined;
+      const h: Record<string, string> = {};
+      for (const n of ANSWER_CORS) {
+        const v = r.headers[n];
+        if (typeof v === 'string') h[n] = v;
+      }
+      return h;
+    } catch {
+      return undefined;
+    } finally {
+      release?.();
+    }
+  })();
 }
 
 function slotFirst(slot: Promise<() => void>, a: Admitted): void {

@@ -279,6 +279,24 @@ describe("a bucket whose CORS is the provider's (RGW 16, rules set with PutBucke
     expect(lines.filter((l) => l.method === 'OPTIONS')).toEqual([expect.objectContaining({ op: 'PreflightRequest', bucket: rgwBucket, status: 200, upstream: 'rgw' })]);
   }, BROWSER_TIMEOUT * 2);
 
+  // s3gate's own refusal carried no Access-Control-* headers, so the page saw "Failed to fetch".
+  it('an expired presigned PUT: the page reads s3gate\'s 403, with the headers RGW\'s rules give, not a network error', async () => {
+    const key = 'from-browser/late.txt';
+    const s3 = client(`http://127.0.0.1:${gwPort}`, GW_KEY, { forcePathStyle: true });
+    const put = await getSignedUrl(s3, new PutObjectCommand({ Bucket: rgwBucket, Key: key }), { expiresIn: 1, signingDate: new Date(Date.now() - 60_000) });
+    const get = await getSignedUrl(s3, new GetObjectCommand({ Bucket: rgwBucket, Key: key }), { expiresIn: 900 });
+    s3.destroy();
+    const before = gatewayLines().length;
+    const { page, result } = await runPage(allowedPort, { put, get }, 'too late');
+    await page.close();
+    expect(result.error).toBeUndefined();
+    // The PUT refused by s3gate; the GET of the key it never stored answered by RGW.
+    expect([result.putStatus, result.getStatus]).toEqual([403, 404]);
+    const lines = gatewayLines().slice(before);
+    expect(lines.map((l) => [l.method, l.status])).toEqual([['OPTIONS', 200], ['PUT', 403], ['GET', 404]]);
+    expect(lines[1]?.error).toBe('AccessDenied');
+  }, BROWSER_TIMEOUT * 2);
+
   it('an origin RGW\'s rules do not name: blocked at the preflight, nothing stored', async () => {
     const key = 'from-browser/rgw-denied.txt';
     const before = gatewayLines().length;

@@ -85,6 +85,34 @@ describe('CORS preflight for a bucket whose rules are the provider\'s (RGW 16)',
     expect([r.status, r.headers.get('access-control-allow-origin'), r.headers.get('access-control-expose-headers')]).toEqual([200, APP, 'ETag']);
   });
 
+  it('an error s3gate answers itself carries the headers the provider\'s rules give: a page reads the 403, not a network error', async () => {
+    const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+    const { GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const corsOf = async (r: Response) => {
+      await r.arrayBuffer();
+      const cors: Record<string, string> = {};
+      r.headers.forEach((v, k) => {
+        if (k.startsWith('access-control-') || k === 'vary') cors[k] = v;
+      });
+      return { status: r.status, cors };
+    };
+    // An anonymous write, which s3gate refuses itself: the same headers as RGW's own refusal.
+    const anon = (base: string, origin: string) => fetch(`${base}/${withRules}/anon.txt`, { method: 'PUT', body: 'x', headers: { origin } }).then(corsOf);
+    const through = await anon(gw.url, APP);
+    expect(through).toEqual(await anon(ceph.endpoint, APP));
+    expect(through.cors).toMatchObject({ 'access-control-allow-origin': APP, 'access-control-expose-headers': 'ETag' });
+    expect(await anon(gw.url, 'https://evil.example.test')).toEqual({ status: 403, cors: {} });
+    // An expired presigned PUT (RGW 16 checks the signature before its CORS rules, and answers without them).
+    const expired = await getSignedUrl(viaGw, new PutObjectCommand({ Bucket: withRules, Key: 'late.txt' }), { expiresIn: 1, signingDate: new Date(Date.now() - 60_000) });
+    const r = await fetch(expired, { method: 'PUT', body: 'x', headers: { origin: APP } });
+    expect((await r.clone().text()).match(/<Code>([^<]*)/)?.[1]).toBe('AccessDenied');
+    expect(await corsOf(r)).toMatchObject({ status: 403, cors: { 'access-control-allow-origin': APP, 'access-control-expose-headers': 'ETag' } });
+    // A method the rules do not allow, or a bucket with no rules at the provider: nothing to give.
+    const get = await getSignedUrl(viaGw, new GetObjectCommand({ Bucket: withRules, Key: 'late.txt' }), { expiresIn: 1, signingDate: new Date(Date.now() - 60_000) });
+    expect(await fetch(get, { headers: { origin: APP } }).then(corsOf)).toEqual({ status: 403, cors: {} });
+    expect(await fetch(`${gw.url}/${noRules}/anon.txt`, { method: 'PUT', body: 'x', headers: { origin: APP } }).then(corsOf)).toEqual({ status: 403, cors: {} });
+  });
+
   it('a bucket with `cors:` in s3gate\'s config is answered from it, the provider unasked; the local store has no rules of its own', async () => {
     // RGW holds no rules for this bucket and would refuse: s3gate's own allow it.
     expect((await preflight(ceph.endpoint, `/${ownRules}/k`, 'https://own.example.test', 'PUT')).status).toBe(403);
