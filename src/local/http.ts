@@ -8,7 +8,8 @@ export { etagListMatches, unquote } from '../s3/etag.js';
 
 export const OWNER = { ID: 's3gate-local', DisplayName: 's3gate-local' };
 export const MAX_XML_BODY = 16 * 1024 * 1024;
-const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'];
+const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'];
+export const REDIRECT_LOCATION = 'x-amz-website-redirect-location';
 
 export function xml(status: number, root: string, body: Record<string, XmlNode>, headers: Record<string, string> = {}): LocalResponse {
   return { status, headers: { 'content-type': 'application/xml', ...headers }, body: xmlDocument(root, body) };

@@ -247,6 +247,26 @@ describe('objects', () => {
     expect((await errorOf(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'copy-3', CopySource: `${B}/missing` })))).name).toBe('NoSuchKey');
   });
 
+  it('a website redirect location is kept with its object, and a copy has only the one its request names (S3 never copies it)', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'redirected', Body: 'x', WebsiteRedirectLocation: '/elsewhere.html' }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'redirected' }))).WebsiteRedirectLocation).toBe('/elsewhere.html');
+    const g = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'redirected' }));
+    await g.Body!.transformToString();
+    expect(g.WebsiteRedirectLocation).toBe('/elsewhere.html');
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'redirected-copy', CopySource: `${B}/redirected` }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'redirected-copy' }))).WebsiteRedirectLocation).toBeUndefined();
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'redirected-copy', CopySource: `${B}/redirected`, WebsiteRedirectLocation: 'https://example.com/' }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'redirected-copy' }))).WebsiteRedirectLocation).toBe('https://example.com/');
+    // A new location is a change: an object may be copied onto itself with one.
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'redirected', CopySource: `${B}/redirected`, WebsiteRedirectLocation: '/moved.html' }));
+    const h = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'redirected' }));
+    expect([h.WebsiteRedirectLocation, h.ContentLength]).toEqual(['/moved.html', 1]);
+    const mp = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'redirected-mp', WebsiteRedirectLocation: '/mp.html' }));
+    const part = await s3.send(new UploadPartCommand({ Bucket: B, Key: 'redirected-mp', UploadId: mp.UploadId, PartNumber: 1, Body: 'p' }));
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'redirected-mp', UploadId: mp.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'redirected-mp' }))).WebsiteRedirectLocation).toBe('/mp.html');
+  });
+
   it('DeleteObjects, quiet and verbose', async () => {
     for (const k of ['d1', 'd2', 'd3', 'd&<4>']) await s3.send(new PutObjectCommand({ Bucket: B, Key: k, Body: k }));
     const r = await s3.send(new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: [{ Key: 'd1' }, { Key: 'd&<4>' }, { Key: 'never-there' }] } }));

@@ -3,7 +3,7 @@ import { cannedFromHeaders } from '../acl.js';
 import { checksumElements, copyChecksum, fullObject, type WriteChecksum } from '../checksums.js';
 import { checkCopySourceConditions, checkWritePreconditions } from '../conditions.js';
 import type { Spooled } from '../disk.js';
-import { md5Quoted, parseCopySource, storedHeaders, xml } from '../http.js';
+import { md5Quoted, parseCopySource, REDIRECT_LOCATION, storedHeaders, xml } from '../http.js';
 import { validateBucket, validateKey } from '../keys.js';
 import type { Operation } from '../op.js';
 import { parseTaggingHeader } from '../tagging.js';
@@ -13,6 +13,17 @@ function directive(h: Record<string, string>, name: string): 'COPY' | 'REPLACE' 
   const v = (h[name] ?? 'COPY').toUpperCase();
   if (v !== 'COPY' && v !== 'REPLACE') throw new S3Error('InvalidArgument', `Unknown ${name === 'x-amz-tagging-directive' ? 'tagging' : 'metadata'} directive.`, { ArgumentName: name, ArgumentValue: v });
   return v;
+}
+
+/**
+ * The source's stored headers but its website redirect location, which S3 keeps per object and
+ * never copies: the copy has the one the request names, if any.
+ */
+function copiedHeaders(src: Record<string, string>, redirect: string | undefined): Record<string, string> {
+  const out = { ...src };
+  delete out[REDIRECT_LOCATION];
+  if (redirect !== undefined) out[REDIRECT_LOCATION] = redirect;
+  return out;
 }
 
 export const copyObject: Operation = async (d, r) => {
@@ -27,7 +38,8 @@ export const copyObject: Operation = async (d, r) => {
   const tagDirective = directive(h, 'x-amz-tagging-directive');
   const newTags = parseTaggingHeader(h['x-amz-tagging']);
   const acl = cannedFromHeaders(h);
-  if (src.bucket === b && src.key === key && metaDirective === 'COPY') {
+  const redirect = h[REDIRECT_LOCATION];
+  if (src.bucket === b && src.key === key && metaDirective === 'COPY' && redirect === undefined) {
     throw new S3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
   const { meta: srcMeta, fh } = await d.openObject(src.bucket, src.key);
@@ -46,7 +58,7 @@ export const copyObject: Operation = async (d, r) => {
     size: spooled.size,
     etag: md5Quoted(spooled.md5.toString('hex')),
     lastModified: Date.now(),
-    headers: metaDirective === 'REPLACE' ? storedHeaders(h) : srcMeta.headers,
+    headers: metaDirective === 'REPLACE' ? storedHeaders(h) : copiedHeaders(srcMeta.headers, redirect),
   };
   const tags = tagDirective === 'REPLACE' ? newTags : srcMeta.tags;
   if (tags?.length) meta.tags = tags;
