@@ -4,10 +4,10 @@
 // (docs/security.md, "One view"). Whatever could be read two ways (a header sent twice, a copy
 // source in both the header and the query, a bucket name with an encoded '/') is refused here,
 // not resolved, because s3gate cannot know which reading the provider will pick.
-import { isUtf8 } from 'node:buffer';
 import { S3Error } from '../s3/errors.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { lowerCase } from '../s3/names.js';
+import { utf8FromWire } from '../s3/wire-text.js';
 import { classify, QueryView, SUBRESOURCES, type Operation } from './operation.js';
 
 export type RawHeaders = Record<string, string | string[] | undefined>;
@@ -165,7 +165,9 @@ const BUCKET = /^[A-Za-z0-9._-]{1,255}$/;
 
 /** `x-amz-copy-source`: `[/]bucket/key[?versionId=id]`, the key URL-encoded. Anything else is refused. */
 export function parseCopySource(value: string): CopySource {
-  const text = wireUtf8(value);
+  // A key's UTF-8 sent unescaped (the Ruby SDK's `copy_source: "bucket/ü.txt"`) names that key, as RGW reads it.
+  const text = utf8FromWire(value);
+  if (text === undefined) throw new S3Error('InvalidArgument', 'Invalid copy source encoding', { ArgumentName: 'x-amz-copy-source' });
   const v = text.startsWith('/') ? text.slice(1) : text;
   const q = v.indexOf('?');
   const path = q < 0 ? v : v.slice(0, q);
@@ -187,17 +189,6 @@ export function parseCopySource(value: string): CopySource {
   return src;
 }
 
-/**
- * The header as the UTF-8 text its bytes are. Node reads a header value as latin1, one char per
- * byte, and clients that take a copy source as given send a key's UTF-8 unescaped (the Ruby SDK's
- * `copy_source: "bucket/ü.txt"`): RGW copies `ü.txt` from that, so s3gate reads the same key.
- */
-function wireUtf8(value: string): string {
-  if (!/[^\x00-\x7f]/.test(value)) return value;
-  const bytes = Buffer.from(value, 'latin1');
-  if (/[^\x00-\xff]/.test(value) || !isUtf8(bytes)) throw new S3Error('InvalidArgument', 'Invalid copy source encoding', { ArgumentName: 'x-amz-copy-source' });
-  return bytes.toString('utf8');
-}
 
 function strictDecode(s: string): string {
   try {

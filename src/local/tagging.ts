@@ -3,6 +3,7 @@ import { S3Error } from '../s3/errors.js';
 import { requireRoot, xmlBlocks, xmlLeaf } from './xml.js';
 import { xml } from './http.js';
 import type { LocalResponse, Tag } from './types.js';
+import { utf8FromWire } from '../s3/wire-text.js';
 
 export const MAX_OBJECT_TAGS = 10;
 export const MAX_BUCKET_TAGS = 50;
@@ -42,7 +43,8 @@ export function parseTaggingXml(doc: string, kind: 'object' | 'bucket'): Tag[] {
 /** The `x-amz-tagging` header: a URL query string of key=value pairs. */
 export function parseTaggingHeader(v: string | undefined): Tag[] | undefined {
   if (v === undefined) return undefined;
-  const tags = [...new URLSearchParams(v)].map(([Key, Value]) => ({ Key, Value }));
+  // A query string whose text beyond ASCII came unescaped, as its UTF-8 (the Ruby SDK sends `tagging: "k=ü"` so).
+  const tags = [...new URLSearchParams(utf8FromWire(v) ?? v)].map(([Key, Value]) => ({ Key, Value }));
   return validate(tags, MAX_OBJECT_TAGS, 'object');
 }
 

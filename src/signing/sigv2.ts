@@ -5,8 +5,8 @@
 // is what most V2 traffic still comes from.
 
 import { createHmac } from 'node:crypto';
-import { isUtf8 } from 'node:buffer';
 import { signaturesEqual } from './sigv4.js';
+import { utf8FromWire } from '../s3/wire-text.js';
 
 /**
  * Query parameters that are part of the CanonicalizedResource: botocore's HmacV1Auth.QSAOfInterest
@@ -140,9 +140,7 @@ function unfold(value: string): string {
  * matched only once those bytes are read back as UTF-8. A value that is not UTF-8 stays as it is.
  */
 function wireText(v: string): string {
-  if (!/[^\x00-\x7f]/.test(v) || /[^\x00-\xff]/.test(v)) return v;
-  const bytes = Buffer.from(v, 'latin1');
-  return isUtf8(bytes) ? bytes.toString('utf8') : v;
+  return utf8FromWire(v) ?? v;
 }
 
 export function canonicalizedAmzHeadersV2(headers: AmzHeadersV2): string {

@@ -97,3 +97,30 @@ describe('UTF-8 unescaped in x-amz-copy-source, through s3gate', { timeout: 120_
     }
   });
 });
+
+/**
+ * x-amz-tagging as the Ruby SDK sends its `tagging: "k=ü"` string: a query string whose text beyond
+ * ASCII is unescaped UTF-8. RGW 16 reads the tag `k=ü`; the local store read `k=Ã¼`.
+ */
+function rawTagging(endpoint: string, creds: { accessKeyId: string; secretAccessKey: string }, bucket: string): Promise<unknown> {
+  return runPython(`
+from botocore.exceptions import ClientError
+s3 = boto3.client('s3', endpoint_url=os.environ['EP'], aws_access_key_id=os.environ['AK'], aws_secret_access_key=os.environ['SK'],
+    region_name='us-east-1', config=Config(s3={'addressing_style': 'path'}, retries={'max_attempts': 1}))
+try: s3.create_bucket(Bucket='${bucket}')
+except ClientError as e: pass
+s3.meta.events.register('before-call.s3.PutObject', lambda **kw: kw['params']['headers'].update({'x-amz-tagging': 'k=ü日本&plain=a%20b'}))
+s3.put_object(Bucket='${bucket}', Key='tagged', Body=b'x')
+print(json.dumps({'tags': sorted([t['Key'] + '=' + t['Value'] for t in s3.get_object_tagging(Bucket='${bucket}', Key='tagged')['TagSet']])}))
+`, { EP: endpoint, AK: creds.accessKeyId, SK: creds.secretAccessKey }, MODERN_PYTHON);
+}
+
+describe('UTF-8 unescaped in x-amz-tagging, through s3gate', { timeout: 120_000 }, () => {
+  it('the tags those bytes name, as RGW 16 reads them directly; into RGW re-signed V4 and V2, and the local store', async () => {
+    const tags = { tags: ['k=ü日本', 'plain=a b'] };
+    expect(await rawTagging(ceph.endpoint, ceph.users.a, `na-direct-${run}`)).toEqual(tags);
+    for (const bucket of [`na-linode-${run}`, `na-ecs-${run}`, `na-local-${run}`]) {
+      expect(await rawTagging(gw.url, GW_KEY, bucket), bucket).toEqual(tags);
+    }
+  });
+});
