@@ -29,6 +29,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, errorXml, isS3Error } from '../s3/errors.js';
 import { parsePresignedQuery, parseQuery } from '../signing/sigv4.js';
 import { lowerCase } from '../s3/names.js';
+import { multipartEtag } from '../s3/etag.js';
 import { inboundBody, needsWholeBody, readSmall, SMALL_BODY, wholeBody, type BodySink, type InboundBody } from './body.js';
 import { processBodyBudget } from '../limits/body-budget.js';
 import { clientHost } from './forwarded.js';
@@ -80,6 +81,7 @@ class Context implements RequestContext, AnswerSink {
   ranged?: boolean;
   release?: () => void;
   upstreamId?: string;
+  multipartEtag?: string;
   /** ends the provider request when the client goes away */
   readonly cancel = new RequestCancel();
   /** the pipeline's work for this request is over (the access line waits for the exchange too) */
@@ -563,7 +565,12 @@ class Admitted implements BodySink {
   private async whole(inbound: InboundBody): Promise<void> {
     const ctx = this.ctx;
     const op = this.view.operation.name;
-    let body: OutgoingBody = await wholeBody(inbound, op, ctx.route!.upstream.profile, { budget: processBodyBudget, owner: this.keyId, until: ctx.res });
+    const whole = await wholeBody(inbound, op, ctx.route!.upstream.profile, { budget: processBodyBudget, owner: this.keyId, until: ctx.res });
+    let body: OutgoingBody = whole;
+    if (op === 'CompleteMultipartUpload') {
+      const etag = multipartEtag(whole.buffer!.toString('utf8'));
+      if (etag !== undefined) ctx.multipartEtag = etag;
+    }
     if (op === 'DeleteObjects') {
       // Its keys are resources too: each is authorized, and the body re-written from what was.
       const route = ctx.route!;

@@ -6,7 +6,7 @@ import type { Address } from '../addressing/resolve.js';
 import type { Operation } from '../authorize/operation.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Route } from '../route/route.js';
-import { answerHeaders, ENCODED_LISTINGS, headerListOf, headerValue, singleHeader, rewriteXml, withErrorMessage, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
+import { answerHeaders, ENCODED_LISTINGS, filledEtag, headerListOf, headerValue, singleHeader, rewriteXml, withErrorMessage, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { clientProto } from './forwarded.js';
 import { bodyBytes } from './memory.js';
@@ -20,6 +20,8 @@ export interface ResponseTally {
   id?: string;
   /** the provider's request id, when its answer was an error (kept for the log line) */
   upstreamId?: string;
+  /** CompleteMultipartUpload: the ETag its parts make (s3/etag.ts multipartEtag), for a provider that answers an empty one */
+  multipartEtag?: string;
 }
 
 const REQUEST_ID = /<RequestId>[^<]*<\/RequestId>/;
@@ -94,6 +96,7 @@ async function rewritten(
   else for await (const chunk of up.body) text += chunk;
   let out = rewriteXml(text, nameMap(cfg, req, route, address, op));
   if (up.status >= 300) out = withErrorMessage(ownRequestId(out, tally));
+  else if (tally.multipartEtag !== undefined && op.name === 'CompleteMultipartUpload') out = filledEtag(out, tally.multipartEtag);
   tally.bytesOut = Buffer.byteLength(out);
   const headers: string[] = [];
   for (let i = 0; i < outHeaders.length; i += 2) if (outHeaders[i] !== 'content-length') headers.push(outHeaders[i]!, outHeaders[i + 1]!);

@@ -254,6 +254,16 @@ export function rewriteXml(xml: string, m: NameMap): string {
   return out;
 }
 
+/**
+ * A CompleteMultipartUploadResult whose ETag is empty gets the one its parts make. Ceph RGW 16
+ * answers `<ETag></ETag>` (the fault Red Hat's BZ 2266579 tracks), so the JS SDK's Upload resolved
+ * with ETag '' and boto3's complete_multipart_upload with ''; HEAD then shows the object's ETag,
+ * the MD5 of the parts' MD5s that S3 and RGW make. A provider's non-empty ETag is left as it is.
+ */
+export function filledEtag(xml: string, etag: string): string {
+  return xml.replace(/<ETag>\s*<\/ETag>|<ETag\s*\/>/, `<ETag>${escapeXml(etag)}</ETag>`);
+}
+
 /** The host of the client-facing base URL. The Host header is the client's text: it may not parse as a URL. */
 function hostOf(base: string): string {
   try {
