@@ -24,6 +24,7 @@ import { readForm, type FormParts } from './post-form.js';
 import { nameMap, type ResponseTally } from './respond.js';
 import { Spool } from './spool.js';
 import { withSession } from '../sts/inbound.js';
+import { utf8ToWire } from '../s3/wire-text.js';
 
 /** S3's largest POST upload, for a policy without a content-length-range. */
 export const MAX_POST_SIZE = 5 * 1024 ** 3;
@@ -68,19 +69,12 @@ export function putHeaders(fields: ReadonlyMap<string, string>): Record<string, 
     else if (name.startsWith('x-amz-') && !AUTH_FIELDS.has(name) && name !== 'x-amz-copy-source' && !name.startsWith('x-amz-copy-source-')) header = name;
     if (header === undefined) continue;
     if (!HEADER_SAFE.test(value)) throw invalidField(name, value, `The value of form field ${name} cannot be sent as a header.`);
-    h[header] = wireBytes(value);
+    // Beyond ASCII: its UTF-8 bytes, as botocore sends x-amz-meta-* holding UTF-8 on a PutObject and RGW stores a form's field.
+    h[header] = utf8ToWire(value);
   }
   return h;
 }
 
-/**
- * A field's text as a header value whose bytes are its UTF-8, one char per byte (the way Node and
- * undici write a header): a form's `x-amz-meta-name: café` reaches the provider as botocore sends
- * that header on a PutObject, and RGW stores a form's field, as the bytes C3 A9.
- */
-function wireBytes(value: string): string {
-  return /[^\x00-\x7f]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
-}
 
 /** The object's key: the form's, with the browser's file name for ${filename}. */
 export function objectKey(fields: ReadonlyMap<string, string>, filename: string): string {

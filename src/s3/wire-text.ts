@@ -10,3 +10,8 @@ export function utf8FromWire(v: string): string | undefined {
   const bytes = Buffer.from(v, 'latin1');
   return isUtf8(bytes) ? bytes.toString('utf8') : undefined;
 }
+
+/** Text as a header value whose bytes are its UTF-8, one char per byte, the way Node and undici write a header. */
+export function utf8ToWire(text: string): string {
+  return /[^\x00-\x7f]/.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
+}

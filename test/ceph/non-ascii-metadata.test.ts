@@ -124,3 +124,33 @@ describe('UTF-8 unescaped in x-amz-tagging, through s3gate', { timeout: 120_000 
     }
   });
 });
+
+/** A presigned GET asking for a Content-Disposition and a Content-Type holding UTF-8 (response-* overrides), read as bytes. */
+function askedHeaders(endpoint: string, creds: { accessKeyId: string; secretAccessKey: string }, bucket: string): Promise<unknown> {
+  return runPython(`
+import urllib.request
+from botocore.exceptions import ClientError
+s3 = boto3.client('s3', endpoint_url=os.environ['EP'], aws_access_key_id=os.environ['AK'], aws_secret_access_key=os.environ['SK'],
+    region_name='us-east-1', config=Config(s3={'addressing_style': 'path'}, retries={'max_attempts': 1}))
+try: s3.create_bucket(Bucket='${bucket}')
+except ClientError as e: pass
+s3.put_object(Bucket='${bucket}', Key='asked', Body=b'x')
+url = s3.generate_presigned_url('get_object', Params={'Bucket': '${bucket}', 'Key': 'asked', 'ResponseContentDisposition': 'attachment; filename="' + os.environ['VALUE'] + '.pdf"', 'ResponseContentType': 'text/plain; name=' + os.environ['VALUE']})
+try:
+    r = urllib.request.urlopen(url)
+except urllib.error.HTTPError as e:
+    print(json.dumps({'status': e.code})); raise SystemExit
+text = lambda v: v.encode('latin1').decode('utf8', 'replace')
+print(json.dumps({'status': r.status, 'disposition': text(r.headers['content-disposition']), 'type': text(r.headers['content-type'])}))
+`, { EP: endpoint, AK: creds.accessKeyId, SK: creds.secretAccessKey, VALUE }, MODERN_PYTHON);
+}
+
+describe('response-content-disposition and response-content-type holding UTF-8, through s3gate', { timeout: 120_000 }, () => {
+  it('answered with those bytes, as RGW 16 answers them directly; the local store sent é as one byte and answered 日本 with a 500', async () => {
+    const want = { status: 200, disposition: `attachment; filename="${VALUE}.pdf"`, type: `text/plain; name=${VALUE}` };
+    expect(await askedHeaders(ceph.endpoint, ceph.users.a, `na-direct-${run}`)).toEqual(want);
+    for (const bucket of [`na-linode-${run}`, `na-ecs-${run}`, `na-local-${run}`]) {
+      expect(await askedHeaders(gw.url, GW_KEY, bucket), bucket).toEqual(want);
+    }
+  });
+});

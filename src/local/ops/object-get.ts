@@ -5,6 +5,7 @@ import { etagListMatches, httpDate, parseHttpDate, parseRange, seconds } from '.
 import type { Operation, OpRequest } from '../op.js';
 import type { Disk } from '../disk.js';
 import { tagCountHeader } from '../tagging.js';
+import { utf8ToWire } from '../../s3/wire-text.js';
 import type { ObjectMeta } from '../types.js';
 
 /** `partNumber`, checked as S3 checks it; undefined when the request names none. */
@@ -63,7 +64,11 @@ async function read(d: Disk, r: OpRequest, withBody: boolean) {
     const q = r.query;
     for (const name of ['content-type', 'content-language', 'expires', 'cache-control', 'content-disposition', 'content-encoding']) {
       const v = q.get(`response-${name}`);
-      if (v !== null) headers[name] = v;
+      if (v === null) continue;
+      // A line break or other control character no header carries (Node would throw at writeHead).
+      if (/[\x00-\x08\x0a-\x1f\x7f]/.test(v)) throw new S3Error('InvalidArgument', `The response-${name} value cannot be sent as a header.`, { ArgumentName: `response-${name}` });
+      // Text beyond ASCII goes as its UTF-8 bytes, as S3 and RGW send `filename="日本.pdf"`.
+      headers[name] = utf8ToWire(v);
     }
     let status = 200;
     let start = 0;
