@@ -10,6 +10,9 @@ export const OWNER = { ID: 's3gate-local', DisplayName: 's3gate-local' };
 export const MAX_XML_BODY = 16 * 1024 * 1024;
 const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'];
 export const REDIRECT_LOCATION = 'x-amz-website-redirect-location';
+export const STORAGE_CLASS = 'x-amz-storage-class';
+// The classes an object in a general purpose bucket may have, and is served from as it is.
+const SERVED_CLASSES = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR']);
 
 export function xml(status: number, root: string, body: Record<string, XmlNode>, headers: Record<string, string> = {}): LocalResponse {
   return { status, headers: { 'content-type': 'application/xml', ...headers }, body: xmlDocument(root, body) };
@@ -49,6 +52,8 @@ export function storedHeaders(h: Record<string, string>): Record<string, string>
     const n = name.toLowerCase();
     if (n.startsWith('x-amz-meta-') || STORED_HEADERS.includes(n)) out[n] = value;
   }
+  const storageClass = requestedStorageClass(h);
+  if (storageClass !== undefined) out[STORAGE_CLASS] = storageClass;
   // aws-chunked describes the transfer, not the object; S3 drops it from the stored encoding.
   if (out['content-encoding'] !== undefined) {
     const rest = out['content-encoding'].split(',').map((s) => s.trim()).filter((s) => s && s !== 'aws-chunked');
@@ -57,6 +62,25 @@ export function storedHeaders(h: Record<string, string>): Record<string, string>
   }
   out['content-type'] ??= 'binary/octet-stream';
   return out;
+}
+
+/**
+ * The request's x-amz-storage-class, kept with the object as S3 keeps it (HEAD and GET name it,
+ * listings give it); STANDARD, the default, is not named. An archived class (GLACIER,
+ * DEEP_ARCHIVE) is refused: S3 serves such an object only after a RestoreObject, which the store
+ * does not keep; anything else S3 does not have is InvalidStorageClass.
+ */
+export function requestedStorageClass(h: Record<string, string>): string | undefined {
+  const v = h[STORAGE_CLASS];
+  if (v === undefined || v === 'STANDARD') return undefined;
+  if (v === 'GLACIER' || v === 'DEEP_ARCHIVE') throw new S3Error('NotImplemented', `The local store does not keep archived objects (${v} needs RestoreObject).`);
+  if (!SERVED_CLASSES.has(v)) throw new S3Error('InvalidStorageClass', undefined, { StorageClassRequested: v });
+  return v;
+}
+
+/** An object's or upload's storage class, as listings name it. */
+export function storageClassOf(headers: Record<string, string>): string {
+  return headers[STORAGE_CLASS] ?? 'STANDARD';
 }
 
 export function intParam(q: URLSearchParams, name: string, dflt: number, max: number): number {

@@ -31,6 +31,7 @@ const CATALOG = {
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
   InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
+  InvalidStorageClass: [400, 'The storage class you specified is not valid'],
   InvalidTag: [400, 'The tag provided was not a valid tag.'],
   InvalidURI: [400, "Couldn't parse the specified URI."],
   KeyTooLongError: [400, 'Your key is too long'],
@@ -70,7 +71,6 @@ const PROVIDER_MESSAGES: Record<string, string> = {
   ObjectLockConfigurationNotFoundError: 'Object Lock configuration does not exist for this bucket',
   TooManyBuckets: 'You have attempted to create more buckets than allowed',
   InvalidLocationConstraint: 'The specified location-constraint is not valid',
-  InvalidStorageClass: 'The storage class you specified is not valid',
 };
 
 /** S3's message for an error code, as AWS words it; undefined for a code s3gate does not know. */

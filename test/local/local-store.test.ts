@@ -267,6 +267,37 @@ describe('objects', () => {
     expect((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'redirected-mp' }))).WebsiteRedirectLocation).toBe('/mp.html');
   });
 
+  it('a storage class is kept as S3 keeps it: HEAD, GET and listings name it, a copy has only its own request\'s; archived classes 501, unknown ones 400', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'ia', Body: 'x', StorageClass: 'STANDARD_IA' }));
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'plain', Body: 'x', StorageClass: 'STANDARD' }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'ia' }))).StorageClass).toBe('STANDARD_IA');
+    // STANDARD, the default, is not named, as S3 does not name it.
+    expect((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'plain' }))).StorageClass).toBeUndefined();
+    const g = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'ia' }));
+    await g.Body!.transformToString();
+    expect(g.StorageClass).toBe('STANDARD_IA');
+    const listed = (await s3.send(new ListObjectsV2Command({ Bucket: B }))).Contents ?? [];
+    expect(listed.filter((o) => o.Key === 'ia' || o.Key === 'plain').map((o) => [o.Key, o.StorageClass])).toEqual([['ia', 'STANDARD_IA'], ['plain', 'STANDARD']]);
+    expect((await s3.send(new ListObjectsCommand({ Bucket: B, Prefix: 'ia' }))).Contents?.[0]?.StorageClass).toBe('STANDARD_IA');
+    // A copy is STANDARD unless its request names a class; a new class is a change, so an object may be copied onto itself with one.
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'ia-copy', CopySource: `${B}/ia` }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'ia-copy' }))).StorageClass).toBeUndefined();
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'ia', CopySource: `${B}/ia`, StorageClass: 'ONEZONE_IA' }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'ia' }))).StorageClass).toBe('ONEZONE_IA');
+    const mp = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'tiered', StorageClass: 'INTELLIGENT_TIERING' }));
+    expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: B, Prefix: 'tiered' }))).Uploads?.map((u) => u.StorageClass)).toEqual(['INTELLIGENT_TIERING']);
+    const part = await s3.send(new UploadPartCommand({ Bucket: B, Key: 'tiered', UploadId: mp.UploadId, PartNumber: 1, Body: 'p' }));
+    expect((await s3.send(new ListPartsCommand({ Bucket: B, Key: 'tiered', UploadId: mp.UploadId }))).StorageClass).toBe('INTELLIGENT_TIERING');
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'tiered', UploadId: mp.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    expect((await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'tiered' }))).StorageClass).toBe('INTELLIGENT_TIERING');
+    // An archived class is served only after a RestoreObject, which the store does not keep; a class S3 does not have is S3's 400.
+    const archived = await errorOf(s3.send(new PutObjectCommand({ Bucket: B, Key: 'cold', Body: 'x', StorageClass: 'GLACIER' })));
+    expect([archived.name, archived.$metadata.httpStatusCode]).toEqual(['NotImplemented', 501]);
+    const unknown = await errorOf(s3.send(new PutObjectCommand({ Bucket: B, Key: 'cold', Body: 'x', StorageClass: 'COLD' as 'GLACIER' })));
+    expect([unknown.name, unknown.$metadata.httpStatusCode]).toEqual(['InvalidStorageClass', 400]);
+    expect((await errorOf(s3.send(new HeadObjectCommand({ Bucket: B, Key: 'cold' })))).$metadata.httpStatusCode).toBe(404);
+  });
+
   it('DeleteObjects, quiet and verbose', async () => {
     for (const k of ['d1', 'd2', 'd3', 'd&<4>']) await s3.send(new PutObjectCommand({ Bucket: B, Key: k, Body: k }));
     const r = await s3.send(new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: [{ Key: 'd1' }, { Key: 'd&<4>' }, { Key: 'never-there' }] } }));

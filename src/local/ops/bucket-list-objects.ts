@@ -1,6 +1,6 @@
 // ListObjects (v1), ListObjectsV2, and ListObjectVersions over a store that never versions.
 import { S3Error } from '../../s3/errors.js';
-import { intParam, OWNER, xml } from '../http.js';
+import { intParam, OWNER, storageClassOf, xml } from '../http.js';
 import { compareKeys } from '../keys.js';
 import { listingBasics, paginate, type Page } from '../list.js';
 import type { Operation, OpRequest } from '../op.js';
@@ -39,7 +39,7 @@ async function list(d: Disk, r: OpRequest, version: 1 | 2) {
     ETag: o.etag,
     Size: o.size,
     Owner: version === 1 || q.get('fetch-owner') === 'true' ? OWNER : undefined,
-    StorageClass: 'STANDARD',
+    StorageClass: storageClassOf(o.headers),
   }));
   const commonPrefixes = page.commonPrefixes.map((p) => ({ Prefix: enc(p) }));
   if (version === 1) {
@@ -116,7 +116,7 @@ export const listObjectVersions: Operation = async (d, r) => {
       ETag: o.etag,
       Size: o.size,
       Owner: OWNER,
-      StorageClass: 'STANDARD',
+      StorageClass: storageClassOf(o.headers),
     })),
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
   });

@@ -14,11 +14,12 @@ export const createMultipartUpload: Operation = async (d, r) => {
   const tags = parseTaggingHeader(r.headers['x-amz-tagging']);
   const acl = cannedFromHeaders(r.headers);
   const checksum = uploadChecksum(r.headers);
+  const stored = storedHeaders(r.headers);
   await d.ensureSys(b);
   const uploadId = randomUUID().replace(/-/g, '');
   const dir = d.uploadDir(b, uploadId);
   await mkdir(dir);
-  const u: UploadMeta = { key: r.key, uploadId, initiated: Date.now(), headers: storedHeaders(r.headers) };
+  const u: UploadMeta = { key: r.key, uploadId, initiated: Date.now(), headers: stored };
   if (tags?.length) u.tags = tags;
   if (acl !== undefined) u.acl = acl;
   const headers: Record<string, string> = {};

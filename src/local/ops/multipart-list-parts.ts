@@ -1,4 +1,4 @@
-import { intParam, OWNER, xml } from '../http.js';
+import { intParam, OWNER, storageClassOf, xml } from '../http.js';
 import { checksumElements } from '../checksums.js';
 import type { Operation } from '../op.js';
 
@@ -17,7 +17,7 @@ export const listParts: Operation = async (d, r) => {
     UploadId: uploadId,
     Initiator: OWNER,
     Owner: OWNER,
-    StorageClass: 'STANDARD',
+    StorageClass: storageClassOf(upload.headers),
     ChecksumAlgorithm: upload.checksumAlgorithm?.toUpperCase(),
     ChecksumType: upload.checksumType,
     PartNumberMarker: marker,

@@ -1,5 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { intParam, isNotFound, OWNER, xml } from '../http.js';
+import { intParam, isNotFound, OWNER, storageClassOf, xml } from '../http.js';
 import { compareKeys } from '../keys.js';
 import { listingBasics } from '../list.js';
 import type { Operation } from '../op.js';
@@ -70,7 +70,7 @@ export const listMultipartUploads: Operation = async (d, r) => {
     NextUploadIdMarker: truncated ? next?.uploadId ?? '' : undefined,
     MaxUploads: maxUploads,
     IsTruncated: truncated,
-    Upload: page.map((u) => ({ Key: enc(u.key), UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: new Date(u.initiated).toISOString() })),
+    Upload: page.map((u) => ({ Key: enc(u.key), UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: storageClassOf(u.headers), Initiated: new Date(u.initiated).toISOString() })),
     CommonPrefixes: commonPrefixes.map((p) => ({ Prefix: enc(p) })),
     EncodingType: encodingType,
   });

@@ -3,7 +3,7 @@
 // x-amz-part-number-marker.
 import { S3Error } from '../../s3/errors.js';
 import { checksumElements } from '../checksums.js';
-import { httpDate, intParam, unquote, xml } from '../http.js';
+import { httpDate, intParam, storageClassOf, unquote, xml } from '../http.js';
 import type { Operation } from '../op.js';
 import type { ObjectMeta } from '../types.js';
 import type { XmlNode } from '../xml.js';
@@ -56,7 +56,7 @@ export const getObjectAttributes: Operation = async (d, r) => {
   if (want.has('ETag')) body.ETag = unquote(meta.etag);
   if (want.has('Checksum') && meta.checksum) body.Checksum = checksumElements(meta.checksum);
   if (want.has('ObjectParts')) body.ObjectParts = objectParts(meta, r.headers);
-  if (want.has('StorageClass')) body.StorageClass = 'STANDARD';
+  if (want.has('StorageClass')) body.StorageClass = storageClassOf(meta.headers);
   if (want.has('ObjectSize')) body.ObjectSize = meta.size;
   return xml(200, 'GetObjectAttributesResponse', body, { 'last-modified': httpDate(meta.lastModified) });
 };

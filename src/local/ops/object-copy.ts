@@ -3,7 +3,7 @@ import { cannedFromHeaders } from '../acl.js';
 import { checksumElements, copyChecksum, fullObject, type WriteChecksum } from '../checksums.js';
 import { checkCopySourceConditions, checkWritePreconditions } from '../conditions.js';
 import type { Spooled } from '../disk.js';
-import { md5Quoted, parseCopySource, REDIRECT_LOCATION, storedHeaders, xml } from '../http.js';
+import { md5Quoted, parseCopySource, REDIRECT_LOCATION, requestedStorageClass, STORAGE_CLASS, storedHeaders, xml } from '../http.js';
 import { validateBucket, validateKey } from '../keys.js';
 import type { Operation } from '../op.js';
 import { parseTaggingHeader } from '../tagging.js';
@@ -16,13 +16,15 @@ function directive(h: Record<string, string>, name: string): 'COPY' | 'REPLACE' 
 }
 
 /**
- * The source's stored headers but its website redirect location, which S3 keeps per object and
- * never copies: the copy has the one the request names, if any.
+ * The source's stored headers but its website redirect location and storage class, which S3
+ * never copies: the copy has those the request names, else none and STANDARD.
  */
-function copiedHeaders(src: Record<string, string>, redirect: string | undefined): Record<string, string> {
+function copiedHeaders(src: Record<string, string>, redirect: string | undefined, storageClass: string | undefined): Record<string, string> {
   const out = { ...src };
   delete out[REDIRECT_LOCATION];
+  delete out[STORAGE_CLASS];
   if (redirect !== undefined) out[REDIRECT_LOCATION] = redirect;
+  if (storageClass !== undefined) out[STORAGE_CLASS] = storageClass;
   return out;
 }
 
@@ -39,7 +41,9 @@ export const copyObject: Operation = async (d, r) => {
   const newTags = parseTaggingHeader(h['x-amz-tagging']);
   const acl = cannedFromHeaders(h);
   const redirect = h[REDIRECT_LOCATION];
-  if (src.bucket === b && src.key === key && metaDirective === 'COPY' && redirect === undefined) {
+  const storageClass = requestedStorageClass(h);
+  const replaced = metaDirective === 'REPLACE' ? storedHeaders(h) : undefined;
+  if (src.bucket === b && src.key === key && metaDirective === 'COPY' && redirect === undefined && h[STORAGE_CLASS] === undefined) {
     throw new S3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
   const { meta: srcMeta, fh } = await d.openObject(src.bucket, src.key);
@@ -58,7 +62,7 @@ export const copyObject: Operation = async (d, r) => {
     size: spooled.size,
     etag: md5Quoted(spooled.md5.toString('hex')),
     lastModified: Date.now(),
-    headers: metaDirective === 'REPLACE' ? storedHeaders(h) : copiedHeaders(srcMeta.headers, redirect),
+    headers: replaced ?? copiedHeaders(srcMeta.headers, redirect, storageClass),
   };
   const tags = tagDirective === 'REPLACE' ? newTags : srcMeta.tags;
   if (tags?.length) meta.tags = tags;

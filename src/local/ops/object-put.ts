@@ -15,6 +15,7 @@ export const putObject: Operation = async (d, r) => {
   // Everything the headers can refuse is refused before a byte is stored.
   const tags = parseTaggingHeader(h['x-amz-tagging']);
   const acl = cannedFromHeaders(h);
+  const headers = storedHeaders(h);
   requireSupportedWriteConditions(h);
   const sum = new WriteChecksum(h, undefined, r.trailerChecksums ? undefined : DEFAULT_ALGORITHM);
   const spooled = await d.spool(b, r.body as AsyncIterable<Buffer>, sum.observe);
@@ -32,7 +33,7 @@ export const putObject: Operation = async (d, r) => {
     await rm(spooled.path, { force: true });
     throw e;
   }
-  const meta: ObjectMeta = { key: r.key, size: spooled.size, etag: md5Quoted(spooled.md5.toString('hex')), lastModified: Date.now(), headers: storedHeaders(h) };
+  const meta: ObjectMeta = { key: r.key, size: spooled.size, etag: md5Quoted(spooled.md5.toString('hex')), lastModified: Date.now(), headers };
   if (tags?.length) meta.tags = tags;
   if (acl !== undefined) meta.acl = acl;
   if (checksum) meta.checksum = checksum;
