@@ -388,8 +388,9 @@ function providerCors(ctx: Context, e: unknown): Promise<Record<string, string> 
   const method = ctx.req.method;
   const address = ctx.address;
   if (typeof origin !== 'string' || address?.bucket === undefined || method === undefined || method === 'OPTIONS') return undefined;
-  // A throttled request is not answered with more work for the provider.
-  if (!isS3Error(e) || e.code === 'SlowDown' || ctx.res.headersSent || ctx.replyHeaders['access-control-allow-origin'] !== undefined) return undefined;
+  // A throttled request is not answered with more work for the provider, nor a 5xx (s3gate's own
+  // failure, or the provider's: asking it again would only hold the answer back).
+  if (!isS3Error(e) || e.status >= 500 || ctx.res.headersSent || ctx.replyHeaders['access-control-allow-origin'] !== undefined) return undefined;
   let route: Route;
   try {
     route = findRoute(ctx.cfg, address.bucket);
