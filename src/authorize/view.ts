@@ -189,7 +189,6 @@ export function parseCopySource(value: string): CopySource {
   return src;
 }
 
-
 function strictDecode(s: string): string {
   try {
     return decodeURIComponent(s);

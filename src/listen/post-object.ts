@@ -75,7 +75,6 @@ export function putHeaders(fields: ReadonlyMap<string, string>): Record<string, 
   return h;
 }
 
-
 /** The object's key: the form's, with the browser's file name for ${filename}. */
 export function objectKey(fields: ReadonlyMap<string, string>, filename: string): string {
   const key = fields.get('key');

@@ -8,8 +8,8 @@ export { etagListMatches, unquote } from '../s3/etag.js';
 
 export const OWNER = { ID: 's3gate-local', DisplayName: 's3gate-local' };
 export const MAX_XML_BODY = 16 * 1024 * 1024;
-const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', 'x-amz-website-redirect-location'];
 export const REDIRECT_LOCATION = 'x-amz-website-redirect-location';
+const STORED_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires', REDIRECT_LOCATION];
 export const STORAGE_CLASS = 'x-amz-storage-class';
 // The classes an object in a general purpose bucket may have, and is served from as it is.
 const SERVED_CLASSES = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING', 'GLACIER_IR']);
