@@ -29,7 +29,6 @@ import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, errorXml, isS3Error } from '../s3/errors.js';
 import { parsePresignedQuery, parseQuery } from '../signing/sigv4.js';
 import { lowerCase } from '../s3/names.js';
-import { multipartEtag } from '../s3/etag.js';
 import { inboundBody, needsWholeBody, readSmall, SMALL_BODY, wholeBody, type BodySink, type InboundBody } from './body.js';
 import { processBodyBudget } from '../limits/body-budget.js';
 import { clientHost } from './forwarded.js';
@@ -81,7 +80,7 @@ class Context implements RequestContext, AnswerSink {
   ranged?: boolean;
   release?: () => void;
   upstreamId?: string;
-  multipartEtag?: string;
+  completeBody?: Buffer;
   /** ends the provider request when the client goes away */
   readonly cancel = new RequestCancel();
   /** the pipeline's work for this request is over (the access line waits for the exchange too) */
@@ -384,13 +383,15 @@ const ANSWER_CORS = ['access-control-allow-origin', 'access-control-allow-creden
  * wrong in the asking, the error goes as before, without them. Never rejects.
  */
 function providerCors(ctx: Context, e: unknown): Promise<Record<string, string> | undefined> | undefined {
-  const origin = ctx.req.headers.origin;
   const method = ctx.req.method;
   const address = ctx.address;
-  if (typeof origin !== 'string' || address?.bucket === undefined || method === undefined || method === 'OPTIONS') return undefined;
   // A throttled request is not answered with more work for the provider, nor a 5xx (s3gate's own
   // failure, or the provider's: asking it again would only hold the answer back).
   if (!isS3Error(e) || e.status >= 500 || ctx.res.headersSent || ctx.replyHeaders['access-control-allow-origin'] !== undefined) return undefined;
+  if (address?.bucket === undefined || method === undefined || method === 'OPTIONS') return undefined;
+  // Read last: Node builds req.headers from the raw list on first use.
+  const origin = ctx.req.headers.origin;
+  if (typeof origin !== 'string') return undefined;
   let route: Route;
   try {
     route = findRoute(ctx.cfg, address.bucket);
@@ -568,10 +569,8 @@ class Admitted implements BodySink {
     const op = this.view.operation.name;
     const whole = await wholeBody(inbound, op, ctx.route!.upstream.profile, { budget: processBodyBudget, owner: this.keyId, until: ctx.res });
     let body: OutgoingBody = whole;
-    if (op === 'CompleteMultipartUpload') {
-      const etag = multipartEtag(whole.buffer!.toString('utf8'));
-      if (etag !== undefined) ctx.multipartEtag = etag;
-    }
+    // Held anyway until the exchange closes (the body budget's admission): read only if the provider's answer needs it.
+    if (op === 'CompleteMultipartUpload') ctx.completeBody = whole.buffer!;
     if (op === 'DeleteObjects') {
       // Its keys are resources too: each is authorized, and the body re-written from what was.
       const route = ctx.route!;

@@ -20,8 +20,8 @@ export interface ResponseTally {
   id?: string;
   /** the provider's request id, when its answer was an error (kept for the log line) */
   upstreamId?: string;
-  /** CompleteMultipartUpload: the ETag its parts make (s3/etag.ts multipartEtag), for a provider that answers an empty one */
-  multipartEtag?: string;
+  /** CompleteMultipartUpload: the body as sent, whose parts make the ETag for a provider that answers an empty one */
+  completeBody?: Buffer;
 }
 
 const REQUEST_ID = /<RequestId>[^<]*<\/RequestId>/;
@@ -96,7 +96,7 @@ async function rewritten(
   else for await (const chunk of up.body) text += chunk;
   let out = rewriteXml(text, nameMap(cfg, req, route, address, op));
   if (up.status >= 300) out = withErrorMessage(ownRequestId(out, tally));
-  else if (tally.multipartEtag !== undefined && op.name === 'CompleteMultipartUpload') out = filledEtag(out, tally.multipartEtag);
+  else if (tally.completeBody !== undefined && op.name === 'CompleteMultipartUpload') out = filledEtag(out, tally.completeBody);
   tally.bytesOut = Buffer.byteLength(out);
   const headers: string[] = [];
   for (let i = 0; i < outHeaders.length; i += 2) if (outHeaders[i] !== 'content-length') headers.push(outHeaders[i]!, outHeaders[i + 1]!);

@@ -2,6 +2,7 @@
 // in response headers and XML bodies are rewritten to what the client asked for.
 import { escapeXml, s3Message, unescapeXml } from '../s3/errors.js';
 import { urlEncodeKey } from '../s3/url-encoding.js';
+import { multipartEtag } from '../s3/etag.js';
 import { headerName, knownValue, nameTable, type HeaderList } from '../forward/header-name.js';
 
 // Response headers that belong to the hop to the provider, or describe the provider's account:
@@ -260,8 +261,12 @@ export function rewriteXml(xml: string, m: NameMap): string {
  * with ETag '' and boto3's complete_multipart_upload with ''; HEAD then shows the object's ETag,
  * the MD5 of the parts' MD5s that S3 and RGW make. A provider's non-empty ETag is left as it is.
  */
-export function filledEtag(xml: string, etag: string): string {
-  return xml.replace(/<ETag>\s*<\/ETag>|<ETag\s*\/>/, `<ETag>${escapeXml(etag)}</ETag>`);
+export function filledEtag(xml: string, completeBody: Buffer): string {
+  const empty = /<ETag>\s*<\/ETag>|<ETag\s*\/>/.exec(xml);
+  if (!empty) return xml;
+  const etag = multipartEtag(completeBody.toString('utf8'));
+  if (etag === undefined) return xml;
+  return xml.slice(0, empty.index) + `<ETag>${escapeXml(etag)}</ETag>` + xml.slice(empty.index + empty[0].length);
 }
 
 /** The host of the client-facing base URL. The Host header is the client's text: it may not parse as a URL. */

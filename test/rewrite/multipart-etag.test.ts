@@ -28,11 +28,20 @@ describe('multipartEtag', () => {
 });
 
 describe('filledEtag', () => {
-  it('fills an empty ETag, escaped; leaves a provider\'s own', () => {
+  const md5hex = createHash('md5').update('only part').digest('hex');
+  const body = Buffer.from(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"${md5hex}"</ETag></Part></CompleteMultipartUpload>`);
+  const want = `"${createHash('md5').update(Buffer.from(md5hex, 'hex')).digest('hex')}-1"`.replaceAll('"', '&quot;');
+
+  it('fills an empty ETag, escaped, from the parts; leaves a provider\'s own', () => {
     const empty = '<CompleteMultipartUploadResult><Location>/b/k</Location><Bucket>b</Bucket><Key>k</Key><ETag></ETag></CompleteMultipartUploadResult>';
-    expect(filledEtag(empty, '"e-2"')).toContain('<ETag>&quot;e-2&quot;</ETag>');
-    expect(filledEtag(empty.replace('<ETag></ETag>', '<ETag/>'), '"e-2"')).toContain('<ETag>&quot;e-2&quot;</ETag>');
+    expect(filledEtag(empty, body)).toContain(`<ETag>${want}</ETag>`);
+    expect(filledEtag(empty.replace('<ETag></ETag>', '<ETag/>'), body)).toContain(`<ETag>${want}</ETag>`);
     const own = empty.replace('<ETag></ETag>', '<ETag>&quot;theirs-2&quot;</ETag>');
-    expect(filledEtag(own, '"e-2"')).toBe(own);
+    expect(filledEtag(own, body)).toBe(own);
+  });
+
+  it('an empty ETag stays empty when a part\'s ETag is no MD5', () => {
+    const empty = '<CompleteMultipartUploadResult><ETag></ETag></CompleteMultipartUploadResult>';
+    expect(filledEtag(empty, Buffer.from('<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"kms-etag"</ETag></Part></CompleteMultipartUpload>'))).toBe(empty);
   });
 });
