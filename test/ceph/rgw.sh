@@ -5,7 +5,8 @@
 #   rgw.sh start | stop | status | env
 #
 # Environment: S3GATE_CEPH_DIR (default /tmp/s3gate-ceph),
-#              S3GATE_CEPH_PORT (default 7480), S3GATE_CEPH_MON_PORT (default 3300).
+#              S3GATE_CEPH_PORT (default 7480), S3GATE_CEPH_MON_PORT (default 3300),
+#              S3GATE_CEPH_MEMSTORE_BYTES (default 2 GiB: all objects live in the OSD's memory).
 set -euo pipefail
 
 DIR="${S3GATE_CEPH_DIR:-/tmp/s3gate-ceph}"
@@ -102,7 +103,7 @@ err to stderr = false
 mon cluster log file = $DIR/cluster.log
 
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = ${S3GATE_CEPH_MEMSTORE_BYTES:-2147483648}
 osd data = $DIR/\$name
 osd fast shutdown = false
 osd pool default size = 1
