@@ -51,7 +51,16 @@ export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, 
     clientBase,
     clientBucketUrl,
     encodeListingFields: route.upstream.profile.listingEncodesKeysOnly === true && op !== undefined && ENCODED_LISTINGS.has(op.name),
+    dropNextMarker: op?.name === 'ListObjects' && !delimited(address.rawQuery),
   };
+}
+
+/** The query names a delimiter that is not empty (`delimiter=` lists as if none were named). */
+function delimited(rawQuery: string): boolean {
+  for (const part of rawQuery.split('&')) {
+    if (part.startsWith('delimiter=') && part.length > 10) return true;
+  }
+  return false;
 }
 
 /**

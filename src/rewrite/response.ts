@@ -176,6 +176,8 @@ export interface NameMap {
   clientBucketUrl: string;
   /** a listing from a provider that, under encoding-type=url, encodes only its keys (ProviderProfile.listingEncodesKeysOnly) */
   encodeListingFields?: boolean;
+  /** ListObjects (v1) asked without a delimiter: S3 then gives no NextMarker (see rewriteXml) */
+  dropNextMarker?: boolean;
 }
 
 /**
@@ -231,6 +233,11 @@ export function rewriteXml(xml: string, m: NameMap): string {
   const up = escapeXml(m.upstreamBucket);
   const client = escapeXml(m.clientBucket);
   let out = m.encodeListingFields ? encodeListingFields(xml) : xml;
+  // RGW 16 gives a v1 listing's NextMarker without a delimiter too, and s3gate encodes it under
+  // encoding-type=url as S3 encodes it under one. minio-js sends such a marker back as it came
+  // (`a+b`, never decoded), so its listing skipped every key between `a b` and `a+b`. Without the
+  // element a client goes on from its last key, as at S3.
+  if (m.dropNextMarker) out = out.replace(/<NextMarker>[^<]*<\/NextMarker>/, '');
   for (const el of ['Name', 'Bucket', 'BucketName']) {
     out = out.replace(ELEMENT(el), (whole, v: string) => (v === up ? `<${el}>${client}</${el}>` : whole));
   }

@@ -14,7 +14,7 @@
 // encodes '/' as %2F in keys but not in common prefixes, and encodes nothing else (Prefix,
 // Delimiter, StartAfter, Marker, NextMarker come back raw, so boto3's unquote_plus turns a '+' in
 // them into a space: its v1 paginator repeats the key `a+b`); it gives NextMarker without a
-// delimiter too, where S3 gives it only under one. Its continuation token is the raw
+// delimiter too, where S3 gives it only under one (through linode s3gate drops it there). Its continuation token is the raw
 // key, and one holding a control character gets 500. It lists from the start on an empty token.
 //
 // Through the `linode` preset (RGW 16, `listingEncodesKeysOnly`), s3gate encodes the fields RGW
@@ -134,9 +134,12 @@ print(json.dumps({'v2': v2, 'v1': v1, 'one': one, 'prefixes': [p['Prefix'] for p
     if (target === 'local') expect(out.v2).toEqual(sorted);
     // RGW 16's continuation token is the raw key, and one holding a control character gets 500.
     else expect(out.v2).toMatch(/\(500\)/);
-    // RGW 16's NextMarker comes back raw: boto3 reads 'a+b' as 'a b', and the next page repeats
-    // 'a+b'. Through the linode preset s3gate encodes it, and every key comes once.
-    expect(out.v1).toEqual(target === 'rgw' ? [...sorted.slice(0, 2), 'a+b', ...sorted.slice(2)] : sorted);
+    // Without a delimiter s3gate gives no NextMarker, so boto3 goes on from its last key. RGW 16
+    // echoes that marker raw in the answer's <Marker>, and the page after the key holding \x01
+    // fails for boto3 (500), as its v2 token does. Through the linode preset s3gate encodes the
+    // echo, and every key comes once.
+    if (target === 'rgw') expect(out.v1).toMatch(/\(500\)/);
+    else expect(out.v1).toEqual(sorted);
     expect(out.prefixes).toEqual(['dir/a b/']);
     // RGW 16 echoes the prefix raw, and boto3's unquote_plus makes its '+' a space.
     expect(out.plus).toEqual([target === 'rgw' ? 'a ' : 'a+', ['a+b']]);
@@ -145,10 +148,26 @@ print(json.dumps({'v2': v2, 'v1': v1, 'one': one, 'prefixes': [p['Prefix'] for p
   it('ListObjects (v1) gives NextMarker only under a delimiter, as S3 does', async () => {
     const plain = await s3.send(new ListObjectsCommand({ Bucket, MaxKeys: 1 }));
     const delimited = await s3.send(new ListObjectsCommand({ Bucket, MaxKeys: 1, Delimiter: '/', EncodingType: 'url' }));
-    // RGW 16 gives it always, and raw under encoding-type=url; through the linode preset, encoded.
+    // RGW 16 gives it always, and raw under encoding-type=url: s3gate drops it without a delimiter
+    // for every provider; under one, the ceph preset passes it raw and the linode preset encodes it.
     expect([plain.IsTruncated, plain.NextMarker, delimited.IsTruncated, delimited.NextMarker]).toEqual(
-      { local: [true, undefined, true, 'a+b'], rgw: [true, 'a b', true, 'a b'], linode: [true, 'a b', true, 'a+b'] }[target],
+      { local: [true, undefined, true, 'a+b'], rgw: [true, undefined, true, 'a b'], linode: [true, undefined, true, 'a+b'] }[target],
     );
+  });
+
+  it("minio-js's v1 walk (NextMarker sent back as it came, else the last key) lists every key under encoding-type=url", async () => {
+    // minio-js 8 never decodes NextMarker. Through linode s3gate encoded RGW's undelimited
+    // NextMarker, so the marker `a+b` skipped every key between `a b` and `a+b`.
+    const seen: string[] = [];
+    let Marker: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      const out = await s3.send(new ListObjectsCommand({ Bucket, MaxKeys: 1, EncodingType: 'url', ...(Marker !== undefined ? { Marker } : {}) }));
+      const keys = (out.Contents ?? []).map((o) => decode(o.Key!));
+      seen.push(...keys);
+      if (!out.IsTruncated) break;
+      Marker = out.NextMarker ?? keys.at(-1);
+    }
+    expect(seen).toEqual([...ALL].sort(byBytes));
   });
 
   it('an empty continuation-token: S3 refuses it (400 InvalidArgument); RGW 16 lists from the start', async () => {
@@ -167,7 +186,7 @@ except ClientError as e:
 });
 
 describe.each(['local', 'rgw', 'linode'] as Target[])('a v1 listing whose keys all hold a +: %s', (target) => {
-  it("boto3's paginator ends on RGW 16 only because it sees the same marker twice; through the linode preset it lists every key once", async () => {
+  it("boto3's paginator lists every key once (RGW 16's raw NextMarker, read as 'cpp/c  1', ended it on a repeated marker)", async () => {
     const Bucket = targets[target];
     const keys = ['cpp/c++0', 'cpp/c++1', 'cpp/c++2', 'cpp/c++3', 'cpp/c++4'];
     for (const Key of keys) await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'x' }));
@@ -177,9 +196,9 @@ try:
 except Exception as e:
     print(json.dumps(type(e).__name__ + ': ' + str(e)))
 `);
-    // RGW's raw NextMarker 'cpp/c++1' reads as 'cpp/c  1', before every key: the same page again.
-    if (target === 'rgw') expect(out).toMatch(/^PaginationError: .*same next token/);
-    else expect(out).toEqual(keys);
+    // RGW's raw NextMarker 'cpp/c++1' read as 'cpp/c  1', before every key: the same page again.
+    // s3gate drops an undelimited NextMarker for every provider, and boto3 goes on from its last key.
+    expect(out).toEqual(keys);
   });
 });
 
