@@ -5,7 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttp } from './node-http.js';
 import { createServer as createHttps, type Server as HttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatewayConfig, Listener } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
@@ -54,6 +54,22 @@ function serverOptions(cfg: GatewayConfig) {
   };
 }
 
+/** The response a connection's latest request is being answered with. */
+const ANSWERING = Symbol('s3gate.answering');
+type AnsweringSocket = Socket & { [ANSWERING]?: ServerResponse };
+
+/**
+ * The client sent its whole request and s3gate has not begun the answer: it waits on the provider
+ * (or the local store's copy), and the client on it. That socket is quiet but not idle, and
+ * closing it dropped the request with no answer, logged as the client's hang-up: RGW holding a
+ * CreateBucket, a long copy. The provider's own timeouts (`upstreams.*.timeouts`) bound the wait
+ * and end it in an S3 error; the idle timer starts again with the answer's first bytes.
+ */
+function waitingOnUs(socket: AnsweringSocket): boolean {
+  const res = socket[ANSWERING];
+  return res !== undefined && !res.headersSent && !res.writableEnded && res.req.complete;
+}
+
 function tlsFiles(l: Listener): { cert: Buffer; key: Buffer } {
   return { cert: readFileSync(l.tls!.cert), key: readFileSync(l.tls!.key) };
 }
@@ -75,10 +91,12 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const deps: PipelineDeps = { config: () => current, log, metrics, limiter: opts.limiter ?? new Limiter() };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     requestStarted();
+    (req.socket as AnsweringSocket)[ANSWERING] = res;
     void handle(deps, req, res);
   };
   const onContinue = (req: IncomingMessage, res: ServerResponse) => {
     requestStarted();
+    (req.socket as AnsweringSocket)[ANSWERING] = res;
     void handle(deps, req, res, true);
   };
   watchBursts();
@@ -121,7 +139,9 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       setTimeout(() => socket.destroy(), 1000).unref();
     });
     // An idle socket (no bytes either way) is closed; a slow but moving transfer is not.
-    server.setTimeout(initial.timeouts.idle, (socket) => socket.destroy());
+    server.setTimeout(initial.timeouts.idle, (socket) => {
+      if (!waitingOnUs(socket as AnsweringSocket)) socket.destroy();
+    });
     server.maxHeadersCount = 200;
     servers.push(server);
     urls.push(urlOf(await listen(server, l.host, l.port), !!l.tls));
