@@ -261,6 +261,10 @@ describe('objects', () => {
     await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'redirected', CopySource: `${B}/redirected`, WebsiteRedirectLocation: '/moved.html' }));
     const h = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'redirected' }));
     expect([h.WebsiteRedirectLocation, h.ContentLength]).toEqual(['/moved.html', 1]);
+    // So is asking for encryption (SSE-S3); with nothing changed, S3's 400.
+    await s3.send(new CopyObjectCommand({ Bucket: B, Key: 'redirected', CopySource: `${B}/redirected`, ServerSideEncryption: 'AES256' }));
+    const same = await errorOf(s3.send(new CopyObjectCommand({ Bucket: B, Key: 'redirected', CopySource: `${B}/redirected` })));
+    expect([same.name, same.$metadata.httpStatusCode]).toEqual(['InvalidRequest', 400]);
     const mp = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'redirected-mp', WebsiteRedirectLocation: '/mp.html' }));
     const part = await s3.send(new UploadPartCommand({ Bucket: B, Key: 'redirected-mp', UploadId: mp.UploadId, PartNumber: 1, Body: 'p' }));
     await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'redirected-mp', UploadId: mp.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));

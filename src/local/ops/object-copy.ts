@@ -43,7 +43,10 @@ export const copyObject: Operation = async (d, r) => {
   const redirect = h[REDIRECT_LOCATION];
   const storageClass = requestedStorageClass(h);
   const replaced = metaDirective === 'REPLACE' ? storedHeaders(h) : undefined;
-  if (src.bucket === b && src.key === key && metaDirective === 'COPY' && redirect === undefined && h[STORAGE_CLASS] === undefined) {
+  // Asking for encryption is a change too: S3 takes a copy onto itself with
+  // x-amz-server-side-encryption (minio-go's CopyObject with SSE-S3 does it), and the store
+  // refused it. Only SSE-S3 gets this far (refuseEncryption).
+  if (src.bucket === b && src.key === key && metaDirective === 'COPY' && redirect === undefined && h[STORAGE_CLASS] === undefined && h['x-amz-server-side-encryption'] === undefined) {
     throw new S3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
   const { meta: srcMeta, fh } = await d.openObject(src.bucket, src.key);
