@@ -23,6 +23,8 @@ export interface InboundBody {
   headers: Record<string, string | null>;
   /** an aws-chunked body's trailer checksums, verified; complete once `stream` ended */
   trailerChecksums?: () => Record<string, string>;
+  /** PutObject, UploadPart: the x-amz-checksum-* headers the client declared, verified with the body */
+  declaredChecksums?: Record<string, string>;
 }
 
 /** Who hears a small body read whole: the body, or why there is none. Told once, from the request's own events. */
@@ -69,10 +71,14 @@ export function inboundBody(
   const out: Record<string, string | null> = { 'content-encoding': payload.contentEncoding ?? null };
   if (!profile.checksums.checksumMode) out['x-amz-checksum-mode'] = null;
   const accepted = acceptedAlgorithms(profile);
+  let declared: Record<string, string> | undefined;
   for (const name in headers) {
     const alg = algorithmOfHeader(name);
+    if (!alg) continue;
     // Verified here already; pass on only what the provider understands.
-    if (alg && !accepted.has(alg)) out[name] = null;
+    if (!accepted.has(alg)) out[name] = null;
+    const v = joined(headers[name]);
+    if (v !== undefined && DATA_UPLOADS.has(operation)) (declared ??= {})[`x-amz-checksum-${alg}`] = v.trim();
   }
   if (payload.mode !== 'plain') {
     // The trailer's checksum is only known at the end, too late for a header: the provider is
@@ -83,6 +89,7 @@ export function inboundBody(
     if (sdkAlg && !accepted.has(sdkAlg)) out['x-amz-sdk-checksum-algorithm'] = null;
   }
   const body = new ClientBody(req, payload, ctx, out, small);
+  if (declared !== undefined) body.declaredChecksums = declared;
   // The object's checksum dropped: its type goes with it.
   if (operation === 'CompleteMultipartUpload' && Object.keys(out).some((k) => algorithmOfHeader(k))) {
     out['x-amz-checksum-type'] = null;
@@ -117,6 +124,7 @@ class ClientBody implements InboundBody {
   length?: number;
   collect?: (sink: BodySink) => void;
   trailerChecksums?: () => Record<string, string>;
+  declaredChecksums?: Record<string, string>;
   private piped = false;
   private replaced: Readable | undefined;
 
@@ -261,7 +269,7 @@ export function needsWholeBody(operation: string, profile: ProviderProfile, head
 }
 
 /** Reads a small verified body whole and adapts it to the provider: Content-MD5, part checksums. */
-export async function wholeBody(body: InboundBody, operation: string, profile: ProviderProfile, admission?: WholeBodyAdmission): Promise<InboundBody> {
+export async function wholeBody(body: InboundBody, operation: string, profile: ProviderProfile, admission?: WholeBodyAdmission): Promise<InboundBody & { sha256?: string }> {
   const limit = wholeBodyLimit(operation);
   // Refused on what it declares, before a byte is read or a byte of memory promised.
   if (body.length !== undefined && body.length > limit) throw new S3Error('MaxMessageLengthExceeded');
@@ -278,6 +286,7 @@ export async function wholeBody(body: InboundBody, operation: string, profile: P
     parts.push(c as Buffer);
   }
   let buf = Buffer.concat(parts);
+  let rewritten = false;
   const headers = { ...body.headers };
   if (operation === 'CompleteMultipartUpload') {
     const accepted = new Set(profile.checksums.headerAlgorithms);
@@ -289,12 +298,16 @@ export async function wholeBody(body: InboundBody, operation: string, profile: P
     if (!changed.equals(buf)) {
       buf = changed;
       headers['content-md5'] = null;
+      rewritten = true;
     }
   }
   if (profile.checksums.contentMd5Required.includes(operation)) {
     headers['content-md5'] = createHash('md5').update(buf).digest('base64');
   }
-  return new WholeBody(buf, headers);
+  const whole = new WholeBody(buf, headers);
+  // The client's payload hash was of the body it sent: the provider is told the one it gets.
+  if (rewritten) whole.sha256 = createHash('sha256').update(buf).digest('hex');
+  return whole;
 }
 
 /**
@@ -324,6 +337,8 @@ async function readStreamed(body: InboundBody): Promise<InboundBody> {
 class WholeBody implements InboundBody {
   readonly length: number;
   trailerChecksums?: () => Record<string, string>;
+  /** a body s3gate rewrote (part checksums the provider does not know): its payload hash */
+  sha256?: string;
   private made?: Readable;
 
   constructor(readonly buffer: Buffer, readonly headers: Record<string, string | null>) {

@@ -32,7 +32,7 @@ import { lowerCase } from '../s3/names.js';
 import { inboundBody, needsWholeBody, readSmall, SMALL_BODY, wholeBody, type BodySink, type InboundBody } from './body.js';
 import { processBodyBudget } from '../limits/body-budget.js';
 import { clientHost } from './forwarded.js';
-import { respond, respondXml } from './respond.js';
+import { respond, respondXml, type VerifiedChecksums } from './respond.js';
 import { claimedAccessKeyId, writeAccess } from './access-log.js';
 import { answerPost, receivePostForm, type PostUpload } from './post-object.js';
 
@@ -81,6 +81,7 @@ class Context implements RequestContext, AnswerSink {
   release?: () => void;
   upstreamId?: string;
   completeBody?: Buffer;
+  verifiedBody?: VerifiedChecksums;
   /** ends the provider request when the client goes away */
   readonly cancel = new RequestCancel();
   /** the pipeline's work for this request is over (the access line waits for the exchange too) */
@@ -540,6 +541,7 @@ class Admitted implements BodySink {
 
   withBody(body: InboundBody | undefined): void {
     if (body === undefined) return this.send(undefined);
+    if (body.declaredChecksums !== undefined || body.trailerChecksums !== undefined) this.ctx.verifiedBody = body;
     const op = this.view.operation.name;
     if (needsWholeBody(op, this.ctx.route!.upstream.profile, this.headers)) return this.ctx.waiting(this.whole(body));
     if (!this.twoTargets && body.length !== undefined && body.length <= SMALL_BODY && body.buffer === undefined) {
@@ -570,7 +572,10 @@ class Admitted implements BodySink {
     const whole = await wholeBody(inbound, op, ctx.route!.upstream.profile, { budget: processBodyBudget, owner: this.keyId, until: ctx.res });
     let body: OutgoingBody = whole;
     // Held anyway until the exchange closes (the body budget's admission): read only if the provider's answer needs it.
-    if (op === 'CompleteMultipartUpload') ctx.completeBody = whole.buffer!;
+    if (op === 'CompleteMultipartUpload') {
+      ctx.completeBody = whole.buffer!;
+      if (whole.sha256 !== undefined) this.sendReq!.declaredSha256 = whole.sha256;
+    }
     if (op === 'DeleteObjects') {
       // Its keys are resources too: each is authorized, and the body re-written from what was.
       const route = ctx.route!;

@@ -22,6 +22,29 @@ export interface ResponseTally {
   upstreamId?: string;
   /** CompleteMultipartUpload: the body as sent, whose parts make the ETag for a provider that answers an empty one */
   completeBody?: Buffer;
+  /** PutObject, UploadPart: a body whose x-amz-checksum-* s3gate verified (declared, or in its trailer) */
+  verifiedBody?: VerifiedChecksums;
+}
+
+export interface VerifiedChecksums {
+  declaredChecksums?: Record<string, string>;
+  trailerChecksums?: () => Record<string, string>;
+}
+
+/**
+ * S3 answers a PutObject or UploadPart with the checksum it verified, and a PutObject with its
+ * type. s3gate verified every one the client declared, in a header or the trailer, before the
+ * provider saw the end of the body; a provider that does not know it (RGW before Squid, anything
+ * s3gate strips it for) answered without it. minio-go reads it from the answer (an empty
+ * ChecksumCRC32C after a PutObject that sent one). A provider's own echo of the same is replaced
+ * by the same value.
+ */
+function withVerifiedChecksums(own: Record<string, string>, body: VerifiedChecksums, op: string): Record<string, string> {
+  const sums = { ...body.declaredChecksums, ...body.trailerChecksums?.() };
+  let any = false;
+  for (const _ in sums) any = true;
+  if (!any) return own;
+  return op === 'PutObject' ? { ...own, ...sums, 'x-amz-checksum-type': 'FULL_OBJECT' } : { ...own, ...sums };
 }
 
 const REQUEST_ID = /<RequestId>[^<]*<\/RequestId>/;
@@ -72,6 +95,9 @@ export function respond(
   up: UpstreamResponse, extraHeaders: Record<string, string> = {},
 ): Promise<void> | undefined {
   const status = up.status;
+  if (tally.verifiedBody !== undefined && status === 200 && (op.name === 'PutObject' || op.name === 'UploadPart')) {
+    extraHeaders = withVerifiedChecksums(extraHeaders, tally.verifiedBody, op.name);
+  }
   // undici's raw headers, unless someone made (and may have changed) the object of them.
   const list = up.rawHeaders ?? headerListOf(up.headers);
   const outHeaders = answerHeaders(list, extraHeaders, status === 206 || tally.ranged === true, route.upstreamBucket, route.clientBucket);

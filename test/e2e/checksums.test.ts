@@ -7,6 +7,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { randomBytes } from 'node:crypto';
 import https from 'node:https';
+import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { testLookup } from '../upstream/resolve.js';
@@ -45,6 +46,13 @@ function sdk() {
   });
 }
 
+/** A CRC32 as S3 writes it: the big-endian value in base64. */
+function crc32Of(data: Buffer): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(zlib.crc32(data));
+  return b.toString('base64');
+}
+
 async function exists(key: string): Promise<boolean> {
   try {
     await upstream.store.handle({ method: 'HEAD', bucket: 'uploads', key, query: new URLSearchParams(), headers: {}, body: Readable.from([]) });
@@ -58,7 +66,9 @@ async function exists(key: string): Promise<boolean> {
 describe('default-config SDK uploads through s3gate', () => {
   it('a stream body arrives as STREAMING-UNSIGNED-PAYLOAD-TRAILER and is stored decoded', async () => {
     const data = randomBytes(300_000);
-    await sdk().send(new PutObjectCommand({ Bucket: 'uploads', Key: 'stream.bin', Body: Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), ContentLength: data.length }));
+    const out = await sdk().send(new PutObjectCommand({ Bucket: 'uploads', Key: 'stream.bin', Body: Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), ContentLength: data.length }));
+    // The trailer's CRC32, verified by s3gate, comes back as S3 gives it; the provider knew none.
+    expect([out.ChecksumCRC32, out.ChecksumType]).toEqual([crc32Of(data), 'FULL_OBJECT']);
     const seen = gw.sink.lines.find((l) => l.op === 'PutObject' && l.status === 200);
     expect(seen).toBeDefined();
     const put = upstream.requests.find((r) => r.key === 'stream.bin' && r.operation === 'PutObject')!;
@@ -72,7 +82,8 @@ describe('default-config SDK uploads through s3gate', () => {
 
   it('a Buffer body with its CRC32 header is verified and the header dropped for a provider that refuses it', async () => {
     const data = randomBytes(5000);
-    await sdk().send(new PutObjectCommand({ Bucket: 'uploads', Key: 'buffer.bin', Body: data }));
+    const out = await sdk().send(new PutObjectCommand({ Bucket: 'uploads', Key: 'buffer.bin', Body: data }));
+    expect([out.ChecksumCRC32, out.ChecksumType]).toEqual([crc32Of(data), 'FULL_OBJECT']);
     const put = upstream.requests.find((r) => r.key === 'buffer.bin' && r.operation === 'PutObject')!;
     expect(put.headers['x-amz-checksum-crc32']).toBeUndefined();
     expect(put.headers['x-amz-sdk-checksum-algorithm']).toBeUndefined();
