@@ -135,7 +135,7 @@ function deepMerge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'conditionalWrites', 'cannedAcls', 'unknownSubresources', 'listingEncodesKeysOnly', 'tls'];
+const PROFILE_FIELDS = ['addressing', 'signing', 'payload', 'checksums', 'conditionalWrites', 'copySourceConditions', 'cannedAcls', 'unknownSubresources', 'listingEncodesKeysOnly', 'tls'];
 
 function checkUnknownSubresources(c: Checker, raw: unknown, path: string): void {
   if (raw === undefined) return;
@@ -290,6 +290,7 @@ function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<strin
       const v = profile.conditionalWrites?.[k];
       if (v !== undefined && typeof v !== 'boolean') c.fail(`${path}.conditionalWrites.${k}`, 'must be true or false');
     }
+    if (profile.copySourceConditions !== undefined && profile.copySourceConditions !== 's3' && profile.copySourceConditions !== 'rgw') c.fail(`${path}.copySourceConditions`, 'must be s3 or rgw');
     if (typeof profile.cannedAcls !== 'boolean') c.fail(`${path}.cannedAcls`, 'must be true or false');
     if (profile.listingEncodesKeysOnly !== undefined && typeof profile.listingEncodesKeysOnly !== 'boolean') c.fail(`${path}.listingEncodesKeysOnly`, 'must be true or false');
     checkUnknownSubresources(c, profile.unknownSubresources, `${path}.unknownSubresources`);

@@ -72,6 +72,13 @@ export interface ProviderProfile {
     onDelete?: boolean;
   };
   /**
+   * Where the provider reads a CopyObject's source conditions (x-amz-copy-source-if-match,
+   * -none-match, -modified-since, -unmodified-since). `rgw`: only under Ceph RGW's own names,
+   * x-amz-copy-if-* (rgw_rest_s3.cc), so S3's are renamed on the way (route/conditions.ts); RGW 16
+   * ignored S3's and copied whatever the source held. Default: under S3's names.
+   */
+  copySourceConditions?: 's3' | 'rgw';
+  /**
    * The provider keeps per-object canned ACLs: it honours `x-amz-acl` on PutObject and answers
    * GetObjectAcl with the grants. Migrations carry an object's canned ACL only where both sides
    * do (src/route/object-acl.ts); a provider that ignores `x-amz-acl` must say false.

@@ -13,7 +13,7 @@ import type { Operation } from '../authorize/operation.js';
 import { authorizeView } from '../authorize/grants.js';
 import { copySourceHeader, copySourceParts, requestView, type RequestView } from '../authorize/view.js';
 import { authorizedDeleteBody } from '../authorize/delete-objects.js';
-import { providerIfMatch, requireCheckedConditions } from '../route/conditions.js';
+import { providerCopyConditions, providerIfMatch, requireCheckedConditions } from '../route/conditions.js';
 import { requireKnownSubresources } from '../route/provider-support.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
@@ -515,6 +515,7 @@ class Admitted implements BodySink {
     // name for its bucket.
     let outHeaders = view.headers;
     if (view.headers['if-match'] !== undefined) outHeaders = providerIfMatch(op.name, outHeaders, route.upstream.profile) ?? outHeaders;
+    if (view.copySource) outHeaders = providerCopyConditions(op.name, outHeaders, route.upstream.profile) ?? outHeaders;
     if (view.copySource) {
       const srcRoute = findRoute(cfg, view.copySource.bucket);
       if (srcRoute.upstream !== route.upstream) {

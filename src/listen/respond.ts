@@ -10,6 +10,7 @@ import { answerHeaders, ENCODED_LISTINGS, filledEtag, headerListOf, headerValue,
 import { uriEncode } from '../signing/sigv4.js';
 import { clientProto } from './forwarded.js';
 import { bodyBytes } from './memory.js';
+import { S3Error } from '../s3/errors.js';
 
 export interface ResponseTally {
   status?: number;
@@ -87,6 +88,17 @@ function delimited(rawQuery: string): boolean {
 }
 
 /**
+ * A copy whose source's If-None-Match or If-Modified-Since failed is S3's 412 PreconditionFailed;
+ * Ceph RGW answers 304 Not Modified, which SDKs do not read as the copy's refusal (boto3 raised a
+ * bare "304"). No copy was made.
+ */
+function notCopied(req: IncomingMessage): S3Error {
+  const h = req.headers;
+  const condition = h['x-amz-copy-source-if-none-match'] !== undefined ? 'x-amz-copy-source-If-None-Match' : 'x-amz-copy-source-If-Modified-Since';
+  return new S3Error('PreconditionFailed', undefined, { Condition: condition });
+}
+
+/**
  * Not async: an answer read whole is written before it returns, and the caller's promise settles
  * without waiting on one of respond's own; a rewritten or streamed body gives a promise.
  */
@@ -95,6 +107,10 @@ export function respond(
   up: UpstreamResponse, extraHeaders: Record<string, string> = {},
 ): Promise<void> | undefined {
   const status = up.status;
+  if (status === 304 && (op.name === 'CopyObject' || op.name === 'UploadPartCopy')) {
+    if (!up.buffer) up.body.resume();
+    throw notCopied(req);
+  }
   if (tally.verifiedBody !== undefined && status === 200 && (op.name === 'PutObject' || op.name === 'UploadPart')) {
     extraHeaders = withVerifiedChecksums(extraHeaders, tally.verifiedBody, op.name);
   }

@@ -74,6 +74,38 @@ export function providerIfMatch(operation: string, headers: Record<string, strin
   return { ...headers, 'if-match': im.split(',').map((t) => (t.trim() === '*' ? '*' : unquote(t))).join(',') };
 }
 
+// S3's names for a copy's source conditions, and Ceph RGW's.
+const COPY_SOURCE_CONDITIONS = [
+  ['x-amz-copy-source-if-match', 'x-amz-copy-if-match'],
+  ['x-amz-copy-source-if-none-match', 'x-amz-copy-if-none-match'],
+  ['x-amz-copy-source-if-modified-since', 'x-amz-copy-if-modified-since'],
+  ['x-amz-copy-source-if-unmodified-since', 'x-amz-copy-if-unmodified-since'],
+] as const;
+
+/**
+ * A CopyObject's source conditions under the names a `copySourceConditions: rgw` provider reads;
+ * undefined where nothing changes. RGW 16 ignored S3's names and copied whatever the source held
+ * (minio-go's CopyObject with a stale ETag, an If-Unmodified-Since long past). RGW checks each
+ * condition alone, where S3 lets a true If-Match decide over If-Unmodified-Since, and
+ * If-None-Match over If-Modified-Since (the CopyObject API): the one S3 would not weigh is left out.
+ * UploadPartCopy is not here: RGW 16 checks neither name on it.
+ */
+export function providerCopyConditions(operation: string, headers: Record<string, string>, profile: ProviderProfile): Record<string, string> | undefined {
+  if (operation !== 'CopyObject' || profile.copySourceConditions !== 'rgw') return undefined;
+  let out: Record<string, string> | undefined;
+  for (const [s3, rgw] of COPY_SOURCE_CONDITIONS) {
+    const v = headers[s3];
+    if (v === undefined) continue;
+    out ??= { ...headers };
+    delete out[s3];
+    out[rgw] = v;
+  }
+  if (out === undefined) return undefined;
+  if (out['x-amz-copy-if-match'] !== undefined) delete out['x-amz-copy-if-unmodified-since'];
+  if (out['x-amz-copy-if-none-match'] !== undefined) delete out['x-amz-copy-if-modified-since'];
+  return out;
+}
+
 /** Whether the provider checks `header` on `operation` (if-none-match or if-match). */
 function checks(operation: string, header: string, profile: ProviderProfile): boolean {
   const c = CONDITIONS[operation]?.find((x) => x.header === header);

@@ -30,7 +30,7 @@ import { findRoute, type Route } from './route.js';
 type Outcome = 'ok' | 'failed' | 'skipped';
 
 // Conditions were the primary's to check; the mirror follows what the primary decided.
-const CONDITIONS = /^(if-|x-amz-copy-source-if-)/;
+const CONDITIONS = /^(if-|x-amz-copy-source-if-|x-amz-copy-if-)/;
 
 function unconditional(h: SendRequest['headers']): SendRequest['headers'] {
   const out: SendRequest['headers'] = {};
