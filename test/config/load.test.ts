@@ -88,7 +88,7 @@ buckets:
       'upstreams.v.credentials.secretAccessKey: is required',
       // s3gate never sends Expect upstream (undici does not implement it): a field that would do
       // nothing is refused rather than believed.
-      'upstreams.v.expectContinue: unknown field; known: provider, endpoint, region, credentials, path, connectAddress, timeouts, retries, addressing, signing, payload, checksums, conditionalWrites, cannedAcls, unknownSubresources, listingEncodesKeysOnly, tls',
+      'upstreams.v.expectContinue: unknown field; known: provider, endpoint, region, credentials, path, connectAddress, timeouts, retries, addressing, signing, payload, checksums, conditionalWrites, copySourceConditions, cannedAcls, unknownSubresources, listingEncodesKeysOnly, tls',
       'buckets.Bad_Name: is not a valid S3 bucket name',
       'buckets.ok-bucket.colour: unknown field; known: upstream, bucket, domains, public, mode, from, mirror, copyOnRead, cors',
       'keys[0].allow[0].bucket: no bucket "ghost"; known: Bad_Name, ok-bucket',
