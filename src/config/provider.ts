@@ -75,7 +75,8 @@ export interface ProviderProfile {
    * Where the provider reads a CopyObject's source conditions (x-amz-copy-source-if-match,
    * -none-match, -modified-since, -unmodified-since). `rgw`: only under Ceph RGW's own names,
    * x-amz-copy-if-* (rgw_rest_s3.cc), so S3's are renamed on the way (route/conditions.ts); RGW 16
-   * ignored S3's and copied whatever the source held. Default: under S3's names.
+   * ignored S3's and copied whatever the source held. On UploadPartCopy RGW checks neither name,
+   * and s3gate checks them against a HEAD of the source. Default: under S3's names.
    */
   copySourceConditions?: 's3' | 'rgw';
   /**

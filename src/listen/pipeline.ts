@@ -13,7 +13,7 @@ import type { Operation } from '../authorize/operation.js';
 import { authorizeView } from '../authorize/grants.js';
 import { copySourceHeader, copySourceParts, requestView, type RequestView } from '../authorize/view.js';
 import { authorizedDeleteBody } from '../authorize/delete-objects.js';
-import { providerCopyConditions, providerIfMatch, requireCheckedConditions } from '../route/conditions.js';
+import { checkPartCopySource, providerCopyConditions, providerIfMatch, requireCheckedConditions, uncheckedPartCopy } from '../route/conditions.js';
 import { requireKnownSubresources } from '../route/provider-support.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
@@ -535,8 +535,19 @@ class Admitted implements BodySink {
     this.twoTargets = route.route.mode === 'mirror' || (route.route.mode === 'migrate' && op.name === 'DeleteObjects');
 
     if (form) return bodyFirst(form.body(route.upstream.profile, res), this, false);
-    const body = method === 'PUT' || method === 'POST' ? inboundBody(ctx.req, this.headers, auth, op.name, route.upstream.profile, ctx) : undefined;
-    if (this.expectContinue) res.writeContinue();
+    if (view.copySource && uncheckedPartCopy(op.name, view.headers, route.upstream.profile)) {
+      const src = view.copySource;
+      return ctx.waiting(checkPartCopySource(route.upstream, findRoute(cfg, src.bucket).upstreamBucket, src.key, src.versionId, view.headers).then(() => this.bodyOn()));
+    }
+    this.bodyOn();
+  }
+
+  /** The request's body (a PUT's or a POST's) wired to its provider request. */
+  bodyOn(): void {
+    const { ctx, method } = this;
+    const op = this.view.operation;
+    const body = method === 'PUT' || method === 'POST' ? inboundBody(ctx.req, this.headers, this.auth, op.name, ctx.route!.upstream.profile, ctx) : undefined;
+    if (this.expectContinue) ctx.res.writeContinue();
     this.withBody(body);
   }
 

@@ -1,20 +1,9 @@
 // Preconditions on reads, copy sources and writes, in the order RFC 7232 and S3 apply them.
 import { S3Error } from '../s3/errors.js';
-import { etagListMatches, parseHttpDate, seconds } from './http.js';
+import { etagListMatches } from './http.js';
 import type { ObjectMeta } from './types.js';
 
-export function checkCopySourceConditions(h: Record<string, string>, src: ObjectMeta): void {
-  const lm = seconds(src.lastModified);
-  const fail = (c: string) => new S3Error('PreconditionFailed', undefined, { Condition: c });
-  const im = h['x-amz-copy-source-if-match'];
-  const inm = h['x-amz-copy-source-if-none-match'];
-  const ius = parseHttpDate(h['x-amz-copy-source-if-unmodified-since']);
-  const ims = parseHttpDate(h['x-amz-copy-source-if-modified-since']);
-  if (im !== undefined && !etagListMatches(im, src.etag)) throw fail('x-amz-copy-source-If-Match');
-  if (im === undefined && ius !== undefined && lm > ius) throw fail('x-amz-copy-source-If-Unmodified-Since');
-  if (inm !== undefined && etagListMatches(inm, src.etag)) throw fail('x-amz-copy-source-If-None-Match');
-  if (inm === undefined && ims !== undefined && lm <= ims) throw fail('x-amz-copy-source-If-Modified-Since');
-}
+export { checkCopySourceConditions } from '../s3/copy-source-conditions.js';
 
 /**
  * Conditional writes (PutObject, CopyObject's destination, CompleteMultipartUpload): S3 accepts

@@ -7,6 +7,10 @@
 // `conditionalWrites` (docs/providers.md).
 import type { ProviderProfile } from '../config/provider.js';
 import { etagListMatches, unquote } from '../s3/etag.js';
+import { checkCopySourceConditions, COPY_SOURCE_CONDITION_HEADERS } from '../s3/copy-source-conditions.js';
+import type { Upstream } from '../config/types.js';
+import { callUpstream } from '../forward/client.js';
+import { drain } from './io.js';
 import { S3Error } from '../s3/errors.js';
 
 type Headers = Record<string, string | string[] | undefined>;
@@ -88,7 +92,7 @@ const COPY_SOURCE_CONDITIONS = [
  * (minio-go's CopyObject with a stale ETag, an If-Unmodified-Since long past). RGW checks each
  * condition alone, where S3 lets a true If-Match decide over If-Unmodified-Since, and
  * If-None-Match over If-Modified-Since (the CopyObject API): the one S3 would not weigh is left out.
- * UploadPartCopy is not here: RGW 16 checks neither name on it.
+ * UploadPartCopy is not here: RGW 16 checks neither name on it (checkPartCopySource).
  */
 export function providerCopyConditions(operation: string, headers: Record<string, string>, profile: ProviderProfile): Record<string, string> | undefined {
   if (operation !== 'CopyObject' || profile.copySourceConditions !== 'rgw') return undefined;
@@ -104,6 +108,32 @@ export function providerCopyConditions(operation: string, headers: Record<string
   if (out['x-amz-copy-if-match'] !== undefined) delete out['x-amz-copy-if-unmodified-since'];
   if (out['x-amz-copy-if-none-match'] !== undefined) delete out['x-amz-copy-if-modified-since'];
   return out;
+}
+
+/** An UploadPartCopy whose source conditions the provider would not check (`copySourceConditions: rgw`). */
+export function uncheckedPartCopy(operation: string, headers: Record<string, string>, profile: ProviderProfile): boolean {
+  if (operation !== 'UploadPartCopy' || profile.copySourceConditions !== 'rgw') return false;
+  for (const h of COPY_SOURCE_CONDITION_HEADERS) if (headers[h] !== undefined) return true;
+  return false;
+}
+
+/**
+ * RGW 16 checks no source condition on UploadPartCopy, under either name, and boto3's managed
+ * copy (s3transfer) sends CopySourceIfMatch on every part so that a source replaced mid-copy fails
+ * the copy rather than mixing two objects. s3gate asks the source's HEAD and checks them itself
+ * before the part is sent: the window left is that HEAD's to the copy's, not the whole copy's. A
+ * source the HEAD does not find goes on, for the provider's own NoSuchKey.
+ */
+export async function checkPartCopySource(
+  up: Upstream, bucket: string, key: string, versionId: string | undefined, headers: Record<string, string>,
+): Promise<void> {
+  const r = await callUpstream(up, { operation: 'HeadObject', method: 'HEAD', bucket, key, ...(versionId !== undefined ? { query: [['versionId', versionId]] } : {}) });
+  await drain(r);
+  if (r.status !== 200) return;
+  const etag = r.headers.etag;
+  const modified = r.headers['last-modified'];
+  if (typeof etag !== 'string' || typeof modified !== 'string') return;
+  checkCopySourceConditions(headers, { etag, lastModified: Date.parse(modified) });
 }
 
 /** Whether the provider checks `header` on `operation` (if-none-match or if-match). */

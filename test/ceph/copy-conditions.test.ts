@@ -3,13 +3,18 @@
 // so RGW 16 alone copies whatever the source holds when a client sends S3's (minio-go's CopyObject
 // with a stale ETag; an If-Unmodified-Since long past). It answers a failed If-None-Match or
 // If-Modified-Since with 304, where S3 answers 412. Through s3gate's `linode` and `ceph` presets the
-// conditions are renamed (`copySourceConditions: rgw`) and RGW checks them as S3 would.
+// conditions are renamed (`copySourceConditions: rgw`) and RGW checks them as S3 would. On
+// UploadPartCopy RGW 16 checks neither name: s3gate checks them against a HEAD of the source.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CopyObjectCommand, CreateBucketCommand, GetObjectCommand, PutObjectCommand, type CopyObjectCommandInput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, ListPartsCommand, PutObjectCommand,
+  UploadPartCopyCommand, type CopyObjectCommandInput, type S3Client, type UploadPartCopyCommandInput,
+} from '@aws-sdk/client-s3';
 import { ensureCeph, type CephInfo } from './ceph.js';
 import { removeCephBuckets } from './cleanup.js';
 import { client, GW_KEY, startTestGateway, tmpDir } from '../helpers/gateway.js';
+import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 
 let ceph: CephInfo;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
@@ -84,5 +89,61 @@ describe('CopyObject with source conditions', { timeout: 60_000 }, () => {
     it.each(CASES)('%s', async (_name, conditions, expected) => {
       expect(await copies(viaGw, buckets[target], conditions)).toEqual(expected);
     });
+  });
+});
+
+/** One UploadPartCopy under `conditions`: what it did, and the parts the upload then holds. */
+async function partCopies(s3: S3Client, bucket: string, conditions: (etag: string) => Partial<UploadPartCopyCommandInput>): Promise<[string, number]> {
+  const { ETag } = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'part-src', Body: 'part source' }));
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'part-dst' }));
+  let outcome: string;
+  try {
+    await s3.send(new UploadPartCopyCommand({ Bucket: bucket, Key: 'part-dst', UploadId, PartNumber: 1, CopySource: `${bucket}/part-src`, ...conditions(ETag!) }));
+    outcome = 'copied';
+  } catch (e) {
+    const err = e as { name: string; $metadata: { httpStatusCode?: number } };
+    outcome = `${err.$metadata.httpStatusCode} ${err.name}`;
+  }
+  const parts = (await s3.send(new ListPartsCommand({ Bucket: bucket, Key: 'part-dst', UploadId }))).Parts ?? [];
+  await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: 'part-dst', UploadId }));
+  return [outcome, parts.length];
+}
+
+const PART_CASES: [string, (etag: string) => Partial<UploadPartCopyCommandInput>, [string, number]][] = [
+  ['If-Match a stale ETag', () => ({ CopySourceIfMatch: '"0123456789abcdef0123456789abcdef"' }), ['412 PreconditionFailed', 0]],
+  ['If-None-Match the source\'s ETag', (etag) => ({ CopySourceIfNoneMatch: etag }), ['412 PreconditionFailed', 0]],
+  ['If-Unmodified-Since long past', () => ({ CopySourceIfUnmodifiedSince: PAST }), ['412 PreconditionFailed', 0]],
+  ['If-Match the source\'s ETag', (etag) => ({ CopySourceIfMatch: etag }), ['copied', 1]],
+];
+
+describe('UploadPartCopy with source conditions', { timeout: 60_000 }, () => {
+  it('RGW 16 alone ignores them, under S3\'s names as under its own', async () => {
+    const bucket = `cc-direct-part-${run}`;
+    await direct.send(new CreateBucketCommand({ Bucket: bucket }));
+    expect(await partCopies(direct, bucket, () => ({ CopySourceIfMatch: '"0123456789abcdef0123456789abcdef"' }))).toEqual(['copied', 1]);
+  });
+
+  describe.each(['linode', 'ceph', 'local'] as Target[])('through s3gate: %s', (target) => {
+    it.each(PART_CASES)('%s', async (_name, conditions, expected) => {
+      expect(await partCopies(viaGw, buckets[target], conditions)).toEqual(expected);
+    });
+  });
+
+  it("boto3's managed copy (CopySourceIfMatch on every part) of a 12 MiB object through linode", async () => {
+    const copied = () => gw.sink.lines.filter((l) => l.op === 'UploadPartCopy' && l.bucket === buckets.linode && l.status === 200).length;
+    const before = copied();
+    const out = await runPython(`
+import os, hashlib
+from boto3.s3.transfer import TransferConfig
+s3 = boto3.client('s3', endpoint_url='${gw.url}', region_name='us-east-1', aws_access_key_id='${GW_KEY.accessKeyId}',
+  aws_secret_access_key='${GW_KEY.secretAccessKey}', config=Config(s3={'addressing_style': 'path'}))
+data = os.urandom(12 * 1024 * 1024)
+s3.put_object(Bucket='${buckets.linode}', Key='big-src', Body=data)
+s3.copy({'Bucket': '${buckets.linode}', 'Key': 'big-src'}, '${buckets.linode}', 'big-dst', Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+got = s3.get_object(Bucket='${buckets.linode}', Key='big-dst')['Body'].read()
+print(json.dumps(hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()))
+`, {}, MODERN_PYTHON);
+    expect(out).toBe(true);
+    expect(copied() - before).toBe(3);
   });
 });
