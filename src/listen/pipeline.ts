@@ -511,13 +511,13 @@ class Admitted implements BodySink {
     requireKnownSubresources(op.name, view.query, address.key !== undefined, route.upstream.profile);
 
     // The view's headers go on as they are, but a write's If-Match where the provider matches it
-    // only unquoted; the copy source is rendered from the authorized one, under the provider's
-    // name for its bucket.
+    // only unquoted, and a copy's source conditions under the names the provider reads; the copy
+    // source is rendered from the authorized one, under the provider's name for its bucket.
     let outHeaders = view.headers;
     if (view.headers['if-match'] !== undefined) outHeaders = providerIfMatch(op.name, outHeaders, route.upstream.profile) ?? outHeaders;
-    if (view.copySource) outHeaders = providerCopyConditions(op.name, outHeaders, route.upstream.profile) ?? outHeaders;
-    if (view.copySource) {
-      const srcRoute = findRoute(cfg, view.copySource.bucket);
+    const srcRoute = view.copySource ? findRoute(cfg, view.copySource.bucket) : undefined;
+    if (view.copySource && srcRoute) {
+      outHeaders = providerCopyConditions(op.name, outHeaders, route.upstream.profile) ?? outHeaders;
       if (srcRoute.upstream !== route.upstream) {
         throw new S3Error('NotImplemented', 'Copying between buckets on different upstreams is not supported; download and upload instead.');
       }
@@ -535,9 +535,9 @@ class Admitted implements BodySink {
     this.twoTargets = route.route.mode === 'mirror' || (route.route.mode === 'migrate' && op.name === 'DeleteObjects');
 
     if (form) return bodyFirst(form.body(route.upstream.profile, res), this, false);
-    if (view.copySource && uncheckedPartCopy(op.name, view.headers, route.upstream.profile)) {
+    if (view.copySource && srcRoute && uncheckedPartCopy(op.name, view.headers, route.upstream.profile)) {
       const src = view.copySource;
-      return ctx.waiting(checkPartCopySource(route.upstream, findRoute(cfg, src.bucket).upstreamBucket, src.key, src.versionId, view.headers).then(() => this.bodyOn()));
+      return ctx.waiting(checkPartCopySource(route.upstream, srcRoute.upstreamBucket, src.key, src.versionId, view.headers).then(() => this.bodyOn()));
     }
     this.bodyOn();
   }

@@ -42,9 +42,7 @@ export interface VerifiedChecksums {
  */
 function withVerifiedChecksums(own: Record<string, string>, body: VerifiedChecksums, op: string): Record<string, string> {
   const sums = { ...body.declaredChecksums, ...body.trailerChecksums?.() };
-  let any = false;
-  for (const _ in sums) any = true;
-  if (!any) return own;
+  if (Object.keys(sums).length === 0) return own;
   return op === 'PutObject' ? { ...own, ...sums, 'x-amz-checksum-type': 'FULL_OBJECT' } : { ...own, ...sums };
 }
 

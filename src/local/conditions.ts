@@ -1,9 +1,8 @@
-// Preconditions on reads, copy sources and writes, in the order RFC 7232 and S3 apply them.
+// Preconditions on reads and writes, in the order RFC 7232 and S3 apply them (a copy source's:
+// s3/copy-source-conditions.ts, shared with route/).
 import { S3Error } from '../s3/errors.js';
 import { etagListMatches } from './http.js';
 import type { ObjectMeta } from './types.js';
-
-export { checkCopySourceConditions } from '../s3/copy-source-conditions.js';
 
 /**
  * Conditional writes (PutObject, CopyObject's destination, CompleteMultipartUpload): S3 accepts

@@ -1,7 +1,7 @@
 // UploadPart and UploadPartCopy.
 import { rm } from 'node:fs/promises';
 import { S3Error } from '../../s3/errors.js';
-import { checkCopySourceConditions } from '../conditions.js';
+import { checkCopySourceConditions } from '../../s3/copy-source-conditions.js';
 import { checksumElements, WriteChecksum } from '../checksums.js';
 import type { Spooled } from '../disk.js';
 import { md5Quoted, parseCopySource, xml } from '../http.js';

@@ -1,7 +1,8 @@
 import { S3Error } from '../../s3/errors.js';
 import { cannedFromHeaders } from '../acl.js';
 import { checksumElements, copyChecksum, fullObject, type WriteChecksum } from '../checksums.js';
-import { checkCopySourceConditions, checkWritePreconditions } from '../conditions.js';
+import { checkWritePreconditions } from '../conditions.js';
+import { checkCopySourceConditions } from '../../s3/copy-source-conditions.js';
 import type { Spooled } from '../disk.js';
 import { md5Quoted, parseCopySource, REDIRECT_LOCATION, requestedStorageClass, STORAGE_CLASS, storedHeaders, xml } from '../http.js';
 import { validateBucket, validateKey } from '../keys.js';
