@@ -7,7 +7,7 @@
 // `conditionalWrites` (docs/providers.md).
 import type { ProviderProfile } from '../config/provider.js';
 import { etagListMatches, unquote } from '../s3/etag.js';
-import { checkCopySourceConditions, COPY_SOURCE_CONDITION_HEADERS } from '../s3/copy-source-conditions.js';
+import { checkCopySourceConditions } from '../s3/copy-source-conditions.js';
 import type { Upstream } from '../config/types.js';
 import { callUpstream } from '../forward/client.js';
 import { drain } from './io.js';
@@ -113,7 +113,7 @@ export function providerCopyConditions(operation: string, headers: Record<string
 /** An UploadPartCopy whose source conditions the provider would not check (`copySourceConditions: rgw`). */
 export function uncheckedPartCopy(operation: string, headers: Record<string, string>, profile: ProviderProfile): boolean {
   if (operation !== 'UploadPartCopy' || profile.copySourceConditions !== 'rgw') return false;
-  for (const h of COPY_SOURCE_CONDITION_HEADERS) if (headers[h] !== undefined) return true;
+  for (const [s3] of COPY_SOURCE_CONDITIONS) if (headers[s3] !== undefined) return true;
   return false;
 }
 

@@ -10,10 +10,6 @@ export interface CopySourceState {
   lastModified: number;
 }
 
-export const COPY_SOURCE_CONDITION_HEADERS = [
-  'x-amz-copy-source-if-match', 'x-amz-copy-source-if-none-match', 'x-amz-copy-source-if-modified-since', 'x-amz-copy-source-if-unmodified-since',
-] as const;
-
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
 function date(v: string | undefined): number | undefined {
