@@ -3,14 +3,16 @@
 // parsed: whatever the provider's XML parser makes of comments, CDATA, entities or line ends,
 // it can only see the keys that were authorized (docs/security.md, "One view").
 //
-// One key outside the grant refuses the whole request (403 AccessDenied) and nothing is
-// forwarded; S3 itself would delete the others and answer AccessDenied for that key, but a
-// refusal is simpler to reason about and a client that only deletes what it may is unaffected.
+// A key outside the grant is answered as S3 answers a key its caller may not delete: an <Error>
+// AccessDenied entry in the 200 DeleteResult, while the others are deleted. It is left out of
+// the body the provider gets, so the provider never sees it; when no key is inside the grant,
+// nothing is forwarded. (`aws s3 rm --recursive` over a listing wider than the delete grant
+// deletes what it may and reports the rest, as at S3.)
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { GatewayKey } from '../config/types.js';
 import { escapeXml, S3Error } from '../s3/errors.js';
-import { deleteKeysAllowed } from './grants.js';
+import { deleteKeyAllowed } from './grants.js';
 
 /** S3's own limit. */
 export const DELETE_OBJECTS_MAX_KEYS = 1000;
@@ -184,25 +186,64 @@ function refuseDeleteConditions(objects: { ETag?: string; LastModifiedTime?: str
   );
 }
 
+/** What may go to the provider, and the keys answered AccessDenied by s3gate itself. */
+export interface AuthorizedDelete {
+  /** undefined: no key was inside the grant, and nothing is forwarded */
+  readonly body?: WholeXmlBody;
+  readonly denied: readonly DeleteObject[];
+}
+
 /**
- * Reads the verified body (at most DELETE_OBJECTS_MAX_BYTES), refuses it unless the key may
- * delete every key it names, and returns the re-written body with a Content-MD5 of its own; the
- * client's checksums were of the bytes it sent, which no longer travel. `conditionsChecked`
+ * Reads the verified body (at most DELETE_OBJECTS_MAX_BYTES), takes out every key the gateway
+ * key may not delete, and returns the re-written body of the rest with a Content-MD5 of its own;
+ * the client's checksums were of the bytes it sent, which no longer travel. `conditionsChecked`
  * false: the provider would not check per-object conditions (route/conditions.ts), so a body
  * with any is refused.
  */
 export async function authorizedDeleteBody(
   body: { stream: Readable; buffer?: Buffer; headers: Record<string, string | null> }, headers: Record<string, string>,
   key: GatewayKey | undefined, bucket: string, conditionsChecked = true,
-): Promise<WholeXmlBody> {
+): Promise<AuthorizedDelete> {
   const xml = body.buffer ?? (await readBounded(body.stream));
   if (xml.length > DELETE_OBJECTS_MAX_BYTES) throw tooLarge();
   const req = parseDeleteObjects(xml.toString('utf8'));
-  if (!key || !deleteKeysAllowed(key, bucket, req.objects.map((o) => o.Key))) throw new S3Error('AccessDenied');
-  if (!conditionsChecked) refuseDeleteConditions(req.objects);
-  const buf = Buffer.from(deleteObjectsXml(req), 'utf8');
+  if (!key) throw new S3Error('AccessDenied');
+  const allowed: DeleteObject[] = [];
+  const denied: DeleteObject[] = [];
+  for (const o of req.objects) (deleteKeyAllowed(key, bucket, o.Key) ? allowed : denied).push(o);
+  if (allowed.length === 0) return { denied };
+  if (!conditionsChecked) refuseDeleteConditions(allowed);
+  const buf = Buffer.from(deleteObjectsXml({ ...req, objects: allowed }), 'utf8');
   const out: Record<string, string | null> = { ...body.headers };
   for (const name in headers) if (name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm') out[name] = null;
   out['content-md5'] = createHash('md5').update(buf).digest('base64');
-  return new RewrittenBody(buf, out);
+  return { body: new RewrittenBody(buf, out), denied };
+}
+
+/** S3's entry for a key its caller may not delete, as a DeleteResult holds it. */
+export function deniedEntries(denied: readonly DeleteObject[]): string {
+  let xml = '';
+  for (const o of denied) {
+    xml += `<Error><Key>${text(o.Key)}</Key>`;
+    if (o.VersionId !== undefined) xml += `<VersionId>${text(o.VersionId)}</VersionId>`;
+    xml += '<Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
+  }
+  return xml;
+}
+
+/** The whole answer when no key was inside the grant. */
+export function deniedResult(denied: readonly DeleteObject[]): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="${S3_NS}">${deniedEntries(denied)}</DeleteResult>`;
+}
+
+/**
+ * The provider's DeleteResult with s3gate's AccessDenied entries added: before its closing tag,
+ * or in place of an empty `<DeleteResult/>`. undefined: not a DeleteResult.
+ */
+export function withDenied(xml: string, entries: string): string | undefined {
+  const end = xml.lastIndexOf('</DeleteResult>');
+  if (end >= 0) return xml.slice(0, end) + entries + xml.slice(end);
+  const empty = /<DeleteResult(\s[^>]*)?\/>/.exec(xml);
+  if (!empty) return undefined;
+  return xml.slice(0, empty.index) + `<DeleteResult${empty[1] ?? ''}>${entries}</DeleteResult>` + xml.slice(empty.index + empty[0].length);
 }

@@ -28,8 +28,8 @@ export function allowsWholeBucket(key: GatewayKey, action: Action, bucket: strin
  * The decision on a request's one view: every resource it names is inside the key's grants.
  * The target object; a listing's own prefix; the whole bucket for anything else at bucket level
  * (its settings, creating or deleting it); the copy source. DeleteObjects' keys are in its body:
- * here the key must hold delete on the bucket at all, and `deleteKeysAllowed` checks each key
- * once the body is read.
+ * here the key must hold delete on the bucket at all, and `deleteKeyAllowed` checks each key
+ * once the body is read (a key outside is answered AccessDenied on its own, as S3 does).
  */
 export function authorizeView(view: RequestView, key: GatewayKey | undefined, bucket: string, anonymous?: AnonymousAccess): void {
   const op = view.operation;
@@ -60,9 +60,9 @@ function anonymousAllows(view: RequestView, anonymous: AnonymousAccess | undefin
   return anonymous !== undefined && anonymous !== 'refused';
 }
 
-/** Every key of a DeleteObjects body inside the key's delete grants. */
-export function deleteKeysAllowed(key: GatewayKey, bucket: string, keys: readonly string[]): boolean {
-  return keys.every((k) => allows(key, 'delete', bucket, k));
+/** One key of a DeleteObjects body inside the key's delete grants. */
+export function deleteKeyAllowed(key: GatewayKey, bucket: string, k: string): boolean {
+  return allows(key, 'delete', bucket, k);
 }
 
 /** Anonymous access as the bucket's `public` setting says. */

@@ -12,7 +12,7 @@ import { isStsRequest, serveSts } from '../sts/endpoint.js';
 import type { Operation } from '../authorize/operation.js';
 import { authorizeView } from '../authorize/grants.js';
 import { copySourceHeader, copySourceParts, requestView, type RequestView } from '../authorize/view.js';
-import { authorizedDeleteBody } from '../authorize/delete-objects.js';
+import { authorizedDeleteBody, deniedEntries, deniedResult } from '../authorize/delete-objects.js';
 import { checkPartCopySource, providerCopyConditions, providerIfMatch, requireCheckedConditions, uncheckedPartCopy } from '../route/conditions.js';
 import { requireKnownSubresources } from '../route/provider-support.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
@@ -82,6 +82,7 @@ class Context implements RequestContext, AnswerSink {
   upstreamId?: string;
   completeBody?: Buffer;
   verifiedBody?: VerifiedChecksums;
+  deniedDeletes?: string;
   /** ends the provider request when the client goes away */
   readonly cancel = new RequestCancel();
   /** the pipeline's work for this request is over (the access line waits for the exchange too) */
@@ -594,7 +595,9 @@ class Admitted implements BodySink {
       // Per-object conditions (<ETag>…) are held where they are checked: a provider that checks
       // them, and a bucket on one provider (during a migration the key may be at either).
       const checked = route.upstream.profile.conditionalWrites.onDelete === true && route.route.mode !== 'migrate';
-      const rewritten = await authorizedDeleteBody(body, this.view.headers, this.auth.key, route.clientBucket, checked);
+      const { body: rewritten, denied } = await authorizedDeleteBody(body, this.view.headers, this.auth.key, route.clientBucket, checked);
+      if (rewritten === undefined) return respondXml(ctx, ctx.res, deniedResult(denied), ctx.replyHeaders);
+      if (denied.length > 0) ctx.deniedDeletes = deniedEntries(denied);
       body = rewritten;
       this.sendReq!.declaredSha256 = rewritten.sha256;
     }

@@ -11,6 +11,7 @@ import { uriEncode } from '../signing/sigv4.js';
 import { clientProto } from './forwarded.js';
 import { bodyBytes } from './memory.js';
 import { S3Error } from '../s3/errors.js';
+import { withDenied } from '../authorize/delete-objects.js';
 
 export interface ResponseTally {
   status?: number;
@@ -25,6 +26,8 @@ export interface ResponseTally {
   completeBody?: Buffer;
   /** PutObject, UploadPart: a body whose x-amz-checksum-* s3gate verified (declared, or in its trailer) */
   verifiedBody?: VerifiedChecksums;
+  /** DeleteObjects: the <Error> entries of keys outside the grant, which the provider never saw */
+  deniedDeletes?: string;
 }
 
 export interface VerifiedChecksums {
@@ -121,7 +124,8 @@ export function respond(
   }
   tally.status = status;
   // The provider's Content-Type: nothing of s3gate's own replaces it.
-  if (req.method !== 'HEAD' && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && headerValue(outHeaders, 'content-type')?.includes('xml')) {
+  const denied = tally.deniedDeletes !== undefined && status === 200;
+  if (denied || (req.method !== 'HEAD' && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && headerValue(outHeaders, 'content-type')?.includes('xml'))) {
     return rewritten(cfg, tally, address, req, res, route, op, up, outHeaders);
   }
   const whole = up.buffer;
@@ -146,6 +150,7 @@ async function rewritten(
   let out = rewriteXml(text, nameMap(cfg, req, route, address, op));
   if (up.status >= 300) out = withErrorMessage(ownRequestId(out, tally));
   else if (tally.completeBody !== undefined && op.name === 'CompleteMultipartUpload') out = filledEtag(out, tally.completeBody);
+  else if (tally.deniedDeletes !== undefined && op.name === 'DeleteObjects') out = withDenied(out, tally.deniedDeletes) ?? out;
   tally.bytesOut = Buffer.byteLength(out);
   const headers: string[] = [];
   for (let i = 0; i < outHeaders.length; i += 2) if (outHeaders[i] !== 'content-length') headers.push(outHeaders[i]!, outHeaders[i + 1]!);

@@ -162,20 +162,48 @@ describe('finding 3: DeleteObjects checks every key of its body', () => {
   const post = (body: string, query: [string, string][] = [['delete', ''], ['prefix', 'pub/']]) =>
     ({ method: 'POST', path: '/beta', query, headers: [['Content-MD5', md5(body)], ['Content-Type', 'application/xml']] as [string, string][], body });
 
-  it.each(SCHEMES)('%s: POST /beta?delete&prefix=pub/ with <Key>secret.txt</Key> is refused; nothing deleted', async (scheme) => {
-    const { r, code, seen } = await attempt(KEYC, scheme, post(del(['secret.txt'])));
-    expect(r.status, r.body).toBe(403);
-    expect(code).toBe('AccessDenied');
+  // S3 answers a key its caller may not delete with an AccessDenied entry in a 200 DeleteResult.
+  const errors = (xml: string) => [...xml.matchAll(/<Error><Key>([^<]*)<\/Key>(?:<VersionId>([^<]*)<\/VersionId>)?<Code>([^<]*)<\/Code>/g)].map((m) => [m[1], m[2], m[3]]);
+  const deleted = (xml: string) => [...xml.matchAll(/<Deleted><Key>([^<]*)<\/Key>/g)].map((m) => m[1]);
+
+  it.each(SCHEMES)('%s: POST /beta?delete&prefix=pub/ with <Key>secret.txt</Key> answers AccessDenied for it; nothing forwarded or deleted', async (scheme) => {
+    const { r, seen } = await attempt(KEYC, scheme, post(del(['secret.txt'])));
+    expect(r.status, r.body).toBe(200);
+    expect(errors(r.body)).toEqual([['secret.txt', undefined, 'AccessDenied']]);
+    expect(deleted(r.body)).toEqual([]);
     expect(seen).toHaveLength(0);
     expect(await exists('beta', 'secret.txt')).toBe(true);
   });
 
-  it('one key outside the grant refuses the whole request', async () => {
-    await seed('beta', 'pub/keep.txt', 'k');
-    const { r, seen } = await attempt(KEYC, 'v4-header', post(del(['pub/keep.txt', 'secret.txt'])));
-    expect(r.status).toBe(403);
+  it('a key outside the grant is answered AccessDenied on its own; the one inside is deleted, and only it reaches the upstream', async () => {
+    await seed('beta', 'pub/gone0.txt', 'k');
+    const body = `<Delete><Object><Key>pub/gone0.txt</Key></Object><Object><Key>secret.txt</Key><VersionId>v&amp;1</VersionId></Object><Object><Key>alpha/../secret &lt;2&gt;</Key></Object></Delete>`;
+    const { r, seen } = await attempt(KEYC, 'v4-header', post(body, [['delete', '']]));
+    expect(r.status, r.body).toBe(200);
+    expect(deleted(r.body)).toEqual(['pub/gone0.txt']);
+    expect(errors(r.body)).toEqual([['secret.txt', 'v&amp;1', 'AccessDenied'], ['alpha/../secret &lt;2&gt;', undefined, 'AccessDenied']]);
+    expect(seen.map((q) => q.operation)).toEqual(['DeleteObjects']);
+    expect(seen[0]!.resources.filter((x) => x.access === 'delete').map((x) => x.key)).toEqual(['pub/gone0.txt']);
+    expect(await exists('beta', 'pub/gone0.txt')).toBe(false);
+    expect(await exists('beta', 'secret.txt')).toBe(true);
+  });
+
+  it('in quiet mode the answer holds only the AccessDenied entries', async () => {
+    await seed('beta', 'pub/gone-q.txt', 'k');
+    const body = `<Delete><Quiet>true</Quiet><Object><Key>secret.txt</Key></Object><Object><Key>pub/gone-q.txt</Key></Object></Delete>`;
+    const { r } = await attempt(KEYC, 'v2-header', post(body, [['delete', '']]));
+    expect(r.status, r.body).toBe(200);
+    expect(deleted(r.body)).toEqual([]);
+    expect(errors(r.body)).toEqual([['secret.txt', undefined, 'AccessDenied']]);
+    expect(await exists('beta', 'pub/gone-q.txt')).toBe(false);
+    expect(await exists('beta', 'secret.txt')).toBe(true);
+  });
+
+  it('a key with no delete grant on the bucket at all is refused whole, before its body is read', async () => {
+    const { r, code, seen } = await attempt(KEYC, 'v4-header', { ...post(del(['pub/x'])), path: '/alpha' });
+    expect(r.status, r.body).toBe(403);
+    expect(code).toBe('AccessDenied');
     expect(seen).toHaveLength(0);
-    expect(await exists('beta', 'pub/keep.txt')).toBe(true);
   });
 
   it('keys inside the grant are deleted; the upstream gets the re-written body', async () => {
