@@ -14,6 +14,8 @@ import { listObjects, listObjectsV2, listObjectVersions } from './ops/bucket-lis
 import { getBucketLocation } from './ops/bucket-location.js';
 import { deleteBucketTagging, getBucketTagging, putBucketTagging } from './ops/bucket-tagging.js';
 import { getBucketVersioning } from './ops/bucket-versioning.js';
+import { getBucketLogging } from './ops/bucket-logging.js';
+import { getBucketRequestPayment } from './ops/bucket-request-payment.js';
 import { abortMultipartUpload } from './ops/multipart-abort.js';
 import { completeMultipartUpload } from './ops/multipart-complete.js';
 import { createMultipartUpload } from './ops/multipart-create.js';
@@ -66,6 +68,8 @@ export const ROUTES: readonly Route[] = [
   { level: 'bucket', method: 'PUT', sub: 'tagging', name: 'PutBucketTagging', op: putBucketTagging, anonymous: 'never' },
   { level: 'bucket', method: 'DELETE', sub: 'tagging', name: 'DeleteBucketTagging', op: deleteBucketTagging, anonymous: 'never' },
   { level: 'bucket', method: 'GET', sub: 'versioning', name: 'GetBucketVersioning', op: getBucketVersioning, anonymous: 'never' },
+  { level: 'bucket', method: 'GET', sub: 'logging', name: 'GetBucketLogging', op: getBucketLogging, anonymous: 'never' },
+  { level: 'bucket', method: 'GET', sub: 'requestPayment', name: 'GetBucketRequestPayment', op: getBucketRequestPayment, anonymous: 'never' },
   { level: 'bucket', method: 'GET', sub: 'location', name: 'GetBucketLocation', op: getBucketLocation, anonymous: 'never' },
   { level: 'bucket', method: 'GET', sub: 'uploads', name: 'ListMultipartUploads', op: listMultipartUploads, anonymous: 'list-bucket' },
   { level: 'bucket', method: 'GET', sub: 'versions', name: 'ListObjectVersions', op: listObjectVersions, anonymous: 'list-bucket' },

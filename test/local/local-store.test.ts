@@ -16,6 +16,9 @@ import {
   DeleteObjectsCommand,
   GetBucketLocationCommand,
   GetBucketVersioningCommand,
+  GetBucketLoggingCommand,
+  GetBucketRequestPaymentCommand,
+  PutBucketLoggingCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -144,6 +147,18 @@ print(json.dumps({'first': [[v['Key'], v['VersionId']] for v in listed['Versions
     expect([put.name, put.$metadata.httpStatusCode]).toEqual(['NotImplemented', 501]);
     expect((await s3.send(new GetBucketVersioningCommand({ Bucket: 'bkt-versions' }))).Status).toBeUndefined();
     await s3.send(new DeleteBucketCommand({ Bucket: 'bkt-versions' }));
+  });
+
+  it('logging and request payment: their GETs answer S3\'s never-configured documents (test/ceph/answer-headers.test.ts runs libs3\'s `s3 getlogging`), their PUTs 501', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'bkt-logging' }));
+    const logging = await s3.send(new GetBucketLoggingCommand({ Bucket: 'bkt-logging' }));
+    expect([logging.$metadata.httpStatusCode, logging.LoggingEnabled]).toEqual([200, undefined]);
+    expect((await s3.send(new GetBucketRequestPaymentCommand({ Bucket: 'bkt-logging' }))).Payer).toBe('BucketOwner');
+    const put = await errorOf(s3.send(new PutBucketLoggingCommand({ Bucket: 'bkt-logging', BucketLoggingStatus: { LoggingEnabled: { TargetBucket: 'bkt-logging', TargetPrefix: 'l/' } } })));
+    expect([put.name, put.$metadata.httpStatusCode]).toEqual(['NotImplemented', 501]);
+    const missing = await errorOf(s3.send(new GetBucketLoggingCommand({ Bucket: 'bkt-logging-none' })));
+    expect(missing.name).toBe('NoSuchBucket');
+    await s3.send(new DeleteBucketCommand({ Bucket: 'bkt-logging' }));
   });
 });
 
