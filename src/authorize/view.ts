@@ -163,7 +163,7 @@ const COPY_SOURCE_FORMAT = 'Copy Source must mention the source bucket and key: 
 // bucket name never needs it, and any decoding (`alpha%2Fteam`) could differ from the provider's.
 const BUCKET = /^[A-Za-z0-9._-]{1,255}$/;
 
-/** `x-amz-copy-source`: `[/]bucket/key[?versionId=id]`, the key URL-encoded. Anything else is refused. */
+/** `x-amz-copy-source`: `[/]bucket/key[?versionId=id]` (or `bucket%2Fkey`), the key URL-encoded. Anything else is refused. */
 export function parseCopySource(value: string): CopySource {
   // A key's UTF-8 sent unescaped (the Ruby SDK's `copy_source: "bucket/ü.txt"`) names that key, as RGW reads it.
   const text = utf8FromWire(value);
@@ -171,11 +171,19 @@ export function parseCopySource(value: string): CopySource {
   const v = text.startsWith('/') ? text.slice(1) : text;
   const q = v.indexOf('?');
   const path = q < 0 ? v : v.slice(0, q);
-  const slash = path.indexOf('/');
-  if (slash <= 0 || slash === path.length - 1) throw new S3Error('InvalidArgument', COPY_SOURCE_FORMAT, { ArgumentName: 'x-amz-copy-source' });
+  let slash = path.indexOf('/');
+  let sep = 1;
+  // jets3t encodes `bucket/key` whole, slash and all (`bucket%2Fkey`), and S3 and RGW decode it
+  // before they split it. With no literal '/', that is its one reading: the first %2F parts
+  // bucket from key (a bucket holding a '%' is refused below, so no other split names one).
+  if (slash < 0) {
+    slash = path.search(/%2F/i);
+    sep = 3;
+  }
+  if (slash <= 0 || slash + sep >= path.length) throw new S3Error('InvalidArgument', COPY_SOURCE_FORMAT, { ArgumentName: 'x-amz-copy-source' });
   const bucket = path.slice(0, slash);
   if (!BUCKET.test(bucket)) throw new S3Error('InvalidArgument', 'The copy source bucket name is not valid', { ArgumentName: 'x-amz-copy-source' });
-  const src: CopySource = { bucket, key: strictDecode(path.slice(slash + 1)) };
+  const src: CopySource = { bucket, key: strictDecode(path.slice(slash + sep)) };
   if (q >= 0) {
     // S3 reads one thing after the '?': the source's version.
     const rest = v.slice(q + 1);

@@ -234,6 +234,7 @@ describe('finding 3: DeleteObjects checks every key of its body', () => {
 });
 
 describe('finding 4: a copy source bucket is never decoded', () => {
+  // (A source with no literal '/' is jets3t's whole-encoded form: its first %2F is the one split.)
   it.each(SCHEMES)('%s: alpha%2Fteam/pub/secret.txt is refused (KEYS: any bucket, prefix pub/)', async (scheme) => {
     const { r, seen } = await attempt(KEYS, scheme, { method: 'PUT', path: '/beta/pub/c4.txt', headers: [['x-amz-copy-source', 'alpha%2Fteam/pub/secret.txt']] });
     expect(r.status, r.body).toBeGreaterThanOrEqual(400);
@@ -246,6 +247,28 @@ describe('finding 4: a copy source bucket is never decoded', () => {
     'alpha%2fteam/pub/secret.txt', 'alpha%252Fteam/pub/secret.txt', '%61lpha/pub/x', 'alpha/pub/x?versionId=1&partNumber=2', 'alpha/pub/x?uploadId=1',
   ])('%s is refused with InvalidArgument', async (src) => {
     const { r, code, seen } = await attempt(KEYS, 'v4-header', { method: 'PUT', path: '/beta/pub/c5.txt', headers: [['x-amz-copy-source', src]] });
+    expect(r.status, r.body).toBe(400);
+    expect(code).toBe('InvalidArgument');
+    expect(seen).toHaveLength(0);
+  });
+
+  it('jets3t\'s whole-encoded `bucket%2Fkey` (no literal slash) names that bucket and key: inside the grant it is copied, as a plain path upstream', async () => {
+    await seed('alpha', 'pub/j 1.txt', 'jets3t');
+    const { r, seen } = await attempt(KEYS, 'v2-header', { method: 'PUT', path: '/beta/pub/c7.txt', headers: [['x-amz-copy-source', 'alpha%2Fpub%2Fj%201.txt']] });
+    expect(r.status, r.body).toBe(200);
+    expect(seen[0]!.headers['x-amz-copy-source']).toBe('/alpha/pub/j%201.txt');
+    expect(await read('beta', 'pub/c7.txt')).toBe('jets3t');
+  });
+
+  it.each(['alpha%2Fsecret.txt', 'alpha%2fsecret.txt'])('%s, outside the grant, is refused AccessDenied', async (src) => {
+    const { r, code, seen } = await attempt(KEYS, 'v4-header', { method: 'PUT', path: '/beta/pub/c8.txt', headers: [['x-amz-copy-source', src]] });
+    expect(r.status, r.body).toBe(403);
+    expect(code).toBe('AccessDenied');
+    expect(seen).toHaveLength(0);
+  });
+
+  it.each(['alpha%2F', '%2Falpha%2Fpub', 'al%70ha%2Fpub%2Fx', 'alpha%252Fpub%2Fx'])('%s is refused with InvalidArgument', async (src) => {
+    const { r, code, seen } = await attempt(KEYS, 'v4-header', { method: 'PUT', path: '/beta/pub/c9.txt', headers: [['x-amz-copy-source', src]] });
     expect(r.status, r.body).toBe(400);
     expect(code).toBe('InvalidArgument');
     expect(seen).toHaveLength(0);
