@@ -17,6 +17,8 @@ command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 # minio-go 7 (GOPATH mode), whose streaming upload completes with a composite checksum header.
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/minio/minio-go ] || missing+=(golang-github-minio-minio-go-v7-dev)
+# libs3's `s3` tool, which reads answer header names byte for byte (ETag, Content-Length).
+command -v s3 >/dev/null 2>&1 || missing+=(libs3-2)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "test/system-deps.sh: missing Debian packages: ${missing[*]}" >&2

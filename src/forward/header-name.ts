@@ -27,6 +27,8 @@ const S3_NAMES = [
  */
 export interface KnownName<R> {
   readonly name: string;
+  /** the name as S3 writes it in an answer (s3Spelling) */
+  readonly spelled: string;
   readonly rule: R;
   /** the value last read for this name (knownValue), '' before the first */
   last: string;
@@ -41,13 +43,37 @@ const NAMES = [...new Set([...wellknownHeaderNames.map((w) => w.toLowerCase()), 
  */
 export function nameTable<R>(ruleOf: (name: string) => R): (raw: Buffer) => KnownName<R> {
   const tree = new TernarySearchTree<KnownName<R>>();
-  for (const name of NAMES) tree.insert(name, { name, rule: ruleOf(name), last: '' });
+  for (const name of NAMES) tree.insert(name, { name, spelled: s3Spelling(name), rule: ruleOf(name), last: '' });
   return (raw) => {
     const known = tree.lookup(raw);
     if (known !== null) return known;
     const name = raw.toString('latin1').toLowerCase();
-    return { name, rule: ruleOf(name), last: '' };
+    return { name, spelled: s3Spelling(name), rule: ruleOf(name), last: '' };
   };
+}
+
+// Header names are case-blind (RFC 9110 §5.1), but clients that match them byte for byte exist:
+// libs3 (`s3 head`) took nothing of `content-length`, `etag` or `content-type`, and GDAL 3.6
+// looks for `ETag: "` after a PUT. S3 and RGW write the HTTP names in their usual case and S3's
+// own in lower case (x-amz-*, and the x-amz-meta-* of an object as stored).
+const SPELLED = new Map<string, string>([['etag', 'ETag'], ['www-authenticate', 'WWW-Authenticate']]);
+
+/** `name` (lower case) as S3 writes it: x-* as it is, ETag, and every other word capitalised (Content-Type). */
+export function s3Spelling(name: string): string {
+  if (name.charCodeAt(0) === 0x78 /* x */ && name.charCodeAt(1) === 0x2d /* - */) return name;
+  const known = SPELLED.get(name);
+  if (known !== undefined) return known;
+  const spelled = name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+  // Names a provider or the local store makes are few; a provider inventing names per answer must not grow this.
+  if (SPELLED.size < 512) SPELLED.set(name, spelled);
+  return spelled;
+}
+
+/** A header object's names as S3 writes them: for the answers s3gate composes itself. */
+export function s3Spelled(headers: Record<string, string | number>): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const k in headers) out[s3Spelling(k)] = headers[k]!;
+  return out;
 }
 
 /**

@@ -35,6 +35,7 @@ import { clientHost } from './forwarded.js';
 import { respond, respondXml, type VerifiedChecksums } from './respond.js';
 import { claimedAccessKeyId, writeAccess } from './access-log.js';
 import { answerPost, receivePostForm, type PostUpload } from './post-object.js';
+import { s3Spelled } from '../forward/header-name.js';
 
 export interface RequestContext {
   id: string;
@@ -304,7 +305,7 @@ function run(ctx: Context, expectContinue: boolean): void {
     if (route && !route.route.cors && route.upstream.kind !== 'local') return preflightAtProvider(ctx, route, address, headers);
     const h = preflight(address.bucket ? route?.route.cors : cfg.sts?.cors, origin, headers['access-control-request-method'] as string | undefined, headers['access-control-request-headers'] as string | undefined);
     ctx.status = 200;
-    res.writeHead(200, { ...ctx.replyHeaders, ...h, 'content-length': 0 });
+    res.writeHead(200, s3Spelled({ ...ctx.replyHeaders, ...h, 'content-length': 0 }));
     res.end();
     return ctx.ended();
   }
@@ -668,13 +669,13 @@ function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerRespons
   const resource = (req.url ?? '/').split('?')[0]!;
   const body = req.method === 'HEAD' ? '' : errorXml(err, resource, ctx.id);
   ctx.bytesOut = Buffer.byteLength(body);
-  res.writeHead(err.status, {
+  res.writeHead(err.status, s3Spelled({
     ...ctx.replyHeaders,
     'content-type': 'application/xml',
     'content-length': Buffer.byteLength(body),
     // The request body may not have been read: closing is the only way to stay in sync.
     ...(req.complete ? {} : { connection: 'close' }),
-  });
+  }));
   res.end(body);
 }
 

@@ -25,6 +25,7 @@ import { nameMap, type ResponseTally } from './respond.js';
 import { Spool } from './spool.js';
 import { withSession } from '../sts/inbound.js';
 import { utf8ToWire } from '../s3/wire-text.js';
+import { s3Spelled } from '../forward/header-name.js';
 
 /** S3's largest POST upload, for a policy without a content-length-range. */
 export const MAX_POST_SIZE = 5 * 1024 ** 3;
@@ -247,7 +248,7 @@ export async function answerPost(
   const target = redirect ? redirectTarget(redirect, bucket, form.key, etag) : undefined;
   if (target) {
     tally.status = 303;
-    res.writeHead(303, { ...headers, location: target, 'content-length': 0 });
+    res.writeHead(303, s3Spelled({ ...headers, location: target, 'content-length': 0 }));
     res.end();
     return;
   }
@@ -256,14 +257,14 @@ export async function answerPost(
   const status = POST_STATUSES.has(asked) ? asked : 204;
   tally.status = status;
   if (status !== 201) {
-    res.writeHead(status, { ...headers, 'content-length': 0 });
+    res.writeHead(status, s3Spelled({ ...headers, 'content-length': 0 }));
     res.end();
     return;
   }
   const xml = '<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse>' +
     `<Location>${escapeXml(location)}</Location><Bucket>${escapeXml(bucket)}</Bucket><Key>${escapeXml(form.key)}</Key><ETag>${escapeXml(etag)}</ETag></PostResponse>`;
   tally.bytesOut = Buffer.byteLength(xml);
-  res.writeHead(201, { ...headers, 'content-type': 'application/xml', 'content-length': tally.bytesOut });
+  res.writeHead(201, s3Spelled({ ...headers, 'content-type': 'application/xml', 'content-length': tally.bytesOut }));
   res.end(xml);
 }
 

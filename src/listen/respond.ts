@@ -12,6 +12,7 @@ import { clientProto } from './forwarded.js';
 import { bodyBytes } from './memory.js';
 import { S3Error } from '../s3/errors.js';
 import { withDenied } from '../authorize/delete-objects.js';
+import { s3Spelled } from '../forward/header-name.js';
 
 export interface ResponseTally {
   status?: number;
@@ -123,10 +124,14 @@ export function respond(
     if (id !== undefined) tally.upstreamId = id;
   }
   tally.status = status;
-  // The provider's Content-Type: nothing of s3gate's own replaces it.
+  // The provider's Content-Type is kept; only an XML answer without one is given S3's.
   const denied = tally.deniedDeletes !== undefined && status === 200;
-  if (denied || (req.method !== 'HEAD' && (status >= 300 || XML_REWRITE_OPS.has(op.name)) && headerValue(outHeaders, 'content-type')?.includes('xml'))) {
-    return rewritten(cfg, tally, address, req, res, route, op, up, outHeaders);
+  if (denied || (req.method !== 'HEAD' && (status >= 300 || XML_REWRITE_OPS.has(op.name)))) {
+    const type = headerValue(list, 'content-type');
+    // RGW 16 answers GetBucketLocation with no Content-Type: its LocationConstraint (`default`)
+    // must still become s3gate's region, or minio-go signs its next request for `default`.
+    const untyped = type === undefined && status === 200;
+    if (denied || untyped || type?.includes('xml')) return rewritten(cfg, tally, address, req, res, route, op, up, outHeaders, untyped);
   }
   const whole = up.buffer;
   if (whole) {
@@ -143,6 +148,7 @@ export function respond(
 /** An XML body that names the provider's bucket or hosts: read whole, rewritten, its length told anew. */
 async function rewritten(
   cfg: GatewayConfig, tally: ResponseTally, address: Address, req: IncomingMessage, res: ServerResponse, route: Route, op: Operation, up: UpstreamResponse, outHeaders: string[],
+  untyped = false,
 ): Promise<void> {
   let text = '';
   if (up.buffer) text = up.buffer.toString('utf8');
@@ -153,8 +159,9 @@ async function rewritten(
   else if (tally.deniedDeletes !== undefined && op.name === 'DeleteObjects') out = withDenied(out, tally.deniedDeletes) ?? out;
   tally.bytesOut = Buffer.byteLength(out);
   const headers: string[] = [];
-  for (let i = 0; i < outHeaders.length; i += 2) if (outHeaders[i] !== 'content-length') headers.push(outHeaders[i]!, outHeaders[i + 1]!);
-  headers.push('content-length', String(tally.bytesOut));
+  for (let i = 0; i < outHeaders.length; i += 2) if (outHeaders[i] !== 'Content-Length') headers.push(outHeaders[i]!, outHeaders[i + 1]!);
+  headers.push('Content-Length', String(tally.bytesOut));
+  if (untyped) headers.push('Content-Type', 'application/xml');
   res.writeHead(up.status, headers);
   res.end(out);
 }
@@ -192,6 +199,6 @@ async function streamed(tally: ResponseTally, res: ServerResponse, up: UpstreamR
 export function respondXml(tally: ResponseTally, res: ServerResponse, xml: string, extraHeaders: Record<string, string> = {}): void {
   tally.status = 200;
   tally.bytesOut = Buffer.byteLength(xml);
-  res.writeHead(200, { ...extraHeaders, 'content-type': 'application/xml', 'content-length': tally.bytesOut });
+  res.writeHead(200, s3Spelled({ ...extraHeaders, 'content-type': 'application/xml', 'content-length': tally.bytesOut }));
   res.end(xml);
 }

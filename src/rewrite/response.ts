@@ -3,7 +3,7 @@
 import { escapeXml, s3Message, unescapeXml } from '../s3/errors.js';
 import { urlEncodeKey } from '../s3/url-encoding.js';
 import { multipartEtag } from '../s3/etag.js';
-import { headerName, knownValue, nameTable, type HeaderList } from '../forward/header-name.js';
+import { headerName, knownValue, nameTable, s3Spelling, type HeaderList } from '../forward/header-name.js';
 
 // Response headers that belong to the hop to the provider, or describe the provider's account:
 // the SSE-KMS encryption context (by default the provider bucket's ARN) and the provider's region
@@ -88,7 +88,7 @@ export function headerListOf(headers: Record<string, string | string[] | undefin
 }
 
 /**
- * The client's answer headers from the provider's: hop and account headers dropped, a KMS key
+ * The client's answer headers from the provider's, each name spelled as S3 writes it: hop and account headers dropped, a KMS key
  * ARN cut to its id, a Location naming the provider's bucket given the client's; on a ranged
  * answer, no full-object checksums; and s3gate's own headers (`own`: request id, CORS) in place
  * of the provider's of the same name. One pass over undici's raw headers, a value made a string
@@ -105,30 +105,33 @@ export function answerHeaders(
     const n = list[i]!;
     const raw = list[i + 1]!;
     let k: string;
+    let spelled: string;
     let rule: number;
     let v: string;
     if (typeof n === 'string') {
       k = n;
       rule = ruleOf(n);
       if (rule === DROP || includes(mine, k)) continue;
+      spelled = s3Spelling(k);
       v = valueOf(raw);
     } else {
       const known = answerName(n);
       k = known.name;
       rule = known.rule;
       if (rule === DROP || includes(mine, k)) continue;
+      spelled = known.spelled;
       v = typeof raw === 'string' ? raw : knownValue(known, raw);
     }
     if (rule === KMS) v = kmsKeyId(v);
     else if (rule === LOCATION) v = clientLocation(v, upstreamBucket, clientBucket);
     else if (rule === CHECKSUM && ranged && isFullObjectChecksum(list, k, v)) continue;
     else if (rule === DISPOSITION && /[^\x00-\x7f]/.test(v)) {
-      (first ??= []).push(k, v);
+      (first ??= []).push(spelled, v);
       continue;
     }
-    out.push(k, v);
+    out.push(spelled, v);
   }
-  for (let j = 0; j < mine.length; j++) out.push(mine[j]!, own[mine[j]!]!);
+  for (let j = 0; j < mine.length; j++) out.push(s3Spelling(mine[j]!), own[mine[j]!]!);
   return first === undefined ? out : first.concat(out);
 }
 

@@ -14,6 +14,7 @@ import { parseQuery } from '../signing/sigv4.js';
 import { assumeRole, assumeRoleWithWebIdentity, checkParams, getCallerIdentity, type Issued } from './actions.js';
 import { authenticateRequest } from './inbound.js';
 import { errorResponse, resultResponse, StsError } from './xml.js';
+import { s3Spelled } from '../forward/header-name.js';
 
 /** A web identity token is at most 20000 characters, a policy 2048: the form fits well within this. */
 const MAX_BODY = 64 * 1024;
@@ -136,6 +137,6 @@ function answerIssued(deps: StsDeps, ctx: StsContext, res: ServerResponse, actio
 function answer(ctx: StsContext, res: ServerResponse, status: number, xml: string): void {
   ctx.status = status;
   ctx.bytesOut = Buffer.byteLength(xml);
-  res.writeHead(status, { ...ctx.replyHeaders, 'content-type': 'text/xml', 'content-length': ctx.bytesOut });
+  res.writeHead(status, s3Spelled({ ...ctx.replyHeaders, 'content-type': 'text/xml', 'content-length': ctx.bytesOut }));
   res.end(xml);
 }

@@ -29,11 +29,14 @@ export function minioGoBinary(): string {
   return bin;
 }
 
-/** Uploads `size` random bytes with PutObject(size -1), reads them back; "OK size=N same=true …" or "ERR …". */
-export function minioGoStreamingPut(endpoint: string, creds: { accessKeyId: string; secretAccessKey: string }, bucket: string, key: string, size: number): Promise<string> {
+/**
+ * Uploads `size` random bytes with PutObject(size -1), reads them back; "OK size=N same=true …" or
+ * "ERR …". `region` '-': none, so minio-go looks the bucket's region up (GetBucketLocation) first.
+ */
+export function minioGoStreamingPut(endpoint: string, creds: { accessKeyId: string; secretAccessKey: string }, bucket: string, key: string, size: number, region = 'us-east-1'): Promise<string> {
   const host = new URL(endpoint).host;
   return new Promise((resolve) => {
-    execFile(minioGoBinary(), [host, creds.accessKeyId, creds.secretAccessKey, bucket, key, String(size)], { timeout: 120_000 }, (_err, stdout, stderr) => {
+    execFile(minioGoBinary(), [host, creds.accessKeyId, creds.secretAccessKey, bucket, key, String(size), region], { timeout: 120_000 }, (_err, stdout, stderr) => {
       resolve((stdout || stderr).trim());
     });
   });

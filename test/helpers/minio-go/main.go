@@ -14,11 +14,19 @@ import (
 )
 
 // A real minio-go 7 client (Debian golang-github-minio-minio-go-v7-dev, built in GOPATH mode by
-// test/helpers/minio-go.ts). usage: minio-go ENDPOINT(host:port) ACCESS SECRET BUCKET KEY SIZE
+// test/helpers/minio-go.ts). usage: minio-go ENDPOINT(host:port) ACCESS SECRET BUCKET KEY SIZE [REGION]
+// REGION "-": none, so minio-go asks GetBucketLocation first and signs for what it answers.
 func main() {
 	a := os.Args[1:]
 	size, _ := strconv.Atoi(a[5])
-	c, err := minio.New(a[0], &minio.Options{Creds: credentials.NewStaticV4(a[1], a[2], ""), Secure: false, Region: "us-east-1", BucketLookup: minio.BucketLookupPath})
+	region := "us-east-1"
+	if len(a) > 6 {
+		region = a[6]
+	}
+	if region == "-" {
+		region = ""
+	}
+	c, err := minio.New(a[0], &minio.Options{Creds: credentials.NewStaticV4(a[1], a[2], ""), Secure: false, Region: region, BucketLookup: minio.BucketLookupPath})
 	if err != nil {
 		fmt.Println("ERR", err)
 		os.Exit(1)
