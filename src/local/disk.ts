@@ -9,16 +9,23 @@
 // files, a data file no sidecar names) is removed the first time this process touches the bucket.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { readFile as readFileCb } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { S3Error } from '../s3/errors.js';
 import { isNotFound } from './http.js';
-import { keyToFileName } from './keys.js';
+import { fileNameKeyBytes, keyBytes, keyToFileName } from './keys.js';
 import type { BucketMeta, ObjectMeta, PartMeta, StoredChecksum, UploadMeta } from './types.js';
 
 export const SYS = '.s3gate';
 const VERSIONED = /~[0-9a-f]{16}$/;
 /** How long a completed upload's answer is kept for a retried CompleteMultipartUpload. */
 const COMPLETED_KEPT_MS = 24 * 3600 * 1000;
+
+/** A listed object: its key as UTF-8 bytes in a latin1 string (keys.ts' keyBytes), and its sidecar's file name. */
+export interface ListedName {
+  key: string;
+  file: string;
+}
 
 export interface Spooled {
   path: string;
@@ -311,6 +318,66 @@ export class Disk {
       await rm(this.metaPath(b, key), { force: true });
       await rm(current ? this.dataPath(b, current) : join(this.bucketDir(b), keyToFileName(key)), { force: true });
     }, this.keyLock(b, key));
+  }
+
+  /**
+   * Every object's key (as UTF-8 bytes, keys.ts' fileNameKeyBytes) and sidecar, read off the
+   * sidecars' names: a listing reads the sidecars of the page it answers, not of the bucket.
+   * (s3fs asks `?prefix=dir/&delimiter=/&max-keys=2` for nearly every lookup: reading all 1,200
+   * sidecars of a bucket took 167 ms a listing.) Only a key too long for a file name, whose
+   * sidecar is named by its hash, is read to learn it.
+   */
+  async objectNames(b: string): Promise<ListedName[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.sysDir(b, 'meta'));
+    } catch (e) {
+      if (isNotFound(e)) return [];
+      throw e;
+    }
+    const out: ListedName[] = [];
+    for (const file of names) {
+      if (!file.endsWith('.json')) continue;
+      if (!file.startsWith('~')) {
+        out.push({ key: fileNameKeyBytes(file.slice(0, -5)), file });
+        continue;
+      }
+      const meta = await this.readSidecar(b, file);
+      if (meta) out.push({ key: keyBytes(meta.key), file });
+    }
+    return out;
+  }
+
+  /** The sidecars of listed names, in their order; one deleted since it was listed is left out. */
+  async readListed(b: string, listed: readonly ListedName[]): Promise<ObjectMeta[]> {
+    const metas: (ObjectMeta | undefined)[] = new Array(listed.length);
+    let next = 0;
+    // 32 reads at a time: a page of 1,000 at once would hold 1,000 descriptors. fs.readFile's
+    // callback form: a page of 1,000 sidecars in 32 ms here, against 106 ms for fs/promises'
+    // readFile 16 at a time (its read loop is a promise per step).
+    const reader = async () => {
+      while (next < listed.length) {
+        const i = next++;
+        metas[i] = await this.readSidecar(b, listed[i]!.file);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(32, listed.length) }, reader));
+    return metas.filter((m): m is ObjectMeta => m !== undefined);
+  }
+
+  private readSidecar(b: string, file: string): Promise<ObjectMeta | undefined> {
+    return new Promise((resolve, reject) => {
+      readFileCb(this.sysDir(b, 'meta', file), 'utf8', (e, text) => {
+        if (!e) {
+          try {
+            resolve(JSON.parse(text) as ObjectMeta);
+          } catch (parse) {
+            reject(parse);
+          }
+        } else if (isNotFound(e)) resolve(undefined); // deleted while we listed
+        else reject(e);
+      });
+    });
   }
 
   async allObjects(b: string): Promise<ObjectMeta[]> {

@@ -59,6 +59,23 @@ export function validateNewBucket(bucket: string): string {
   return bucket;
 }
 
+/**
+ * The key a file name (keyToFileName's, not a hashed '~' one) stands for, as its UTF-8 bytes in a
+ * latin1 string: one char per byte, so that `<` on two of them is S3's key order (compareKeys)
+ * with no Buffer per comparison.
+ */
+export function fileNameKeyBytes(name: string): string {
+  return name.replace(/%([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+}
+
+/** A key's UTF-8 bytes as a latin1 string (fileNameKeyBytes' form), and back. */
+export function keyBytes(key: string): string {
+  return Buffer.from(key, 'utf8').toString('latin1');
+}
+export function keyOfBytes(bytes: string): string {
+  return Buffer.from(bytes, 'latin1').toString('utf8');
+}
+
 /** S3 orders keys by their UTF-8 bytes, which differs from JS UTF-16 order above U+FFFF. */
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));

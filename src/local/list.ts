@@ -20,6 +20,7 @@ export interface Page<T> {
 export function paginate<T extends { key: string }>(
   sorted: readonly T[],
   opts: { prefix: string; delimiter?: string; after?: string; maxKeys: number },
+  compare: (a: string, b: string) => number = compareKeys,
 ): Page<T> {
   const { prefix, delimiter, after, maxKeys } = opts;
   const contents: T[] = [];
@@ -29,7 +30,7 @@ export function paginate<T extends { key: string }>(
   let lastPrefix: string | undefined;
   for (const entry of sorted) {
     if (!entry.key.startsWith(prefix)) continue;
-    if (after !== undefined && compareKeys(entry.key, after) <= 0) continue;
+    if (after !== undefined && compare(entry.key, after) <= 0) continue;
     let rolled: string | undefined;
     if (delimiter) {
       const at = entry.key.indexOf(delimiter, prefix.length);

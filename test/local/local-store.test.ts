@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
@@ -394,6 +394,28 @@ describe('listing', () => {
     expect(decoded).toContain('z+plus');
     expect(decoded).toContain('\u{1F600}');
     expect(all.Contents?.map((c) => c.Key)).toContain('z%2Bplus');
+  });
+
+  it('a key too long for a file name (its sidecar named by a hash) lists in its place, with its size', async () => {
+    const long = `c/${'\u00e9'.repeat(150)}`;
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: long, Body: 'long' }));
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: B, Prefix: 'c/' }));
+    expect(r.Contents?.map((c) => [c.Key, c.Size])).toEqual([['c/1', 3], ['c/2', 3], [long, 4]]);
+    expect((await readdir(join(up.root, B, '.s3gate', 'meta'))).some((n) => n.startsWith('~'))).toBe(true);
+    await s3.send(new DeleteObjectCommand({ Bucket: B, Key: long }));
+  });
+
+  it('a listing reads the sidecars of the keys it answers, not the bucket\'s (s3fs lists `?prefix=dir/&max-keys=2` per lookup)', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'm/unreadable', Body: 'x' }));
+    // A sidecar no listing of other keys should open: unparseable, a listing that read it would fail.
+    await writeFile(join(up.root, B, '.s3gate', 'meta', 'm%2Funreadable.json'), '{not json');
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: B, Prefix: 'c/', Delimiter: '/', MaxKeys: 2 }));
+    expect(r.Contents?.map((c) => c.Key)).toEqual(['c/1', 'c/2']);
+    const v1 = await s3.send(new ListObjectsCommand({ Bucket: B, Prefix: 'a/', Delimiter: '/' }));
+    expect([v1.Contents?.map((c) => c.Key), v1.CommonPrefixes?.map((c) => c.Prefix)]).toEqual([['a/1', 'a/2'], ['a/b/']]);
+    // Its own listing does read it, and says so.
+    expect((await errorOf(s3.send(new ListObjectsV2Command({ Bucket: B, Prefix: 'm/' })))).$metadata.httpStatusCode).toBe(500);
+    await rm(join(up.root, B, '.s3gate', 'meta', 'm%2Funreadable.json'));
   });
 });
 

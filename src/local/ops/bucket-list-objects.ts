@@ -1,16 +1,31 @@
 // ListObjects (v1), ListObjectsV2, and ListObjectVersions over a store that never versions.
 import { S3Error } from '../../s3/errors.js';
 import { intParam, OWNER, storageClassOf, xml } from '../http.js';
-import { compareKeys } from '../keys.js';
+import { keyBytes, keyOfBytes } from '../keys.js';
 import { listingBasics, paginate, type Page } from '../list.js';
 import type { Operation, OpRequest } from '../op.js';
 import type { Disk } from '../disk.js';
 import type { ObjectMeta } from '../types.js';
 
-/** A page of the bucket's objects in UTF-8 key order, after `after`. */
+const byBytes = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * A page of the bucket's objects in UTF-8 key order, after `after`. Paged over the sidecars'
+ * names, keys as their UTF-8 bytes (one char each, so plain string order is S3's); only the
+ * page's own sidecars are read.
+ */
 async function objectPage(d: Disk, b: string, opts: { prefix: string; delimiter?: string | undefined; after?: string | undefined; maxKeys: number }): Promise<Page<ObjectMeta>> {
-  const all = (await d.allObjects(b)).sort((x, y) => compareKeys(x.key, y.key));
-  const page = paginate(all, opts);
+  const prefix = keyBytes(opts.prefix);
+  const names = (await d.objectNames(b)).filter((n) => n.key.startsWith(prefix)).sort((x, y) => byBytes(x.key, y.key));
+  const delimiter = opts.delimiter === undefined ? undefined : keyBytes(opts.delimiter);
+  const after = opts.after === undefined ? undefined : keyBytes(opts.after);
+  const named = paginate(names, { prefix, ...(delimiter !== undefined ? { delimiter } : {}), ...(after !== undefined ? { after } : {}), maxKeys: opts.maxKeys }, byBytes);
+  const page: Page<ObjectMeta> = {
+    contents: await d.readListed(b, named.contents),
+    commonPrefixes: named.commonPrefixes.map(keyOfBytes),
+    isTruncated: named.isTruncated,
+  };
+  if (named.last !== undefined) page.last = keyOfBytes(named.last);
   // max-keys=0 asks for nothing: S3 answers an empty page that is not truncated.
   if (opts.maxKeys === 0) page.isTruncated = false;
   return page;
