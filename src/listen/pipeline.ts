@@ -57,6 +57,8 @@ export interface RequestContext {
   release?: () => void;
   /** the provider's request id on an error it answered */
   upstreamId?: string;
+  /** the provider's error code on an error it answered */
+  upstreamError?: string;
 }
 
 /**
@@ -81,6 +83,7 @@ class Context implements RequestContext, AnswerSink {
   ranged?: boolean;
   release?: () => void;
   upstreamId?: string;
+  upstreamError?: string;
   completeBody?: Buffer;
   verifiedBody?: VerifiedChecksums;
   deniedDeletes?: string;
@@ -711,5 +714,6 @@ function finish(deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, r
     ms: Math.round(seconds * 100000) / 100,
     upstream: ctx.route?.upstream.name,
     upstreamId: ctx.upstreamId,
+    upstreamError: ctx.upstreamError,
   });
 }

@@ -23,6 +23,8 @@ export interface ResponseTally {
   id?: string;
   /** the provider's request id, when its answer was an error (kept for the log line) */
   upstreamId?: string;
+  /** the provider's error code, from its error document (the log line's `upstreamError`) */
+  upstreamError?: string;
   /** CompleteMultipartUpload: the body as sent, whose parts make the ETag for a provider that answers an empty one */
   completeBody?: Buffer;
   /** PutObject, UploadPart: a body whose x-amz-checksum-* s3gate verified (declared, or in its trailer) */
@@ -51,6 +53,7 @@ function withVerifiedChecksums(own: Record<string, string>, body: VerifiedChecks
 }
 
 const REQUEST_ID = /<RequestId>[^<]*<\/RequestId>/;
+const ERROR_CODE = /<Code>([A-Za-z0-9.]{1,64})<\/Code>/;
 
 /**
  * A provider's error document names s3gate's request id, the one in `x-amz-request-id`: clients
@@ -154,7 +157,11 @@ async function rewritten(
   if (up.buffer) text = up.buffer.toString('utf8');
   else for await (const chunk of up.body) text += chunk;
   let out = rewriteXml(text, nameMap(cfg, req, route, address, op));
-  if (up.status >= 300) out = withErrorMessage(ownRequestId(out, tally));
+  if (up.status >= 300) {
+    out = withErrorMessage(ownRequestId(out, tally));
+    const code = ERROR_CODE.exec(out);
+    if (code) tally.upstreamError = code[1]!;
+  }
   else if (tally.completeBody !== undefined && op.name === 'CompleteMultipartUpload') out = filledEtag(out, tally.completeBody);
   else if (tally.deniedDeletes !== undefined && op.name === 'DeleteObjects') out = withDenied(out, tally.deniedDeletes) ?? out;
   tally.bytesOut = Buffer.byteLength(out);

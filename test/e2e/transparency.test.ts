@@ -134,10 +134,11 @@ describe("the error document's RequestId is the x-amz-request-id header", () => 
     expect(r.body).not.toContain('LOCAL');
   });
 
-  it("the provider's own id stays in the access line", async () => {
+  it("the provider's own id and error code stay in the access line (`error` is s3gate's own)", async () => {
     const r = await signedRequest('GET', '/rgw/no-such-key-2', {});
     const line = gw.sink.lines.find((l) => l.reqId === r.headers['x-amz-request-id']);
     expect(String(line?.upstreamId)).toMatch(/^tx/);
+    expect([line?.upstreamError, line?.error]).toEqual(['NoSuchKey', undefined]);
   });
 });
 

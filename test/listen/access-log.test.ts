@@ -34,6 +34,7 @@ const fields = (text: fc.Arbitrary<string>): fc.Arbitrary<AccessFields> => fc.re
   ms: fc.double({ min: 0, max: 1e6, noNaN: true }).map((x) => Math.round(x * 100) / 100),
   upstream: opt(text),
   upstreamId: opt(text),
+  upstreamError: opt(fc.constantFrom('NoSuchKey', 'InvalidArgument')),
 });
 
 /** What the line was before it was encoded by hand: one JSON.stringify of the fields in pino's order. */
@@ -41,7 +42,7 @@ function stringified(f: AccessFields, time: number): string {
   return JSON.stringify({
     level: 30, time, reqId: f.reqId, key: f.key, auth: f.auth, role: f.role, session: f.session, triedKey: f.triedKey,
     op: f.op, method: f.method, bucket: f.bucket, status: f.status, error: f.error, bytesIn: f.bytesIn, bytesOut: f.bytesOut,
-    ms: f.ms, upstream: f.upstream, upstreamId: f.upstreamId, msg: 'request',
+    ms: f.ms, upstream: f.upstream, upstreamId: f.upstreamId, upstreamError: f.upstreamError, msg: 'request',
   }) + '\n';
 }
 
@@ -58,7 +59,7 @@ const anyFields = (text: fc.Arbitrary<string>): fc.Arbitrary<AccessFields> => fc
     fc.double(),
     fc.constantFrom(0, -0, 0.1, 0.07, 1e9 - 0.01, 1e9 + 0.5, 2 ** 53, 2 ** 53 + 2, 1e21, -1.5, NaN, Infinity),
   ),
-  upstream: opt(text), upstreamId: opt(text),
+  upstream: opt(text), upstreamId: opt(text), upstreamError: opt(text),
 }, { requiredKeys: ['reqId', 'status', 'bytesIn', 'bytesOut', 'ms'] });
 
 const TEXT = fc.oneof(
@@ -94,7 +95,7 @@ describe('access line', () => {
       role: two(undefined, 'r\u00f4le'), session: two(undefined, 's'), triedKey: two(undefined, 'a"b'), op: two('GetObject', 'PutObject'),
       method: two('GET', 'PUT'), bucket: two('bench', 'b\u00e9nch'), status: fc.constantFrom(200, 404), error: two(undefined, 'NoSuchKey'),
       bytesIn: fc.constantFrom(0, 4096), bytesOut: fc.constantFrom(0, 4096), ms: fc.constantFrom(0.35, 12),
-      upstream: two('nginx', undefined), upstreamId: two(undefined, 'X\\Y'),
+      upstream: two('nginx', undefined), upstreamId: two(undefined, 'X\\Y'), upstreamError: two(undefined, 'NoSuchKey'),
     });
     fc.assert(fc.property(fc.array(line, { minLength: 2, maxLength: 40 }), (lines) => {
       for (const f of lines) expect(accessLine(f, TIME)).toBe(stringified(f, TIME));
