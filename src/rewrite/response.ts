@@ -257,6 +257,9 @@ export function rewriteXml(xml: string, m: NameMap): string {
   if (m.clientRegion !== undefined) {
     const region = m.clientRegion === 'us-east-1' ? '' : escapeXml(m.clientRegion);
     out = out.replace(/<LocationConstraint([^>]*?)(?:\/>|>[^<]*<\/LocationConstraint>)/g, (_w, attrs: string) => `<LocationConstraint${attrs}>${region}</LocationConstraint>`);
+    // On its own line, as S3 writes it: the JS SDK v2 reads the constraint with />(.+)<\/Location/,
+    // which on RGW's one-line document took `<LocationConstraint xmlns="…">` for the region.
+    out = out.replace(/^(\uFEFF?<\?xml[^>]*\?>)[ \t\r\n]*(?=<LocationConstraint[\s>/])/, '$1\n');
   }
   // Provider-side signature details describe s3gate's request to the provider: not the client's business.
   out = out.replace(/<(StringToSign|StringToSignBytes|CanonicalRequest|CanonicalRequestBytes|AWSAccessKeyId|SignatureProvided|HostId)>[^<]*<\/\1>/g, '');

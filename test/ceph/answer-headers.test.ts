@@ -129,6 +129,12 @@ describe('GetBucketLocation from RGW 16, which answers it untyped', { timeout: 1
     expect(r.status).toBe(200);
     expect(r.type).toBe('application/xml');
     expect(r.body).toMatch(/<LocationConstraint[^>]*><\/LocationConstraint>|<LocationConstraint[^>]*\/>/);
+    // The JS SDK v2 (aws-sdk 2.1693, lib/services/s3.js extractData) reads the constraint as
+    // body.match(/>(.+)<\/Location/)?.[1] ?? '': on RGW's one-line document it read
+    // `<LocationConstraint xmlns="…">`. S3 writes the element on its own line.
+    expect(r.body.match(/>(.+)<\/Location/)?.[1] ?? '').toBe('');
+    const alone = await raw(ceph.endpoint, ceph.users.a, 'GET', `/${rgwBucket}`, { location: '' });
+    expect(alone.body.match(/>(.+)<\/Location/)?.[1]).toMatch(/^<LocationConstraint xmlns=/);
   });
 
   it('minio-go without a region looks it up and signs every request for us-east-1: no request refused', async () => {
