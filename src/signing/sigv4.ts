@@ -91,9 +91,19 @@ function nameAt(raw: string, at: number, eq: number): string {
   return knownNameAt(raw, at, eq) ?? raw.slice(at, eq);
 }
 
-/** Raw query string → decoded [name, value] pairs, in wire order. '+' is a literal plus in S3. */
+/**
+ * Raw query string → decoded [name, value] pairs, in wire order. A '+' is a space, as S3 reads a
+ * query (a literal plus is %2B): the AWS SDK for Java v1 and fog-aws (excon's CGI.escape) send a
+ * space as '+' and sign it as %20, and S3, RGW and MinIO answer them; SigV2's own reading of the
+ * query (URLSearchParams) always did. In a path, '+' stays a plus.
+ */
 export function parseQuery(raw: string): [string, string][] {
-  return readQuery(raw, false, undefined);
+  return readQuery(formSpaces(raw), false, undefined);
+}
+
+/** '+' as the %20 it stands for in a query: then the query reads (and canonicalises) as S3 reads it. */
+function formSpaces(raw: string): string {
+  return raw.indexOf('+') < 0 ? raw : raw.replace(/\+/g, '%20');
 }
 
 /** What one read of a presigned URL's query gives: its pairs and its canonical query. */
@@ -110,7 +120,7 @@ export interface PresignedQuery {
  * canonical form already are decoded without decodeURIComponent.
  */
 export function parsePresignedQuery(raw: string, exclude: string): PresignedQuery {
-  const pairs = readQuery(raw, true, exclude);
+  const pairs = readQuery(formSpaces(raw), true, exclude);
   return { pairs, canonical: readCanonical ?? canonicalQuery(pairs, exclude) };
 }
 
@@ -229,7 +239,7 @@ function encodeExclude(exclude: string): string {
  * then decides, and the two always agree (test/signing/canonical-query.test.ts).
  */
 export function canonicalQueryFromRaw(raw: string, exclude?: string): string | undefined {
-  readQuery(raw, true, exclude);
+  readQuery(formSpaces(raw), true, exclude);
   return readCanonical;
 }
 

@@ -91,7 +91,9 @@ const excludeName = fc.constantFrom(undefined, 'X-Amz-Signature', 'a');
 // query and a scan of its parts: the expression per part that replaced it must take the same queries.
 const TEXT = '[A-Za-z0-9\\-._~]*(?:%(?:[01][0-9A-F]|2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-DF])[A-Za-z0-9\\-._~]*)*';
 const CANONICAL = new RegExp(`^(?:${TEXT}=${TEXT}(?:&${TEXT}=${TEXT})*)?$`);
-function fromRawReference(raw: string, exclude?: string): string | undefined {
+function fromRawReference(query: string, exclude?: string): string | undefined {
+  // A '+' is a space in a query: its canonical spelling is %20.
+  const raw = query.replace(/\+/g, '%20');
   if (!CANONICAL.test(raw)) return undefined;
   if (raw === '') return '';
   const parts = raw.split('&').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)] as const);

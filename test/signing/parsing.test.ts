@@ -4,7 +4,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { amzDateMs, parseAmzDate, parseQuery, safeDecode, signaturesEqual } from '../../src/signing/sigv4.js';
 
-function splitParse(raw: string): [string, string][] {
+// A '+' in a query is a space, as S3 (and URLSearchParams) read it.
+function splitParse(query: string): [string, string][] {
+  const raw = query.replace(/\+/g, '%20');
   if (!raw) return [];
   const out: [string, string][] = [];
   for (const part of raw.split('&')) {
@@ -29,6 +31,11 @@ describe('parseQuery', () => {
     fc.assert(fc.property(fc.oneof(fc.array(piece, { maxLength: 14 }).map((a) => a.join('')), fc.string()), (raw) => {
       expect(parseQuery(raw)).toEqual(splitParse(raw));
     }), { numRuns: 20000 });
+  });
+
+  it("reads '+' as a space and %2B as a plus, as S3 reads a query (fog's and the Java SDK v1's prefix=a+b)", () => {
+    expect(parseQuery('prefix=a+b&marker=k%2Bl+m&x+y=1')).toEqual([['prefix', 'a b'], ['marker', 'k+l m'], ['x y', '1']]);
+    expect(parseQuery('prefix=a+b')).toEqual([...new URLSearchParams('prefix=a+b')]);
   });
 });
 
