@@ -7,11 +7,12 @@ import type { Operation } from '../authorize/operation.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Route } from '../route/route.js';
 import { answerHeaders, ENCODED_LISTINGS, filledEtag, headerListOf, headerValue, singleHeader, rewriteXml, withErrorMessage, XML_REWRITE_OPS, type NameMap } from '../rewrite/response.js';
-import { uriEncode } from '../signing/sigv4.js';
+import { parseQuery, uriEncode } from '../signing/sigv4.js';
 import { clientProto } from './forwarded.js';
 import { bodyBytes } from './memory.js';
 import { S3Error } from '../s3/errors.js';
 import { withDenied } from '../authorize/delete-objects.js';
+import { withActualObjectSize } from '../route/object-size.js';
 import { s3Spelled } from '../forward/header-name.js';
 
 export interface ResponseTally {
@@ -82,6 +83,11 @@ export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, 
     encodeListingFields: route.upstream.profile.listingEncodesKeysOnly === true && op !== undefined && ENCODED_LISTINGS.has(op.name),
     dropNextMarker: op?.name === 'ListObjects' && !delimited(address.rawQuery),
   };
+}
+
+function versionIdOf(rawQuery: string): string | undefined {
+  if (!rawQuery.includes('versionId=')) return undefined;
+  return parseQuery(rawQuery).find(([n]) => n === 'versionId')?.[1];
 }
 
 /** The query names a delimiter that is not empty (`delimiter=` lists as if none were named). */
@@ -161,6 +167,10 @@ async function rewritten(
     out = withErrorMessage(ownRequestId(out, tally));
     const code = ERROR_CODE.exec(out);
     if (code) tally.upstreamError = code[1]!;
+    if (up.status === 416 && op.name === 'GetObject' && address.key !== undefined) {
+      const range = req.headers.range;
+      out = await withActualObjectSize(out, route.upstream, route.upstreamBucket, address.key, versionIdOf(address.rawQuery), typeof range === 'string' ? range : undefined);
+    }
   }
   else if (tally.completeBody !== undefined && op.name === 'CompleteMultipartUpload') out = filledEtag(out, tally.completeBody);
   else if (tally.deniedDeletes !== undefined && op.name === 'DeleteObjects') out = withDenied(out, tally.deniedDeletes) ?? out;

@@ -381,23 +381,7 @@ export class Disk {
   }
 
   async allObjects(b: string): Promise<ObjectMeta[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.sysDir(b, 'meta'));
-    } catch (e) {
-      if (isNotFound(e)) return [];
-      throw e;
-    }
-    const out: ObjectMeta[] = [];
-    for (const n of names) {
-      if (!n.endsWith('.json')) continue;
-      try {
-        out.push(JSON.parse(await readFile(this.sysDir(b, 'meta', n), 'utf8')) as ObjectMeta);
-      } catch (e) {
-        if (!isNotFound(e)) throw e; // deleted while we listed
-      }
-    }
-    return out;
+    return this.readListed(b, await this.objectNames(b));
   }
 
   // ---- multipart ---------------------------------------------------------------------

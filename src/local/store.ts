@@ -74,6 +74,10 @@ function refuseEncryption(headers: Record<string, string>): void {
     });
   }
   if (sse !== undefined && sse !== 'AES256') {
+    // A method S3 does not know is S3's 400; one it knows (aws:kms, aws:kms:dsse) is what the store does not do.
+    if (sse !== 'aws:kms' && sse !== 'aws:kms:dsse') {
+      throw new S3Error('InvalidArgument', 'The encryption method specified is not supported', { ArgumentName: 'x-amz-server-side-encryption', ArgumentValue: sse });
+    }
     throw new S3Error('NotImplemented', `The local store does not encrypt objects with ${sse}.`);
   }
 }

@@ -3,7 +3,6 @@
 // match them byte for byte: through s3gate's lower-case names, libs3 printed no ETag, Content-Type
 // or Content-Length. And RGW 16 answers GetBucketLocation without a Content-Type, which s3gate
 // passed on unrewritten: minio-go then signed for RGW's `default` region and was refused once.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
@@ -12,8 +11,10 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { ensureCeph, type CephInfo } from './ceph.js';
 import { removeCephBuckets } from './cleanup.js';
-import { client, GW_KEY, startTestGateway, tmpDir } from '../helpers/gateway.js';
+import { client, GW_KEY, type startTestGateway } from '../helpers/gateway.js';
+import { libs3, rgwAndDiskGateway } from './rgw-and-disk.js';
 import { minioGoStreamingPut } from '../helpers/minio-go.js';
+import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 
 let ceph: CephInfo;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
@@ -24,15 +25,7 @@ const PLACES = [['through s3gate into RGW 16', rgwBucket], ['the local store', '
 
 beforeAll(async () => {
   ceph = await ensureCeph();
-  gw = await startTestGateway({
-    domains: ['127.0.0.1'],
-    keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] }],
-    upstreams: {
-      rgw: { provider: 'linode', endpoint: ceph.endpoint, region: 'us-east-1', credentials: ceph.users.a },
-      disk: { provider: 'local', path: tmpDir('s3gate-answer-headers-') },
-    },
-    buckets: { disk: { upstream: 'disk' }, '*': { upstream: 'rgw' } },
-  });
+  gw = await rgwAndDiskGateway(ceph, 'answer-headers');
   viaGw = client(gw.url, GW_KEY, { forcePathStyle: true });
   for (const [, b] of PLACES) {
     await viaGw.send(new CreateBucketCommand({ Bucket: b }));
@@ -68,16 +61,6 @@ async function raw(endpoint: string, creds: { accessKeyId: string; secretAccessK
   });
 }
 
-/** libs3's `s3` tool (SigV2, path style) against the gateway: its output, or a rejection with its stderr. */
-function libs3(...args: string[]): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    execFile('s3', ['-u', ...args], {
-      env: { PATH: process.env.PATH ?? '', S3_ACCESS_KEY_ID: GW_KEY.accessKeyId, S3_SECRET_ACCESS_KEY: GW_KEY.secretAccessKey, S3_HOSTNAME: new URL(gw.url).host },
-      timeout: 30_000,
-    }, (e, stdout, stderr) => (e ? reject(new Error(`${e.message} ${stdout} ${stderr}`)) : resolve(stdout)));
-  });
-}
-
 // What libs3 and GDAL read by their exact bytes, and what S3 itself writes.
 const HTTP_NAMES = ['ETag', 'Content-Length', 'Content-Type', 'Last-Modified', 'Accept-Ranges'];
 
@@ -107,12 +90,12 @@ describe('answer header names', { timeout: 60_000 }, () => {
   });
 
   it.each(PLACES)('%s: libs3\'s `s3 head` prints the ETag, Content-Type and Content-Length; `s3 getlogging` answers', async (_n, bucket) => {
-    const out = await libs3('head', `${bucket}/x.txt`);
+    const out = await libs3(gw.url, 'head', `${bucket}/x.txt`);
     expect(out).toMatch(/^Content-Type: text\/plain$/m);
     expect(out).toMatch(/^Content-Length: 5$/m);
     expect(out).toMatch(/^ETag: "5d41402abc4b2a76b9719d911017c592"$/m);
     // An empty BucketLoggingStatus (logging never enabled); the local store answered 501 before.
-    expect(await libs3('getlogging', bucket)).toMatch(/^Service logging is not enabled for this bucket/);
+    expect(await libs3(gw.url, 'getlogging', bucket)).toMatch(/^Service logging is not enabled for this bucket/);
   });
 });
 
@@ -144,5 +127,33 @@ describe('GetBucketLocation from RGW 16, which answers it untyped', { timeout: 1
     const lines = gw.sink.lines.slice(from).filter((l) => l.op !== undefined);
     expect(lines.map((l) => l.op)).toContain('GetBucketLocation');
     expect(lines.filter((l) => Number(l.status) >= 400)).toEqual([]);
+  });
+});
+
+describe('a Range the object cannot satisfy (416 InvalidRange)', { timeout: 60_000 }, () => {
+  // smart_open opens an object with Range bytes=0- and reads the size of an empty one from the
+  // error's ActualObjectSize (KeyError 'ActualObjectSize' against RGW 16 alone).
+  const ranged = (endpoint: string, creds: { accessKeyId: string; secretAccessKey: string }, bucket: string) => runPython(`
+import botocore.exceptions
+s3 = boto3.client('s3', endpoint_url=os.environ['EP'], aws_access_key_id=os.environ['AK'], aws_secret_access_key=os.environ['SK'],
+    region_name='us-east-1', config=Config(s3={'addressing_style': 'path'}, retries={'max_attempts': 1}))
+s3.put_object(Bucket='${bucket}', Key='empty.bin', Body=b'')
+out = []
+for key, rng in (('empty.bin', 'bytes=0-'), ('x.txt', 'bytes=100-')):
+    try:
+        s3.get_object(Bucket='${bucket}', Key=key, Range=rng)
+        out.append('200')
+    except botocore.exceptions.ClientError as e:
+        err = e.response['Error']
+        out.append([e.response['ResponseMetadata']['HTTPStatusCode'], err.get('Code'), err.get('ActualObjectSize'), err.get('RangeRequested')])
+print(json.dumps(out))
+`, { EP: endpoint, AK: creds.accessKeyId, SK: creds.secretAccessKey }, MODERN_PYTHON) as Promise<unknown[]>;
+
+  it('RGW 16 alone names no ActualObjectSize', async () => {
+    expect(await ranged(ceph.endpoint, ceph.users.a, rgwBucket)).toEqual([[416, 'InvalidRange', null, null], [416, 'InvalidRange', null, null]]);
+  });
+
+  it.each(PLACES)('%s: S3\'s ActualObjectSize and RangeRequested', async (_n, bucket) => {
+    expect(await ranged(gw.url, GW_KEY, bucket)).toEqual([[416, 'InvalidRange', '0', 'bytes=0-'], [416, 'InvalidRange', '5', 'bytes=100-']]);
   });
 });

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ensureCeph, type CephInfo } from './ceph.js';
 import { removeCephBuckets } from './cleanup.js';
-import { client, GW_KEY, GW_KEY_LIMITED, startTestGateway, tmpDir } from '../helpers/gateway.js';
+import { client, GW_KEY, GW_KEY_LIMITED, type startTestGateway } from '../helpers/gateway.js';
+import { ALL_ACTIONS, rgwAndDiskGateway } from './rgw-and-disk.js';
 import { MODERN_PYTHON, runPython } from '../helpers/python.js';
 import { awsCli } from '../sts/helpers.js';
 
@@ -21,18 +22,10 @@ const BUCKETS = [['RGW 16 (linode)', rgwBucket], ['the local store', 'disk']] as
 
 beforeAll(async () => {
   ceph = await ensureCeph();
-  gw = await startTestGateway({
-    domains: ['127.0.0.1'],
-    keys: [
-      { ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] },
-      { ...GW_KEY_LIMITED, allow: [{ bucket: '*', actions: ['read', 'write', 'list'] }, { bucket: '*', prefix: 'pub/', actions: ['delete'] }] },
-    ],
-    upstreams: {
-      rgw: { provider: 'linode', endpoint: ceph.endpoint, region: 'us-east-1', credentials: ceph.users.a },
-      disk: { provider: 'local', path: tmpDir('s3gate-delete-grants-') },
-    },
-    buckets: { disk: { upstream: 'disk' }, '*': { upstream: 'rgw' } },
-  });
+  gw = await rgwAndDiskGateway(ceph, 'delete-grants', [
+    ALL_ACTIONS,
+    { ...GW_KEY_LIMITED, allow: [{ bucket: '*', actions: ['read', 'write', 'list'] }, { bucket: '*', prefix: 'pub/', actions: ['delete'] }] },
+  ]);
   admin = client(gw.url, GW_KEY, { forcePathStyle: true });
   limited = client(gw.url, GW_KEY_LIMITED, { forcePathStyle: true });
   for (const [, b] of BUCKETS) await admin.send(new CreateBucketCommand({ Bucket: b }));

@@ -3,7 +3,6 @@
 // query value as '+' and sign it as %20; libs3 sends `prefix=q+r/` for "q r/". s3gate read '+' as
 // a plus: fog's listings of a prefix or marker holding a space were refused SignatureDoesNotMatch,
 // and libs3's (SigV2, whose signature leaves the query out) listed the keys holding '+' instead.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
@@ -12,7 +11,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { ensureCeph, type CephInfo } from './ceph.js';
 import { removeCephBuckets } from './cleanup.js';
-import { client, GW_KEY, startTestGateway, tmpDir } from '../helpers/gateway.js';
+import { client, GW_KEY, type startTestGateway } from '../helpers/gateway.js';
+import { libs3, rgwAndDiskGateway } from './rgw-and-disk.js';
 
 let ceph: CephInfo;
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
@@ -23,15 +23,7 @@ const KEYS = ['q r/1.txt', 'q+r/2.txt', 'docs/k1 final.pdf', 'docs/k2 final.pdf'
 
 beforeAll(async () => {
   ceph = await ensureCeph();
-  gw = await startTestGateway({
-    domains: ['127.0.0.1'],
-    keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list', 'delete', 'admin'] }] }],
-    upstreams: {
-      rgw: { provider: 'linode', endpoint: ceph.endpoint, region: 'us-east-1', credentials: ceph.users.a },
-      disk: { provider: 'local', path: tmpDir('s3gate-query-plus-') },
-    },
-    buckets: { disk: { upstream: 'disk' }, '*': { upstream: 'rgw' } },
-  });
+  gw = await rgwAndDiskGateway(ceph, 'query-plus');
   viaGw = client(gw.url, GW_KEY, { forcePathStyle: true });
   for (const b of [rgwBucket, 'disk']) {
     await viaGw.send(new CreateBucketCommand({ Bucket: b }));
@@ -81,12 +73,7 @@ describe("'+' in a query is a space", { timeout: 60_000 }, () => {
   });
 
   it.each([['through s3gate into RGW 16', rgwBucket], ['the local store', 'disk']])("%s: libs3's `s3 list … prefix=q r/` (SigV2; it sends prefix=q+r/)", async (_n, bucket) => {
-    const out = await new Promise<string>((resolve, reject) => {
-      execFile('s3', ['-u', 'list', bucket, 'prefix=q r/'], {
-        env: { PATH: process.env.PATH ?? '', S3_ACCESS_KEY_ID: GW_KEY.accessKeyId, S3_SECRET_ACCESS_KEY: GW_KEY.secretAccessKey, S3_HOSTNAME: new URL(gw.url).host },
-        timeout: 30_000,
-      }, (e, stdout, stderr) => (e ? reject(new Error(`${e.message} ${stdout} ${stderr}`)) : resolve(stdout)));
-    });
+    const out = await libs3(gw.url, 'list', bucket, 'prefix=q r/');
     expect(out).toContain('q r/1.txt');
     expect(out).not.toContain('q+r/2.txt');
   });

@@ -109,8 +109,11 @@ describe('buckets', () => {
       await errorOf(s3.send(new CreateMultipartUploadCommand({ Bucket: 'bkt-sse', Key: 'mp', ...ssec }))),
       // A KMS key named without asking for KMS: S3's 400.
       await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bkt-sse', Key: 'kms', Body: 'secret', SSEKMSKeyId: 'key-1' }))),
+      // A method S3 does not know: its 400, not the store's 501.
+      await errorOf(s3.send(new PutObjectCommand({ Bucket: 'bkt-sse', Key: 'kms', Body: 'secret', ServerSideEncryption: 'bogus' as 'AES256' }))),
     ];
-    expect(refused.map((e) => e.name)).toEqual(['NotImplemented', 'NotImplemented', 'NotImplemented', 'InvalidArgument']);
+    expect(refused.map((e) => e.name)).toEqual(['NotImplemented', 'NotImplemented', 'NotImplemented', 'InvalidArgument', 'InvalidArgument']);
+    expect(refused[4]!.$metadata.httpStatusCode).toBe(400);
     for (const k of ['ssec', 'kms']) expect((await errorOf(s3.send(new HeadObjectCommand({ Bucket: 'bkt-sse', Key: k })))).name).toBe('NotFound');
     await s3.send(new PutObjectCommand({ Bucket: 'bkt-sse', Key: 'sse-s3', Body: 'plain', ServerSideEncryption: 'AES256' }));
     expect(await (await s3.send(new GetObjectCommand({ Bucket: 'bkt-sse', Key: 'sse-s3' }))).Body!.transformToString()).toBe('plain');
