@@ -7,6 +7,7 @@ import { S3Error } from '../s3/errors.js';
 import { ALGORITHM, parseAmzDate, postPolicySignatureV4, signaturesEqual } from '../signing/sigv4.js';
 import { postPolicySignatureV2 } from '../signing/sigv2.js';
 import type { Authenticated } from './types.js';
+import { regionAccepted } from './sigv4.js';
 
 function missing(field: string): S3Error {
   return new S3Error('InvalidArgument', `Bucket POST must contain a field named '${field}'.  If it is specified, please check the order of the fields.`, {
@@ -51,15 +52,16 @@ function verifyV4(fields: ReadonlyMap<string, string>, policy: string, keys: Map
   }
   // <access key id>/<date>/<region>/s3/aws4_request
   const parts = credential.split('/');
-  const [scopeDate, scopeRegion, service, terminator] = parts.slice(-4);
+  // (checked just below: fewer than five parts is refused before any is used)
+  const [scopeDate, scopeRegion, service, terminator] = parts.slice(-4) as [string, string, string, string];
   const accessKeyId = parts.slice(0, -4).join('/');
-  if (parts.length < 5 || !accessKeyId || terminator !== 'aws4_request' || !/^\d{8}$/.test(scopeDate!)) {
+  if (parts.length < 5 || !accessKeyId || terminator !== 'aws4_request' || !/^\d{8}$/.test(scopeDate)) {
     throw new S3Error('InvalidArgument', 'Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".', {
       ArgumentName: 'x-amz-credential', ArgumentValue: credential,
     });
   }
   if (service !== 's3') throw new S3Error('InvalidArgument', `Error parsing the X-Amz-Credential parameter; incorrect service "${service}". This endpoint belongs to "s3".`, { ArgumentName: 'x-amz-credential', ArgumentValue: credential });
-  if (scopeRegion !== region) {
+  if (!regionAccepted(scopeRegion, region)) {
     throw new S3Error('InvalidArgument', `Error parsing the X-Amz-Credential parameter; the region '${scopeRegion}' is wrong; expecting '${region}'`, { ArgumentName: 'x-amz-credential', ArgumentValue: credential, Region: region });
   }
   const when = parseAmzDate(date);
@@ -67,7 +69,7 @@ function verifyV4(fields: ReadonlyMap<string, string>, policy: string, keys: Map
     throw new S3Error('InvalidArgument', 'X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd\'T\'HHmmss\'Z\'" and on the credential\'s date', { ArgumentName: 'x-amz-date', ArgumentValue: date });
   }
   const key = lookupKey(keys, accessKeyId);
-  const expected = postPolicySignatureV4(key.secretAccessKey, scopeDate!, scopeRegion, 's3', policy);
+  const expected = postPolicySignatureV4(key.secretAccessKey, scopeDate, scopeRegion, 's3', policy);
   if (!signaturesEqual(expected, signature.toLowerCase())) throw mismatch(key, policy, signature);
   return { kind: 'v4-post', key };
 }

@@ -98,9 +98,19 @@ export function parseAuthorizationV4(header: string): { credential: Credential; 
   return { credential: parseCredential(cred, 'AuthorizationHeaderMalformed'), signedHeaders: sh.split(';'), signedHeadersText: sh, signature: sig };
 }
 
+/**
+ * `auto` is R2's name for "whatever region this endpoint serves": R2's documented client settings
+ * and Bun's S3 client (by default, at any endpoint not AWS's) sign with it. s3gate serves one
+ * region and re-signs for the provider's own, so the client's name for it routes nothing; the
+ * signature is still verified under the scope the client signed.
+ */
+export function regionAccepted(signed: string, region: string): boolean {
+  return signed === region || signed === 'auto';
+}
+
 function checkScope(cred: Credential, datetime: string, region: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError', service = 's3'): void {
   if (cred.service !== service) throw new S3Error(code, `The authorization header is malformed; incorrect service "${cred.service}". This endpoint belongs to "${service}".`);
-  if (cred.region !== region) {
+  if (!regionAccepted(cred.region, region)) {
     throw new S3Error(code, `The authorization header is malformed; the region '${cred.region}' is wrong; expecting '${region}'`, { Region: region });
   }
   // datetime is a checked x-amz-date here: 16 characters, the date first

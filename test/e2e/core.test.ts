@@ -153,6 +153,42 @@ describe('presigned URLs made with s3gate\'s key, fetched with plain HTTP', () =
   });
 });
 
+describe('the region a client signs for', () => {
+  // R2's documented SDK settings, and Bun's S3 client at any endpoint not AWS's, sign for `auto`.
+  it('`auto` is taken as the gateway\'s region: header auth, presigned URLs and browser-form POSTs', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true, region: 'auto' });
+    await s3.send(new PutObjectCommand({ Bucket: 'media', Key: 'auto-region.txt', Body: 'signed for auto' }));
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'media', Key: 'auto-region.txt' }));
+    expect(await got.Body!.transformToString()).toBe('signed for auto');
+    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'media', Key: 'auto-region.txt' }), { expiresIn: 600 });
+    expect(url).toContain('%2Fauto%2Fs3%2Faws4_request');
+    const r = await request(url, { dispatcher: agent });
+    expect(r.statusCode).toBe(200);
+    expect(await r.body.text()).toBe('signed for auto');
+    const { createPresignedPost } = await import('@aws-sdk/s3-presigned-post');
+    const post = await createPresignedPost(s3, { Bucket: 'media', Key: 'auto-post.txt', Expires: 600 });
+    const form = new FormData();
+    for (const [k, v] of Object.entries(post.fields)) form.append(k, v);
+    form.append('file', new Blob(['posted for auto']), 'f.txt');
+    // Node's own fetch, as a page's: DOMAIN resolves only through the test agent, so by address.
+    const p = await fetch(`http://127.0.0.1:${port}/media`, { method: 'POST', body: form, headers: { host: `${DOMAIN}:${port}` } });
+    expect(p.status, await p.text()).toBe(204);
+    // The provider got s3gate's own signature for its own region, as for any other request.
+    const seen = upstream.requests.filter((q) => q.key === 'auto-region.txt' || q.key === 'auto-post.txt');
+    expect(seen.map((q) => q.status)).toEqual([200, 200, 200, 200]);
+    expect(upstream.requests.filter((q) => q.key === 'auto-post.txt' && q.operation === 'PutObject')).toHaveLength(1);
+  });
+
+  it('another named region is still refused, naming the gateway\'s', async () => {
+    const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true, region: 'eu-west-1' });
+    const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'media', Key: 'other-region.txt', Body: 'x' })));
+    expect(e.name).toBe('AuthorizationHeaderMalformed');
+    expect(e.$metadata.httpStatusCode).toBe(400);
+    expect((e as unknown as { Region?: string }).Region).toBe('us-east-1');
+    expect(upstream.requests.some((q) => q.key === 'other-region.txt')).toBe(false);
+  });
+});
+
 describe('refused with the right error, nothing stored upstream', () => {
   const bad = (creds: { accessKeyId: string; secretAccessKey: string }) => client(`http://${DOMAIN}:${port}`, creds, { forcePathStyle: true });
 
