@@ -1,7 +1,7 @@
 // Who sent this request: dispatch on how it is signed. The same errors come back whichever
 // signature version the client chose.
 import type { GatewayKey } from '../config/types.js';
-import { authenticateHeaderV4, authenticateQueryV4 } from './sigv4.js';
+import { authenticateHeaderV4, authenticateQueryV4, type AcceptRegions } from './sigv4.js';
 import { authenticateHeaderV2, authenticateQueryV2 } from './sigv2.js';
 import type { Authenticated, AuthInput } from './types.js';
 import { S3Error } from '../s3/errors.js';
@@ -28,11 +28,11 @@ export function signedWith(headers: AuthInput['headers'], rawQuery: string): Sch
   return 'anonymous';
 }
 
-export function authenticate(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {
+export function authenticate(input: AuthInput, keys: Map<string, GatewayKey>, region: string, accept?: AcceptRegions): Authenticated {
   switch (signedWith(input.headers, input.rawQuery)) {
-    case 'v4-header': return authenticateHeaderV4(input, keys, region);
+    case 'v4-header': return authenticateHeaderV4(input, keys, region, accept);
     case 'v2-header': return authenticateHeaderV2(input, keys);
-    case 'v4-query': return authenticateQueryV4(input, keys, region);
+    case 'v4-query': return authenticateQueryV4(input, keys, region, accept);
     case 'v2-query': return authenticateQueryV2(input, keys);
     default: return { kind: 'anonymous' };
   }

@@ -7,7 +7,7 @@ import { S3Error } from '../s3/errors.js';
 import { ALGORITHM, parseAmzDate, postPolicySignatureV4, signaturesEqual } from '../signing/sigv4.js';
 import { postPolicySignatureV2 } from '../signing/sigv2.js';
 import type { Authenticated } from './types.js';
-import { regionAccepted } from './sigv4.js';
+import { regionAccepted, type AcceptRegions } from './sigv4.js';
 
 function missing(field: string): S3Error {
   return new S3Error('InvalidArgument', `Bucket POST must contain a field named '${field}'.  If it is specified, please check the order of the fields.`, {
@@ -29,16 +29,16 @@ function mismatch(key: GatewayKey, policy: string, provided: string): S3Error {
  * The form's signer, or anonymous for a form that carries no credentials at all (which only a
  * bucket open to anonymous writes would take). `fields` has lowercased names.
  */
-export function authenticatePost(fields: ReadonlyMap<string, string>, keys: Map<string, GatewayKey>, region: string): Authenticated {
+export function authenticatePost(fields: ReadonlyMap<string, string>, keys: Map<string, GatewayKey>, region: string, accept?: AcceptRegions): Authenticated {
   const v4 = fields.has('x-amz-algorithm') || fields.has('x-amz-credential') || fields.has('x-amz-signature');
   const v2 = !v4 && (fields.has('awsaccesskeyid') || fields.has('signature'));
   if (!v4 && !v2) return { kind: 'anonymous' };
   const policy = fields.get('policy');
   if (!policy) throw missing('policy');
-  return v4 ? verifyV4(fields, policy, keys, region) : verifyV2(fields, policy, keys);
+  return v4 ? verifyV4(fields, policy, keys, region, accept) : verifyV2(fields, policy, keys);
 }
 
-function verifyV4(fields: ReadonlyMap<string, string>, policy: string, keys: Map<string, GatewayKey>, region: string): Authenticated {
+function verifyV4(fields: ReadonlyMap<string, string>, policy: string, keys: Map<string, GatewayKey>, region: string, accept?: AcceptRegions): Authenticated {
   const algorithm = fields.get('x-amz-algorithm');
   const credential = fields.get('x-amz-credential');
   const date = fields.get('x-amz-date');
@@ -61,7 +61,7 @@ function verifyV4(fields: ReadonlyMap<string, string>, policy: string, keys: Map
     });
   }
   if (service !== 's3') throw new S3Error('InvalidArgument', `Error parsing the X-Amz-Credential parameter; incorrect service "${service}". This endpoint belongs to "s3".`, { ArgumentName: 'x-amz-credential', ArgumentValue: credential });
-  if (!regionAccepted(scopeRegion, region)) {
+  if (!regionAccepted(scopeRegion, region, accept)) {
     throw new S3Error('InvalidArgument', `Error parsing the X-Amz-Credential parameter; the region '${scopeRegion}' is wrong; expecting '${region}'`, { ArgumentName: 'x-amz-credential', ArgumentValue: credential, Region: region });
   }
   const when = parseAmzDate(date);

@@ -98,19 +98,23 @@ export function parseAuthorizationV4(header: string): { credential: Credential; 
   return { credential: parseCredential(cred, 'AuthorizationHeaderMalformed'), signedHeaders: sh.split(';'), signedHeadersText: sh, signature: sig };
 }
 
+/** Other region names a client may sign for (config `acceptRegions`); `any` takes every name. */
+export type AcceptRegions = ReadonlySet<string> | 'any';
+
 /**
  * `auto` is R2's name for "whatever region this endpoint serves": R2's documented client settings
  * and Bun's S3 client (by default, at any endpoint not AWS's) sign with it. s3gate serves one
  * region and re-signs for the provider's own, so the client's name for it routes nothing; the
- * signature is still verified under the scope the client signed.
+ * signature is still verified under the scope the client signed. Any other name is refused as S3
+ * refuses it (SDKs read the answer's Region and sign again) unless the operator accepts it.
  */
-export function regionAccepted(signed: string, region: string): boolean {
-  return signed === region || signed === 'auto';
+export function regionAccepted(signed: string, region: string, accept?: AcceptRegions): boolean {
+  return signed === region || signed === 'auto' || (accept !== undefined && (accept === 'any' || accept.has(signed)));
 }
 
-function checkScope(cred: Credential, datetime: string, region: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError', service = 's3'): void {
+function checkScope(cred: Credential, datetime: string, region: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError', service = 's3', accept?: AcceptRegions): void {
   if (cred.service !== service) throw new S3Error(code, `The authorization header is malformed; incorrect service "${cred.service}". This endpoint belongs to "${service}".`);
-  if (!regionAccepted(cred.region, region)) {
+  if (!regionAccepted(cred.region, region, accept)) {
     throw new S3Error(code, `The authorization header is malformed; the region '${cred.region}' is wrong; expecting '${region}'`, { Region: region });
   }
   // datetime is a checked x-amz-date here: 16 characters, the date first
@@ -169,7 +173,7 @@ function verify(
   throw mismatch(key, stringToSign(datetime, cred.scope, creq), creq, provided);
 }
 
-export function authenticateHeaderV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {
+export function authenticateHeaderV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string, accept?: AcceptRegions): Authenticated {
   const auth = parseAuthorizationV4(input.headers.authorization as string);
   const { credential: cred, signedHeaders, signedHeadersText, signature } = auth;
   const key = lookupKey(keys, cred.accessKeyId);
@@ -183,7 +187,7 @@ export function authenticateHeaderV4(input: AuthInput, keys: Map<string, Gateway
   if (Math.abs(input.now.getTime() - when) > MAX_SKEW_MS) {
     throw new S3Error('RequestTimeTooSkewed', undefined, { RequestTime: datetime, ServerTime: input.now.toISOString(), MaxAllowedSkewMilliseconds: '900000' });
   }
-  checkScope(cred, datetime, region, 'AuthorizationHeaderMalformed', input.service);
+  checkScope(cred, datetime, region, 'AuthorizationHeaderMalformed', input.service, accept);
   if (!signedHeaders.includes('host')) {
     throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', { HeadersNotSigned: 'host' });
   }
@@ -206,7 +210,7 @@ function required(v: string | undefined): string {
   return v;
 }
 
-export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string): Authenticated {
+export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayKey>, region: string, accept?: AcceptRegions): Authenticated {
   // The pairs and the canonical query from one read of the query (the pipeline's, or this one).
   const read = input.query !== undefined && input.presignedCanonical !== undefined ? undefined : parsePresignedQuery(input.rawQuery, 'X-Amz-Signature');
   const pairs = read === undefined ? input.query! : read.pairs;
@@ -251,7 +255,7 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
   // Out of range is a refusal of the URL, not a malformed request: S3 answers these with 403.
   if (expires < 0) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be non-negative', {}, 403);
   if (expires > MAX_PRESIGN_EXPIRES) throw new S3Error('AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds) that is 604800', {}, 403);
-  checkScope(cred, datetime, region, 'AuthorizationQueryParametersError', input.service);
+  checkScope(cred, datetime, region, 'AuthorizationQueryParametersError', input.service, accept);
   if (when - input.now.getTime() > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not valid yet');
   if (input.now.getTime() > when + expires * 1000) {
     throw new S3Error('AccessDenied', 'Request has expired', { 'X-Amz-Expires': String(expires), Expires: new Date(when + expires * 1000).toISOString(), ServerTime: input.now.toISOString() });

@@ -419,10 +419,11 @@ function listenFlags(c: Checker, flags: string[]): Listener[] {
 export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {}): GatewayConfig {
   const c = new Checker(baseDir, opts.env ?? process.env);
   if (!isObj(doc)) throw new ConfigError(['(root): the config must be a YAML mapping']);
-  c.unknown(doc, ['listen', 'domains', 'region', 'keys', 'upstreams', 'buckets', 'trustedProxies', 'log', 'admin', 'limits', 'timeouts', 'roles', 'sts', 'workers'], '(root)');
+  c.unknown(doc, ['listen', 'domains', 'region', 'acceptRegions', 'keys', 'upstreams', 'buckets', 'trustedProxies', 'log', 'admin', 'limits', 'timeouts', 'roles', 'sts', 'workers'], '(root)');
   const listen = opts.listen?.length ? listenFlags(c, opts.listen) : parseListen(c, doc.listen);
   const domains = c.strList(doc, 'domains', '(root)').map((d) => d.toLowerCase());
   const region = c.str(doc, 'region', '(root)', { optional: true }) ?? 'us-east-1';
+  const acceptRegions = parseAcceptRegions(c, doc.acceptRegions);
   const upstreams = parseUpstreams(c, doc.upstreams, opts.presetsDir ?? PROVIDERS_DIR);
   // An upstream that is declared but failed has its own error: buckets naming it add none.
   const declared = new Set(isObj(doc.upstreams) ? Object.keys(doc.upstreams) : []);
@@ -457,7 +458,22 @@ export function buildConfig(doc: unknown, baseDir: string, opts: LoadOptions = {
     }
   }
   if (c.problems.length) throw new ConfigError(c.problems);
-  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log, limits, timeouts, loadedAt: new Date(), ...(admin ? { admin } : {}), ...(sts ? { sts } : {}), ...(workers ? { workers } : {}) };
+  return { listen, domains, region, keys, upstreams, buckets, trustedProxies, log, limits, timeouts, loadedAt: new Date(), ...(acceptRegions ? { acceptRegions } : {}), ...(admin ? { admin } : {}), ...(sts ? { sts } : {}), ...(workers ? { workers } : {}) };
+}
+
+const REGION_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** `acceptRegions`: `"*"` (every name) or a list of region names, never an empty one. */
+function parseAcceptRegions(c: Checker, raw: unknown): ReadonlySet<string> | 'any' | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (raw === '*') return 'any';
+  if (!Array.isArray(raw) || raw.some((x) => typeof x !== 'string')) {
+    c.fail('acceptRegions', 'must be "*" or a list of region names');
+    return undefined;
+  }
+  if (raw.includes('*')) return 'any';
+  for (const r of raw as string[]) if (!REGION_NAME.test(r)) c.fail('acceptRegions', `"${r}" is not a region name (lower-case letters, digits and '-')`);
+  return raw.length ? new Set(raw as string[]) : undefined;
 }
 
 export function loadConfig(file: string, opts: LoadOptions = {}): GatewayConfig {

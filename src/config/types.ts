@@ -113,6 +113,8 @@ export interface GatewayConfig {
   listen: Listener[];
   domains: string[];
   region: string;
+  /** other region names clients may sign for, taken as `region` (`any`: every name, as RGW does) */
+  acceptRegions?: ReadonlySet<string> | 'any';
   keys: Map<string, GatewayKey>;
   upstreams: Map<string, Upstream>;
   buckets: Map<string, BucketRoute>;

@@ -159,8 +159,8 @@ export async function receivePostForm(
  */
 function authenticateForm(cfg: GatewayConfig, fields: ReadonlyMap<string, string>): Authenticated {
   const token = fields.get('x-amz-security-token');
-  if (token === undefined) return authenticatePost(fields, cfg.keys, cfg.region);
-  return withSession(cfg, token, new Date(), (keys) => authenticatePost(fields, keys, cfg.region));
+  if (token === undefined) return authenticatePost(fields, cfg.keys, cfg.region, cfg.acceptRegions);
+  return withSession(cfg, token, new Date(), (keys) => authenticatePost(fields, keys, cfg.region, cfg.acceptRegions));
 }
 
 class FormUpload implements PostUpload {

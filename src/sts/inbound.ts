@@ -89,8 +89,8 @@ export function authenticateRequest(input: AuthInput, cfg: GatewayConfig, metric
     if (e instanceof TokenError) throw refuse(e.reason, metrics);
     throw e;
   }
-  if (token === undefined) return authenticate(input, cfg.keys, cfg.region);
-  return withSession(cfg, token, input.now, (keys) => authenticate(input, keys, cfg.region), metrics);
+  if (token === undefined) return authenticate(input, cfg.keys, cfg.region, cfg.acceptRegions);
+  return withSession(cfg, token, input.now, (keys) => authenticate(input, keys, cfg.region, cfg.acceptRegions), metrics);
 }
 
 /**

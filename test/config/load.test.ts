@@ -96,6 +96,15 @@ buckets:
     ]));
   });
 
+  it('acceptRegions: "*" or a list of region names, each mistake named', () => {
+    const cfg = (extra: string) => buildConfig(parse(protectReferences(EXAMPLE + extra)), tmpdir(), { env: ENV });
+    expect(cfg('').acceptRegions).toBeUndefined();
+    expect(cfg('acceptRegions: "*"\n').acceptRegions).toBe('any');
+    expect([...(cfg('acceptRegions: [dummy, eu-west-1]\n').acceptRegions as Set<string>)]).toEqual(['dummy', 'eu-west-1']);
+    expect(problems(EXAMPLE + 'acceptRegions: any\n')).toEqual(['acceptRegions: must be "*" or a list of region names']);
+    expect(problems(EXAMPLE + 'acceptRegions: [EU West]\n')).toEqual(['acceptRegions: "EU West" is not a region name (lower-case letters, digits and \'-\')']);
+  });
+
   it('a preset override of conditionalWrites that is not true or false is named', () => {
     const doc = `
 upstreams:

@@ -179,6 +179,34 @@ describe('the region a client signs for', () => {
     expect(upstream.requests.filter((q) => q.key === 'auto-post.txt' && q.operation === 'PutObject')).toHaveLength(1);
   });
 
+  it('acceptRegions takes the names it lists (Loki signs for `dummy` with no region set), and "*" every name', async () => {
+    const other = await startTestGateway({
+      domains: [DOMAIN], region: 'us-east-1', acceptRegions: ['dummy'],
+      keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list'] }] }],
+      upstreams: { strict: { provider: 'linode', endpoint: upstream.url, region: 'eu-test-1', credentials: UP_KEY } },
+      buckets: { '*': { upstream: 'strict' } },
+    });
+    const any = await startTestGateway({
+      domains: [DOMAIN], region: 'us-east-1', acceptRegions: '*',
+      keys: [{ ...GW_KEY, allow: [{ bucket: '*', actions: ['read', 'write', 'list'] }] }],
+      upstreams: { strict: { provider: 'linode', endpoint: upstream.url, region: 'eu-test-1', credentials: UP_KEY } },
+      buckets: { '*': { upstream: 'strict' } },
+    });
+    try {
+      const at = (gw: { url: string }, region: string) => client(`http://${DOMAIN}:${portOf(gw.url)}`, GW_KEY, { forcePathStyle: true, region });
+      await at(other, 'dummy').send(new PutObjectCommand({ Bucket: 'media-prod-2024', Key: 'dummy-region.txt', Body: 'dummy' }));
+      const e = await errorOf(at(other, 'eu-west-1').send(new PutObjectCommand({ Bucket: 'media-prod-2024', Key: 'eu-region.txt', Body: 'x' })));
+      expect(e.name).toBe('AuthorizationHeaderMalformed');
+      await at(any, 'eu-west-1').send(new PutObjectCommand({ Bucket: 'media-prod-2024', Key: 'eu-region.txt', Body: 'eu' }));
+      const got = await at(any, 'dummy').send(new GetObjectCommand({ Bucket: 'media-prod-2024', Key: 'dummy-region.txt' }));
+      expect(await got.Body!.transformToString()).toBe('dummy');
+      expect(storedObjects('media-prod-2024')).toEqual(expect.arrayContaining(['dummy-region.txt', 'eu-region.txt']));
+    } finally {
+      await other.close();
+      await any.close();
+    }
+  });
+
   it('another named region is still refused, naming the gateway\'s', async () => {
     const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true, region: 'eu-west-1' });
     const e = await errorOf(s3.send(new PutObjectCommand({ Bucket: 'media', Key: 'other-region.txt', Body: 'x' })));
