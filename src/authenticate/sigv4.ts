@@ -103,13 +103,15 @@ export type AcceptRegions = ReadonlySet<string> | 'any';
 
 /**
  * `auto` is R2's name for "whatever region this endpoint serves": R2's documented client settings
- * and Bun's S3 client (by default, at any endpoint not AWS's) sign with it. s3gate serves one
- * region and re-signs for the provider's own, so the client's name for it routes nothing; the
- * signature is still verified under the scope the client signed. Any other name is refused as S3
- * refuses it (SDKs read the answer's Region and sign again) unless the operator accepts it.
+ * and Bun's S3 client (by default, at any endpoint not AWS's) sign with it; an empty one is what
+ * a client with no region at all signs (libcloud's MinIO driver), and R2 takes both. s3gate
+ * serves one region and re-signs for the provider's own, so the client's name for it routes
+ * nothing; the signature is still verified under the scope the client signed. Any other name is
+ * refused as S3 refuses it (SDKs read the answer's Region and sign again) unless the operator
+ * accepts it.
  */
 export function regionAccepted(signed: string, region: string, accept?: AcceptRegions): boolean {
-  return signed === region || signed === 'auto' || (accept !== undefined && (accept === 'any' || accept.has(signed)));
+  return signed === region || signed === 'auto' || signed === '' || (accept !== undefined && (accept === 'any' || accept.has(signed)));
 }
 
 function checkScope(cred: Credential, datetime: string, region: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError', service = 's3', accept?: AcceptRegions): void {

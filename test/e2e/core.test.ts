@@ -179,6 +179,16 @@ describe('the region a client signs for', () => {
     expect(upstream.requests.filter((q) => q.key === 'auto-post.txt' && q.operation === 'PutObject')).toHaveLength(1);
   });
 
+  it('an empty region (a client with none: libcloud\'s MinIO driver) is taken too, header and presigned', async () => {
+    const { sendSigned } = await import('../helpers/signed-raw.js');
+    for (const scheme of ['v4-header', 'v4-query'] as const) {
+      const put = await sendSigned(port, GW_KEY, scheme, { method: 'PUT', host: `${DOMAIN}:${port}`, path: `/media/empty-region-${scheme}.txt`, body: 'no region', region: '' });
+      expect(put.status, put.body).toBe(200);
+    }
+    const seen = upstream.requests.filter((q) => q.key?.startsWith('empty-region-'));
+    expect(seen.map((q) => [q.operation, q.status])).toEqual([['PutObject', 200], ['PutObject', 200]]);
+  });
+
   it('acceptRegions takes the names it lists (Loki signs for `dummy` with no region set), and "*" every name', async () => {
     const other = await startTestGateway({
       domains: [DOMAIN], region: 'us-east-1', acceptRegions: ['dummy'],

@@ -31,6 +31,8 @@ export interface RawSpec {
    */
   hoist?: [string, string][];
   body?: string;
+  /** the region signed for (us-east-1) */
+  region?: string;
 }
 
 export interface RawResponse {
@@ -75,7 +77,7 @@ export async function signRaw(creds: Creds, scheme: AuthScheme, spec: RawSpec): 
   let query = [...(spec.query ?? [])];
   const hostname = spec.host.replace(/:\d+$/, '');
   if (scheme === 'v4-header' || scheme === 'v4-query') {
-    const signer = new SignatureV4({ credentials: creds, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false });
+    const signer = new SignatureV4({ credentials: creds, region: spec.region ?? 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false });
     if (scheme === 'v4-header') {
       const all = [...lines, ...hoist];
       const payload = createHash('sha256').update(body).digest('hex');
