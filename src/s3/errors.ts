@@ -98,9 +98,12 @@ export function isS3Error(e: unknown): e is S3Error {
   return e instanceof S3Error;
 }
 
+// Control characters but tab and LF as references, as S3 and RGW write them: a parser reads a raw
+// CR as LF (boto3 then names a key that does not exist), and the rest are no XML 1.0 at all. LF
+// stays raw, as in S3's StringToSign, which XML keeps as it is.
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) =>
-    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '&apos;',
+  return s.replace(/[&<>"'\x00-\x08\x0b-\x1f]/g, (c) =>
+    c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : c === "'" ? '&apos;' : `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`,
   );
 }
 

@@ -202,6 +202,22 @@ except Exception as e:
   });
 });
 
+describe.each(['local', 'rgw', 'linode'] as Target[])('a listing without encoding-type, a key holding a CR: %s', (target) => {
+  it('boto3 reads the key back as it is (a raw CR is read as LF: S3 and RGW write it as a reference)', async () => {
+    const Bucket = targets[target];
+    const Key = 'ctl/cr\rlf\nend';
+    await s3.send(new PutObjectCommand({ Bucket, Key, Body: 'x' }));
+    const out = await boto3(`
+import botocore.handlers
+s3.meta.events.unregister('before-parameter-build.s3.ListObjectsV2', botocore.handlers.set_list_objects_encoding_type_url)
+r = s3.list_objects_v2(Bucket='${Bucket}', Prefix='ctl/')
+k = [o['Key'] for o in r.get('Contents', [])]
+print(json.dumps({'keys': k, 'head': s3.head_object(Bucket='${Bucket}', Key=k[0])['ContentLength']}))
+`);
+    expect(out).toEqual({ keys: [Key], head: 1 });
+  });
+});
+
 describe('ListMultipartUploads with encoding-type=url and a delimiter (local store)', () => {
   it('encodes Key, Prefix, Delimiter, KeyMarker and NextKeyMarker, and rolls keys up into common prefixes', async () => {
     const Bucket = targets.local;
