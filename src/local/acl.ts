@@ -17,7 +17,8 @@ export function cannedFromHeaders(h: Record<string, string>): CannedAcl | undefi
     if (h[g] !== undefined) throw new S3Error('NotImplemented', 'The local store keeps canned ACLs only; explicit grants are not implemented', { Header: g });
   }
   const v = h['x-amz-acl'];
-  if (v === undefined) return undefined;
+  // Empty is no ACL asked for, as S3 and RGW read it: aptly's `acl: none` sends it so.
+  if (v === undefined || v === '') return undefined;
   if (!(CANNED as readonly string[]).includes(v)) throw new S3Error('InvalidArgument', undefined, { ArgumentName: 'x-amz-acl', ArgumentValue: v });
   return v as CannedAcl;
 }

@@ -46,6 +46,11 @@ out['after_delete_tagging'] = obj('k')
 out['tagging_after_delete'] = s3.get_object_tagging(Bucket=B, Key='k').get('TagSet', [])
 out['bad_canned'] = err(lambda: s3.put_object(Bucket=B, Key='bad', Body=b'x', ACL='world-writable'))
 out['bad_canned_acl_call'] = err(lambda: s3.put_object_acl(Bucket=B, Key='k', ACL='world-writable'))
+# An empty x-amz-acl is no ACL asked for (aptly's `acl: none`).
+s3.put_object(Bucket=B, Key='empty-acl', Body=b'x', ACL='')
+s3.copy_object(Bucket=B, Key='empty-acl-copy', CopySource={'Bucket': B, 'Key': 'empty-acl'}, ACL='')
+out['empty_canned'] = [grants(s3.get_object_acl(Bucket=B, Key=k)) for k in ('empty-acl', 'empty-acl-copy')]
+s3.delete_objects(Bucket=B, Delete={'Objects': [{'Key': 'empty-acl'}, {'Key': 'empty-acl-copy'}]})
 out['bad_canned_left_nothing'] = err(lambda: s3.head_object(Bucket=B, Key='bad'))
 
 s3.put_object(Bucket=B, Key='tagged', Body=b'abc', Tagging='a=1&b=two%20words', ACL='public-read-write')

@@ -83,6 +83,7 @@ function expectS3Answers(out: Record<string, unknown>, local: boolean): void {
   expect(out.listing).toEqual(['copied', 'copied2', 'k', 'mp', 'tagged']);
   expect(out.bad_canned).toEqual(['InvalidArgument', 400]);
   expect(out.bad_canned_acl_call).toEqual(['InvalidArgument', 400]);
+  expect(out.empty_canned).toEqual([OWNER_ONLY, OWNER_ONLY]);
   expect(out.bucket_bad_canned).toEqual(['InvalidArgument', 400]);
   expect(out.bucket_51_tags).toEqual(['InvalidTag', 400]);
   if (local) {
