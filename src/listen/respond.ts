@@ -13,6 +13,7 @@ import { bodyBytes } from './memory.js';
 import { S3Error } from '../s3/errors.js';
 import { withDenied } from '../authorize/delete-objects.js';
 import { withActualObjectSize } from '../route/object-size.js';
+import { asNoSuchUpload } from '../route/upload-gone.js';
 import { s3Spelled } from '../forward/header-name.js';
 
 export interface ResponseTally {
@@ -90,6 +91,10 @@ function versionIdOf(rawQuery: string): string | undefined {
   return parseQuery(rawQuery).find(([n]) => n === 'versionId')?.[1];
 }
 
+function uploadIdOf(rawQuery: string): string | undefined {
+  return parseQuery(rawQuery).find(([n]) => n === 'uploadId')?.[1];
+}
+
 /** The query names a delimiter that is not empty (`delimiter=` lists as if none were named). */
 function delimited(rawQuery: string): boolean {
   for (const part of rawQuery.split('&')) {
@@ -163,13 +168,20 @@ async function rewritten(
   if (up.buffer) text = up.buffer.toString('utf8');
   else for await (const chunk of up.body) text += chunk;
   let out = rewriteXml(text, nameMap(cfg, req, route, address, op));
-  if (up.status >= 300) {
+  let status = up.status;
+  if (status >= 300) {
     out = withErrorMessage(ownRequestId(out, tally));
     const code = ERROR_CODE.exec(out);
     if (code) tally.upstreamError = code[1]!;
-    if (up.status === 416 && op.name === 'GetObject' && address.key !== undefined) {
+    if (status === 416 && op.name === 'GetObject' && address.key !== undefined) {
       const range = req.headers.range;
       out = await withActualObjectSize(out, route.upstream, route.upstreamBucket, address.key, versionIdOf(address.rawQuery), typeof range === 'string' ? range : undefined);
+    }
+    const uploadId = (op.name === 'ListParts' || op.name === 'CompleteMultipartUpload') && address.key !== undefined ? uploadIdOf(address.rawQuery) : undefined;
+    if (uploadId !== undefined) {
+      const gone = await asNoSuchUpload(op.name, status, out, route.upstream, route.upstreamBucket, address.key!, uploadId);
+      if (gone) ({ status, xml: out } = gone);
+      tally.status = status;
     }
   }
   else if (tally.completeBody !== undefined && op.name === 'CompleteMultipartUpload') out = filledEtag(out, tally.completeBody);
@@ -179,7 +191,7 @@ async function rewritten(
   for (let i = 0; i < outHeaders.length; i += 2) if (outHeaders[i] !== 'Content-Length') headers.push(outHeaders[i]!, outHeaders[i + 1]!);
   headers.push('Content-Length', String(tally.bytesOut));
   if (untyped) headers.push('Content-Type', 'application/xml');
-  res.writeHead(up.status, headers);
+  res.writeHead(status, headers);
   res.end(out);
 }
 
