@@ -8,11 +8,11 @@
 // the body the provider gets, so the provider never sees it; when no key is inside the grant,
 // nothing is forwarded. (`aws s3 rm --recursive` over a listing wider than the delete grant
 // deletes what it may and reports the rest, as at S3.)
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { GatewayKey } from '../config/types.js';
 import { escapeXml, S3Error } from '../s3/errors.js';
 import { deleteKeyAllowed } from './grants.js';
+import { replacedBody, type WholeXmlBody } from '../payload/replaced.js';
 
 /** S3's own limit. */
 export const DELETE_OBJECTS_MAX_KEYS = 1000;
@@ -130,29 +130,6 @@ export function deleteObjectsXml(req: DeleteRequest): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Delete xmlns="${S3_NS}">${inner}</Delete>`;
 }
 
-/** The body as it goes upstream: what send() reads of a body. */
-export interface WholeXmlBody {
-  readonly stream: Readable;
-  readonly buffer: Buffer;
-  readonly length: number;
-  readonly headers: Record<string, string | null>;
-  /** hex SHA-256 of `buffer`: the payload hash to sign, as the client's was of other bytes */
-  readonly sha256: string;
-}
-
-class RewrittenBody implements WholeXmlBody {
-  readonly length: number;
-  readonly sha256: string;
-  private made?: Readable;
-  constructor(readonly buffer: Buffer, readonly headers: Record<string, string | null>) {
-    this.length = buffer.length;
-    this.sha256 = createHash('sha256').update(buffer).digest('hex');
-  }
-  get stream(): Readable {
-    return (this.made ??= Readable.from([this.buffer]));
-  }
-}
-
 function tooLarge(): S3Error {
   return new S3Error('MalformedXML', `The DeleteObjects body is larger than ${DELETE_OBJECTS_MAX_BYTES} bytes`);
 }
@@ -213,11 +190,7 @@ export async function authorizedDeleteBody(
   for (const o of req.objects) (deleteKeyAllowed(key, bucket, o.Key) ? allowed : denied).push(o);
   if (allowed.length === 0) return { denied };
   if (!conditionsChecked) refuseDeleteConditions(allowed);
-  const buf = Buffer.from(deleteObjectsXml({ ...req, objects: allowed }), 'utf8');
-  const out: Record<string, string | null> = { ...body.headers };
-  for (const name in headers) if (name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm') out[name] = null;
-  out['content-md5'] = createHash('md5').update(buf).digest('base64');
-  return { body: new RewrittenBody(buf, out), denied };
+  return { body: replacedBody(Buffer.from(deleteObjectsXml({ ...req, objects: allowed }), 'utf8'), body.headers, headers), denied };
 }
 
 /** S3's entry for a key its caller may not delete, as a DeleteResult holds it. */

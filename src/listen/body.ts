@@ -264,7 +264,8 @@ const CHECKSUM_ELEMENTS: Record<string, string> = {
 
 export function needsWholeBody(operation: string, profile: ProviderProfile, headers: Record<string, string | string[] | undefined>): boolean {
   // DeleteObjects: authorize/ checks every key it names before anything is forwarded.
-  if (operation === 'CompleteMultipartUpload' || operation === 'DeleteObjects') return true;
+  // CreateBucket: its location names the client's region, which route/location.ts names anew.
+  if (operation === 'CompleteMultipartUpload' || operation === 'DeleteObjects' || operation === 'CreateBucket') return true;
   return profile.checksums.contentMd5Required.includes(operation) && headers['content-md5'] === undefined;
 }
 

@@ -13,6 +13,8 @@ import type { Operation } from '../authorize/operation.js';
 import { authorizeView } from '../authorize/grants.js';
 import { copySourceHeader, copySourceParts, requestView, type RequestView } from '../authorize/view.js';
 import { authorizedDeleteBody, deniedEntries, deniedResult } from '../authorize/delete-objects.js';
+import { replacedBody } from '../payload/replaced.js';
+import { providerLocation } from '../route/location.js';
 import { checkPartCopySource, providerCopyConditions, providerIfMatch, requireCheckedConditions, uncheckedPartCopy } from '../route/conditions.js';
 import { requireKnownSubresources } from '../route/provider-support.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
@@ -604,6 +606,14 @@ class Admitted implements BodySink {
       if (denied.length > 0) ctx.deniedDeletes = deniedEntries(denied);
       body = rewritten;
       this.sendReq!.declaredSha256 = rewritten.sha256;
+    }
+    if (op === 'CreateBucket') {
+      const located = providerLocation(whole.buffer!.toString('utf8'), ctx.cfg.region, ctx.cfg.acceptRegions, ctx.route!.upstream.region);
+      if (located !== undefined) {
+        const replaced = replacedBody(Buffer.from(located, 'utf8'), whole.headers, this.view.headers);
+        body = replaced;
+        this.sendReq!.declaredSha256 = replaced.sha256;
+      }
     }
     this.send(body);
   }
