@@ -273,7 +273,10 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
   }
   const payloadHash = signedPayload ?? (headerPayload as string | undefined) ?? 'UNSIGNED-PAYLOAD';
   const query = read === undefined ? input.presignedCanonical! : read.canonical;
-  verify(key, input, cred, datetime, signedHeaders, signedHeadersText, query, signedPayload ?? 'UNSIGNED-PAYLOAD', signature);
+  // A presigner that signs the header (the AWS SDK for Go v1 when it is set) signs its value as
+  // the payload hash, as S3, MinIO and RGW read it; an unsigned one was not in the signature.
+  const signedHash = signedPayload ?? (headerPayload !== undefined && signedHeaders.includes('x-amz-content-sha256') ? headerPayload as string : 'UNSIGNED-PAYLOAD');
+  verify(key, input, cred, datetime, signedHeaders, signedHeadersText, query, signedHash, signature);
   const out: Authenticated = { kind: 'v4-query', key, payloadHash };
   if (signedPayload !== undefined) out.signedPayloadHash = signedPayload;
   return out;

@@ -144,6 +144,31 @@ describe('presigned URLs made with s3gate\'s key, fetched with plain HTTP', () =
     expect(seen.every((r) => r.auth === 'v4-header')).toBe(true);
   });
 
+  it('a presigned PUT that signs its x-amz-content-sha256 header (the Go SDK v1\'s, when set): the header\'s hash is the one signed, and binds the body', async () => {
+    const { SignatureV4 } = await import('@smithy/signature-v4');
+    const { Sha256 } = await import('@aws-crypto/sha256-js');
+    const { createHash } = await import('node:crypto');
+    const signer = new SignatureV4({ credentials: GW_KEY, region: 'us-east-1', service: 's3', sha256: Sha256, uriEscapePath: false });
+    const host = `${DOMAIN}:${port}`;
+    const presign = async (key: string, hash: string) => {
+      const p = await signer.presign(
+        { method: 'PUT', protocol: 'http:', hostname: DOMAIN, port, path: `/media/${key}`, query: {}, headers: { host, 'x-amz-content-sha256': hash } },
+        { expiresIn: 600, unhoistableHeaders: new Set(['x-amz-content-sha256']) },
+      );
+      expect(String(p.query!['X-Amz-SignedHeaders'])).toBe('host;x-amz-content-sha256');
+      return `http://${host}/media/${key}?${new URLSearchParams(p.query as Record<string, string>)}`;
+    };
+    const body = 'hashed and presigned';
+    const hash = createHash('sha256').update(body).digest('hex');
+    const ok = await request(await presign('sha-presigned.txt', hash), { method: 'PUT', body, headers: { 'x-amz-content-sha256': hash }, dispatcher: agent });
+    expect(ok.statusCode, await ok.body.text()).toBe(200);
+    const other = await request(await presign('sha-presigned-other.txt', hash), { method: 'PUT', body: 'other bytes', headers: { 'x-amz-content-sha256': hash }, dispatcher: agent });
+    expect(other.statusCode).toBe(400);
+    expect(await other.body.text()).toContain('<Code>XAmzContentSHA256Mismatch</Code>');
+    expect(storedObjects('media-prod-2024')).toContain('sha-presigned.txt');
+    expect(storedObjects('media-prod-2024')).not.toContain('sha-presigned-other.txt');
+  });
+
   it('an added query parameter breaks the signature', async () => {
     const s3 = client(`http://${DOMAIN}:${port}`, GW_KEY, { forcePathStyle: true });
     const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'media', Key: 'presigned.txt' }), { expiresIn: 600 });
