@@ -2,8 +2,10 @@
 // callgrind over every thread of the target during the measured requests alone (collection is
 // switched on after the warm-up and the counts dumped after the last request). A CPU figure
 // moves by 10–20 µs from run to run on this shared machine; an instruction count does not move
-// with the machine's load, so it tells a 1% change apart. It is not time: a cache miss or a
-// system call counts as what its instructions are (the kernel's are not counted at all).
+// with a moderate load, so it tells a 1% change apart (under a heavy one, work on a clock falls on
+// more or fewer requests: ±10% at load average 6–8, docs/performance.md, session 20). It is not
+// time: a cache miss or a system call counts as what its instructions are (the kernel's are not
+// counted at all).
 //   node bench/instructions.mjs [gw[:DIST][+FLAGS] ...] [undici]   env: METHOD (GET), N (3000: measured
 //   requests), WARM (20000, before valgrind instruments anything), WARM2 (1000, instrumented, not
 //   counted), C (8: connections), REPS (1: runs per target, alternated), IR_KEEP (a path prefix:
