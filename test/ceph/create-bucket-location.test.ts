@@ -58,8 +58,8 @@ describe('CreateBucket naming the region the client signs for', () => {
     expect(loc.out).toEqual({ LocationConstraint: null });
   });
 
-  it('the JS SDK naming us-east-1 (the gateway\'s region) or `auto`: made, with no constraint sent to RGW', async () => {
-    for (const [region, lc] of [['us-east-1', 'us-east-1'], ['auto', 'auto']] as const) {
+  it('the JS SDK naming us-east-1 (the gateway\'s region), `auto`, or `aws-global` (the AWS CLI 2.9\'s with no region): made, with no constraint sent to RGW', async () => {
+    for (const [region, lc] of [['us-east-1', 'us-east-1'], ['auto', 'auto'], ['us-east-1', 'aws-global']] as const) {
       const s3 = client(gw.url, GW_KEY, { forcePathStyle: true, region });
       await withConstraint(s3, `loc-${lc}-${run}`, lc);
       expect((await direct.send(new GetBucketLocationCommand({ Bucket: `loc-${lc}-${run}` }))).LocationConstraint).toBe('default');
