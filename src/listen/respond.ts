@@ -86,13 +86,10 @@ export function nameMap(cfg: GatewayConfig, req: IncomingMessage, route: Route, 
   };
 }
 
-function versionIdOf(rawQuery: string): string | undefined {
-  if (!rawQuery.includes('versionId=')) return undefined;
-  return parseQuery(rawQuery).find(([n]) => n === 'versionId')?.[1];
-}
-
-function uploadIdOf(rawQuery: string): string | undefined {
-  return parseQuery(rawQuery).find(([n]) => n === 'uploadId')?.[1];
+/** The first value of query parameter `name`, read only when the raw query names it. */
+function queryValue(rawQuery: string, name: string): string | undefined {
+  if (!rawQuery.includes(`${name}=`)) return undefined;
+  return parseQuery(rawQuery).find(([n]) => n === name)?.[1];
 }
 
 /** The query names a delimiter that is not empty (`delimiter=` lists as if none were named). */
@@ -175,9 +172,9 @@ async function rewritten(
     if (code) tally.upstreamError = code[1]!;
     if (status === 416 && op.name === 'GetObject' && address.key !== undefined) {
       const range = req.headers.range;
-      out = await withActualObjectSize(out, route.upstream, route.upstreamBucket, address.key, versionIdOf(address.rawQuery), typeof range === 'string' ? range : undefined);
+      out = await withActualObjectSize(out, route.upstream, route.upstreamBucket, address.key, queryValue(address.rawQuery, 'versionId'), typeof range === 'string' ? range : undefined);
     }
-    const uploadId = (op.name === 'ListParts' || op.name === 'CompleteMultipartUpload') && address.key !== undefined ? uploadIdOf(address.rawQuery) : undefined;
+    const uploadId = (op.name === 'ListParts' || op.name === 'CompleteMultipartUpload') && address.key !== undefined ? queryValue(address.rawQuery, 'uploadId') : undefined;
     if (uploadId !== undefined) {
       const gone = await asNoSuchUpload(op.name, status, out, route.upstream, route.upstreamBucket, address.key!, uploadId);
       if (gone) ({ status, xml: out } = gone);
