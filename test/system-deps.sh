@@ -17,6 +17,9 @@ command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 # minio-go 7 (GOPATH mode), whose streaming upload completes with a composite checksum header.
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/minio/minio-go ] || missing+=(golang-github-minio-minio-go-v7-dev)
+# Prometheus and promtool, which parse the metrics exposition and evaluate the Grafana dashboard's
+# queries (test/metrics/); the tests start their own, never the packaged service.
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # libs3's `s3` tool, which reads answer header names byte for byte (ETag, Content-Length).
 command -v s3 >/dev/null 2>&1 || missing+=(libs3-2)
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -1,13 +1,14 @@
 // `s3gate migrate --metrics HOST:PORT` serves the copier's progress while it runs, and the Grafana
 // dashboard's s3gate migrate panels query only what it serves: the built CLI copies three objects
 // through a proxy that holds the third object's PUT, and the test scrapes in between, so the
-// figures are a run's middle, not its end.
+// figures are a run's middle, not its end; a real Prometheus scrapes it there too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { tmpDir } from '../helpers/gateway.js';
+import { promtoolCheck, startPrometheus } from '../helpers/prometheus.js';
 import { bytesFor, report, runCli } from '../migrate/helpers.js';
 import { startFaultProxy, type FaultProxy } from '../migrate/proxy.js';
 import { MigrateMetrics } from '../../src/metrics/migrate.js';
@@ -47,7 +48,7 @@ afterAll(async () => {
 });
 
 /** The s3gate_migrate_* metrics and the labels one dashboard query uses. */
-function migrateQueries(): { panel: string; metrics: string[]; labels: string[] }[] {
+function migrateQueries(): { panel: string; expr: string; metrics: string[]; labels: string[] }[] {
   const out = [];
   for (const p of dashboard.panels) {
     for (const t of p.targets ?? []) {
@@ -57,7 +58,7 @@ function migrateQueries(): { panel: string; metrics: string[]; labels: string[] 
       for (const m of (t.expr as string).matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) for (const l of m[1]!.split(',')) labels.add(l.trim());
       for (const m of (t.expr as string).matchAll(/\{([^}]*)\}/g)) for (const s of m[1]!.matchAll(/(\w+)\s*(?:=~|!~|!=|=)/g)) labels.add(s[1]!);
       for (const m of ((t.legendFormat ?? '') as string).matchAll(/\{\{\s*(\w+)\s*\}\}/g)) labels.add(m[1]!);
-      out.push({ panel: p.title as string, metrics, labels: [...labels].filter((l) => l && l !== 'instance' && l !== 'job') });
+      out.push({ panel: p.title as string, expr: t.expr as string, metrics, labels: [...labels].filter((l) => l && l !== 'instance' && l !== 'job') });
     }
   }
   return out;
@@ -112,6 +113,22 @@ describe('s3gate migrate --metrics', () => {
         }
       }
       expect(problems).toEqual([]);
+
+      // What an operator's Prometheus makes of it, mid-run: it parses, and every panel has a series.
+      expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
+      const prom = await startPrometheus(dir, [new URL(url).host]);
+      try {
+        await prom.nextScrapes(2);
+        for (const q of qs) {
+          const a = await prom.query(q.expr.replaceAll('$__rate_interval', '1m'));
+          expect(a.status, `${q.panel}: ${a.error}`).toBe('success');
+          expect(a.data!.result.length, q.panel).toBeGreaterThan(0);
+        }
+        const progress = await prom.query('sum by (bucket) (s3gate_migrate_settled_bytes) / sum by (bucket) (s3gate_migrate_listed_bytes)');
+        expect(Number(progress.data!.result[0]!.value![1])).toBeCloseTo(4000 / 9000, 6);
+      } finally {
+        await prom.stop();
+      }
     } finally {
       release();
     }
