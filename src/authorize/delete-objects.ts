@@ -10,7 +10,7 @@
 // deletes what it may and reports the rest, as at S3.)
 import type { Readable } from 'node:stream';
 import type { GatewayKey } from '../config/types.js';
-import { escapeXml, S3Error } from '../s3/errors.js';
+import { escapeXml, S3Error, unescapeXml } from '../s3/errors.js';
 import { deleteKeyAllowed } from './grants.js';
 import { replacedBody, type WholeXmlBody } from '../payload/replaced.js';
 
@@ -193,20 +193,52 @@ export async function authorizedDeleteBody(
   return { body: replacedBody(Buffer.from(deleteObjectsXml({ ...req, objects: allowed }), 'utf8'), body.headers, headers), denied };
 }
 
-/** S3's entry for a key its caller may not delete, as a DeleteResult holds it. */
-export function deniedEntries(denied: readonly DeleteObject[]): string {
+/** One <Error> entry of a provider's DeleteResult. */
+export interface DeleteError {
+  Key: string;
+  VersionId?: string;
+  Code: string;
+  Message: string;
+}
+
+/** The <Error> entries of a provider's DeleteResult. */
+export function deleteResultErrors(xml: string): DeleteError[] {
+  const field = (inner: string, name: string) => {
+    const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(inner);
+    return m ? unescapeXml(m[1]!) : undefined;
+  };
+  return [...xml.matchAll(/<Error>([\s\S]*?)<\/Error>/g)].flatMap(([, inner]) => {
+    const key = field(inner!, 'Key');
+    if (key === undefined) return [];
+    const version = field(inner!, 'VersionId');
+    return [{ Key: key, ...(version !== undefined ? { VersionId: version } : {}), Code: field(inner!, 'Code') ?? '', Message: field(inner!, 'Message') ?? '' }];
+  });
+}
+
+/** DeleteResult <Error> entries for these keys, each with this code and message. */
+export function errorEntries(objects: readonly { Key: string; VersionId?: string }[], code: string, message: string): string {
   let xml = '';
-  for (const o of denied) {
+  for (const o of objects) {
     xml += `<Error><Key>${text(o.Key)}</Key>`;
     if (o.VersionId !== undefined) xml += `<VersionId>${text(o.VersionId)}</VersionId>`;
-    xml += '<Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
+    xml += `<Code>${text(code)}</Code><Message>${text(message)}</Message></Error>`;
   }
   return xml;
 }
 
+/** A DeleteResult that holds only these entries. */
+export function resultOf(entries: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="${S3_NS}">${entries}</DeleteResult>`;
+}
+
+/** S3's entry for a key its caller may not delete, as a DeleteResult holds it. */
+export function deniedEntries(denied: readonly DeleteObject[]): string {
+  return errorEntries(denied, 'AccessDenied', 'Access Denied');
+}
+
 /** The whole answer when no key was inside the grant. */
 export function deniedResult(denied: readonly DeleteObject[]): string {
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="${S3_NS}">${deniedEntries(denied)}</DeleteResult>`;
+  return resultOf(deniedEntries(denied));
 }
 
 /**

@@ -20,7 +20,7 @@ import { requireKnownSubresources } from '../route/provider-support.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
 import { findRoute, type Route } from '../route/route.js';
-import { serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
+import { CHANGED_WHERE_IT_IS, serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
 import { listBucketsAnswer } from '../route/list-buckets.js';
 import { send, sendTo, type OutgoingBody, type SendRequest } from '../forward/send.js';
 import type { AnswerSink, ForwardObserver, UpstreamResponse } from '../forward/forward.js';
@@ -562,7 +562,9 @@ class Admitted implements BodySink {
     if (body === undefined) return this.send(undefined);
     if (body.declaredChecksums !== undefined || body.trailerChecksums !== undefined) this.ctx.verifiedBody = body;
     const op = this.view.operation.name;
-    if (needsWholeBody(op, this.ctx.route!.upstream.profile, this.headers)) return this.ctx.waiting(this.whole(body));
+    // A migrating bucket may send an ACL's or tags' body to both providers (route/modes.ts).
+    const twice = this.ctx.route!.route.mode === 'migrate' && CHANGED_WHERE_IT_IS.has(op);
+    if (twice || needsWholeBody(op, this.ctx.route!.upstream.profile, this.headers)) return this.ctx.waiting(this.whole(body));
     if (!this.twoTargets && body.length !== undefined && body.length <= SMALL_BODY && body.buffer === undefined) {
       // Read whole straight off the socket, told to this.body (the common small PUT), or else read from its stream.
       if (body.collect) return body.collect(this);
@@ -654,6 +656,7 @@ function serveByMode(ctx: Context, a: Admitted, sendReq: SendRequest): Promise<v
       ? answerPost(cfg, ctx, req, res, address, r, form, up, ctx.replyHeaders)
       : respond(cfg, ctx, address, req, res, r, op, up, ctx.replyHeaders),
     respondXml: (xml: string) => respondXml(ctx, res, xml, ctx.replyHeaders),
+    addDeleteErrors: (entries: string) => (ctx.deniedDeletes = (ctx.deniedDeletes ?? '') + entries),
   };
   if (a.view.copySource) serve.copySource = copySourceParts(a.view.copySource);
   return route.route.mode === 'migrate' ? serveMigrate(serve) : serveMirror(serve);

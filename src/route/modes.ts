@@ -11,6 +11,8 @@ import { send, type SendRequest } from '../forward/send.js';
 import type { Cancel } from '../forward/cancel.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { S3Error, unescapeXml } from '../s3/errors.js';
+import { deleteObjectsXml, deleteResultErrors, errorEntries, parseDeleteObjects, resultOf, type DeleteError, type DeleteObject } from '../authorize/delete-objects.js';
+import { replacedBody } from '../payload/replaced.js';
 import type { Route } from './route.js';
 import { listingXml, mergeListings, parseListing, parseListRequest, providerListQuery } from './listing.js';
 import { copyKey, copyOnRead, headStatus, inflightCopies, plainRead } from './copy-on-read.js';
@@ -37,6 +39,8 @@ export interface ServeContext {
   /** a promise while the body is still on its way (respond() writes an answer read whole at once) */
   respondWith(route: Route, r: UpstreamResponse): Promise<void> | undefined;
   respondXml(xml: string): void;
+  /** DeleteObjects: <Error> entries to add to the DeleteResult the client gets; returns all of them so far */
+  addDeleteErrors(entries: string): string;
 }
 
 function secondary(ctx: ServeContext, t: BucketTarget): Route {
@@ -46,11 +50,17 @@ function secondary(ctx: ServeContext, t: BucketTarget): Route {
 }
 
 // Reads that fall back to the old provider on a miss at the new one.
-const READS = new Set(['GetObject', 'HeadObject', 'GetObjectAcl']);
+const READS = new Set(['GetObject', 'HeadObject', 'GetObjectAcl', 'GetObjectTagging']);
+/**
+ * Writes that change an object where it is, at the new provider or, where it has not moved yet,
+ * at the old one (whose ACL and tags a later copy carries). Their small bodies are read whole
+ * (listen/pipeline.ts), so the request can be sent twice.
+ */
+export const CHANGED_WHERE_IT_IS = new Set(['PutObjectAcl', 'PutObjectTagging', 'DeleteObjectTagging']);
 const LISTS = new Set(['ListObjects', 'ListObjectsV2']);
 // Client writes that make a key exist or vanish at the new provider, or change who may read it: a
 // copy-on-read of the same key gives way to them (copy-on-read.ts).
-const KEY_WRITES = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload', 'DeleteObject', 'PutObjectAcl']);
+const KEY_WRITES = new Set(['PutObject', 'CopyObject', 'CompleteMultipartUpload', 'DeleteObject', 'PutObjectAcl', 'PutObjectTagging', 'DeleteObjectTagging']);
 
 export async function serveMigrate(ctx: ServeContext): Promise<void> {
   const old = secondary(ctx, ctx.route.route.from!);
@@ -58,7 +68,7 @@ export async function serveMigrate(ctx: ServeContext): Promise<void> {
   if (LISTS.has(op.name)) return mergedList(ctx, route, old);
   await supersedeCopies(ctx);
   if (op.name === 'DeleteObject' || op.name === 'DeleteObjects') return deleteBoth(ctx, route, old);
-  if (op.name === 'PutObjectAcl') return putAclWhereItIs(ctx, route, old);
+  if (CHANGED_WHERE_IT_IS.has(op.name)) return changeWhereItIs(ctx, route, old);
   if (CONDITIONAL_WRITES.has(op.name) && ctx.address.key !== undefined) await conditionsAtBoth(ctx, route, old, ctx.address.key);
   const r = await send(route.upstream, route.upstreamBucket, ctx.sendReq);
   if (!READS.has(op.name) || !(await missingAtNew(ctx, route, r))) return ctx.respondWith(route, r);
@@ -109,12 +119,8 @@ async function missingAtNew(ctx: ServeContext, route: Route, r: UpstreamResponse
   return (await headStatus(route.upstream, route.upstreamBucket, ctx.address.key)).status === 404;
 }
 
-/**
- * PutObjectAcl changes the object where it is: at the new provider, or, where it has not moved
- * yet, at the old one (whose ACL a later copy carries). Its body, if any, was read whole, so the
- * request can be sent twice.
- */
-async function putAclWhereItIs(ctx: ServeContext, route: Route, old: Route): Promise<void> {
+/** An ACL or tagging write, at the new provider, or at the old one where the object has not moved. */
+async function changeWhereItIs(ctx: ServeContext, route: Route, old: Route): Promise<void> {
   const r = await send(route.upstream, route.upstreamBucket, ctx.sendReq);
   const body = ctx.sendReq.body;
   const again = !body || body.buffer !== undefined || body.length === 0;
@@ -157,12 +163,45 @@ async function deleteBoth(ctx: ServeContext, route: Route, old: Route): Promise<
   // DeleteObject has no body; DeleteObjects' XML was read whole by the pipeline, so the same
   // request can be sent twice.
   const o = await send(old.upstream, old.upstreamBucket, ctx.sendReq);
-  await drain(o);
   if (o.status >= 300 && o.status !== 404) {
+    await drain(o);
     ctx.log.warn({ reqId: ctx.requestId, status: o.status, key: ctx.address.key }, 'delete at the old provider failed during a migration');
-    throw new S3Error('InternalError', 'The object could not be deleted at the old provider; retry the delete.');
+    throw new S3Error('InternalError', OLD_DELETE_FAILED);
   }
+  if (ctx.op.name === 'DeleteObjects' && o.status === 200) {
+    const failed = deleteResultErrors(await readText(o)).filter((e) => e.Code !== 'NoSuchKey');
+    if (failed.length > 0) return deleteTheRest(ctx, route, failed);
+  } else await drain(o);
   return ctx.respondWith(route, await send(route.upstream, route.upstreamBucket, ctx.sendReq));
+}
+
+const OLD_DELETE_FAILED = 'The object could not be deleted at the old provider; retry the delete.';
+
+/**
+ * DeleteObjects whose keys the old provider answered with an <Error> each (AccessDenied,
+ * SlowDown, InternalError, a version it does not know): deleted at the new provider only, such a
+ * key would be read back from the old one. So it is not sent on; the client gets an error for it
+ * in the DeleteResult, and deletes the rest as asked.
+ */
+async function deleteTheRest(ctx: ServeContext, route: Route, errors: DeleteError[]): Promise<void> {
+  const sent = ctx.sendReq.body!;
+  const req = parseDeleteObjects(sent.buffer!.toString('utf8'));
+  // A provider need not repeat the version id in its <Error>: then every version of that key named.
+  const failedAt = (o: DeleteObject) => errors.some((e) => e.Key === o.Key && (e.VersionId === undefined || e.VersionId === o.VersionId));
+  const failed = req.objects.filter(failedAt);
+  ctx.log.warn({ reqId: ctx.requestId, keys: failed.length, codes: [...new Set(errors.map((e) => e.Code))] }, 'keys of a DeleteObjects failed at the old provider during a migration');
+  const all = ctx.addDeleteErrors(errorEntries(failed, 'InternalError', OLD_DELETE_FAILED));
+  const rest = req.objects.filter((o) => !failedAt(o));
+  if (rest.length === 0) return ctx.respondXml(resultOf(all));
+  const body = replacedBody(Buffer.from(deleteObjectsXml({ ...req, objects: rest }), 'utf8'), sent.headers, {});
+  const sendReq: SendRequest = { ...ctx.sendReq, body, declaredSha256: body.sha256 };
+  return ctx.respondWith(route, await send(route.upstream, route.upstreamBucket, sendReq));
+}
+
+async function readText(r: UpstreamResponse): Promise<string> {
+  let t = '';
+  for await (const c of r.body) t += c;
+  return t;
 }
 
 async function mergedList(ctx: ServeContext, route: Route, old: Route): Promise<void> {
@@ -177,14 +216,16 @@ async function mergedList(ctx: ServeContext, route: Route, old: Route): Promise<
     await drain(b);
     return ctx.respondWith(route, a);
   }
-  // A bucket that does not exist (yet) at the old provider lists as empty.
-  const read = async (r: UpstreamResponse) => {
-    let t = '';
-    for await (const c of r.body) t += c;
-    return t;
-  };
-  const newer = parseListing(await read(a));
-  const older = b.status === 200 ? parseListing(await read(b)) : (await drain(b), { items: [], truncated: false });
+  // A bucket that does not exist (yet) at the old provider lists as empty. Any other failure
+  // there fails the listing: an answer without the keys only the old provider holds would tell
+  // the client they are gone.
+  if (b.status !== 200 && b.status !== 404) {
+    await drain(a);
+    ctx.log.warn({ reqId: ctx.requestId, status: b.status }, 'listing at the old provider failed during a migration');
+    return ctx.respondWith(old, b);
+  }
+  const newer = parseListing(await readText(a));
+  const older = b.status === 200 ? parseListing(await readText(b)) : (await drain(b), { items: [], truncated: false });
   const page = mergeListings(newer, older, q.maxKeys);
   ctx.respondXml(listingXml(ctx.op.name, route.clientBucket, q, page));
 }

@@ -3,8 +3,8 @@
 // users' buckets on the real Ceph RGW 16.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsCommand,
-  ListObjectsV2Command, PutObjectCommand, S3Client,
+  CreateBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, DeleteObjectTaggingCommand, GetObjectCommand, GetObjectTaggingCommand,
+  HeadObjectCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, PutObjectTaggingCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -57,6 +57,8 @@ describe('migrate and mirror between two strict upstreams', () => {
         old: { provider: 'minio', endpoint: oldUp.url, credentials: OLD_KEY },
         new: { provider: 'linode', endpoint: newUp.url, credentials: UP_KEY },
         mirror: { provider: 'minio', endpoint: mirrorUp.url, credentials: OLD_KEY },
+        // The old provider with credentials it refuses (SignatureDoesNotMatch): a failing old side.
+        oldrefusing: { provider: 'minio', endpoint: oldUp.url, credentials: { ...OLD_KEY, secretAccessKey: 'not-the-old-providers-secret-abcdefghij' } },
         disk: { provider: 'local', path: tmpDir('s3gate-mig-local-') },
       },
       buckets: {
@@ -64,6 +66,8 @@ describe('migrate and mirror between two strict upstreams', () => {
         nocopy: { upstream: 'new', bucket: 'nocopy-new', mode: 'migrate', from: { upstream: 'old', bucket: 'nocopy-old' } },
         trial: { upstream: 'new', mode: 'mirror', mirror: { upstream: 'mirror', bucket: 'trial-mirror' } },
         tolocal: { upstream: 'disk', mode: 'migrate', from: { upstream: 'old', bucket: 'nocopy-old' }, copyOnRead: true },
+        refused: { upstream: 'new', bucket: 'nocopy-new', mode: 'migrate', from: { upstream: 'oldrefusing', bucket: 'nocopy-old' } },
+        nosource: { upstream: 'new', bucket: 'nocopy-new', mode: 'migrate', from: { upstream: 'old', bucket: 'no-such-old-bucket' } },
       },
     });
     s3 = client(`http://${DOMAIN}:${portOf(gw.url)}`, GW_KEY, { forcePathStyle: true });
@@ -141,6 +145,72 @@ describe('migrate and mirror between two strict upstreams', () => {
     for (const k of ['doomed2.txt', 'doomed3.txt']) {
       expect(await s3.send(new HeadObjectCommand({ Bucket: 'media', Key: k })).then(() => 200, () => 404)).toBe(404);
     }
+  });
+
+  it('a key of DeleteObjects the old provider could not delete is an error for that key, and is not deleted at the new one', async () => {
+    // The old provider answers a version id it does not know with an <Error> in a 200 DeleteResult.
+    for (const quiet of [false, true]) {
+      const run = quiet ? 'q' : 'v';
+      await storePut(oldUp, 'media-old', `dx/${run}-kept`, Buffer.from('at the old provider'));
+      await storePut(oldUp, 'media-old', `dx/${run}-old`, Buffer.from('old only'));
+      await storePut(newUp, 'media-new', `dx/${run}-new`, Buffer.from('new only'));
+      const before = newUp.requests.length;
+      const r = await s3.send(new DeleteObjectsCommand({
+        Bucket: 'media',
+        Delete: { Quiet: quiet, Objects: [{ Key: `dx/${run}-kept`, VersionId: 'no-such-version' }, { Key: `dx/${run}-old` }, { Key: `dx/${run}-new` }] },
+      }));
+      expect(r.Errors?.map((e) => [e.Key, e.VersionId, e.Code])).toEqual([[`dx/${run}-kept`, 'no-such-version', 'InternalError']]);
+      expect(r.Errors![0]!.Message).toContain('old provider');
+      expect((r.Deleted ?? []).map((d) => d.Key).sort()).toEqual(quiet ? [] : [`dx/${run}-new`, `dx/${run}-old`]);
+      // What the client was told holds: the failed key is still readable, the others are gone.
+      expect(await (await s3.send(new GetObjectCommand({ Bucket: 'media', Key: `dx/${run}-kept` }))).Body!.transformToString()).toBe('at the old provider');
+      for (const k of [`dx/${run}-old`, `dx/${run}-new`]) expect(await s3.send(new HeadObjectCommand({ Bucket: 'media', Key: k })).then(() => 200, () => 404)).toBe(404);
+      // One DeleteObjects went on to the new provider (which would have answered for the failed
+      // key too, had it been sent: the single error above is s3gate's).
+      expect(newUp.requests.slice(before).filter((q) => q.method === 'POST' && /[?&]delete(=|&|$)/.test(q.url))).toHaveLength(1);
+    }
+    // Every key failed at the old provider: nothing goes to the new one.
+    await storePut(oldUp, 'media-old', 'dx/all', Buffer.from('x'));
+    const before = newUp.requests.length;
+    const r = await s3.send(new DeleteObjectsCommand({ Bucket: 'media', Delete: { Objects: [{ Key: 'dx/all', VersionId: 'no-such-version' }] } }));
+    expect(r.Errors?.map((e) => e.Key)).toEqual(['dx/all']);
+    expect(r.Deleted ?? []).toEqual([]);
+    expect(newUp.requests.slice(before).filter((q) => q.method === 'POST')).toEqual([]);
+  });
+
+  it('a listing fails when the old provider fails it, and lists the new side alone only when the old bucket does not exist', async () => {
+    await storePut(oldUp, 'nocopy-old', 'lf/only-old', Buffer.from('old'));
+    await storePut(newUp, 'nocopy-new', 'lf/only-new', Buffer.from('new'));
+    const status = (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode;
+    // The old provider refuses s3gate's signature: an answer without its keys would say they are gone.
+    expect(await s3.send(new ListObjectsV2Command({ Bucket: 'refused', Prefix: 'lf/' })).then(() => 200, status)).toBe(403);
+    expect(await s3.send(new ListObjectsCommand({ Bucket: 'refused', Prefix: 'lf/' })).then(() => 200, status)).toBe(403);
+    expect(gw.sink.lines.some((l) => l.msg === 'listing at the old provider failed during a migration' && l.status === 403)).toBe(true);
+    // The old provider has no such bucket (the migration's destination made first): the new side's keys.
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: 'nosource', Prefix: 'lf/' }));
+    expect(r.Contents?.map((c) => c.Key)).toEqual(['lf/only-new']);
+    // And with both sides answering, both.
+    const both = await s3.send(new ListObjectsV2Command({ Bucket: 'nocopy', Prefix: 'lf/' }));
+    expect(both.Contents?.map((c) => c.Key)).toEqual(['lf/only-new', 'lf/only-old']);
+  });
+
+  it('tags are read and written where the object is: at the old provider until it moves', async () => {
+    await storePut(oldUp, 'nocopy-old', 'tg/old', Buffer.from('tagged, not moved'), { 'x-amz-tagging': 'stage=old' });
+    await storePut(newUp, 'nocopy-new', 'tg/new', Buffer.from('tagged, moved'), { 'x-amz-tagging': 'stage=new' });
+    const tags = async (Key: string) => (await s3.send(new GetObjectTaggingCommand({ Bucket: 'nocopy', Key }))).TagSet?.map((t) => `${t.Key}=${t.Value}`);
+    expect(await tags('tg/old')).toEqual(['stage=old']);
+    expect(await tags('tg/new')).toEqual(['stage=new']);
+    await s3.send(new PutObjectTaggingCommand({ Bucket: 'nocopy', Key: 'tg/old', Tagging: { TagSet: [{ Key: 'stage', Value: 'retagged' }] } }));
+    await s3.send(new PutObjectTaggingCommand({ Bucket: 'nocopy', Key: 'tg/new', Tagging: { TagSet: [{ Key: 'stage', Value: 'retagged-new' }] } }));
+    expect(await tags('tg/old')).toEqual(['stage=retagged']);
+    expect(await tags('tg/new')).toEqual(['stage=retagged-new']);
+    // Each at its own provider: the old object was not copied or created at the new one.
+    expect(await storeGet(newUp, 'nocopy-new', 'tg/old')).toBeUndefined();
+    await s3.send(new DeleteObjectTaggingCommand({ Bucket: 'nocopy', Key: 'tg/old' }));
+    expect(await tags('tg/old')).toEqual([]);
+    // A key at neither: NoSuchKey, as S3 answers.
+    const e = await s3.send(new GetObjectTaggingCommand({ Bucket: 'nocopy', Key: 'tg/none' })).catch((x: { name: string }) => x.name);
+    expect(e).toBe('NoSuchKey');
   });
 
   it('listing equals the union of both sides, page by page, with small pages (v2 and v1, with and without a delimiter)', async () => {
