@@ -562,8 +562,8 @@ class Admitted implements BodySink {
     if (body === undefined) return this.send(undefined);
     if (body.declaredChecksums !== undefined || body.trailerChecksums !== undefined) this.ctx.verifiedBody = body;
     const op = this.view.operation.name;
-    // A migrating bucket may send an ACL's or tags' body to both providers (route/modes.ts).
-    const twice = this.ctx.route!.route.mode === 'migrate' && CHANGED_WHERE_IT_IS.has(op);
+    // A migrating or mirrored bucket may send an ACL's or tags' body to both providers (route/modes.ts, mirror.ts).
+    const twice = this.ctx.route!.route.mode !== 'route' && CHANGED_WHERE_IT_IS.has(op);
     if (twice || needsWholeBody(op, this.ctx.route!.upstream.profile, this.headers)) return this.ctx.waiting(this.whole(body));
     if (!this.twoTargets && body.length !== undefined && body.length <= SMALL_BODY && body.buffer === undefined) {
       // Read whole straight off the socket, told to this.body (the common small PUT), or else read from its stream.

@@ -10,6 +10,8 @@
 //   written to the mirror once the primary completed it, with the canned ACL the primary holds.
 // - PutObjectAcl: once the primary accepted it, the mirror gets the canned ACL the primary then
 //   holds (object-acl.ts), whatever form the client's request had.
+// - PutObjectTagging and DeleteObjectTagging: once the primary accepted them, the same request
+//   (its small body read whole) goes to the mirror.
 // The primary decided, so the mirror's requests carry no conditions. Every mirror write is
 // counted (s3gate_mirror_writes_total) and its lag behind the primary's answer observed; a
 // failure is logged with the key, never returned to the client.
@@ -73,6 +75,9 @@ export async function serveMirrorTo(ctx: ServeContext, mirror: Route): Promise<v
       return mirrorAfterComplete(ctx, mirror);
     case 'PutObjectAcl':
       return mirrorAcl(ctx, mirror);
+    case 'PutObjectTagging':
+    case 'DeleteObjectTagging':
+      return mirrorTagging(ctx, mirror);
     default:
       // Reads, listings, and the rest of a multipart upload stay on the primary.
       return ctx.respondWith(route, await send(route.upstream, route.upstreamBucket, ctx.sendReq));
@@ -316,6 +321,28 @@ async function mirrorAcl(ctx: ServeContext, mirror: Route): Promise<void> {
     }
   } catch (e) {
     w.record('failed', { err: (e as Error).message });
+  }
+  return ctx.respondWith(route, p);
+}
+
+/** An object's tags, changed at the mirror as the primary accepted them. */
+async function mirrorTagging(ctx: ServeContext, mirror: Route): Promise<void> {
+  const { route } = ctx;
+  const w = new MirrorWrite(ctx, mirror, ctx.address.key);
+  const p = await send(route.upstream, route.upstreamBucket, ctx.sendReq);
+  w.primaryDone();
+  const body = ctx.sendReq.body;
+  if (p.status >= 300) w.record('skipped');
+  else if (ctx.sendReq.query.some(([n]) => n === 'versionId')) w.record('skipped', { why: 'a versioned tagging names the primary\'s version' });
+  else if (body && body.buffer === undefined) w.record('failed', { why: 'the body was not kept to send again' });
+  else {
+    const again: SendRequest = { ...ctx.sendReq, headers: unconditional(ctx.sendReq.headers), ...(body ? { body: { ...body, stream: Readable.from([body.buffer!]) } } : {}) };
+    const r = await send(mirror.upstream, mirror.upstreamBucket, again).catch((e: Error) => e);
+    if (r instanceof Error) w.record('failed', { err: r.message });
+    else {
+      await drain(r);
+      w.record(r.status < 300 ? 'ok' : 'failed', { status: r.status });
+    }
   }
   return ctx.respondWith(route, p);
 }

@@ -3,8 +3,8 @@
 // here also has a bucket named like the primary's, holding decoys under the same keys.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, PutObjectCommand,
-  UploadPartCopyCommand, type S3Client,
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, DeleteObjectTaggingCommand,
+  PutObjectCommand, PutObjectTaggingCommand, UploadPartCopyCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -139,6 +139,29 @@ describe('mirror: the mirror follows what the primary accepted', () => {
     }));
     expect((await primary.get('mp-dst.bin'))?.body.equals(data)).toBe(true);
     expect((await mirror.get('mp-dst.bin'))?.body.equals(data)).toBe(true);
+  });
+
+  it('PutObjectTagging and DeleteObjectTagging reach the mirror once the primary accepted them', async () => {
+    const tagsAt = async (u: StrictUpstream, bucket: string, key: string) => {
+      const r = await u.store.handle({ method: 'GET', bucket, key, query: new URLSearchParams('tagging'), headers: {}, body: Readable.from([]) });
+      let xml = '';
+      for await (const c of r.body as Readable) xml += c;
+      return [...xml.matchAll(/<Key>([^<]*)<\/Key><Value>([^<]*)<\/Value>/g)].map((m) => `${m[1]}=${m[2]}`);
+    };
+    await s3.send(new PutObjectCommand({ Bucket: 'trial', Key: 'tg', Body: 'tagged', Tagging: 'stage=put' }));
+    expect(await tagsAt(mirrorUp, 'trial-mirror', 'tg')).toEqual(['stage=put']);
+    const ok = () => metric(/^s3gate_mirror_writes_total\{bucket="trial",result="ok"\} (\d+)/m);
+    const before = await ok();
+    await s3.send(new PutObjectTaggingCommand({ Bucket: 'trial', Key: 'tg', Tagging: { TagSet: [{ Key: 'stage', Value: 'retagged' }] } }));
+    expect(await tagsAt(primaryUp, 'trial', 'tg')).toEqual(['stage=retagged']);
+    expect(await tagsAt(mirrorUp, 'trial-mirror', 'tg')).toEqual(['stage=retagged']);
+    await s3.send(new DeleteObjectTaggingCommand({ Bucket: 'trial', Key: 'tg' }));
+    expect(await tagsAt(mirrorUp, 'trial-mirror', 'tg')).toEqual([]);
+    expect(await ok()).toBe(before + 2);
+    // The primary refuses (no such key): nothing is sent to the mirror.
+    const seen = mirrorUp.requests.length;
+    expect(await failure(s3.send(new PutObjectTaggingCommand({ Bucket: 'trial', Key: 'tg-none', Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] } })))).toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    expect(mirrorUp.requests.length).toBe(seen);
   });
 
   it('DeleteObjects repeats on the mirror what the primary deleted', async () => {
