@@ -326,6 +326,11 @@ describe('objects', () => {
     expect(r.Deleted?.map((d) => d.Key).sort()).toEqual(['d&<4>', 'd1', 'never-there']);
     const q = await s3.send(new DeleteObjectsCommand({ Bucket: B, Delete: { Quiet: true, Objects: [{ Key: 'd2' }, { Key: 'd3' }] } }));
     expect(q.Deleted ?? []).toEqual([]);
+    // A version named is named back, deleted (the "null" version) or not (any other: no versioning here).
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: 'dv', Body: 'v' }));
+    const v = await s3.send(new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: [{ Key: 'dv', VersionId: 'someversion' }, { Key: 'dv', VersionId: 'null' }] } }));
+    expect(v.Errors?.map((e) => [e.Key, e.VersionId, e.Code])).toEqual([['dv', 'someversion', 'InvalidArgument']]);
+    expect(v.Deleted?.map((d) => [d.Key, d.VersionId])).toEqual([['dv', 'null']]);
     const left = await s3.send(new ListObjectsV2Command({ Bucket: B, Prefix: 'd' }));
     expect((left.Contents ?? []).map((c) => c.Key)).toEqual(['dir/hello.txt']);
     await s3.send(new DeleteObjectCommand({ Bucket: B, Key: 'never-there' }));

@@ -13,8 +13,8 @@ export const deleteObjects: Operation = async (d, r) => {
   const quiet = xmlLeaf(doc, 'Quiet') === 'true';
   const objects = xmlBlocks(doc, 'Object');
   if (objects.length === 0 || objects.length > 1000) throw new S3Error('MalformedXML');
-  const deleted: { Key: string }[] = [];
-  const errors: { Key: string; Code: string; Message: string }[] = [];
+  const deleted: { Key: string; VersionId?: string }[] = [];
+  const errors: { Key: string; VersionId?: string; Code: string; Message: string }[] = [];
   // Refused as a whole before any key is deleted: a malformed entry, or a directory bucket's
   // condition (not kept here).
   for (const o of objects) {
@@ -25,19 +25,21 @@ export const deleteObjects: Operation = async (d, r) => {
   }
   for (const o of objects) {
     const key = xmlLeaf(o, 'Key')!;
+    const version = xmlLeaf(o, 'VersionId');
+    // S3 names the version asked for in the entry for it, deleted or not.
+    const named = version !== undefined ? { Key: key, VersionId: version } : { Key: key };
     try {
       validateKey(key);
-      const version = xmlLeaf(o, 'VersionId');
       // Versioning is never enabled here: only the "null" version exists, and deleting another
       // version must not delete the object.
       if (version !== undefined && version !== 'null') throw new S3Error('InvalidArgument', 'Invalid version id specified');
       // Per object, S3's conditional delete: an ETag to match (the others are directory buckets').
       const etag = xmlLeaf(o, 'ETag');
       await d.removeObject(b, key, (current) => checkDeletePrecondition(etag, current));
-      deleted.push({ Key: key });
+      deleted.push(named);
     } catch (e) {
       if (!(e instanceof S3Error)) throw e;
-      errors.push({ Key: key, Code: e.code, Message: e.message });
+      errors.push({ ...named, Code: e.code, Message: e.message });
     }
   }
   return xml(200, 'DeleteResult', { Deleted: quiet ? [] : deleted, Error: errors });
