@@ -2,7 +2,7 @@
 // Nothing is read from or written to a config: the operator decides where the secret lives.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { ACTIONS, type Action } from '../config/types.js';
+import { ACTIONS, GRANT_BUCKET_PATTERN, type Action } from '../config/types.js';
 
 const USAGE = `usage: s3gate keys new [--bucket NAME] [--actions read,list] [--inline] [--json]
 
@@ -106,6 +106,10 @@ export async function run(argv: string[]): Promise<number> {
       return 2;
     }
     actions = list as Action[];
+  }
+  if (values.bucket !== undefined && values.bucket !== '*' && values.bucket.includes('*')) {
+    process.stderr.write(`s3gate keys: --bucket ${GRANT_BUCKET_PATTERN(values.bucket)}\n`);
+    return 2;
   }
   const key = makeKey({
     ...(values.bucket !== undefined ? { bucket: values.bucket } : {}),

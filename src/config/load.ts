@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { oneByte, oneByteStrings } from './one-byte.js';
 import type { ProviderProfile } from './provider.js';
 import { parseStsConfig } from '../sts/config.js';
-import { ACTIONS, type Action, type BucketRoute, type BucketTarget, type CorsRule, type Limits, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
+import { ACTIONS, GRANT_BUCKET_PATTERN, type Action, type BucketRoute, type BucketTarget, type CorsRule, type Limits, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
 import { parseWorkers, WORKERS_EXPECTED } from '../workers/count.js';
 import { SUBRESOURCES } from '../authorize/operation.js';
 
@@ -244,7 +244,9 @@ function parseKeys(c: Checker, raw: unknown, bucketNames: Set<string>, defaults:
         if (!isObj(g)) return c.fail(gp, 'must be a mapping');
         c.unknown(g, ['bucket', 'prefix', 'actions'], gp);
         const bucket = c.str(g, 'bucket', gp);
-        if (bucket && bucket !== '*' && !bucketNames.has(bucket) && !bucketNames.has('*')) {
+        // A "*" route makes any name a known bucket, so "photos-*" would pass below and match no bucket.
+        if (bucket && bucket !== '*' && bucket.includes('*')) c.fail(`${gp}.bucket`, GRANT_BUCKET_PATTERN(bucket));
+        else if (bucket && bucket !== '*' && !bucketNames.has(bucket) && !bucketNames.has('*')) {
           c.fail(`${gp}.bucket`, `no bucket "${bucket}"; known: ${[...bucketNames].join(', ') || '(none)'}`);
         }
         const prefix = c.str(g, 'prefix', gp, { optional: true });

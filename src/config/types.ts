@@ -4,6 +4,10 @@ import type { StsConfig } from '../sts/types.js';
 export type Action = 'read' | 'write' | 'list' | 'delete' | 'admin';
 export const ACTIONS: readonly Action[] = ['read', 'write', 'list', 'delete', 'admin'];
 
+/** A grant's bucket with a wildcard in it: grants name one bucket, or every bucket. */
+export const GRANT_BUCKET_PATTERN = (bucket: string): string =>
+  `"${bucket}" is not a bucket name: a grant names one bucket, or "*" for every bucket (there are no patterns; prefix narrows a grant to keys within its bucket)`;
+
 export interface Grant {
   /** client-side bucket name, or "*" for every bucket */
   bucket: string;

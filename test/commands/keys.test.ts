@@ -52,5 +52,9 @@ describe('s3gate keys new', () => {
     const bad = await cli(['keys', 'new', '--actions', 'read,fly']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown action fly; known: read, write, list, delete, admin');
+    const pattern = await cli(['keys', 'new', '--bucket', 'ops-*']);
+    expect(pattern.code).toBe(2);
+    expect(pattern.stderr).toContain('--bucket "ops-*" is not a bucket name');
+    expect(pattern.stdout).toBe('');
   });
 });

@@ -96,6 +96,17 @@ buckets:
     ]));
   });
 
+  it('a grant whose bucket has a wildcard is named: grants take one bucket or "*", even where a "*" route makes any name known', () => {
+    const doc = `
+keys: [{ accessKeyId: GRANTKEY1, secretAccessKey: s, allow: [{ bucket: "photos-*", actions: [read] }, { bucket: "*", prefix: "a/", actions: [list] }] }]
+upstreams: { u: { provider: local, path: ./data } }
+buckets: { "*": { upstream: u } }
+`;
+    expect(problems(doc)).toEqual([
+      'keys[0].allow[0].bucket: "photos-*" is not a bucket name: a grant names one bucket, or "*" for every bucket (there are no patterns; prefix narrows a grant to keys within its bucket)',
+    ]);
+  });
+
   it('acceptRegions: "*" or a list of region names, each mistake named', () => {
     const cfg = (extra: string) => buildConfig(parse(protectReferences(EXAMPLE + extra)), tmpdir(), { env: ENV });
     expect(cfg('').acceptRegions).toBeUndefined();
