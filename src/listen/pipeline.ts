@@ -20,6 +20,7 @@ import { requireKnownSubresources } from '../route/provider-support.js';
 import { requireSignedOperationV2 } from '../authorize/signed-operation.js';
 import { anonymousAccess } from '../authorize/anonymous.js';
 import { findRoute, type Route } from '../route/route.js';
+import { afterBody } from './linger.js';
 import { CHANGED_WHERE_IT_IS, serveMigrate, serveMirror, type ServeContext } from '../route/modes.js';
 import { listBucketsAnswer } from '../route/list-buckets.js';
 import { send, sendTo, type OutgoingBody, type SendRequest } from '../forward/send.js';
@@ -685,14 +686,17 @@ function sendError(ctx: RequestContext, req: IncomingMessage, res: ServerRespons
   const resource = (req.url ?? '/').split('?')[0]!;
   const body = req.method === 'HEAD' ? '' : errorXml(err, resource, ctx.id);
   ctx.bytesOut = Buffer.byteLength(body);
-  res.writeHead(err.status, s3Spelled({
-    ...ctx.replyHeaders,
-    'content-type': 'application/xml',
-    'content-length': Buffer.byteLength(body),
-    // The request body may not have been read: closing is the only way to stay in sync.
-    ...(req.complete ? {} : { connection: 'close' }),
-  }));
-  res.end(body);
+  afterBody(req, (complete) => {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(err.status, s3Spelled({
+      ...ctx.replyHeaders,
+      'content-type': 'application/xml',
+      'content-length': Buffer.byteLength(body),
+      // The rest of the body was not worth waiting for: closing is the only way to stay in sync.
+      ...(complete ? {} : { connection: 'close' }),
+    }));
+    res.end(body);
+  });
 }
 
 function finish(deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void {
