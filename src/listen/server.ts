@@ -4,7 +4,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttp } from './node-http.js';
 import { createServer as createHttps, type Server as HttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatewayConfig, Listener } from '../config/types.js';
@@ -70,8 +70,9 @@ function waitingOnUs(socket: AnsweringSocket): boolean {
   return res !== undefined && !res.headersSent && !res.writableEnded && res.req.complete;
 }
 
+/** The certificate and key the config validated (src/config/tls-files.ts), not the files as they are now. */
 function tlsFiles(l: Listener): { cert: Buffer; key: Buffer } {
-  return { cert: readFileSync(l.tls!.cert), key: readFileSync(l.tls!.key) };
+  return l.tls!.pem;
 }
 
 export interface GatewayOptions {
@@ -157,13 +158,20 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const retired = new Set<GatewayConfig>();
   const setConfig = (c: GatewayConfig) => {
     const old = current;
-    for (const f of prepareLocalPaths(c.upstreams.values())) log.error({ upstream: f.upstream, error: f.error }, 'cannot create the local store directory');
-    current = c;
-    // TLS certificates follow the new config on the listeners that have them.
+    // All of the config or none of it: whatever can refuse it runs before anything changes. The
+    // certificates follow the new config on the listeners that have them; each pair is made
+    // into a context first (the config's validation did the same, so this only fails if that
+    // was skipped), and only then do the listeners and the config in force change.
+    const certs: [HttpsServer, { cert: Buffer; key: Buffer }][] = [];
     initial.listen.forEach((l, i) => {
       const nl = c.listen[i];
-      if (l.tls && nl?.tls) (servers[i] as unknown as HttpsServer).setSecureContext(tlsFiles(nl));
+      if (!l.tls || !nl?.tls) return;
+      createSecureContext(tlsFiles(nl));
+      certs.push([servers[i] as unknown as HttpsServer, tlsFiles(nl)]);
     });
+    for (const [server, pair] of certs) server.setSecureContext(pair);
+    current = c;
+    for (const f of prepareLocalPaths(c.upstreams.values())) log.error({ upstream: f.upstream, error: f.error }, 'cannot create the local store directory');
     if (c.listen.length !== initial.listen.length || c.listen.some((l, i) => l.host !== initial.listen[i]?.host || l.port !== initial.listen[i]?.port)) {
       log.warn('listen addresses changed: they take effect on restart');
     }
