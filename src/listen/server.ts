@@ -75,6 +75,9 @@ function tlsFiles(l: Listener): { cert: Buffer; key: Buffer } {
   return l.tls!.pem;
 }
 
+/** How long a close waits for the requests it cut to write their access lines. */
+const LOG_GRACE_MS = 2000;
+
 export interface GatewayOptions {
   log?: Logger;
   /** per-key limits kept elsewhere (a worker's: the primary's host-wide ones) */
@@ -89,7 +92,9 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   let current = initial;
   const log = opts.log ?? createLogger(initial.log.level);
   const metrics = new Metrics();
-  const deps: PipelineDeps = { config: () => current, log, metrics, limiter: opts.limiter ?? new Limiter() };
+  let cutting = false;
+  const inFlight = () => metrics.inflight.snapshot().series[0]?.value ?? 0;
+  const deps: PipelineDeps = { config: () => current, log, metrics, limiter: opts.limiter ?? new Limiter(), cutting: () => cutting };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     requestStarted();
     (req.socket as AnsweringSocket)[ANSWERING] = res;
@@ -205,7 +210,11 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     },
     close: async () => {
       admin?.setDraining();
-      const deadline = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), current.timeouts.shutdown);
+      const deadline = setTimeout(() => {
+        // The access lines of what this cuts say so (`cut: shutdown`).
+        cutting = true;
+        servers.forEach((s) => s.closeAllConnections());
+      }, current.timeouts.shutdown);
       deadline.unref();
       // Keep-alive connections become idle as their last response ends: close them then.
       const sweep = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100);
@@ -216,6 +225,10 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       })));
       clearTimeout(deadline);
       clearInterval(sweep);
+      // A request whose connection the deadline closed ends a few ticks later (its provider
+      // request cancelled, its file let go), and only then writes its access line: the server
+      // closes first, and the process exited before the line was written.
+      for (const until = Date.now() + LOG_GRACE_MS; inFlight() > 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
       await admin?.close();
       await closeAgents(current.upstreams.values());
       for (const c of retired) await closeAgents(c.upstreams.values());
