@@ -11,6 +11,7 @@ import { parseStsConfig } from '../sts/config.js';
 import { ACTIONS, GRANT_BUCKET_PATTERN, type Action, type BucketRoute, type BucketTarget, type CorsRule, type Limits, type GatewayConfig, type GatewayKey, type Grant, type Listener, type Upstream } from './types.js';
 import { parseWorkers, WORKERS_EXPECTED } from '../workers/count.js';
 import { SUBRESOURCES } from '../authorize/operation.js';
+import { checkCaBundle, checkListenerPair, isProblem } from './tls-files.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -212,10 +213,14 @@ function parseListen(c: Checker, raw: unknown): Listener[] {
       const cert = c.str(l.tls, 'cert', `${path}.tls`);
       const key = c.str(l.tls, 'key', `${path}.tls`);
       if (cert && key) {
+        let found = true;
         for (const [f, p] of [['cert', cert], ['key', key]] as const) {
-          if (!existsSync(c.path(p))) c.fail(`${path}.tls.${f}`, `file ${c.path(p)} not found`);
+          if (!existsSync(c.path(p))) found = c.fail(`${path}.tls.${f}`, `file ${c.path(p)} not found`) ?? false;
         }
-        listener.tls = { cert: c.path(cert), key: c.path(key) };
+        if (!found) return;
+        const pair = checkListenerPair(c.path(cert), c.path(key));
+        if (isProblem(pair)) return c.fail(`${path}.tls.${pair.field}`, pair.message);
+        listener.tls = { cert: c.path(cert), key: c.path(key), pem: pair };
       }
     }
     out.push(listener);
@@ -337,7 +342,11 @@ function parseUpstreams(c: Checker, raw: unknown, presetsDir: string): Map<strin
       const ca = c.str(u, 'connectAddress', path, { optional: true });
       if (ca) up.connectAddress = ca;
       if (localPath) up.path = localPath;
-      if (profile.tls?.ca) profile.tls.ca = c.path(profile.tls.ca);
+      if (profile.tls?.ca) {
+        profile.tls.ca = c.path(profile.tls.ca);
+        const bad = checkCaBundle(profile.tls.ca);
+        if (bad) c.fail(`${path}.tls.ca`, bad);
+      }
       ups.set(name, up);
     }
   }

@@ -47,7 +47,8 @@ export interface GatewayKey {
 export interface Listener {
   host: string;
   port: number;
-  tls?: { cert: string; key: string };
+  /** the files' paths, and their bytes as validated (what the listener serves, even if the files change later) */
+  tls?: { cert: string; key: string; pem: { cert: Buffer; key: Buffer } };
 }
 
 export interface Credentials {

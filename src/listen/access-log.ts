@@ -27,6 +27,12 @@ export interface AccessFields {
   /** the S3 error code of an error the provider answered (`error` is for s3gate's own refusals) */
   upstreamError?: string | undefined;
   /**
+   * The answer did not end whole: `shutdown` when the shutdown deadline closed its connection,
+   * `connection` when its connection closed mid-body otherwise (the client went away, the
+   * provider's stream broke). `status` is then what was sent, and `bytesOut` what got out.
+   */
+  cut?: string | undefined;
+  /**
    * The logger's own bindings as pino keeps them, already JSON with a leading comma
    * (`,"worker":1` in a worker): written after "time", where pino writes them.
    */
@@ -73,6 +79,7 @@ const MS = bytes(',"ms":');
 const UPSTREAM = bytes(',"upstream":');
 const UPSTREAM_ID = bytes(',"upstreamId":');
 const UPSTREAM_ERROR = bytes(',"upstreamError":');
+const CUT = bytes(',"cut":');
 const TAIL = bytes(',"msg":"request"}\n');
 // Keys, punctuation, numbers and the tail: under 400 bytes.
 const FIXED_MOST = 512;
@@ -80,7 +87,7 @@ const FIXED_MOST = 512;
 /** The most bytes encodeAccessLine can write for `f`: a UTF-16 unit is at most 6 bytes as JSON (\u001f) and 3 as UTF-8. */
 export function accessLineMost(f: AccessFields): number {
   return FIXED_MOST + 3 * len(f.bindings) + 6 * (len(f.reqId) + len(f.key) + len(f.auth) + len(f.role) + len(f.session) + len(f.triedKey) + len(f.op)
-    + len(f.method) + len(f.bucket) + len(f.error) + len(f.upstream) + len(f.upstreamId) + len(f.upstreamError));
+    + len(f.method) + len(f.bucket) + len(f.error) + len(f.upstream) + len(f.upstreamId) + len(f.upstreamError) + len(f.cut));
 }
 const len = (s: string | undefined) => (typeof s === 'string' ? s.length : 0);
 
@@ -136,10 +143,10 @@ function putWho(buf: Buffer, at: number, f: AccessFields): number {
 }
 
 let where: Uint8Array | undefined;
-let whereUpstream: string | undefined, whereId: string | undefined, whereError: string | undefined;
+let whereUpstream: string | undefined, whereId: string | undefined, whereError: string | undefined, whereCut: string | undefined;
 
 function putWhere(buf: Buffer, at: number, f: AccessFields): number {
-  if (where !== undefined && f.upstream === whereUpstream && f.upstreamId === whereId && f.upstreamError === whereError) {
+  if (where !== undefined && f.upstream === whereUpstream && f.upstreamId === whereId && f.upstreamError === whereError && f.cut === whereCut) {
     buf.set(where, at);
     return at + where.length;
   }
@@ -147,12 +154,14 @@ function putWhere(buf: Buffer, at: number, f: AccessFields): number {
   if (f.upstream !== undefined) p = putString(buf, putBytes(buf, p, UPSTREAM), f.upstream);
   if (f.upstreamId !== undefined) p = putString(buf, putBytes(buf, p, UPSTREAM_ID), f.upstreamId);
   if (f.upstreamError !== undefined) p = putString(buf, putBytes(buf, p, UPSTREAM_ERROR), f.upstreamError);
+  if (f.cut !== undefined) p = putString(buf, putBytes(buf, p, CUT), f.cut);
   p = putBytes(buf, p, TAIL);
   if (p - at <= PART_MOST) {
     where = Uint8Array.prototype.slice.call(buf, at, p);
     whereUpstream = f.upstream;
     whereId = f.upstreamId;
     whereError = f.upstreamError;
+    whereCut = f.cut;
   } else {
     where = undefined;
   }

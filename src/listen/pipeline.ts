@@ -187,6 +187,8 @@ export interface PipelineDeps {
   metrics: Metrics;
   /** per-key limits: this process's own, or a worker's view of the primary's host-wide ones */
   limiter: { acquire(...a: Parameters<Limiter['acquire']>): ReturnType<Limiter['acquire']> | Promise<ReturnType<Limiter['acquire']>> };
+  /** the shutdown deadline has passed: the connections still open are being closed */
+  cutting?: () => boolean;
 }
 
 // Refusals counted as authentication/authorization failures, by their S3 code.
@@ -732,5 +734,7 @@ function finish(deps: PipelineDeps, ctx: RequestContext, req: IncomingMessage, r
     upstream: ctx.route?.upstream.name,
     upstreamId: ctx.upstreamId,
     upstreamError: ctx.upstreamError,
+    // A 200 with a short bytesOut read as a whole answer: say it was not.
+    cut: res.writableFinished ? undefined : deps.cutting?.() ? 'shutdown' : res.headersSent ? 'connection' : undefined,
   });
 }

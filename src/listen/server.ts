@@ -4,7 +4,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttp } from './node-http.js';
 import { createServer as createHttps, type Server as HttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { GatewayConfig, Listener } from '../config/types.js';
@@ -70,9 +70,13 @@ function waitingOnUs(socket: AnsweringSocket): boolean {
   return res !== undefined && !res.headersSent && !res.writableEnded && res.req.complete;
 }
 
+/** The certificate and key the config validated (src/config/tls-files.ts), not the files as they are now. */
 function tlsFiles(l: Listener): { cert: Buffer; key: Buffer } {
-  return { cert: readFileSync(l.tls!.cert), key: readFileSync(l.tls!.key) };
+  return l.tls!.pem;
 }
+
+/** How long a close waits for the requests it cut to write their access lines. */
+const LOG_GRACE_MS = 2000;
 
 export interface GatewayOptions {
   log?: Logger;
@@ -88,7 +92,9 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   let current = initial;
   const log = opts.log ?? createLogger(initial.log.level);
   const metrics = new Metrics();
-  const deps: PipelineDeps = { config: () => current, log, metrics, limiter: opts.limiter ?? new Limiter() };
+  let cutting = false;
+  const inFlight = () => metrics.inflight.snapshot().series[0]?.value ?? 0;
+  const deps: PipelineDeps = { config: () => current, log, metrics, limiter: opts.limiter ?? new Limiter(), cutting: () => cutting };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     requestStarted();
     (req.socket as AnsweringSocket)[ANSWERING] = res;
@@ -157,13 +163,20 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
   const retired = new Set<GatewayConfig>();
   const setConfig = (c: GatewayConfig) => {
     const old = current;
-    for (const f of prepareLocalPaths(c.upstreams.values())) log.error({ upstream: f.upstream, error: f.error }, 'cannot create the local store directory');
-    current = c;
-    // TLS certificates follow the new config on the listeners that have them.
+    // All of the config or none of it: whatever can refuse it runs before anything changes. The
+    // certificates follow the new config on the listeners that have them; each pair is made
+    // into a context first (the config's validation did the same, so this only fails if that
+    // was skipped), and only then do the listeners and the config in force change.
+    const certs: [HttpsServer, { cert: Buffer; key: Buffer }][] = [];
     initial.listen.forEach((l, i) => {
       const nl = c.listen[i];
-      if (l.tls && nl?.tls) (servers[i] as unknown as HttpsServer).setSecureContext(tlsFiles(nl));
+      if (!l.tls || !nl?.tls) return;
+      createSecureContext(tlsFiles(nl));
+      certs.push([servers[i] as unknown as HttpsServer, tlsFiles(nl)]);
     });
+    for (const [server, pair] of certs) server.setSecureContext(pair);
+    current = c;
+    for (const f of prepareLocalPaths(c.upstreams.values())) log.error({ upstream: f.upstream, error: f.error }, 'cannot create the local store directory');
     if (c.listen.length !== initial.listen.length || c.listen.some((l, i) => l.host !== initial.listen[i]?.host || l.port !== initial.listen[i]?.port)) {
       log.warn('listen addresses changed: they take effect on restart');
     }
@@ -197,7 +210,11 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
     },
     close: async () => {
       admin?.setDraining();
-      const deadline = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), current.timeouts.shutdown);
+      const deadline = setTimeout(() => {
+        // The access lines of what this cuts say so (`cut: shutdown`).
+        cutting = true;
+        servers.forEach((s) => s.closeAllConnections());
+      }, current.timeouts.shutdown);
       deadline.unref();
       // Keep-alive connections become idle as their last response ends: close them then.
       const sweep = setInterval(() => servers.forEach((s) => s.closeIdleConnections()), 100);
@@ -208,6 +225,10 @@ export async function startGateway(initial: GatewayConfig, opts: GatewayOptions 
       })));
       clearTimeout(deadline);
       clearInterval(sweep);
+      // A request whose connection the deadline closed ends a few ticks later (its provider
+      // request cancelled, its file let go), and only then writes its access line: the server
+      // closes first, and the process exited before the line was written.
+      for (const until = Date.now() + LOG_GRACE_MS; inFlight() > 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
       await admin?.close();
       await closeAgents(current.upstreams.values());
       for (const c of retired) await closeAgents(c.upstreams.values());

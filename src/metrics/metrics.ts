@@ -72,9 +72,15 @@ export class Metrics {
     name: 's3gate_migration_bytes_total', help: 'Bytes copied into the new provider by copy-on-read',
     labelNames: ['bucket'] as const, registers: [this.registry],
   });
+
+  constructor() {
+    // Both results from the start: a series that appears at its first reload is missing from
+    // increase() over that reload (Prometheus sees no earlier sample to compare with).
+    for (const result of ['ok', 'refused']) this.reloads.inc({ result }, 0);
+  }
 }
 
-/** The primary's own series when the gateway runs workers: one per worker index. */
+/** The primary's own series when the gateway runs workers: one per worker index (1..N, from the start). */
 export class ClusterMetrics {
   readonly up: Gauge<'worker'>;
   readonly restarts: Counter<'worker'>;

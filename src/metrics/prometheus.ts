@@ -275,12 +275,17 @@ export class Registry {
   }
 }
 
-/**
- * The exposition text of several processes' registries as one gateway's: counters and gauges
- * summed per label set, histograms merged bucket by bucket. A metric keeps the place it has in
- * the first snapshot that names it.
- */
+/** The exposition text of several processes' registries as one gateway's (mergeSnapshots). */
 export function renderSnapshots(processes: readonly MetricSnapshot[][]): string {
+  return mergeSnapshots(processes).map(render).join('\n\n') + '\n';
+}
+
+/**
+ * Several processes' registries as one: counters and gauges summed per label set, histograms
+ * merged bucket by bucket. A metric keeps the place it has in the first snapshot that names it.
+ * The inputs are not changed.
+ */
+export function mergeSnapshots(processes: readonly MetricSnapshot[][]): MetricSnapshot[] {
   const merged = new Map<string, MetricSnapshot & { byLabels: Map<string, SeriesSnapshot> }>();
   for (const snapshot of processes) {
     for (const m of snapshot) {
@@ -302,7 +307,7 @@ export function renderSnapshots(processes: readonly MetricSnapshot[][]): string 
       }
     }
   }
-  return [...merged.values()].map(render).join('\n\n') + '\n';
+  return [...merged.values()].map(({ byLabels: _, ...m }) => m);
 }
 
 function render(m: MetricSnapshot): string {

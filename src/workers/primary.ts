@@ -1,8 +1,9 @@
 // The primary of a multi-process gateway: it serves no S3 request itself. It forks the workers,
 // keeps one of each index alive (a dead one is logged, counted and replaced), validates each
 // config reload once and hands the accepted text to every worker, answers the admin listener for
-// the whole gateway (/metrics merged from every worker), holds the host-wide per-key limits, and
-// drains every worker on SIGTERM.
+// the whole gateway (/metrics merged from every worker, kept monotonic across their deaths:
+// src/metrics/worker-totals.ts), holds the host-wide per-key limits, and drains every worker on
+// SIGTERM.
 import cluster, { type Worker } from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { startAdmin, type Admin } from '../listen/admin.js';
 import { ClusterMetrics, Metrics } from '../metrics/metrics.js';
 import { renderSnapshots, type MetricSnapshot } from '../metrics/prometheus.js';
+import { WorkerTotals } from '../metrics/worker-totals.js';
 import { HostLimits } from './host-limits.js';
 import { ENV_INDEX, ENV_PORTS, ENV_REUSE_PORT, isMessage, type FromWorker, type ToWorker } from './messages.js';
 import { configFromText } from './config-text.js';
@@ -26,7 +28,11 @@ export interface PrimaryOptions {
 export interface Primary {
   urls: string[];
   adminUrl?: string;
-  /** re-read and validate the config file once; every worker gets it, or none */
+  /**
+   * re-read and validate the config file once; every worker gets it, or none. `ok` says the
+   * primary accepted it; it counts as reloaded (`config reloaded`, result="ok") once every worker
+   * has applied it.
+   */
   reload(): { ok: true } | { ok: false; error: string };
   /** drain every worker within timeouts.shutdown, then stop */
   close(): Promise<void>;
@@ -41,7 +47,7 @@ interface Slot {
 // A worker that dies within this long after its start is replaced only after the same delay,
 // so a worker that cannot start does not become a fork loop.
 const QUICK_DEATH_MS = 1000;
-// A worker that does not answer a scrape in time is left out of it rather than holding it up.
+// A worker that does not answer a scrape in time does not hold it up: its last snapshot stands in.
 const SCRAPE_MS = 2000;
 
 /** Each worker's own request count, the one series the merge would otherwise sum away. */
@@ -63,20 +69,34 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
   let current = o.config;
   let ports: number[] | undefined;
   let closing = false;
+  // Until every worker listens: a worker's exit then fails the start, and is not replaced.
+  let starting = true;
   const slots = new Map<number, Slot>();
   const metrics = new Metrics();
   const cluster_ = new ClusterMetrics(metrics.registry);
   const limits = new HostLimits();
-  const scrapes = new Map<number, { want: number; got: { index: number; snapshot: MetricSnapshot[] }[]; done: () => void }>();
+  const totals = new WorkerTotals();
+  const scrapes = new Map<number, { waiting: Set<Worker>; done: () => void }>();
   let scrapeId = 0;
   const exited = new Set<() => void>();
-  // The reload being applied: which workers have yet to say they serve it.
+  // Series a dashboard's increase() needs from the start, not from their first change.
+  for (let i = 1; i <= count; i++) {
+    cluster_.restarts.inc({ worker: String(i) }, 0);
+    cluster_.up.set({ worker: String(i) }, 0);
+  }
+  // The reloads being applied, by seq: which workers have yet to answer, and who refused.
   let seq = 0;
-  let applying: { seq: number; waiting: Set<Worker>; done: () => void } | undefined;
-  const applied = (w: Worker) => {
-    if (!applying || !applying.waiting.delete(w) || applying.waiting.size) return;
-    applying.done();
-    applying = undefined;
+  interface Applying { waiting: Set<Worker>; refused: { worker: number; error: string }[]; done: (refused: Applying['refused']) => void }
+  const applying = new Map<number, Applying>();
+  const answered = (w: Worker, seq_: number | undefined, refusal?: { worker: number; error: string }) => {
+    for (const [s_, a] of applying) {
+      if (seq_ !== undefined && s_ !== seq_) continue;
+      if (!a.waiting.delete(w)) continue;
+      if (refusal) a.refused.push(refusal);
+      if (a.waiting.size) continue;
+      applying.delete(s_);
+      a.done(a.refused);
+    }
   };
 
   cluster.setupPrimary({ args: process.argv.slice(2) });
@@ -98,24 +118,27 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
         log.info({ worker: index, pid: w.process.pid, reqIdPrefix: m.reqIdPrefix }, 'worker started');
         w.emit('s3gate:listening', m.urls);
       } else if (m.s3gate === 'metrics') {
+        // Kept at once, not when the scrape ends: a worker that exits meanwhile is folded into
+        // the retained totals from this snapshot, and counted once.
+        if (!w.isDead()) totals.seen(index, m.snapshot);
         const s = scrapes.get(m.id);
-        if (s) {
-          s.got.push({ index, snapshot: m.snapshot });
-          if (s.got.length === s.want) s.done();
-        }
+        if (s?.waiting.delete(w) && !s.waiting.size) s.done();
       } else if (m.s3gate === 'reloaded') {
         if (!m.ok) log.error({ worker: index, error: m.error }, 'a worker refused the config the primary accepted; it keeps its previous one');
-        if (applying?.seq === m.seq) applied(w);
+        answered(w, m.seq, m.ok ? undefined : { worker: index, error: m.error ?? '' });
       }
     });
     w.on('exit', (code, signal) => {
       limits.forget(w);
-      applied(w);
+      answered(w, undefined);
+      totals.gone(index);
       slot.up = false;
       cluster_.up.set({ worker: String(index) }, 0);
-      for (const s of scrapes.values()) s.want--, s.got.length >= s.want && s.done();
+      for (const s of scrapes.values()) if (s.waiting.delete(w) && !s.waiting.size) s.done();
       for (const f of exited) f();
-      if (closing || slots.get(index) !== slot) return;
+      // At start-up a worker that exits fails the start as a whole (startPrimary throws): it is
+      // not replaced, and "worker died; starting a replacement" would say otherwise.
+      if (starting || closing || slots.get(index) !== slot) return;
       const lived = Date.now() - slot.started;
       cluster_.restarts.inc({ worker: String(index) });
       log.error({ worker: index, pid: w.process.pid, code, signal, livedMs: lived }, 'worker died; starting a replacement');
@@ -142,19 +165,19 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
     for (const s of slots.values()) s.worker?.process.kill('SIGKILL');
     throw e;
   }
+  starting = false;
 
   const merged = async (): Promise<string> => {
     const live = [...slots.values()].filter((s) => s.up && s.worker?.isConnected()).map((s) => s.worker!);
     const id = scrapeId++;
-    const got: { index: number; snapshot: MetricSnapshot[] }[] = [];
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, SCRAPE_MS);
-      scrapes.set(id, { want: live.length, got, done: () => (clearTimeout(timer), resolve()) });
+      scrapes.set(id, { waiting: new Set(live), done: () => (clearTimeout(timer), resolve()) });
       if (!live.length) resolve();
       for (const w of live) w.send({ s3gate: 'metrics', id } satisfies ToWorker);
     });
     scrapes.delete(id);
-    return renderSnapshots([metrics.registry.snapshot(), ...got.map((g) => g.snapshot), [perWorker(got)]]);
+    return renderSnapshots([metrics.registry.snapshot(), ...totals.processes(), [perWorker(totals.latest())]]);
   };
 
   let admin: Admin | undefined;
@@ -175,16 +198,22 @@ export async function startPrimary(o: PrimaryOptions): Promise<Primary> {
         text = next;
         current = cfg;
         seq++;
-        metrics.reloads.inc({ result: 'ok' });
-        // Logged once every worker serves it (a worker started meanwhile gets it at its start).
+        // Counted and logged once every worker has answered (a worker started meanwhile gets it
+        // at its start): reloaded if each applied it. A worker refuses a config only as a whole
+        // (its validation reads the files the text names again, and one may have changed since
+        // the primary's read); it then serves its previous one, and the next SIGHUP sends this
+        // text again.
         const live = [...slots.values()].filter((s) => s.worker?.isConnected()).map((s) => s.worker!);
         const info = { keys: cfg.keys.size, upstreams: [...cfg.upstreams.keys()], buckets: [...cfg.buckets.keys()], workers: live.length };
-        applying = { seq, waiting: new Set(live), done: () => log.info(info, 'config reloaded') };
+        const done = (refused: Applying['refused']) => {
+          metrics.reloads.inc({ result: refused.length ? 'refused' : 'ok' });
+          if (!refused.length) return log.info(info, 'config reloaded');
+          log.error({ refusedBy: refused.map((r) => r.worker), error: refused[0]!.error, workers: live.length },
+            'config reload refused by a worker; it keeps its previous config (the others, if any, serve the new one): SIGHUP to send it again');
+        };
+        if (!live.length) done([]);
+        else applying.set(seq, { waiting: new Set(live), refused: [], done });
         for (const w of live) w.send({ s3gate: 'config', text, file, seq, ...flags } satisfies ToWorker);
-        if (!live.length) {
-          applying.done();
-          applying = undefined;
-        }
         return { ok: true };
       } catch (e) {
         metrics.reloads.inc({ result: 'refused' });

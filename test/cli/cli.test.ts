@@ -6,6 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, GetObjectCommand, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { createServer, type AddressInfo } from 'node:net';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli.js');
 const SECRET = 'cli-test-secret-must-never-be-logged';
@@ -61,5 +63,72 @@ buckets: { "*": { upstream: disk } }
     expect(typeof access[1]!.ms).toBe('number');
     expect(p.out()).not.toContain(SECRET);
     expect(p.out()).not.toMatch(/Signature=|AWS4-HMAC-SHA256 Credential/);
+  });
+});
+
+// A certificate that is not its key's pair, or a file that holds no PEM: `check` said `valid`,
+// `serve` then died on OpenSSL's `key values mismatch` naming no field, and with workers logged
+// `worker died; starting a replacement` while the whole gateway was exiting.
+describe('TLS files that cannot serve', () => {
+  const dir = mkdtempSync(join(tmpdir(), 's3gate-cli-tls-'));
+  const one = selfSignedCert(['localhost']);
+  const two = selfSignedCert(['localhost']);
+  const garbage = join(dir, 'garbage.pem');
+  writeFileSync(garbage, 'not a PEM file\n');
+  const config = (name: string, cert: string, key: string) => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, `
+listen: [{ address: 127.0.0.1:0 }, { address: 127.0.0.1:0, tls: { cert: ${cert}, key: ${key} } }]
+keys: [{ accessKeyId: CLIKEY, secretAccessKey: cli-tls-secret-abcdefghijklmnopqrstuvwx, allow: [{ bucket: "*", actions: [read] }] }]
+upstreams: { disk: { provider: local, path: ./data } }
+buckets: { "*": { upstream: disk } }
+`);
+    return file;
+  };
+  const mismatch = `listen[1].tls.cert: the certificate in ${two.cert} does not match the private key in ${one.key} (they are not a pair)`;
+  const noCert = `listen[1].tls.cert: ${garbage} holds no PEM certificate (no start line)`;
+
+  it('s3gate check refuses them, naming the field (exit 2)', async () => {
+    for (const [file, message] of [[config('check-pair', two.cert, one.key), mismatch], [config('check-pem', garbage, one.key), noCert]] as const) {
+      const p = run(['check', '--config', file]);
+      expect(await p.exited).toBe(2);
+      expect(p.err()).toContain(message);
+      expect(p.out()).not.toContain('valid');
+    }
+  });
+
+  it('serve refuses them before listening, naming the field, with one process and with workers, and no worker is "replaced"', async () => {
+    const file = config('serve-pair', two.cert, one.key);
+    for (const args of [['--config', file], ['--config', file, '--workers', '2']]) {
+      const p = run(args);
+      expect(await p.exited).toBe(2);
+      expect(p.err()).toContain(mismatch);
+      expect(p.err()).not.toContain('key values mismatch');
+      expect(p.out()).not.toContain('worker died');
+      expect(p.out()).not.toContain('s3gate listening');
+    }
+  });
+
+  it('a worker that cannot listen fails the start as a whole: no "worker died; starting a replacement"', async () => {
+    // Something else holds the port: the first worker cannot bind it.
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const file = join(dir, 'taken.yaml');
+      writeFileSync(file, `
+listen: [{ address: 127.0.0.1:${port} }]
+keys: [{ accessKeyId: CLIKEY, secretAccessKey: cli-tls-secret-abcdefghijklmnopqrstuvwx, allow: [{ bucket: "*", actions: [read] }] }]
+upstreams: { disk: { provider: local, path: ./data } }
+buckets: { "*": { upstream: disk } }
+`);
+      const p = run(['--config', file, '--workers', '2']);
+      expect(await p.exited).toBe(1);
+      expect(p.err()).toContain('EADDRINUSE');
+      expect(p.out()).not.toContain('worker died');
+      expect(p.out()).not.toContain('s3gate listening');
+    } finally {
+      await new Promise<void>((r) => taken.close(() => r()));
+    }
   });
 });

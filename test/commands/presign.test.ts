@@ -1,7 +1,7 @@
 // `s3gate presign`: URLs made by the CLI from a config file work against a running gateway that
 // loads the same keys, fetched with plain HTTP and no SDK. The signing key comes from `keys new`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -11,6 +11,7 @@ import { gatewayOrigin } from '../../src/commands/presign.js';
 import { buildConfig, protectReferences } from '../../src/config/load.js';
 import { client, startTestGateway, tmpDir, GW_KEY_LIMITED } from '../helpers/gateway.js';
 import { cli, type CliResult } from './run-cli.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 let gw: Awaited<ReturnType<typeof startTestGateway>>;
 let port: number;
@@ -140,12 +141,15 @@ describe('s3gate presign: mistakes are named', () => {
 describe('the URL\'s origin', () => {
   const cfg = (listen: unknown, domains: string[]) => {
     const dir = tmpDir('s3gate-origin-');
-    writeFileSync(join(dir, 'c.pem'), 'x');
+    // The config loads a listener's certificate and key: a real pair.
+    const pair = selfSignedCert(['s3.example.com']);
+    copyFileSync(pair.cert, join(dir, 'c.pem'));
+    copyFileSync(pair.key, join(dir, 'k.pem'));
     return buildConfig({ listen, domains, upstreams: { d: { provider: 'local', path: dir } }, buckets: { '*': { upstream: 'd' } } }, dir, { env: {} });
   };
   it('is the first domain, the first listener\'s scheme, and its port unless it is the default', () => {
     expect(gatewayOrigin(cfg([{ address: '0.0.0.0:8080' }], ['s3.example.com', 'other.example.com']))).toBe('http://s3.example.com:8080');
-    expect(gatewayOrigin(cfg([{ address: '0.0.0.0:443', tls: { cert: 'c.pem', key: 'c.pem' } }, { address: '0.0.0.0:80' }], ['s3.example.com']))).toBe('https://s3.example.com');
+    expect(gatewayOrigin(cfg([{ address: '0.0.0.0:443', tls: { cert: 'c.pem', key: 'k.pem' } }, { address: '0.0.0.0:80' }], ['s3.example.com']))).toBe('https://s3.example.com');
     expect(gatewayOrigin(cfg([{ address: '0.0.0.0:80' }], ['s3.example.com']))).toBe('http://s3.example.com');
   });
   it('--host replaces the name, and a full origin also the scheme (TLS at a load balancer)', () => {

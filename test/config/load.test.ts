@@ -1,13 +1,14 @@
 // The config loader: the issue's own example loads, every preset is a valid profile, and each
 // mistake stops start-up with a message naming the field, never the secret.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { buildConfig, ConfigError, loadConfig, presetNames, protectReferences } from '../../src/config/load.js';
 import { signatureFor } from '../../src/config/provider.js';
 import { SUBRESOURCES } from '../../src/authorize/operation.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const EXAMPLE = `
 listen:
@@ -181,5 +182,46 @@ buckets:
     const p = cfg.upstreams.get('e')!.profile;
     expect(['PutObject', 'GetObject', 'DeleteObject'].map((o) => signatureFor(p, o))).toEqual(['v2', 'v2', 'v2']);
     expect(['ListObjectsV2', 'HeadObject', 'HeadBucket'].map((o) => signatureFor(p, o))).toEqual(['v4', 'v4', 'v4']);
+  });
+});
+
+// The listener's certificate and key, and an upstream's CA, are read and checked while the config
+// is validated: `check`, `serve` and a reload refuse them with the field named, where OpenSSL's
+// `key values mismatch` used to surface only when the listener opened (test/cli, test/workers).
+describe('config: TLS files', () => {
+  const one = selfSignedCert(['localhost']);
+  const two = selfSignedCert(['localhost']);
+  const dir = mkdtempSync(join(tmpdir(), 's3gate-tlscfg-'));
+  const garbage = join(dir, 'garbage.pem');
+  writeFileSync(garbage, 'not a PEM file\n');
+  const doc = (cert: string, key: string, ca?: string) => `
+listen: [{ address: 127.0.0.1:0 }, { address: 127.0.0.1:0, tls: { cert: ${cert}, key: ${key} } }]
+upstreams:
+  disk: { provider: local, path: ./data }
+  remote: { provider: linode, endpoint: https://x.example, credentials: { accessKeyId: a, secretAccessKey: b }${ca ? `, tls: { verify: true, ca: ${ca} }` : ''} }
+buckets: { "*": { upstream: disk } }
+`;
+
+  it('a matching pair loads, and the listener keeps the bytes that were checked', () => {
+    const cfg = buildConfig(parse(protectReferences(doc(one.cert, one.key, one.cert))), dir, { env: {} });
+    expect(cfg.listen[1]!.tls).toMatchObject({ cert: one.cert, key: one.key });
+    expect(cfg.listen[1]!.tls!.pem.cert.equals(readFileSync(one.cert))).toBe(true);
+    expect(cfg.listen[1]!.tls!.pem.key.equals(readFileSync(one.key))).toBe(true);
+  });
+
+  it('a certificate that is not the key\'s pair is named by its field', () => {
+    expect(problems(doc(two.cert, one.key))).toEqual([`listen[1].tls.cert: the certificate in ${two.cert} does not match the private key in ${one.key} (they are not a pair)`]);
+  });
+
+  it('a file that holds no certificate, or no key, is named by its field', () => {
+    expect(problems(doc(garbage, one.key))).toEqual([`listen[1].tls.cert: ${garbage} holds no PEM certificate (no start line)`]);
+    expect(problems(doc(one.key, one.key))).toEqual([`listen[1].tls.cert: ${one.key} holds no PEM certificate (no start line)`]);
+    expect(problems(doc(one.cert, garbage))[0]).toMatch(new RegExp(`^listen\\[1\\]\\.tls\\.key: ${garbage} holds no usable PEM private key \\(`));
+    expect(problems(doc(one.cert, join(dir, 'nope.key')))).toEqual([`listen[1].tls.key: file ${join(dir, 'nope.key')} not found`]);
+  });
+
+  it('an upstream CA bundle that holds no certificate is named by its field', () => {
+    expect(problems(doc(one.cert, one.key, garbage))).toEqual([`upstreams.remote.tls.ca: ${garbage} holds no PEM certificate (no start line)`]);
+    expect(problems(doc(one.cert, one.key, join(dir, 'nope.pem')))).toEqual([`upstreams.remote.tls.ca: cannot read ${join(dir, 'nope.pem')}: ENOENT`]);
   });
 });

@@ -285,4 +285,26 @@ ${extra}`);
     expect((await pending).statusCode).toBe(200);
     expect(await gwp.exited).toBe(0);
   });
+
+  it('a download still going at the shutdown deadline is cut, and its access line says so, not a plain 200', async () => {
+    const dir = tmpDir('s3gate-term-cut-');
+    config(dir, 0, [A], 'timeouts: { shutdown: 500 }');
+    const gwp = await startCli(['--config', join(dir, 'proxy.yaml')]);
+    const p = gwp.port;
+    const s3 = sdk(p, A);
+    await s3.send(new (await import('@aws-sdk/client-s3')).CreateBucketCommand({ Bucket: 'bkt' }));
+    const size = 64 * 1024 * 1024;
+    await s3.send(new (await import('@aws-sdk/client-s3')).PutObjectCommand({ Bucket: 'bkt', Key: 'big.bin', Body: Buffer.alloc(size, 7) }));
+    // A reader that takes the headers and then reads nothing: the body waits in the socket.
+    const get = await s3.send(new (await import('@aws-sdk/client-s3')).GetObjectCommand({ Bucket: 'bkt', Key: 'big.bin' }));
+    expect(get.$metadata.httpStatusCode).toBe(200);
+    gwp.child.kill('SIGTERM');
+    expect(await gwp.exited).toBe(0);
+    (get.Body as Readable).destroy();
+    const line = gwp.lines().find((l) => l.msg === 'request' && l.op === 'GetObject')!;
+    expect(line).toMatchObject({ status: 200, cut: 'shutdown' });
+    expect(line.bytesOut as number).toBeLessThan(size);
+    // The answers that ended whole carry no such field.
+    expect(gwp.lines().filter((l) => l.msg === 'request' && l.op !== 'GetObject').map((l) => l.cut)).toEqual([undefined, undefined]);
+  });
 });

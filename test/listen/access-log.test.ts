@@ -35,6 +35,7 @@ const fields = (text: fc.Arbitrary<string>): fc.Arbitrary<AccessFields> => fc.re
   upstream: opt(text),
   upstreamId: opt(text),
   upstreamError: opt(fc.constantFrom('NoSuchKey', 'InvalidArgument')),
+  cut: opt(fc.constantFrom('shutdown', 'connection')),
 });
 
 /** What the line was before it was encoded by hand: one JSON.stringify of the fields in pino's order. */
@@ -42,7 +43,7 @@ function stringified(f: AccessFields, time: number): string {
   return JSON.stringify({
     level: 30, time, reqId: f.reqId, key: f.key, auth: f.auth, role: f.role, session: f.session, triedKey: f.triedKey,
     op: f.op, method: f.method, bucket: f.bucket, status: f.status, error: f.error, bytesIn: f.bytesIn, bytesOut: f.bytesOut,
-    ms: f.ms, upstream: f.upstream, upstreamId: f.upstreamId, upstreamError: f.upstreamError, msg: 'request',
+    ms: f.ms, upstream: f.upstream, upstreamId: f.upstreamId, upstreamError: f.upstreamError, cut: f.cut, msg: 'request',
   }) + '\n';
 }
 
@@ -59,7 +60,7 @@ const anyFields = (text: fc.Arbitrary<string>): fc.Arbitrary<AccessFields> => fc
     fc.double(),
     fc.constantFrom(0, -0, 0.1, 0.07, 1e9 - 0.01, 1e9 + 0.5, 2 ** 53, 2 ** 53 + 2, 1e21, -1.5, NaN, Infinity),
   ),
-  upstream: opt(text), upstreamId: opt(text), upstreamError: opt(text),
+  upstream: opt(text), upstreamId: opt(text), upstreamError: opt(text), cut: opt(text),
 }, { requiredKeys: ['reqId', 'status', 'bytesIn', 'bytesOut', 'ms'] });
 
 const TEXT = fc.oneof(

@@ -161,6 +161,9 @@ buckets:
       expect(await value('sum(s3gate_request_duration_seconds_count)')).toBe(REQUESTS);
       expect(await value('sum(s3gate_auth_failures_total)')).toBe(1);
       expect(await value('sum(s3gate_throttled_total)')).toBe(2);
+      // Series increase() needs before their first change: every worker slot, both reload results.
+      expect(await value('count(s3gate_worker_restarts_total == 0)')).toBe(2);
+      expect(await value('count(s3gate_config_reloads_total == 0)')).toBe(2);
     } finally {
       await prom.stop();
     }

@@ -2,7 +2,8 @@
 // series, the refusals prom-client made, and the Metrics set the gateway and tests rely on.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Counter, formatValue, Gauge, Histogram, Registry } from '../../src/metrics/prometheus.js';
+import { Counter, formatValue, Gauge, Histogram, Registry, renderSnapshots } from '../../src/metrics/prometheus.js';
+import { WorkerTotals } from '../../src/metrics/worker-totals.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 
 const LABEL = String.raw`[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"`;
@@ -211,7 +212,49 @@ describe('the gateway metrics', () => {
     const a = new Metrics();
     const b = new Metrics();
     a.reloads.inc({ result: 'ok' });
-    expect(await a.registry.getSingleMetricAsString('s3gate_config_reloads_total')).toMatch(/ 1$/);
-    expect(await b.registry.getSingleMetricAsString('s3gate_config_reloads_total')).not.toMatch(/result=/);
+    expect(await a.registry.getSingleMetricAsString('s3gate_config_reloads_total')).toMatch(/\{result="ok"\} 1\n/);
+    expect(await b.registry.getSingleMetricAsString('s3gate_config_reloads_total')).toMatch(/\{result="ok"\} 0\n/);
+  });
+
+  it('exports both reload results at 0 from the start, so increase() sees the first reload', async () => {
+    const text = await new Metrics().registry.getSingleMetricAsString('s3gate_config_reloads_total');
+    expect(text.split('\n').slice(2)).toEqual(['s3gate_config_reloads_total{result="ok"} 0', 's3gate_config_reloads_total{result="refused"} 0']);
+  });
+});
+
+describe('a primary\'s totals over its workers', () => {
+  /** One worker's registry after `n` requests, one of them still in flight. */
+  const worker = (n: number) => {
+    const m = new Metrics();
+    for (let i = 0; i < n; i++) {
+      m.requests.inc({ operation: 'GetObject', status: 200, upstream: 'up', key: 'K' });
+      m.duration.observe({ operation: 'GetObject' }, 0.002);
+    }
+    m.inflight.inc();
+    return m.registry.snapshot();
+  };
+  const render = (t: WorkerTotals) => renderSnapshots(t.processes());
+  const line = (text: string, prefix: string) => text.split('\n').find((l) => l.startsWith(prefix));
+
+  it('keep a dead worker\'s counters and histograms, drop its gauges, and add its replacement\'s', () => {
+    const t = new WorkerTotals();
+    t.seen(1, worker(5));
+    t.seen(2, worker(3));
+    expect(line(render(t), 's3gate_requests_total{')).toBe('s3gate_requests_total{operation="GetObject",status="200",upstream="up",key="K"} 8');
+    expect(line(render(t), 's3gate_inflight_requests ')).toBe('s3gate_inflight_requests 2');
+    t.gone(1);
+    const dead = render(t);
+    expect(line(dead, 's3gate_requests_total{')).toMatch(/ 8$/);
+    expect(line(dead, 's3gate_request_duration_seconds_count{')).toMatch(/ 8$/);
+    expect(line(dead, 's3gate_request_duration_seconds_bucket{operation="GetObject",le="0.0025"}')).toMatch(/ 8$/);
+    expect(line(dead, 's3gate_inflight_requests ')).toBe('s3gate_inflight_requests 1');
+    // The replacement counts from 0; the gateway's totals go on from 8.
+    t.seen(1, worker(2));
+    expect(line(render(t), 's3gate_requests_total{')).toMatch(/ 10$/);
+    expect(t.latest().map((w) => w.index).sort()).toEqual([1, 2]);
+    // A second exit without a new snapshot adds nothing twice.
+    t.gone(1);
+    t.gone(1);
+    expect(line(render(t), 's3gate_requests_total{')).toMatch(/ 10$/);
   });
 });

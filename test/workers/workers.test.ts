@@ -9,7 +9,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -94,6 +94,24 @@ async function untilEveryWorker(gw: CliProcess, n: number, send: (i: number) => 
   }
   throw new Error(`not every worker answered: ${JSON.stringify(out.map((o) => o.worker))}`);
 }
+
+/** An SDK client on HTTPS that trusts only `ca`, a fresh connection (and handshake) per request. */
+const freshTls = (port: number, creds: Creds, ca: Buffer) => new S3Client({
+  endpoint: `https://localhost:${port}`, region: 'us-east-1', forcePathStyle: true, credentials: creds, maxAttempts: 1,
+  requestHandler: new NodeHttpHandler({ httpsAgent: new HttpsAgent({ keepAlive: false, ca }) }),
+});
+
+async function putTls(port: number, creds: Creds, key: string, gw: CliProcess, ca: Buffer): Promise<Outcome> {
+  try {
+    const r = await freshTls(port, creds, ca).send(new PutObjectCommand({ Bucket: 'wkb', Key: key, Body: 'x' }));
+    return { worker: workerOf(gw, r.$metadata.requestId), ok: true };
+  } catch (e) {
+    const x = e as S3ServiceException & { code?: string };
+    return { worker: workerOf(gw, x.$metadata?.requestId), ok: false, code: x.$metadata ? x.name : x.code ?? x.message, status: x.$metadata?.httpStatusCode };
+  }
+}
+
+const workerPid = (gw: CliProcess, index: number) => gw.lines().filter((l) => l.msg === 'worker started' && l.worker === index).at(-1)!.pid as number;
 
 async function scrape(gw: CliProcess): Promise<string> {
   return (await fetch(`${adminUrl(gw)}/metrics`)).text();
@@ -299,5 +317,130 @@ describe('s3gate serve --workers 2', { timeout: 180_000 }, () => {
     for (let i = 0; i < 20; i++) after.push(await get(two.pem)());
     expect(after.filter((o) => !o.ok)).toEqual([]);
     expect(new Set(after.map((o) => o.worker)).size).toBe(2);
+  });
+});
+
+describe('s3gate serve --workers 2: reloads apply whole or not at all', { timeout: 180_000 }, () => {
+  /** A TLS listener on a copy of `one`'s pair, with key A; the copies are what the test replaces. */
+  function tlsGateway() {
+    const dir = tmpDir('s3gate-wk-tlsreload-');
+    const one = selfSignedCert(['localhost', '127.0.0.1']);
+    const two = selfSignedCert(['localhost', '127.0.0.1']);
+    const cert = join(dir, 'tls.crt');
+    const key = join(dir, 'tls.key');
+    copyFileSync(one.cert, cert);
+    copyFileSync(one.key, key);
+    const listen = `{ address: 127.0.0.1:0, tls: { cert: ${cert}, key: ${key} } }`;
+    return { dir, one, two, cert, listen, file: writeConfig(dir, [A], '', listen) };
+  }
+
+  /** Every worker still serves the whole previous config: A on the old certificate, and not B. */
+  async function previousEverywhere(gw: CliProcess, ca: Buffer) {
+    const withA = await untilEveryWorker(gw, 2, (i) => putTls(gw.port, A, `a${i}`, gw, ca));
+    expect(withA.filter((o) => !o.ok)).toEqual([]);
+    const withB = await untilEveryWorker(gw, 2, (i) => putTls(gw.port, B, `b${i}`, gw, ca));
+    expect(withB.every((o) => o.code === 'InvalidAccessKeyId')).toBe(true);
+  }
+
+  it('a certificate that does not match its key is refused by the primary, naming the field: no worker takes any of that config', async () => {
+    const t = tlsGateway();
+    const gw = await startWorkers(t.file);
+    await freshTls(gw.port, A, t.one.pem).send(new CreateBucketCommand({ Bucket: 'wkb' }));
+    // The operator's trial: the new certificate without its key, and a new key id in proxy.yaml.
+    copyFileSync(t.two.cert, t.cert);
+    writeConfig(t.dir, [A, B], '', t.listen);
+    gw.child.kill('SIGHUP');
+    await waitFor(() => gw.out().includes('config reload refused'), 60_000);
+    const refused = gw.lines().filter((l) => typeof l.msg === 'string' && (l.msg as string).includes('refused'));
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ msg: 'config reload refused; the previous config stays in force' });
+    expect(refused[0]!.error).toContain(`listen[0].tls.cert: the certificate in ${t.cert} does not match the private key in `);
+    await previousEverywhere(gw, t.one.pem);
+    expect(gw.out()).not.toContain('config reloaded');
+    const text = await scrape(gw);
+    expect(sample(text, 's3gate_config_reloads_total', { result: 'ok' })).toBe(0);
+    expect(sample(text, 's3gate_config_reloads_total', { result: 'refused' })).toBe(1);
+  });
+
+  it('a worker that refuses a config the primary accepted applies none of it, and the reload is counted refused, not ok', async () => {
+    const t = tlsGateway();
+    const gw = await startWorkers(t.file);
+    await freshTls(gw.port, A, t.one.pem).send(new CreateBucketCommand({ Bucket: 'wkb' }));
+    // The primary validates a good pair and sends the text; the workers, stopped, read the files
+    // only once the certificate has been replaced by one that is not the key's pair.
+    const pids = [workerPid(gw, 1), workerPid(gw, 2)];
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      writeConfig(t.dir, [A, B], '', t.listen);
+      gw.child.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 1500));
+      copyFileSync(t.two.cert, t.cert);
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+    }
+    await waitFor(() => gw.out().includes('config reload refused by a worker'), 60_000);
+    // The primary had accepted it: the refusals are the workers' own, each naming the field.
+    expect(gw.out()).not.toContain('the previous config stays in force');
+    // Each worker's own line goes out through its own stdout: it may come after the primary's.
+    const own = () => gw.lines().filter((l) => l.msg === 'config reload refused by this worker; its previous config stays');
+    await waitFor(() => own().length === 2, 10_000);
+    expect(own().map((l) => l.worker).sort()).toEqual([1, 2]);
+    for (const l of own()) expect(l.error).toContain('listen[0].tls.cert: the certificate in ');
+    expect(gw.lines().find((l) => l.msg === 'config reload refused by a worker; it keeps its previous config (the others, if any, serve the new one): SIGHUP to send it again')).toMatchObject({ level: 50, refusedBy: expect.arrayContaining([1, 2]) });
+    await previousEverywhere(gw, t.one.pem);
+    expect(gw.out()).not.toContain('config reloaded');
+    const text = await scrape(gw);
+    expect(sample(text, 's3gate_config_reloads_total', { result: 'ok' })).toBe(0);
+    expect(sample(text, 's3gate_config_reloads_total', { result: 'refused' })).toBe(1);
+  });
+});
+
+describe('s3gate serve --workers 2: /metrics over a worker\'s death', { timeout: 180_000 }, () => {
+  it('restarts and reloads are exported at 0 from the start; counters and histograms never go down when a worker misses a scrape or dies', async () => {
+    const gw = await startWorkers(writeConfig(tmpDir('s3gate-wk-monotonic-'), [A]));
+    // Before anything happened: every worker slot and every reload result, at 0.
+    const first = await scrape(gw);
+    for (const line of ['s3gate_worker_restarts_total{worker="1"} 0', 's3gate_worker_restarts_total{worker="2"} 0',
+      's3gate_config_reloads_total{result="ok"} 0', 's3gate_config_reloads_total{result="refused"} 0']) {
+      expect(first.split('\n')).toContain(line);
+    }
+    await fresh(gw.port, A).send(new CreateBucketCommand({ Bucket: 'wkb' }));
+    const sent = await untilEveryWorker(gw, 2, (i) => put(gw.port, A, `m${i}`, gw), 3);
+    const totals = (text: string) => ({
+      requests: sample(text, 's3gate_requests_total'),
+      puts: sample(text, 's3gate_request_duration_seconds_count', { operation: 'PutObject' }),
+      inf: sample(text, 's3gate_request_duration_seconds_bucket', { operation: 'PutObject', le: '+Inf' }),
+      bytesIn: sample(text, 's3gate_bytes_total', { direction: 'in' }),
+    });
+    const before = totals(await scrape(gw));
+    expect(before).toEqual({ requests: sent.length + 1, puts: sent.length, inf: sent.length, bytesIn: sent.length });
+
+    // Worker 2 misses the scrape's deadline: its last snapshot stands in.
+    process.kill(workerPid(gw, 2), 'SIGSTOP');
+    let missed: string;
+    try {
+      missed = await scrape(gw);
+    } finally {
+      process.kill(workerPid(gw, 2), 'SIGCONT');
+    }
+    expect(totals(missed)).toEqual(before);
+
+    // Worker 1 dies: what it served stays in the totals; its replacement adds to them.
+    const pid1 = workerPid(gw, 1);
+    process.kill(pid1, 'SIGKILL');
+    await waitFor(() => gw.lines().some((l) => l.msg === 'worker died; starting a replacement'), 60_000);
+    const dead = await scrape(gw);
+    expect(totals(dead)).toEqual(before);
+    expect(sample(dead, 's3gate_worker_up', { worker: '1' })).toBe(0);
+    await waitFor(() => gw.lines().filter((l) => l.msg === 'worker started' && l.worker === 1).length === 2, 60_000);
+    const more = await untilEveryWorker(gw, 2, (i) => put(gw.port, A, `n${i}`, gw));
+    const after = await scrape(gw);
+    expect(totals(after)).toEqual({ requests: before.requests + more.length, puts: before.puts + more.length, inf: before.inf + more.length, bytesIn: before.bytesIn + more.length });
+    expect(sample(after, 's3gate_worker_restarts_total', { worker: '1' })).toBe(1);
+    expect(sample(after, 's3gate_worker_restarts_total', { worker: '2' })).toBe(0);
+    // In flight: the live workers' own, nothing left over from the dead one.
+    expect(sample(after, 's3gate_inflight_requests')).toBe(0);
+    // Per worker: since that worker started (the replacement counts from 0).
+    expect(sample(after, 's3gate_worker_requests_total', { worker: '1' })).toBe(more.filter((o) => o.worker === 1).length);
   });
 });
