@@ -34,8 +34,8 @@ provider), as configured with \`mode: migrate\`, or between the two given upstre
   --metrics HOST:PORT         serve Prometheus metrics on GET /metrics while it runs
                               (s3gate_migrate_*; deploy/grafana's dashboard shows them)
 
-Never overwrites an object the destination holds unless this migration wrote it (journal and
-ETag): anything else there is left alone and reported as newer at destination.
+Never overwrites an object the destination holds unless this migration wrote it (journal,
+ETag and Last-Modified): anything else there is left alone and reported as newer at destination.
 
 Exit: 0 done, 1 failures or differences, 2 bad usage, config or journal, 130 interrupted.
 `;

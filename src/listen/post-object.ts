@@ -16,7 +16,8 @@ import type { GatewayConfig } from '../config/types.js';
 import type { UpstreamResponse } from '../forward/forward.js';
 import { algorithmOfHeader, VerifyingStream, type AmzChecksumAlgorithm } from '../payload/index.js';
 import type { Route } from '../route/route.js';
-import { escapeXml, isS3Error, S3Error, unescapeXml } from '../s3/errors.js';
+import { escapeXml, isS3Error, S3Error } from '../s3/errors.js';
+import { taggingHeader } from '../s3/tagging.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { SMALL_BODY, type InboundBody } from './body.js';
 import { bodyBytes } from './memory.js';
@@ -41,18 +42,8 @@ function invalidField(name: string, value: string, why: string): S3Error {
   return new S3Error('InvalidArgument', why, { ArgumentName: name, ArgumentValue: value });
 }
 
-/** The form's `tagging` (S3's Tagging XML) as the PUT's x-amz-tagging query-string header. */
-export function taggingHeader(xml: string): string {
-  const body = /^\s*(?:<\?xml[^>]*\?>\s*)?<Tagging(?:\s[^>]*)?>\s*<TagSet>([\s\S]*)<\/TagSet>\s*<\/Tagging>\s*$/.exec(xml);
-  if (!body) throw new S3Error('MalformedXML');
-  const tags: string[] = [];
-  const rest = body[1]!.replace(/<Tag>\s*<Key>([^<]*)<\/Key>\s*<Value>([^<]*)<\/Value>\s*<\/Tag>/g, (_, k: string, v: string) => {
-    tags.push(`${encodeURIComponent(unescapeXml(k))}=${encodeURIComponent(unescapeXml(v))}`);
-    return '';
-  });
-  if (rest.trim() !== '') throw new S3Error('MalformedXML');
-  return tags.join('&');
-}
+// The form's `tagging` (S3's Tagging XML) becomes the PUT's x-amz-tagging query-string header.
+export { taggingHeader } from '../s3/tagging.js';
 
 /** What the form's fields ask of the object, as a PutObject's headers. Pure. */
 export function putHeaders(fields: ReadonlyMap<string, string>): Record<string, string> {

@@ -7,14 +7,23 @@
 //
 // Every write is conditional on what the destination held when the copy was decided (nothing,
 // or the copy this migration made before): with If-None-Match / If-Match where the provider's
-// preset says it honours them, else by a HEAD just before the commit.
+// preset says it honours them, else by a HEAD just before the commit. Writing over our own copy
+// also needs its Last-Modified unchanged, which no provider checks on a write (S3's conditional
+// writes are If-None-Match and If-Match only): a client's write of the same bytes (a re-upload, a
+// CopyObject onto itself with new metadata) keeps the ETag. So such a write is always checked by
+// a HEAD just before its commit too, its last bytes held back until then.
+//
+// Tags travel as x-amz-tagging on the PUT or CreateMultipartUpload, read with GetObjectTagging
+// where the source's GET says it has some (route/object-tags.ts).
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import { text } from '../forward/client.js';
+import { CommitGate } from '../route/commit-gate.js';
+import { readTagging, tagCount } from '../route/object-tags.js';
 import type { UpstreamResponse } from '../forward/forward.js';
 import { IntegrityError, isMd5Etag, SourceDigest, type Proof } from './integrity.js';
 import { blocks, leaf, type ListedObject } from './list.js';
-import { isMultipartEtag, partRanges, type PartRange } from './plan.js';
+import { isMultipartEtag, partRanges, sameInstant, type PartRange } from './plan.js';
 import { bareEtag, drain, fail, header, send, UpstreamError, withRetry, type Endpoint } from './s3.js';
 
 export { withRetry } from './s3.js';
@@ -32,8 +41,8 @@ export function metadataHeaders(res: UpstreamResponse): Record<string, string> {
   return out;
 }
 
-/** What the destination must still hold for the copy to go ahead. */
-export type Expectation = { absent: true } | { etag: string };
+/** What the destination must still hold for the copy to go ahead: nothing, or our own copy (its ETag and Last-Modified). */
+export type Expectation = { absent: true } | { etag: string; lastModified: string };
 
 /** The destination no longer holds what the copy was decided on: a newer write won. */
 export class DestinationChanged extends Error {
@@ -49,14 +58,18 @@ export interface CopyResult {
   etag: string;
   lastModified: string;
   destEtag: string;
+  /** the destination's Last-Modified for the copy, where its answer said (else the caller HEADs) */
+  destLastModified?: string;
   multipart: boolean;
   proof: Proof;
   /**
-   * The commit was not conditional: how long a client's write could land unseen. Multipart:
-   * from the HEAD before CompleteMultipartUpload to its answer; single PUT: from the GET to the
-   * PUT's answer (the deciding HEAD, just before, is the caller's to add).
+   * The commit was not (wholly) conditional: how long a client's write could land unseen. From the
+   * HEAD right before the commit to its answer (a multipart copy, or a single PUT over our own
+   * copy); other single PUTs: from the GET to the PUT's answer (the deciding HEAD, just before, is
+   * the caller's to add: `fromDecision`).
    */
   windowMs?: number;
+  fromDecision?: boolean;
   /**
    * The multipart upload that made it: the caller journals its end only after the copy itself,
    * so a crash between the two leaves the upload open in the journal, which is how the next run
@@ -71,6 +84,13 @@ export interface UploadRef {
   size: number;
   etag: string;
   lastModified: string;
+  /** taggingDigest() of the tags it was created with; undefined for uploads journalled before tags were carried */
+  tagging?: string;
+}
+
+/** A short digest of an x-amz-tagging value, so the journal holds no tag text ('' for none). */
+export function taggingDigest(tagging: string): string {
+  return tagging === '' ? '' : createHash('sha256').update(tagging).digest('hex').slice(0, 16);
 }
 
 export interface CopyOptions {
@@ -139,22 +159,37 @@ async function failWrite(operation: string, res: UpstreamResponse, conditional: 
   throw new Error('unreachable');
 }
 
-async function destinationState(dst: Endpoint, key: string, signal: AbortSignal): Promise<{ etag: string } | undefined> {
+async function destinationState(dst: Endpoint, key: string, signal: AbortSignal): Promise<{ etag: string; lastModified?: string } | undefined> {
   return withRetry(3, signal, async () => {
     const res = await send(dst, { operation: 'HeadObject', method: 'HEAD', key, signal });
     drain(res.body);
     if (res.status === 404) return undefined;
     if (res.status !== 200) await fail('HeadObject', res);
-    return { etag: bareEtag(header(res, 'etag')) };
+    const lm = header(res, 'last-modified');
+    return { etag: bareEtag(header(res, 'etag')), ...(lm ? { lastModified: lm } : {}) };
   });
 }
 
-/** Where the provider cannot make the commit conditional: look right before it. */
+/** Where the provider cannot make the commit conditional on all of `expect`: look right before it. */
 async function checkStill(dst: Endpoint, key: string, expect: Expectation, signal: AbortSignal): Promise<void> {
   const now = await destinationState(dst, key, signal);
-  if ('absent' in expect ? now !== undefined : now?.etag !== expect.etag) {
-    throw new DestinationChanged(now ? `the destination was written during the copy (ETag ${now.etag})` : 'the destination object was deleted during the copy');
+  if ('absent' in expect) {
+    if (now) throw new DestinationChanged(`the destination was written during the copy (ETag ${now.etag})`);
+    return;
   }
+  if (!now) throw new DestinationChanged('the destination object was deleted during the copy');
+  if (now.etag !== expect.etag) throw new DestinationChanged(`the destination was written during the copy (ETag ${now.etag})`);
+  if (!sameInstant(now.lastModified, expect.lastModified)) {
+    throw new DestinationChanged(`the destination was written during the copy (same ETag, Last-Modified ${now.lastModified ?? 'none'}, our copy's ${expect.lastModified})`);
+  }
+}
+
+/** The source's tags as an x-amz-tagging value ('' for none), where its GET counted some; a failure to read them fails the copy. */
+async function sourceTagging(src: Endpoint, key: string, count: number): Promise<string> {
+  if (count === 0) return '';
+  const got = await readTagging(src.up, src.bucket, key);
+  if ('why' in got) throw new UpstreamError('GetObjectTagging', got.status ?? 0, got.code ?? 'TagsUnreadable', `the object's tags could not be read, so it is not copied: ${got.why}`);
+  return got.tagging;
 }
 
 export async function copyObject(src: Endpoint, dst: Endpoint, obj: ListedObject, opts: CopyOptions): Promise<CopyResult> {
@@ -175,21 +210,49 @@ async function copySingle(src: Endpoint, dst: Endpoint, obj: ListedObject, opts:
     if (isMultipartEtag(etag) && !isMultipartEtag(obj.etag)) throw new UpstreamError('GetObject', 0, 'SourceChanged', 'the source object was replaced by a multipart upload since the listing');
     const lastModified = header(got, 'last-modified') ?? obj.lastModified;
     const headers = { ...metadataHeaders(got), ...opts.headers };
+    // Read while the GET's body waits (backpressure): the PUT starts with its tags or not at all.
+    const tagging = await sourceTagging(src, obj.key, tagCount(got.headers));
+    if (tagging !== '') headers['x-amz-tagging'] = tagging;
     const md5 = contentMd5(etag, got);
     if (md5) headers['content-md5'] = md5;
     const cond = condition(dst, 'put', opts.expect);
     Object.assign(headers, cond);
     const digest = new SourceDigest(md5 || isMultipartEtag(etag) ? etag : '', size);
-    const body = tap(got.body, (c) => {
+    let body = tap(got.body, (c) => {
       digest.update(c);
       opts.onBytes?.(c.length);
     });
-    const put = await send(dst, { operation: 'PutObject', method: 'PUT', key: obj.key, headers, body, length: size, signal: opts.signal });
+    // Over our own copy: its last bytes wait for a HEAD that finds it unchanged (ETag and
+    // Last-Modified); a refused check ends the upload short and the provider discards it.
+    let refused: Error | undefined;
+    let checked = 0;
+    const recheck = async () => {
+      try {
+        await checkStill(dst, obj.key, opts.expect, opts.signal);
+        checked = performance.now();
+      } catch (e) {
+        refused = e as Error;
+        throw e;
+      }
+    };
+    const overwrite = 'etag' in opts.expect;
+    if (overwrite && size === 0) await recheck();
+    else if (overwrite) {
+      const gate = new CommitGate(recheck);
+      pipeline(body, gate, () => {});
+      body = gate;
+    }
+    const put = await send(dst, { operation: 'PutObject', method: 'PUT', key: obj.key, headers, body, length: size, signal: opts.signal }).catch((e: unknown) => {
+      throw refused ?? e;
+    });
+    if (refused) throw refused;
     if (put.status !== 200) await failWrite('PutObject', put, cond !== undefined);
     drain(put.body);
     // With Content-MD5 the destination itself refused damaged bytes; this says what it vouched for.
     const proof = digest.check();
-    return { size, etag, lastModified, destEtag: bareEtag(header(put, 'etag')), multipart: false, proof, ...(cond ? {} : { windowMs: performance.now() - started }) };
+    const window = overwrite ? { windowMs: performance.now() - checked } : cond ? {} : { windowMs: performance.now() - started, fromDecision: true };
+    const destLastModified = header(put, 'last-modified');
+    return { size, etag, lastModified, destEtag: bareEtag(header(put, 'etag')), ...(destLastModified ? { destLastModified } : {}), multipart: false, proof, ...window };
   } finally {
     got.body.destroy();
   }
@@ -288,6 +351,17 @@ function samePart(n: number, stored: string, sent: Hash): void {
 
 const xmlEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
+/**
+ * How many tags the source has: a GET says (x-amz-tagging-count), a HEAD only at some providers
+ * (not S3), so where the HEAD is silent the object's first byte is read for the count.
+ */
+async function sourceTagCount(src: Endpoint, key: string, etag: string, head: UpstreamResponse, signal: AbortSignal): Promise<number> {
+  if (header(head, 'x-amz-tagging-count') !== undefined) return tagCount(head.headers);
+  const got = await getRange(src, key, etag, { partNumber: 1, start: 0, end: 0 }, signal);
+  drain(got.body);
+  return tagCount(got.headers);
+}
+
 /** S3 tells a multipart object's first part size on HEAD with partNumber=1; RGW 16 and others do not. */
 async function firstPartSize(src: Endpoint, key: string, signal: AbortSignal): Promise<number | undefined> {
   const res = await send(src, { operation: 'HeadObject', method: 'HEAD', key, query: [['partNumber', '1']], signal }).catch(() => undefined);
@@ -307,6 +381,7 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
   const size = Number(header(head, 'content-length'));
   const etag = bareEtag(header(head, 'etag'));
   const lastModified = header(head, 'last-modified') ?? obj.lastModified;
+  const tagging = await withRetry(attempts, opts.signal, async () => sourceTagging(src, obj.key, await sourceTagCount(src, obj.key, etag, head, opts.signal)));
   const hint = isMultipartEtag(etag) ? await firstPartSize(src, obj.key, opts.signal) : undefined;
   let digest = new SourceDigest(etag, size, hint);
 
@@ -315,7 +390,8 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
   let partSize = opts.partSize;
   const prior = opts.resume;
   if (prior) {
-    const sameSource = prior.size === size && prior.etag === etag;
+    // An upload journalled before tags were carried has none.
+    const sameSource = prior.size === size && prior.etag === etag && (prior.tagging ?? '') === taggingDigest(tagging);
     const parts = sameSource ? await listParts(dst, obj.key, prior.uploadId, opts.signal).catch(() => undefined) : undefined;
     if (parts) {
       uploadId = prior.uploadId;
@@ -327,11 +403,12 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
     }
   }
   const ranges = partRanges(size, partSize);
-  if (uploadId === undefined) uploadId = await withRetry(attempts, opts.signal, () => createUpload(dst, obj.key, { ...metadataHeaders(head), ...opts.headers }, opts.signal));
+  const createHeaders = { ...metadataHeaders(head), ...opts.headers, ...(tagging !== '' ? { 'x-amz-tagging': tagging } : {}) };
+  if (uploadId === undefined) uploadId = await withRetry(attempts, opts.signal, () => createUpload(dst, obj.key, createHeaders, opts.signal));
   const id = uploadId;
   let completed = false;
   try {
-    if (!prior || prior.uploadId !== id) opts.onUploadCreated?.({ uploadId: id, partSize, size, etag, lastModified });
+    if (!prior || prior.uploadId !== id) opts.onUploadCreated?.({ uploadId: id, partSize, size, etag, lastModified, tagging: taggingDigest(tagging) });
     // In order, one part at a time: the whole-object hash needs the bytes in order, and
     // --concurrency objects in flight keep the links busy.
     const etags: string[] = [];
@@ -350,8 +427,10 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
     }
     const proof = digest.check();
     const cond = condition(dst, 'complete', opts.expect);
+    // If-Match cannot see a write of the same bytes over our copy: its Last-Modified is looked at.
+    const looks = !cond || 'etag' in opts.expect;
     const checked = performance.now();
-    if (!cond) await checkStill(dst, obj.key, opts.expect, opts.signal);
+    if (looks) await checkStill(dst, obj.key, opts.expect, opts.signal);
     const doc = `<CompleteMultipartUpload>${ranges.map((r) => `<Part><PartNumber>${r.partNumber}</PartNumber><ETag>${xmlEscape(etags[r.partNumber - 1]!)}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
     const out = await withRetry(attempts, opts.signal, async () => {
       const res = await send(dst, { operation: 'CompleteMultipartUpload', method: 'POST', key: obj.key, query: [['uploadId', id]], headers: { 'content-type': 'application/xml', ...cond }, body: Buffer.from(doc), signal: opts.signal });
@@ -359,14 +438,14 @@ async function copyMultipart(src: Endpoint, dst: Endpoint, obj: ListedObject, op
       // S3 may answer 200 and still fail the completion in the body.
       const body = await text(res);
       if (/<Error>/.test(body)) throw new UpstreamError('CompleteMultipartUpload', 200, leaf(body, 'Code') ?? 'InternalError', leaf(body, 'Message'));
-      return { body, etag: header(res, 'etag') };
+      return { body, etag: header(res, 'etag'), lastModified: header(res, 'last-modified') };
     });
-    const windowMs = cond ? undefined : performance.now() - checked;
+    const windowMs = looks ? performance.now() - checked : undefined;
     completed = true;
     // RGW 16 completes with an empty <ETag></ETag>; the journal needs the real one.
     let destEtag = bareEtag(leaf(out.body, 'ETag')) || bareEtag(out.etag);
     if (!destEtag) destEtag = (await destinationState(dst, obj.key, opts.signal))?.etag ?? '';
-    return { size, etag, lastModified, destEtag, multipart: true, proof, uploadId: id, ...(windowMs !== undefined ? { windowMs } : {}) };
+    return { size, etag, lastModified, destEtag, ...(out.lastModified ? { destLastModified: out.lastModified } : {}), multipart: true, proof, uploadId: id, ...(windowMs !== undefined ? { windowMs } : {}) };
   } catch (e) {
     if (!completed) await abortUpload(dst, obj.key, id).then(() => opts.onUploadEnded?.(id), () => {});
     throw e;

@@ -16,10 +16,10 @@ import type { CopiedRecord } from './plan.js';
 
 export type JournalRecord =
   | { t: 'begin'; v: 2; from: string; to: string; shard: string; at: string }
-  /** a copy finished: the source's size/ETag/Last-Modified then, and the destination's ETag */
-  | { t: 'copied'; k: string; s: number; e: string; m: string; de?: string }
-  /** a multipart upload was created; written durably before its first part */
-  | { t: 'mpu'; k: string; u: string; ps: number; s: number; e: string; m: string }
+  /** a copy finished: the source's size/ETag/Last-Modified then, and the destination's ETag and Last-Modified */
+  | { t: 'copied'; k: string; s: number; e: string; m: string; de?: string; dm?: string }
+  /** a multipart upload was created (`tg`: the digest of the tags it carries); written durably before its first part */
+  | { t: 'mpu'; k: string; u: string; ps: number; s: number; e: string; m: string; tg?: string }
   /** that upload was completed or aborted */
   | { t: 'mpu-end'; k: string; u: string }
   /** every object of the listing up to and including this key is settled */
@@ -34,6 +34,7 @@ export interface OpenUpload {
   size: number;
   etag: string;
   lastModified: string;
+  tagging?: string;
 }
 
 export interface JournalState {
@@ -91,10 +92,10 @@ export function apply(state: JournalState, r: JournalRecord): void {
       state.begin ??= { from: r.from, to: r.to, shard: r.shard };
       break;
     case 'copied':
-      state.copied.set(r.k, { size: r.s, etag: r.e, lastModified: r.m, pass: state.pass, ...(r.de !== undefined ? { destEtag: r.de } : {}) });
+      state.copied.set(r.k, { size: r.s, etag: r.e, lastModified: r.m, pass: state.pass, ...(r.de !== undefined ? { destEtag: r.de } : {}), ...(r.dm !== undefined ? { destLastModified: r.dm } : {}) });
       break;
     case 'mpu':
-      state.uploads.set(r.k, { key: r.k, uploadId: r.u, partSize: r.ps, size: r.s, etag: r.e, lastModified: r.m });
+      state.uploads.set(r.k, { key: r.k, uploadId: r.u, partSize: r.ps, size: r.s, etag: r.e, lastModified: r.m, ...(r.tg !== undefined ? { tagging: r.tg } : {}) });
       break;
     case 'mpu-end':
       if (state.uploads.get(r.k)?.uploadId === r.u) state.uploads.delete(r.k);

@@ -1,12 +1,14 @@
 // The migration loop: list the source page by page, decide per object, copy with bounded
 // concurrency, and journal what is settled so a restart picks up where this run stopped.
 import { planAcl, readCannedAcl } from '../route/object-acl.js';
+import { readTagging, tagCount } from '../route/object-tags.js';
+import { sameTagging } from '../s3/tagging.js';
 import { abortUpload, copyObject, DestinationChanged, listParts, withRetry, type Expectation, type UploadRef } from './copy.js';
 import { createHash } from 'node:crypto';
 import { emptyState, JournalError, JournalWriter, readJournal, type JournalState, type OpenUpload } from './journal.js';
 import { listAll, type ListedObject } from './list.js';
 import { migrateCounters, migrateEvents } from './metrics.js';
-import { compare, isMultipartEtag, isOurCopy, partRanges, type ObjectState, type Verdict } from './plan.js';
+import { compare, isMultipartEtag, isOurCopy, partRanges, sameInstant, type ObjectState, type Verdict } from './plan.js';
 import type { ProgressSnapshot } from './progress.js';
 import { bareEtag, drain, fail, header, send, UpstreamError, type Endpoint } from './s3.js';
 import { inShard, shardLabel, type Shard } from './shard.js';
@@ -102,7 +104,8 @@ export async function headState(ep: Endpoint, key: string, signal: AbortSignal, 
       if (m && typeof v === 'string') sums[m[1]!] = v;
     }
     const lm = header(res, 'last-modified');
-    return { size: Number(header(res, 'content-length')), etag: bareEtag(header(res, 'etag')), ...(lm ? { lastModified: lm } : {}), checksums: sums };
+    const tags = header(res, 'x-amz-tagging-count') !== undefined ? { tagCount: tagCount(res.headers) } : {};
+    return { size: Number(header(res, 'content-length')), etag: bareEtag(header(res, 'etag')), ...(lm ? { lastModified: lm } : {}), checksums: sums, ...tags };
   });
 }
 
@@ -344,15 +347,21 @@ export class Migrator {
       if (parts === undefined) {
         this.state.uploads.delete(obj.key);
         this.journal?.append({ t: 'mpu-end', k: obj.key, u: open.uploadId });
-        this.record(obj.key, { size: open.size, etag: open.etag, lastModified: open.lastModified, destEtag: dest.etag });
+        this.record(obj.key, { size: open.size, etag: open.etag, lastModified: open.lastModified, destEtag: dest.etag, ...(dest.lastModified ? { destLastModified: dest.lastModified } : {}) });
         v = { same: true, by: 'journal' };
       }
     }
     if (v.same) {
       await this.abandon(obj.key, open);
       if (o.mode === 'verify' && o.verifyContent) {
-        const differs = await contentDiffers(o.src, o.dst, obj.key, o.signal);
-        if (differs) return this.difference(obj.key, 'content', differs);
+        const read = await contentDiffers(o.src, o.dst, obj.key, o.signal);
+        if (read.differs) return this.difference(obj.key, 'content', read.differs);
+        const tags = await tagsDiffer(o.src, o.dst, obj.key, read.tagCounts, o.signal);
+        if (tags) return this.difference(obj.key, 'tags', tags);
+      } else if (o.mode === 'verify' && dest && (dest.tagCount ?? 0) > 0) {
+        // Without reading the objects, only the destination's HEAD may say there are tags to compare.
+        const tags = await tagsDiffer(o.src, o.dst, obj.key, undefined, o.signal);
+        if (tags) return this.difference(obj.key, 'tags', tags);
       }
       if (o.mode === 'verify') {
         const differs = await aclDiffers(o.src, o.dst, obj.key);
@@ -365,12 +374,17 @@ export class Migrator {
     // written there by someone else, through the gateway under mode: migrate most likely, and
     // is newer than the source.
     let expect: Expectation;
+    const read = !dest || isOurCopy(copied, dest) || !(o.mode === 'verify' && o.verifyContent) ? undefined : await contentDiffers(o.src, o.dst, obj.key, o.signal);
     if (!dest) expect = { absent: true };
-    else if (isOurCopy(copied, dest)) expect = { etag: dest.etag };
-    else if (o.mode === 'verify' && o.verifyContent && !(await contentDiffers(o.src, o.dst, obj.key, o.signal))) return this.skip(obj.key, 'content');
-    else {
+    else if (isOurCopy(copied, dest)) expect = { etag: dest.etag, lastModified: dest.lastModified! };
+    else if (read && !read.differs) {
+      // The same bytes, which nothing else could vouch for: their tags still count.
+      const tags = await tagsDiffer(o.src, o.dst, obj.key, read.tagCounts, o.signal);
+      return tags ? this.difference(obj.key, 'tags', tags) : this.skip(obj.key, 'content');
+    } else {
       await this.abandon(obj.key, open);
-      return this.newer(obj.key, `the destination holds ETag ${dest.etag} (${dest.size} bytes), not written by this migration; the source has ETag ${obj.etag} (${obj.size} bytes)`);
+      const seen = dest.lastModified ? `, Last-Modified ${dest.lastModified}` : '';
+      return this.newer(obj.key, `the destination holds ETag ${dest.etag} (${dest.size} bytes${seen}), not written by this migration; the source has ETag ${obj.etag} (${obj.size} bytes)`);
     }
     if (o.mode === 'dry-run') {
       this.would.objects++;
@@ -402,7 +416,7 @@ export class Migrator {
       ...(open ? { resume: open satisfies UploadRef } : {}),
       onUploadCreated: (u) => {
         this.state.uploads.set(obj.key, { key: obj.key, ...u });
-        this.journal?.append({ t: 'mpu', k: obj.key, u: u.uploadId, ps: u.partSize, s: u.size, e: u.etag, m: u.lastModified }, true);
+        this.journal?.append({ t: 'mpu', k: obj.key, u: u.uploadId, ps: u.partSize, s: u.size, e: u.etag, m: u.lastModified, ...(u.tagging ? { tg: u.tagging } : {}) }, true);
       },
       onUploadEnded: (id) => {
         if (this.state.uploads.get(obj.key)?.uploadId === id) this.state.uploads.delete(obj.key);
@@ -419,22 +433,31 @@ export class Migrator {
     if (res === 'interrupted') return 'interrupted';
     if (res === 'gone') return this.skip(obj.key, 'gone from the source');
     if (res instanceof DestinationChanged) return this.newer(obj.key, res.message);
-    this.record(obj.key, { size: res.size, etag: res.etag, lastModified: res.lastModified, destEtag: res.destEtag });
+    // Our copy is known by its ETag and its Last-Modified together. Providers do not answer a PUT
+    // with Last-Modified: a HEAD reads it, and counts only if it still shows our ETag (a write
+    // that landed since makes the key not provably ours, so it is left alone from then on).
+    const [srcNow, destLastModified] = await Promise.all([
+      headState(o.src, obj.key, o.signal, false),
+      res.destLastModified !== undefined ? res.destLastModified : headState(o.dst, obj.key, o.signal, false).then(
+        (d) => (d && d.etag === res.destEtag ? d.lastModified : undefined), () => undefined),
+    ]);
+    const ours = { destEtag: res.destEtag, ...(destLastModified ? { destLastModified } : {}) };
+    this.record(obj.key, { size: res.size, etag: res.etag, lastModified: res.lastModified, ...ours });
     if (res.uploadId !== undefined) {
       if (this.state.uploads.get(obj.key)?.uploadId === res.uploadId) this.state.uploads.delete(obj.key);
       this.journal?.append({ t: 'mpu-end', k: obj.key, u: res.uploadId });
     }
     // A delete through the gateway while the copy streamed removed the key from both sides, and
     // the copy has just put it back: take it away again, as long as it is still our copy.
-    if (!(await headState(o.src, obj.key, o.signal, false))) {
-      await this.undo(obj.key, res.destEtag);
+    if (!srcNow) {
+      await this.undo(obj.key, ours);
       return this.skip(obj.key, 'deleted at the source during the copy');
     }
     // Likewise an ACL changed at the source while the copy streamed: the copy goes, the next run copies again.
     if (acl.acl !== undefined) {
       const now = await readCannedAcl(o.src.up, o.src.bucket, obj.key);
       if (!('acl' in now) || now.acl !== acl.acl) {
-        await this.undo(obj.key, res.destEtag);
+        await this.undo(obj.key, ours);
         throw new AclNotCarried(`its ACL changed during the copy (${acl.acl} → ${'acl' in now ? now.acl : now.why}); the copy was removed`);
       }
     }
@@ -444,16 +467,16 @@ export class Migrator {
     migrateCounters.copied++;
     migrateCounters.bytes += res.size;
     migrateEvents.emit('copied', { key: obj.key, size: res.size, multipart: res.multipart });
-    // The unguarded window, where one remains: a single PUT's starts at the deciding HEAD.
-    const windowMs = res.windowMs === undefined ? undefined : Math.round(res.multipart ? res.windowMs : doneAt - decided);
+    // The unguarded window, where one remains: an unchecked single PUT's starts at the deciding HEAD.
+    const windowMs = res.windowMs === undefined ? undefined : Math.round(res.fromDecision ? doneAt - decided : res.windowMs);
     o.onObject?.({ event: 'copied', key: obj.key, size: res.size, multipart: res.multipart, verified: res.proof.verified, ...(windowMs !== undefined ? { windowMs } : {}) });
     return 'copied';
   }
 
-  private async undo(key: string, destEtag: string): Promise<void> {
+  private async undo(key: string, ours: { destEtag: string; destLastModified?: string }): Promise<void> {
     const o = this.o;
     const now = await headState(o.dst, key, o.signal, false);
-    if (!now || now.etag !== destEtag) return;
+    if (!now || now.etag !== ours.destEtag || (ours.destLastModified !== undefined && !sameInstant(now.lastModified, ours.destLastModified))) return;
     await withRetry(3, o.signal, async () => {
       const res = await send(o.dst, { operation: 'DeleteObject', method: 'DELETE', key, signal: o.signal });
       drain(res.body);
@@ -472,14 +495,17 @@ export class Migrator {
     return open.size === obj.size && open.etag === obj.etag && dest.size === open.size && dest.etag.endsWith(`-${partRanges(open.size, open.partSize).length}`);
   }
 
-  private record(key: string, r: { size: number; etag: string; lastModified: string; destEtag: string }): void {
+  private record(key: string, r: { size: number; etag: string; lastModified: string; destEtag: string; destLastModified?: string }): void {
     this.state.copied.set(key, { ...r, pass: this.state.pass });
-    this.journal?.append({ t: 'copied', k: key, s: r.size, e: r.etag, m: r.lastModified, ...(r.destEtag ? { de: r.destEtag } : {}) });
+    this.journal?.append({ t: 'copied', k: key, s: r.size, e: r.etag, m: r.lastModified, ...(r.destEtag ? { de: r.destEtag } : {}), ...(r.destLastModified ? { dm: r.destLastModified } : {}) });
   }
 }
 
-/** Reads both objects whole and compares their MD5s; says how they differ, or undefined. */
-async function contentDiffers(src: Endpoint, dst: Endpoint, key: string, signal: AbortSignal): Promise<string | undefined> {
+/**
+ * Reads both objects whole and compares their MD5s; says how they differ. The GETs also say how
+ * many tags each side has (x-amz-tagging-count), for tagsDiffer.
+ */
+async function contentDiffers(src: Endpoint, dst: Endpoint, key: string, signal: AbortSignal): Promise<{ differs?: string; tagCounts: [number, number] }> {
   const hashOf = (ep: Endpoint) => withRetry(3, signal, async () => {
     const res = await send(ep, { operation: 'GetObject', method: 'GET', key, signal });
     if (res.status !== 200) await fail('GetObject', res);
@@ -489,11 +515,30 @@ async function contentDiffers(src: Endpoint, dst: Endpoint, key: string, signal:
       h.update(c);
       n += c.length;
     }
-    return { md5: h.digest('hex'), n };
+    return { md5: h.digest('hex'), n, tags: tagCount(res.headers) };
   });
   const [a, b] = await Promise.all([hashOf(src), hashOf(dst)]);
-  if (a.md5 === b.md5 && a.n === b.n) return undefined;
-  return `the bytes differ: MD5 ${b.md5} (${b.n} bytes) at the destination, ${a.md5} (${a.n} bytes) at the source`;
+  const tagCounts: [number, number] = [a.tags, b.tags];
+  if (a.md5 === b.md5 && a.n === b.n) return { tagCounts };
+  return { differs: `the bytes differ: MD5 ${b.md5} (${b.n} bytes) at the destination, ${a.md5} (${a.n} bytes) at the source`, tagCounts };
+}
+
+/**
+ * Whether the two sides' tags differ, read with GetObjectTagging where a count says there are
+ * some (`counts`: source, destination; undefined: the caller knows only that one side has tags).
+ * Both counts 0: nothing to read, the same (no tags on either side).
+ */
+async function tagsDiffer(src: Endpoint, dst: Endpoint, key: string, counts: [number, number] | undefined, signal: AbortSignal): Promise<string | undefined> {
+  if (counts && counts[0] === 0 && counts[1] === 0) return undefined;
+  const read = (ep: Endpoint) => withRetry(3, signal, async () => {
+    const got = await readTagging(ep.up, ep.bucket, key);
+    if ('why' in got) throw new UpstreamError('GetObjectTagging', got.status ?? 0, got.code ?? 'TagsUnreadable', got.why);
+    return got.tagging;
+  });
+  const [a, b] = await Promise.all([read(src), read(dst)]);
+  if (sameTagging(a, b)) return undefined;
+  const say = (t: string) => (t === '' ? 'no tags' : decodeURIComponent(t.replace(/&/g, ', ')));
+  return `the source has ${say(a)}, the destination ${say(b)}`;
 }
 
 function chain(prev: (() => void) | undefined, next: () => void): () => void {

@@ -9,6 +9,8 @@ export interface ObjectState {
   lastModified?: string;
   /** x-amz-checksum-<algorithm> values, by lower-case algorithm */
   checksums?: Record<string, string>;
+  /** x-amz-tagging-count where the answer carried it (a GET always does, a HEAD at some providers) */
+  tagCount?: number;
 }
 
 /** What the journal remembers of a copy we made. */
@@ -19,9 +21,11 @@ export interface CopiedRecord {
   lastModified: string;
   /** the destination's ETag after the copy */
   destEtag?: string;
+  /** the destination's Last-Modified for the copy (journals from before it was kept have none) */
+  destLastModified?: string;
 }
 
-export type Difference = 'missing' | 'size' | 'etag' | 'checksum' | 'content';
+export type Difference = 'missing' | 'size' | 'etag' | 'checksum' | 'content' | 'tags';
 
 export type Verdict =
   | { same: true; by: 'etag' | 'checksum' | 'journal' }
@@ -54,9 +58,14 @@ export function compare(src: ObjectState, dest: ObjectState | undefined, copied?
   return { same: false, difference: 'etag', detail: `ETags ${src.etag} and ${dest.etag} come from different part layouts, no checksum on both sides and no journal record of the copy` };
 }
 
-/** The destination holds exactly the copy this migration wrote (the journal's record and the ETag agree). */
+/**
+ * The destination holds exactly the copy this migration wrote: the journal's record, the ETag and
+ * the Last-Modified agree. The ETag alone would not do: a client's write of the same bytes (a
+ * re-upload with other metadata, a CopyObject onto itself) keeps it. A record without the
+ * Last-Modified (journals from before it was kept) proves nothing.
+ */
 export function isOurCopy(copied: CopiedRecord | undefined, dest: ObjectState): boolean {
-  return copied?.destEtag !== undefined && copied.destEtag !== '' && copied.destEtag === dest.etag;
+  return copied?.destEtag !== undefined && copied.destEtag !== '' && copied.destEtag === dest.etag && sameInstant(copied.destLastModified, dest.lastModified);
 }
 
 /** Providers write Last-Modified as ISO 8601 in listings and as an HTTP date in HEAD. */

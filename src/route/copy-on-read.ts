@@ -12,6 +12,10 @@
 //   no such key.
 // - A write or delete of the key served by this process cancels a copy that has not begun to
 //   commit, or waits until a committing one has landed (inflight.ts).
+// - Tags: the GET answers only their count (x-amz-tagging-count). Where it is above 0 they are
+//   read (object-tags.ts) before the copy's PUT starts, while the bytes wait in the gate (the
+//   client's read waits with them: backpressure, nothing more is buffered); tags that cannot be
+//   read make the read copy nothing.
 //
 // What remains is a request served by another process that falls between the check and the
 // commit: a delete of both sides (deletes go to the old provider first, then the new one), or,
@@ -30,9 +34,11 @@ import { InflightCopies, Superseded } from './inflight.js';
 import type { Route } from './route.js';
 import type { ServeContext } from './modes.js';
 import { readCannedAcl, type AclPlan } from './object-acl.js';
+import { readTagging, tagCount } from './object-tags.js';
 
-// Object metadata a copy must keep.
-const KEPT = /^(content-type|content-encoding|content-disposition|content-language|cache-control|expires|x-amz-meta-.*|x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)|x-amz-storage-class|x-amz-tagging|x-amz-website-redirect-location)$/;
+// Object metadata a copy must keep, as a GET answers it. Tags are not among it: a GET answers
+// only their count, and the copy carries what GetObjectTagging answers (object-tags.ts).
+const KEPT = /^(content-type|content-encoding|content-disposition|content-language|cache-control|expires|x-amz-meta-.*|x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)|x-amz-storage-class|x-amz-website-redirect-location)$/;
 
 // Query parameters that carry the client's own signature, or name the operation (the SDKs' x-id):
 // they do not change what is read.
@@ -85,12 +91,16 @@ export function objectHeaders(o: UpstreamResponse, to: Upstream): Record<string,
   return headers;
 }
 
-/** The copy's headers: the old provider's answer to a plain read, never the client's; its ACL; conditional where it can be. */
-function storedHeaders(o: UpstreamResponse, to: Upstream, acl: Record<string, string>): Record<string, string> {
+/** The copy's headers: the old provider's answer to a plain read, never the client's; its ACL and tags; conditional where it can be. */
+function storedHeaders(o: UpstreamResponse, to: Upstream, acl: Record<string, string>, tagging: string): Record<string, string> {
   const headers = { ...objectHeaders(o, to), ...acl };
+  if (tagging !== '') headers['x-amz-tagging'] = tagging;
   if (to.profile.conditionalWrites.ifNoneMatch) headers['if-none-match'] = '*';
   return headers;
 }
+
+/** What the copy would have to carry cannot be read: the read copies nothing, like the other skipped copies. */
+class NotCarried extends Error {}
 
 /** Streams the old provider's object to the client and, at the same time, into the new one. */
 export async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamResponse, plan: Exclude<AclPlan, { skip: string }>): Promise<void> {
@@ -141,9 +151,18 @@ export async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamRespo
   gate?.on('error', (e) => copyAbort.abort(e));
 
   const put = (async () => {
+    // The copy's PUT starts with its tags or not at all; until they are read the gate fills and
+    // holds the old provider's stream (and so the client's read) back.
+    let tagging = '';
+    if (tagCount(o.headers) > 0) {
+      const tags = await readTagging(old.upstream, old.upstreamBucket, key);
+      if ('why' in tags) throw new NotCarried(`its tags could not be read (${tags.why})`);
+      tagging = tags.tagging;
+    }
+    if (copy.cancelled) throw copy.cancelled;
     if (!gate) await decide();
     const r = await send(route.upstream, route.upstreamBucket, {
-      operation: 'PutObject', method: 'PUT', key, query: [], headers: storedHeaders(o, route.upstream, plan.headers),
+      operation: 'PutObject', method: 'PUT', key, query: [], headers: storedHeaders(o, route.upstream, plan.headers, tagging),
       body: gate ? { stream: gate, length, headers: {} } : { stream: Readable.from([]), buffer: Buffer.alloc(0), length: 0, headers: {} },
       signal: copyAbort,
     });
@@ -157,6 +176,11 @@ export async function copyOnRead(ctx: ServeContext, old: Route, o: UpstreamRespo
   })().catch((e: Error) => {
     // A provider that answered before reading the whole body must not hold the client's read back.
     if (gate && !gate.destroyed) gate.destroy();
+    if (e instanceof NotCarried && copy.cancelled === undefined) {
+      ctx.metrics.copies.inc({ bucket, result: 'skipped' });
+      ctx.log.info({ reqId: ctx.requestId, bucket, key, why: e.message }, 'copy-on-read skipped: the copy would not keep the object\'s tags');
+      return;
+    }
     const superseded = e instanceof Superseded || copy.cancelled !== undefined;
     ctx.metrics.copies.inc({ bucket, result: superseded ? 'superseded' : 'failed' });
     ctx.log[superseded ? 'info' : 'warn'](

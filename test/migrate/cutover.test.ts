@@ -5,14 +5,15 @@
 // undone. What the copier leaves alone it reports as newer at destination, and --verify does
 // not count it as something to repair.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { writeFileSync } from 'node:fs';
+import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { startStrictUpstream, type StrictUpstream } from '../upstream/strict-upstream.js';
 import { client, DOMAIN, GW_KEY, portOf, startTestGateway, tmpDir, UP_KEY } from '../helpers/gateway.js';
 import { bytesFor, MiB, report, runCli } from './helpers.js';
 import { startFaultProxy, type FaultProxy } from './proxy.js';
+import { JournalWriter } from '../../src/migrate/journal.js';
 
 const OLD_KEY = { accessKeyId: 'OLDPROVIDERKEY', secretAccessKey: 'old-provider-secret-abcdefghijklmnopqrst' };
 const env = { OLD_SECRET: OLD_KEY.secretAccessKey, NEW_SECRET: UP_KEY.secretAccessKey };
@@ -42,6 +43,13 @@ async function bodyOf(up: StrictUpstream, bucket: string, key: string): Promise<
 const oldObject = (key: string, size = 2000) => handle(oldUp, 'PUT', 'media-old', key, { 'content-length': String(size) }, bytesFor(key, size));
 const clientPut = (key: string, body: Buffer) => s3.send(new PutObjectCommand({ Bucket: 'media', Key: key, Body: body }));
 const migrate = (extra: string[] = []) => runCli(['migrate', '--config', config, '--bucket', 'media', '--multipart-threshold', '5MiB', '--part-size', '5MiB', '--json', ...extra], dir, env);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What a client does through the gateway that keeps the object's bytes, and so its ETag: a new Content-Type and metadata. */
+const clientReupload = (key: string, body: Buffer) => s3.send(new PutObjectCommand({ Bucket: 'media', Key: key, Body: body, ContentType: 'text/x-client', Metadata: { by: 'client' } }));
+const clientReplace = (key: string) => s3.send(new CopyObjectCommand({ Bucket: 'media', Key: key, CopySource: `media/${encodeURIComponent(key)}`, MetadataDirective: 'REPLACE', ContentType: 'text/x-client', Metadata: { by: 'client' } }));
+async function headOf(up: StrictUpstream, bucket: string, key: string): Promise<Record<string, string>> {
+  return (await handle(up, 'HEAD', bucket, key)).headers as Record<string, string>;
+}
 const keyOf = (url: string) => decodeURIComponent(new URL(url, 'http://x').pathname.split('/').slice(2).join('/'));
 
 beforeAll(async () => {
@@ -147,6 +155,87 @@ describe('cut-over with clients writing through the gateway (mode: migrate)', ()
     const puts = proxy.seen.filter((r) => r.kind === 'put' && keyOf(r.url) === 'd-put.txt');
     expect(puts.map((r) => [r.headers['if-none-match'], r.status])).toEqual([['*', 412]]);
     expect(String((await newUp.store.handle({ method: 'GET', bucket: 'media-new', query: new URLSearchParams('uploads='), headers: {}, body: Readable.from([]) })).body)).not.toContain('<Upload>');
+  }, 120_000);
+
+  // Last-Modified is what tells our copy from a client's write of the same bytes. HTTP dates carry
+  // whole seconds: each client write here lands at least a second after the copy it replaces.
+  it('a client\'s write of the same bytes over our copy is newer, though it keeps the ETag (re-upload, CopyObject onto itself)', async () => {
+    const keys = ['same-put.txt', 'same-copy.txt'];
+    for (const k of keys) await oldObject(k);
+    const first = migrate();
+    expect((await first.exited).code, first.err()).toBe(0);
+    expect(first.events().filter((e) => e.event === 'copied' && keys.includes(String(e.key))).map((e) => e.key).sort()).toEqual([...keys].sort());
+    const etags = await Promise.all(keys.map(async (k) => (await headOf(newUp, 'media-new', k)).etag));
+
+    await sleep(1100);
+    // A legacy app still writing at the old provider, then a client's writes through the gateway.
+    const legacy = Buffer.from('written at the old provider by a legacy app');
+    for (const k of keys) await handle(oldUp, 'PUT', 'media-old', k, { 'content-length': String(legacy.length), 'x-amz-meta-by': 'legacy' }, legacy);
+    await clientReupload('same-put.txt', bytesFor('same-put.txt', 2000));
+    await clientReplace('same-copy.txt');
+    expect(await Promise.all(keys.map(async (k) => (await headOf(newUp, 'media-new', k)).etag))).toEqual(etags);
+
+    const second = migrate();
+    expect((await second.exited).code, second.err()).toBe(0);
+    expect(second.events().filter((e) => e.event === 'copied' && keys.includes(String(e.key)))).toEqual([]);
+    expect(second.events().filter((e) => e.event === 'newer-at-destination' && keys.includes(String(e.key))).map((e) => e.key).sort()).toEqual([...keys].sort());
+    for (const k of keys) {
+      expect(await bodyOf(newUp, 'media-new', k), k).toEqual(bytesFor(k, 2000));
+      expect(await headOf(newUp, 'media-new', k), k).toMatchObject({ 'content-type': 'text/x-client', 'x-amz-meta-by': 'client' });
+    }
+    // The journal knows each copy by its ETag and its Last-Modified.
+    const journal = readFileSync(join(dir, '.s3gate-migrate-media.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const k of keys) expect(journal.filter((r) => r.t === 'copied' && r.k === k).at(-1)).toMatchObject({ de: expect.any(String), dm: expect.any(String) });
+  }, 120_000);
+
+  it('a journal from before the copy\'s Last-Modified was kept proves nothing: the object is newer at destination', async () => {
+    const key = 'old-journal.txt';
+    const ours = bytesFor(key, 2000);
+    await oldObject(key);
+    await handle(newUp, 'PUT', 'media-new', key, { 'content-length': String(ours.length) }, ours);
+    const dest = await headOf(newUp, 'media-new', key);
+    const src = await headOf(oldUp, 'media-old', key);
+    // What an s3gate before this change wrote: a copied line with the destination's ETag only.
+    const state = join(dir, 'old-format.jsonl');
+    const w = new JournalWriter(state);
+    w.append({ t: 'begin', v: 2, from: 'old/media-old', to: 'new/media-new', shard: 'all', at: new Date().toISOString() }, true);
+    w.append({ t: 'copied', k: key, s: 2000, e: src.etag!.replace(/"/g, ''), m: src['last-modified']!, de: dest.etag!.replace(/"/g, '') });
+    w.close();
+    const changed = Buffer.from('changed at the old provider');
+    await handle(oldUp, 'PUT', 'media-old', key, { 'content-length': String(changed.length) }, changed);
+    const run = migrate(['--state', state]);
+    expect((await run.exited).code, run.err()).toBe(0);
+    expect(run.events().filter((e) => e.key === key).map((e) => e.event)).toEqual(['newer-at-destination']);
+    expect(await bodyOf(newUp, 'media-new', key)).toEqual(ours);
+  }, 120_000);
+
+  it('a client\'s write of the same bytes while the copy over our own copy streams wins: the check before the commit compares Last-Modified', async () => {
+    // A single PUT larger than the buffers on the way, so its last bytes are still held back when
+    // the client's write lands.
+    const key = 'race-same.bin';
+    const size = 24 * MiB;
+    const big = ['--multipart-threshold', '64MiB'];
+    await oldObject(key, size);
+    const first = migrate(big);
+    expect((await first.exited).code, first.err()).toBe(0);
+    expect(first.events().find((e) => e.event === 'copied' && e.key === key)).toMatchObject({ multipart: false });
+    await sleep(1100);
+    const legacy = bytesFor(`${key} (legacy)`, size);
+    await handle(oldUp, 'PUT', 'media-old', key, { 'content-length': String(size) }, legacy);
+    proxy.decide = async (r) => {
+      if (r.kind === 'put' && keyOf(r.url) === key) await clientReplace(key);
+      return { do: 'pass' };
+    };
+    const run = migrate(big);
+    expect((await run.exited).code, run.err()).toBe(0);
+    proxy.decide = () => ({ do: 'pass' });
+    expect(run.events().filter((e) => e.key === key).map((e) => [e.event, e.detail])).toEqual([
+      ['newer-at-destination', expect.stringMatching(/^the destination was written during the copy \(same ETag, Last-Modified /)],
+    ]);
+    // The copy went If-Match on our ETag, which the client's write kept; the check stopped it.
+    expect(proxy.seen.filter((r) => r.kind === 'put' && keyOf(r.url) === key).at(-1)?.headers['if-match']).toBeDefined();
+    expect((await bodyOf(newUp, 'media-new', key))?.equals(bytesFor(key, size))).toBe(true);
+    expect(await headOf(newUp, 'media-new', key)).toMatchObject({ 'content-type': 'text/x-client', 'x-amz-meta-by': 'client' });
   }, 120_000);
 
   // The figure in docs/migration.md: S3GATE_MEASURE_WINDOW=1 npx vitest run test/migrate/cutover.test.ts -t measures
