@@ -338,7 +338,7 @@ function run(ctx: Context, expectContinue: boolean): void {
   // A browser form upload signs its fields, not the request: read up to its file, it is a
   // PutObject of the form's key from here on (post-object.ts).
   if (view.operation.name === 'PostObject' && address.bucket && address.key === undefined) {
-    return formFirst(ctx, method, address, receivePostForm(cfg, req, res, headers, address, ctx, expectContinue), expectContinue);
+    return formFirst(ctx, method, address, receivePostForm(cfg, req, res, headers, address, ctx, expectContinue, ctx.deps.metrics), expectContinue);
   }
   admit(ctx, method, address, headers, view, authenticateRequest(authInput, cfg, ctx.deps.metrics), undefined, expectContinue);
 }
