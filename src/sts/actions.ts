@@ -25,6 +25,9 @@ export interface Issued {
 
 const validation = (field: string, value: string | undefined, constraint: string) =>
   new StsError('ValidationError', `1 validation error detected: Value ${value === undefined ? 'null' : `'${value}'`} at '${field}' failed to satisfy constraint: Member must ${constraint}`);
+// A value too long to echo (a policy, a token): its length, which is what is wrong with it.
+const lengthError = (field: string, length: number, constraint: string) =>
+  new StsError('ValidationError', `1 validation error detected: Value at '${field}' (${length} characters) failed to satisfy constraint: Member must ${constraint}`);
 
 export function roleArn(name: string): string {
   return `arn:aws:iam::${ACCOUNT}:role/${name}`;
@@ -79,7 +82,7 @@ function duration(params: URLSearchParams, role: Role): number {
 function effectiveGrants(params: URLSearchParams, roleGrants: Grant[]): { allow: Grant[]; packed?: number } {
   const policy = params.get('Policy');
   if (policy === null) return { allow: roleGrants };
-  if (policy.length > MAX_POLICY) throw validation('policy', undefined, `have length less than or equal to ${MAX_POLICY}`);
+  if (policy.length > MAX_POLICY) throw lengthError('policy', policy.length, `have length less than or equal to ${MAX_POLICY}`);
   try {
     return { allow: intersect(roleGrants, parsePolicy(policy)), packed: Math.ceil((policy.length * 100) / MAX_POLICY) };
   } catch (e) {
@@ -133,7 +136,7 @@ export async function assumeRoleWithWebIdentity(cfg: GatewayConfig, params: URLS
   const rsn = sessionName(params);
   const token = params.get('WebIdentityToken');
   if (token === null) throw validation('webIdentityToken', undefined, 'not be null');
-  if (token.length < 4 || token.length > 20_000) throw validation('webIdentityToken', undefined, 'have length between 4 and 20000');
+  if (token.length < 4 || token.length > 20_000) throw lengthError('webIdentityToken', token.length, 'have length between 4 and 20000');
   if (!role?.webIdentity) throw notAuthorized('web identity', 'AssumeRoleWithWebIdentity', arn!);
   const seconds = duration(params, role);
   let claims: Record<string, unknown>;

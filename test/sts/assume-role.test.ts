@@ -210,6 +210,12 @@ describe('STS errors', () => {
     const deny = await err({ Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 's3:*', Resource: '*' }] }) });
     expect(deny.name).toBe('MalformedPolicyDocumentException');
     expect((await err({ Policy: '{not json' })).name).toBe('MalformedPolicyDocumentException');
+    const long = await err({ Policy: JSON.stringify({ Statement: [{ Sid: 'x'.repeat(2100), Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] }) });
+    expect(long.name).toBe('ValidationError');
+    expect(long.message).toContain('Member must have length less than or equal to 2048');
+    expect(long.message).not.toContain('null');
+    const upper = await err({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::Media/*' }] }) });
+    expect(upper.message).toContain('"Media" is not a valid bucket name');
     expect((await err({ PolicyArns: [{ arn: 'arn:aws:iam::aws:policy/ReadOnly' }] })).name).toBe('MalformedPolicyDocumentException');
     const badSig = await failure(sts(gw.url, { ...GW_KEY, secretAccessKey: 'wrong-secret-abcdefghijklmnopqrstuvwxyz' }).send(new GetCallerIdentityCommand({})));
     expect(badSig.name).toBe('SignatureDoesNotMatch');
@@ -278,6 +284,20 @@ describe('token attacks (docs/security.md)', () => {
     expect((await failure(get(wide))).name).toBe('AccessDenied');
     expect((await failure(s3(gw.url, wide).send(new DeleteObjectCommand({ Bucket: 'media', Key: 'uploads/js.txt' })))).name).toBe('AccessDenied');
     await s3(gw.url, wide).send(new PutObjectCommand({ Bucket: 'media', Key: 'uploads/widen.txt', Body: 'w' }));
+  });
+
+  it('policy rounding: a lesser action of a class never grants the class (s3:List* lists and reads nothing)', async () => {
+    const reader = 'arn:aws:iam::000000000000:role/reader';
+    const both = ['arn:aws:s3:::other', 'arn:aws:s3:::other/*'];
+    const listOnly = await assume(gw.url, GW_KEY, { RoleArn: reader, RoleSessionName: 'list-only', Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 's3:List*', Resource: both }] }) });
+    expect((await failure(get(listOnly))).name).toBe('AccessDenied');
+    const listed = await s3(gw.url, listOnly).send(new ListObjectsV2Command({ Bucket: 'other' }));
+    expect(listed.Contents?.map((c) => c.Key)).toContain('kept.txt');
+    const refused = await failure(sts(gw.url, GW_KEY).send(new AssumeRoleCommand({ RoleArn: reader, RoleSessionName: 'parts-only',
+      Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 's3:ListMultipartUploadParts', Resource: both }] }) })));
+    expect(refused.name).toBe('MalformedPolicyDocumentException');
+    expect(refused.message).toContain('"s3:ListMultipartUploadParts"');
+    expect(refused.message).toContain('add s3:GetObject');
   });
 
   it('counts refused tokens by reason, and never logs a token', async () => {
