@@ -100,7 +100,9 @@ print(json.dumps(res))
     expect(line).toMatchObject({ role: 'uploader', session: 'boto-session', status: 200 });
     const metrics = await gw.metrics.registry.metrics();
     expect(metrics).toMatch(/s3gate_sts_sessions_issued_total\{role="uploader",action="AssumeRole"\} \d+/);
-    expect(metrics).toContain('key="assumed-role/uploader/boto-session"');
+    // Labelled by the role (bounded, the operator's), never by the client's RoleSessionName.
+    expect(metrics).toMatch(/s3gate_requests_total\{operation="PutObject",status="200",upstream="strict",key="role:uploader"\} \d+/);
+    expect(metrics).not.toContain('boto-session');
   });
 
   it('with a session policy narrowed to one prefix: the rest of the role is refused', async () => {
@@ -304,6 +306,44 @@ describe('token attacks (docs/security.md)', () => {
     const metrics = await gw.metrics.registry.metrics();
     for (const reason of ['key-mismatch', 'forged', 'expired', 'unsigned']) expect(metrics).toMatch(new RegExp(`s3gate_sts_tokens_refused_total\\{reason="${reason}"\\} [1-9]`));
     noTokenUpstream([a.sessionToken, b.sessionToken]);
+  });
+});
+
+describe('limits and metrics of sessions', () => {
+  // Every request of a session counts against who asked for it under its role: not its
+  // RoleSessionName, which the client chooses.
+  let limited: Awaited<ReturnType<typeof startTestGateway>>;
+  beforeAll(async () => {
+    limited = await startTestGateway({
+      ...doc({ reader: { assumableBy: [GW_KEY.accessKeyId, GW_KEY_LIMITED.accessKeyId], allow: [{ bucket: 'other', actions: ['read', 'list'] }] } }),
+      limits: { requestsPerSecond: 0.01, burst: 2, concurrent: 0 },
+    });
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+  const as = (key: typeof GW_KEY, name: string) => assume(limited.url, key, { RoleArn: 'arn:aws:iam::000000000000:role/reader', RoleSessionName: name });
+  const get = async (c: TempCreds) => {
+    try {
+      await s3(limited.url, c).send(new GetObjectCommand({ Bucket: 'other', Key: 'kept.txt' }));
+      return 'ok';
+    } catch (e) {
+      return (e as Error).name;
+    }
+  };
+
+  it('a shared RoleSessionName shares no limit, a fresh one escapes none; metrics name the role', async () => {
+    const mine = await as(GW_KEY, 'shared-name');
+    const theirs = await as(GW_KEY_LIMITED, 'shared-name');
+    expect([await get(mine), await get(mine), await get(mine)]).toEqual(['ok', 'ok', 'SlowDown']);
+    // Another key's session with the same name has its own limit.
+    expect(await get(theirs)).toBe('ok');
+    // A fresh name from the same key is the same asker: still limited.
+    expect(await get(await as(GW_KEY, 'fresh-name-1'))).toBe('SlowDown');
+    const metrics = await limited.metrics.registry.metrics();
+    expect(metrics).toMatch(/s3gate_requests_total\{operation="GetObject",status="200",upstream="strict",key="role:reader"\} 3/);
+    expect(metrics).toMatch(/s3gate_throttled_total\{limit="rate",key="role:reader"\} 2/);
+    for (const name of ['shared-name', 'fresh-name-1']) expect(metrics).not.toContain(name);
   });
 });
 

@@ -6,8 +6,9 @@ import { buildConfig, ConfigError } from '../../src/config/load.js';
 import { ACTIONS, type Action, type Grant } from '../../src/config/types.js';
 import { intersect } from '../../src/sts/grants.js';
 import { parsePolicy, PolicyError } from '../../src/sts/policy.js';
+import { limitKey, limitLabel, principalName, sessionKey } from '../../src/sts/inbound.js';
 import { deriveSealingKey, newCredentials, open, seal, TokenError } from '../../src/sts/seal.js';
-import type { Session } from '../../src/sts/types.js';
+import type { Session, StsConfig } from '../../src/sts/types.js';
 
 const K1 = deriveSealingKey('k1', 'sealing-secret-one-0123456789abcdefghij');
 const K2 = deriveSealingKey('k2', 'sealing-secret-two-0123456789abcdefghij');
@@ -63,6 +64,23 @@ const prefixArb = fc.option(fc.constantFrom('', 'x', 'x/', 'x/y', 'y/', 'xy'), {
 const actionsArb = fc.subarray([...ACTIONS] as Action[], { minLength: 1 });
 const grantArb: fc.Arbitrary<Grant> = fc.record({ bucket: bucketArb, prefix: prefixArb, actions: actionsArb }).map((g) => (g.prefix ? g : { bucket: g.bucket, actions: g.actions }));
 const keyFor = (allow: Grant[]) => ({ accessKeyId: 'K', secretAccessKey: 's', allow });
+
+describe('who a session is, for limits and metrics', () => {
+  it('is who asked under the role (a web identity\'s issuer and subject, a key id), never the RoleSessionName', () => {
+    const sts: StsConfig = { sealingKeys: [K1], roles: new Map([['r', { name: 'r', assumableBy: [], maxSessionDuration: 3600, allow: [{ bucket: 'media', prefix: 'u/', actions: ['read'] }] }]]) };
+    const key = (over: Partial<Session>) => sessionKey(sts, seal(session(over), K1)).key;
+    const alice = 'https://idp.example/#alice';
+    const a1 = key({ src: alice, rsn: 'botocore-session-1' });
+    const a2 = key({ src: alice, rsn: 'botocore-session-2' });
+    const bob = key({ src: 'https://idp.example/#bob', rsn: 'botocore-session-1' });
+    expect(limitKey(a1)).toBe(limitKey(a2));
+    expect(limitKey(bob)).not.toBe(limitKey(a1));
+    expect(limitKey(key({ src: 'KEY1', rsn: 'same' }))).not.toBe(limitKey(key({ src: 'KEY2', rsn: 'same' })));
+    expect(limitKey(a1)).not.toContain('alice');
+    expect([principalName(a1), principalName(bob), limitLabel(limitKey(a1))]).toEqual(['role:r', 'role:r', 'role:r']);
+    expect(limitLabel('KEY1')).toBe('KEY1');
+  });
+});
 
 describe('grant intersection', () => {
   it('allows exactly what both lists allow, for every request', () => {
