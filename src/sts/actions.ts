@@ -21,6 +21,8 @@ export interface Issued {
   role: string;
   sessionName: string;
   expires: Date;
+  /** who asked, for the log: the key id (AssumeRole), or the token's issuer and subject (never the token) */
+  asker: { key: string } | { iss: string; sub: string };
 }
 
 const validation = (field: string, value: string | undefined, constraint: string) =>
@@ -121,7 +123,7 @@ export function assumeRole(cfg: GatewayConfig, caller: GatewayKey, params: URLSe
   const { allow, packed } = effectiveGrants(params, role.allow);
   const { session, token } = issue(cfg, role, rsn, caller.accessKeyId, seconds, allow, now);
   return {
-    role: role.name, sessionName: rsn, expires: new Date(session.exp * 1000),
+    role: role.name, sessionName: rsn, expires: new Date(session.exp * 1000), asker: { key: caller.accessKeyId },
     result: {
       Credentials: credentialsXml(session, token),
       AssumedRoleUser: { AssumedRoleId: `${roleId(role.name)}:${rsn}`, Arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role.name}/${rsn}` },
@@ -166,7 +168,7 @@ export async function assumeRoleWithWebIdentity(cfg: GatewayConfig, params: URLS
   const aud = Array.isArray(claims.aud) ? String(claims.aud[0]) : String(claims.aud ?? '');
   const issued = issue(cfg, role, rsn, `${iss}#${sub}`, seconds, allow, now, Object.keys(vars).length ? vars : undefined);
   return {
-    role: role.name, sessionName: rsn, expires: new Date(issued.session.exp * 1000),
+    role: role.name, sessionName: rsn, expires: new Date(issued.session.exp * 1000), asker: { iss, sub },
     result: {
       Credentials: credentialsXml(issued.session, issued.token),
       SubjectFromWebIdentityToken: sub,

@@ -98,6 +98,7 @@ print(json.dumps(res))
     // RoleSessionName in the access log and the metrics.
     const line = gw.sink.lines.find((l) => l.msg === 'request' && l.key === out.ak && l.op === 'PutObject');
     expect(line).toMatchObject({ role: 'uploader', session: 'boto-session', status: 200 });
+    expect(gw.sink.lines.find((l) => l.msg === 'sts session issued' && l.session === 'boto-session')).toMatchObject({ role: 'uploader', key: GW_KEY.accessKeyId });
     const metrics = await gw.metrics.registry.metrics();
     expect(metrics).toMatch(/s3gate_sts_sessions_issued_total\{role="uploader",action="AssumeRole"\} \d+/);
     // Labelled by the role (bounded, the operator's), never by the client's RoleSessionName.
