@@ -43,10 +43,17 @@ function roleId(name: string): string {
   return 'AROA' + createHash('sha256').update(name).digest('hex').slice(0, 17).toUpperCase();
 }
 
-/** Rejects parameters s3gate does not implement (Tags, PolicyArns, SerialNumber…) rather than dropping them. */
-export function checkParams(params: URLSearchParams): void {
+// SigV4 query authentication (a presigned GET, as Vault's AWS auth and aws-iam-authenticator send
+// GetCallerIdentity): the verifier reads these, so they are no STS parameters to refuse.
+const QUERY_AUTH = new Set(['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature', 'X-Amz-Security-Token']);
+
+/**
+ * Rejects parameters s3gate does not implement (Tags, PolicyArns, SerialNumber…) rather than
+ * dropping them. `inQuery`: the parameters are the query of a GET, where SigV4's own are allowed.
+ */
+export function checkParams(params: URLSearchParams, inQuery = false): void {
   for (const name of params.keys()) {
-    if (KNOWN.has(name)) continue;
+    if (KNOWN.has(name) || (inQuery && QUERY_AUTH.has(name))) continue;
     if (name.startsWith('PolicyArns.')) throw new StsError('MalformedPolicyDocument', 'Managed policies (PolicyArns) are not supported by s3gate; pass an inline Policy.');
     throw new StsError('InvalidParameterValue', `The parameter ${name.replace(/\.member\.\d+.*$/, '')} is not supported by s3gate.`);
   }

@@ -98,7 +98,7 @@ export async function serveSts(deps: StsDeps, ctx: StsContext, req: IncomingMess
     if (params.get('Version') !== VERSION) throw new StsError('InvalidParameterValue', `Version must be ${VERSION}.`);
     const known = action === 'AssumeRole' || action === 'AssumeRoleWithWebIdentity' || action === 'GetCallerIdentity';
     if (!known) throw new StsError('InvalidAction', `Could not find operation ${action} for version ${VERSION}`);
-    checkParams(params);
+    checkParams(params, r.method !== 'POST');
     if (action === 'AssumeRoleWithWebIdentity') {
       const issued = await assumeRoleWithWebIdentity(deps.cfg, params, now);
       return answerIssued(deps, ctx, res, action, issued);

@@ -151,6 +151,32 @@ print(json.dumps(res))
   });
 });
 
+describe('a presigned STS request (Vault\'s AWS auth, aws-iam-authenticator)', () => {
+  it('boto3 generate_presigned_url(\'get_caller_identity\', HttpMethod=\'GET\') (as aws eks get-token), then a GET: the caller\'s identity; other X-Amz-* parameters refused', async () => {
+    const out = await runPython(`
+import urllib.request, urllib.error
+EP = ${JSON.stringify(gw.url)}
+def fetch(url):
+    try:
+        return urllib.request.urlopen(url).read().decode()
+    except urllib.error.HTTPError as e:
+        return e.read().decode()
+s = boto3.client('sts', endpoint_url=EP, region_name='us-east-1', aws_access_key_id=${JSON.stringify(GW_KEY.accessKeyId)}, aws_secret_access_key=${JSON.stringify(GW_KEY.secretAccessKey)})
+c = s.assume_role(RoleArn=${JSON.stringify(ROLE)}, RoleSessionName='presigned-sts')['Credentials']
+t = boto3.client('sts', endpoint_url=EP, region_name='us-east-1', aws_access_key_id=c['AccessKeyId'], aws_secret_access_key=c['SecretAccessKey'], aws_session_token=c['SessionToken'])
+print(json.dumps({
+  'key': fetch(s.generate_presigned_url('get_caller_identity', ExpiresIn=60, HttpMethod='GET')),
+  'session': fetch(t.generate_presigned_url('get_caller_identity', ExpiresIn=60, HttpMethod='GET')),
+  'extra': fetch(s.generate_presigned_url('get_caller_identity', ExpiresIn=60, HttpMethod='GET') + '&X-Amz-Foo=1'),
+}))
+`, {}, MODERN_PYTHON) as Record<string, string>;
+    expect(out.key).toContain(`<Arn>arn:aws:iam::000000000000:user/${GW_KEY.accessKeyId}</Arn>`);
+    expect(out.session).toContain('<Arn>arn:aws:sts::000000000000:assumed-role/uploader/presigned-sts</Arn>');
+    expect(out.extra).toContain('<Code>InvalidParameterValue</Code>');
+    expect(out.extra).toContain('X-Amz-Foo');
+  });
+});
+
 describe('the JS SDK', () => {
   it('AssumeRole, fromTemporaryCredentials, a presigned URL from temporary credentials', async () => {
     const temp = await assume(gw.url, GW_KEY, { RoleSessionName: 'js-sdk' });
