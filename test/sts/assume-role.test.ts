@@ -246,6 +246,11 @@ describe('STS errors', () => {
     const upper = await err({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::Media/*' }] }) });
     expect(upper.message).toContain('"Media" is not a valid bucket name');
     expect((await err({ PolicyArns: [{ arn: 'arn:aws:iam::aws:policy/ReadOnly' }] })).name).toBe('MalformedPolicyDocumentException');
+    // docs/sts.md, Clients: a CLI profile's external_id or mfa_serial is refused, never ignored.
+    for (const extra of [{ ExternalId: 'ext-1' }, { SerialNumber: 'arn:aws:iam::000000000000:mfa/me', TokenCode: '123456' }, { SourceIdentity: 'me' }, { Tags: [{ Key: 'a', Value: 'b' }] }]) {
+      const e = await err(extra);
+      expect([e.name, e.message], JSON.stringify(extra)).toEqual(['InvalidParameterValue', `The parameter ${Object.keys(extra)[0]} is not supported by s3gate.`]);
+    }
     const badSig = await failure(sts(gw.url, { ...GW_KEY, secretAccessKey: 'wrong-secret-abcdefghijklmnopqrstuvwxyz' }).send(new GetCallerIdentityCommand({})));
     expect(badSig.name).toBe('SignatureDoesNotMatch');
     expect((await failure(sts(gw.url, { accessKeyId: 'NOSUCHKEY', secretAccessKey: 'x' }).send(new GetCallerIdentityCommand({})))).name).toBe('InvalidClientTokenId');
