@@ -275,7 +275,10 @@ export function authenticateQueryV4(input: AuthInput, keys: Map<string, GatewayK
   const query = read === undefined ? input.presignedCanonical! : read.canonical;
   // A presigner that signs the header (the AWS SDK for Go v1 when it is set) signs its value as
   // the payload hash, as S3, MinIO and RGW read it; an unsigned one was not in the signature.
-  const signedHash = signedPayload ?? (headerPayload !== undefined && signedHeaders.includes('x-amz-content-sha256') ? headerPayload as string : 'UNSIGNED-PAYLOAD');
+  // Only S3 presigns UNSIGNED-PAYLOAD: other services (STS: a presigned GetCallerIdentity from
+  // botocore or the Go SDK) sign the hash of the body, empty for a GET, which the caller read.
+  const signedHash = signedPayload ?? (input.bodySha256 !== undefined ? input.bodySha256
+    : headerPayload !== undefined && signedHeaders.includes('x-amz-content-sha256') ? headerPayload as string : 'UNSIGNED-PAYLOAD');
   verify(key, input, cred, datetime, signedHeaders, signedHeadersText, query, signedHash, signature);
   const out: Authenticated = { kind: 'v4-query', key, payloadHash };
   if (signedPayload !== undefined) out.signedPayloadHash = signedPayload;

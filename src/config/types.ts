@@ -40,8 +40,11 @@ export interface GatewayKey {
   limits?: Limits;
   /** a published demo key: its secret is printed at start-up so a newcomer can use it */
   demo?: boolean;
-  /** set on the key a session token stands for (src/sts/inbound.ts) */
-  session?: { role: string; name: string; expires: number };
+  /**
+   * set on the key a session token stands for (src/sts/inbound.ts); `limitKey` names who the
+   * session is (who asked for it, and its role), never its client-chosen name
+   */
+  session?: { role: string; name: string; expires: number; limitKey: string };
 }
 
 export interface Listener {

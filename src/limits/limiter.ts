@@ -1,4 +1,5 @@
-// Per-key rate (token bucket) and concurrency limits. State is keyed by access key id and lives
+// Per-key rate (token bucket) and concurrency limits. State is keyed by access key id (a session:
+// who asked for it under its role, sts/inbound.ts limitKey, never its RoleSessionName) and lives
 // in this process: with N replicas the effective limit is N times the configured one, which
 // docs/deployment.md says. A refused request gets 503 SlowDown, as S3 answers.
 import type { Limits } from '../config/types.js';

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/types.js';
 import { resolveAddress, type Address } from '../addressing/resolve.js';
 import { signedWith, type Authenticated, type AuthInput } from '../authenticate/index.js';
-import { authenticateRequest, principalName } from '../sts/inbound.js';
+import { authenticateRequest, limitKey, limitLabel, principalName } from '../sts/inbound.js';
 import { isStsRequest, serveSts } from '../sts/endpoint.js';
 import type { Operation } from '../authorize/operation.js';
 import { authorizeView } from '../authorize/grants.js';
@@ -245,7 +245,7 @@ function makeObserver(m: Metrics): ForwardObserver {
 const throttleCounters = new WeakMap<Metrics, (kind: LimitKind, key: string) => void>();
 function throttled(m: Metrics): (kind: LimitKind, key: string) => void {
   let f = throttleCounters.get(m);
-  if (!f) throttleCounters.set(m, (f = (kind, key) => m.throttled.inc({ limit: kind, key })));
+  if (!f) throttleCounters.set(m, (f = (kind, key) => m.throttled.inc({ limit: kind, key: limitLabel(key) })));
   return f;
 }
 
@@ -341,7 +341,7 @@ function run(ctx: Context, expectContinue: boolean): void {
   // A browser form upload signs its fields, not the request: read up to its file, it is a
   // PutObject of the form's key from here on (post-object.ts).
   if (view.operation.name === 'PostObject' && address.bucket && address.key === undefined) {
-    return formFirst(ctx, method, address, receivePostForm(cfg, req, res, headers, address, ctx, expectContinue), expectContinue);
+    return formFirst(ctx, method, address, receivePostForm(cfg, req, res, headers, address, ctx, expectContinue, ctx.deps.metrics), expectContinue);
   }
   admit(ctx, method, address, headers, view, authenticateRequest(authInput, cfg, ctx.deps.metrics), undefined, expectContinue);
 }
@@ -465,7 +465,7 @@ function admit(
   ctx.auth = auth;
   const op = view.operation;
   if (auth.kind === 'v2-header' || auth.kind === 'v2-query') requireSignedOperationV2(op, method, address.bucket, address.key, view.query, view.headers);
-  const keyId = auth.key ? principalName(auth.key) : 'anonymous';
+  const keyId = auth.key ? limitKey(auth.key) : 'anonymous';
   const slot = ctx.deps.limiter.acquire(keyId, auth.key?.limits ?? ctx.cfg.limits, throttled(ctx.deps.metrics));
   const admitted = new Admitted(ctx, method, address, headers, view, auth, keyId, form, expectContinue);
   if (typeof slot !== 'function') return slotFirst(slot, admitted);

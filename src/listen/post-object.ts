@@ -25,6 +25,7 @@ import { readForm, type FormParts } from './post-form.js';
 import { nameMap, type ResponseTally } from './respond.js';
 import { Spool } from './spool.js';
 import { withSession } from '../sts/inbound.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { utf8ToWire } from '../s3/wire-text.js';
 import { s3Spelled } from '../forward/header-name.js';
 
@@ -118,7 +119,7 @@ export interface PostUpload {
  */
 export async function receivePostForm(
   cfg: GatewayConfig, req: IncomingMessage, res: ServerResponse, headers: Record<string, string | string[] | undefined>,
-  address: Address, ctx: { bytesIn: number }, expectContinue: boolean,
+  address: Address, ctx: { bytesIn: number }, expectContinue: boolean, metrics?: Metrics,
 ): Promise<PostUpload> {
   if (expectContinue) res.writeContinue();
   req.on('data', (c: Buffer) => {
@@ -128,7 +129,7 @@ export async function receivePostForm(
   const ct = headers['content-type'];
   const parts = await readForm(req, Array.isArray(ct) ? ct[0] : ct);
   try {
-    const auth = authenticateForm(cfg, parts.fields);
+    const auth = authenticateForm(cfg, parts.fields, metrics);
     const policyField = parts.fields.get('policy');
     const policy = policyField !== undefined ? parsePolicy(policyField) : undefined;
     const key = objectKey(parts.fields, parts.filename);
@@ -146,12 +147,13 @@ export async function receivePostForm(
 /**
  * The form's signer among the configured keys, or, when the form carries a session token (an app
  * signing with temporary credentials), that session's temporary key only: as for a request
- * (sts/inbound.ts), a token cannot lend its session to another key.
+ * (sts/inbound.ts), a token cannot lend its session to another key. A refused token is counted
+ * by reason as a request's is.
  */
-function authenticateForm(cfg: GatewayConfig, fields: ReadonlyMap<string, string>): Authenticated {
+function authenticateForm(cfg: GatewayConfig, fields: ReadonlyMap<string, string>, metrics: Metrics | undefined): Authenticated {
   const token = fields.get('x-amz-security-token');
   if (token === undefined) return authenticatePost(fields, cfg.keys, cfg.region, cfg.acceptRegions);
-  return withSession(cfg, token, new Date(), (keys) => authenticatePost(fields, keys, cfg.region, cfg.acceptRegions));
+  return withSession(cfg, token, new Date(), (keys) => authenticatePost(fields, keys, cfg.region, cfg.acceptRegions), metrics);
 }
 
 class FormUpload implements PostUpload {

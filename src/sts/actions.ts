@@ -21,10 +21,15 @@ export interface Issued {
   role: string;
   sessionName: string;
   expires: Date;
+  /** who asked, for the log: the key id (AssumeRole), or the token's issuer and subject (never the token) */
+  asker: { key: string } | { iss: string; sub: string };
 }
 
 const validation = (field: string, value: string | undefined, constraint: string) =>
   new StsError('ValidationError', `1 validation error detected: Value ${value === undefined ? 'null' : `'${value}'`} at '${field}' failed to satisfy constraint: Member must ${constraint}`);
+// A value too long to echo (a policy, a token): its length, which is what is wrong with it.
+const lengthError = (field: string, length: number, constraint: string) =>
+  new StsError('ValidationError', `1 validation error detected: Value at '${field}' (${length} characters) failed to satisfy constraint: Member must ${constraint}`);
 
 export function roleArn(name: string): string {
   return `arn:aws:iam::${ACCOUNT}:role/${name}`;
@@ -38,10 +43,17 @@ function roleId(name: string): string {
   return 'AROA' + createHash('sha256').update(name).digest('hex').slice(0, 17).toUpperCase();
 }
 
-/** Rejects parameters s3gate does not implement (Tags, PolicyArns, SerialNumber…) rather than dropping them. */
-export function checkParams(params: URLSearchParams): void {
+// SigV4 query authentication (a presigned GET, as Vault's AWS auth and aws-iam-authenticator send
+// GetCallerIdentity): the verifier reads these, so they are no STS parameters to refuse.
+const QUERY_AUTH = new Set(['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-SignedHeaders', 'X-Amz-Signature', 'X-Amz-Security-Token']);
+
+/**
+ * Rejects parameters s3gate does not implement (Tags, PolicyArns, SerialNumber…) rather than
+ * dropping them. `inQuery`: the parameters are the query of a GET, where SigV4's own are allowed.
+ */
+export function checkParams(params: URLSearchParams, inQuery = false): void {
   for (const name of params.keys()) {
-    if (KNOWN.has(name)) continue;
+    if (KNOWN.has(name) || (inQuery && QUERY_AUTH.has(name))) continue;
     if (name.startsWith('PolicyArns.')) throw new StsError('MalformedPolicyDocument', 'Managed policies (PolicyArns) are not supported by s3gate; pass an inline Policy.');
     throw new StsError('InvalidParameterValue', `The parameter ${name.replace(/\.member\.\d+.*$/, '')} is not supported by s3gate.`);
   }
@@ -79,7 +91,7 @@ function duration(params: URLSearchParams, role: Role): number {
 function effectiveGrants(params: URLSearchParams, roleGrants: Grant[]): { allow: Grant[]; packed?: number } {
   const policy = params.get('Policy');
   if (policy === null) return { allow: roleGrants };
-  if (policy.length > MAX_POLICY) throw validation('policy', undefined, `have length less than or equal to ${MAX_POLICY}`);
+  if (policy.length > MAX_POLICY) throw lengthError('policy', policy.length, `have length less than or equal to ${MAX_POLICY}`);
   try {
     return { allow: intersect(roleGrants, parsePolicy(policy)), packed: Math.ceil((policy.length * 100) / MAX_POLICY) };
   } catch (e) {
@@ -118,7 +130,7 @@ export function assumeRole(cfg: GatewayConfig, caller: GatewayKey, params: URLSe
   const { allow, packed } = effectiveGrants(params, role.allow);
   const { session, token } = issue(cfg, role, rsn, caller.accessKeyId, seconds, allow, now);
   return {
-    role: role.name, sessionName: rsn, expires: new Date(session.exp * 1000),
+    role: role.name, sessionName: rsn, expires: new Date(session.exp * 1000), asker: { key: caller.accessKeyId },
     result: {
       Credentials: credentialsXml(session, token),
       AssumedRoleUser: { AssumedRoleId: `${roleId(role.name)}:${rsn}`, Arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role.name}/${rsn}` },
@@ -133,7 +145,7 @@ export async function assumeRoleWithWebIdentity(cfg: GatewayConfig, params: URLS
   const rsn = sessionName(params);
   const token = params.get('WebIdentityToken');
   if (token === null) throw validation('webIdentityToken', undefined, 'not be null');
-  if (token.length < 4 || token.length > 20_000) throw validation('webIdentityToken', undefined, 'have length between 4 and 20000');
+  if (token.length < 4 || token.length > 20_000) throw lengthError('webIdentityToken', token.length, 'have length between 4 and 20000');
   if (!role?.webIdentity) throw notAuthorized('web identity', 'AssumeRoleWithWebIdentity', arn!);
   const seconds = duration(params, role);
   let claims: Record<string, unknown>;
@@ -163,7 +175,7 @@ export async function assumeRoleWithWebIdentity(cfg: GatewayConfig, params: URLS
   const aud = Array.isArray(claims.aud) ? String(claims.aud[0]) : String(claims.aud ?? '');
   const issued = issue(cfg, role, rsn, `${iss}#${sub}`, seconds, allow, now, Object.keys(vars).length ? vars : undefined);
   return {
-    role: role.name, sessionName: rsn, expires: new Date(issued.session.exp * 1000),
+    role: role.name, sessionName: rsn, expires: new Date(issued.session.exp * 1000), asker: { iss, sub },
     result: {
       Credentials: credentialsXml(issued.session, issued.token),
       SubjectFromWebIdentityToken: sub,

@@ -98,10 +98,10 @@ export async function serveSts(deps: StsDeps, ctx: StsContext, req: IncomingMess
     if (params.get('Version') !== VERSION) throw new StsError('InvalidParameterValue', `Version must be ${VERSION}.`);
     const known = action === 'AssumeRole' || action === 'AssumeRoleWithWebIdentity' || action === 'GetCallerIdentity';
     if (!known) throw new StsError('InvalidAction', `Could not find operation ${action} for version ${VERSION}`);
-    checkParams(params);
+    checkParams(params, r.method !== 'POST');
     if (action === 'AssumeRoleWithWebIdentity') {
       const issued = await assumeRoleWithWebIdentity(deps.cfg, params, now);
-      return answerIssued(deps, ctx, res, action, issued, undefined);
+      return answerIssued(deps, ctx, res, action, issued);
     }
     const input: AuthInput = {
       method: r.method, host: r.host, rawPath: r.rawPath, rawQuery: r.rawQuery, query: parseQuery(r.rawQuery), headers: r.headers, now,
@@ -117,7 +117,7 @@ export async function serveSts(deps: StsDeps, ctx: StsContext, req: IncomingMess
     if (!auth.key) throw new StsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
     if (auth.kind !== 'v4-header' && auth.kind !== 'v4-query') throw new StsError('IncompleteSignature', 'STS requests are signed with Signature Version 4.', 400);
     if (action === 'GetCallerIdentity') return answer(ctx, res, 200, resultResponse(action, getCallerIdentity(auth.key) as never, ctx.id));
-    return answerIssued(deps, ctx, res, action, assumeRole(deps.cfg, auth.key, params, now), auth.key.accessKeyId);
+    return answerIssued(deps, ctx, res, action, assumeRole(deps.cfg, auth.key, params, now));
   } catch (e) {
     if (!(e instanceof StsError)) deps.log.error({ reqId: ctx.id, err: e }, 'internal error in STS');
     const err = e instanceof StsError ? e : new StsError('InternalFailure', 'The request processing has failed because of an unknown error.', 500, 'Receiver');
@@ -127,10 +127,11 @@ export async function serveSts(deps: StsDeps, ctx: StsContext, req: IncomingMess
   }
 }
 
-function answerIssued(deps: StsDeps, ctx: StsContext, res: ServerResponse, action: string, issued: Issued, key: string | undefined): void {
+function answerIssued(deps: StsDeps, ctx: StsContext, res: ServerResponse, action: string, issued: Issued): void {
   deps.metrics.stsSessions.inc({ role: issued.role, action });
-  // The session's name and expiry for the record; never its token or secret.
-  deps.log.info({ reqId: ctx.id, role: issued.role, session: issued.sessionName, key, expires: issued.expires.toISOString() }, 'sts session issued');
+  // Who asked (the key id, or the web identity's iss and sub: the name alone is the client's
+  // choice), the session's name and expiry for the record; never a token or secret.
+  deps.log.info({ reqId: ctx.id, role: issued.role, session: issued.sessionName, ...issued.asker, expires: issued.expires.toISOString() }, 'sts session issued');
   answer(ctx, res, 200, resultResponse(action, issued.result as never, ctx.id));
 }
 

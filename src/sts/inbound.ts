@@ -2,6 +2,7 @@
 // the temporary key's secret and grants; the request's signature is then checked with that secret
 // by the same verifiers as a configured key's, and the key that comes out goes through the same
 // authorization (authorize/grants.ts's allows) with the session's effective grants.
+import { createHash } from 'node:crypto';
 import type { GatewayConfig, GatewayKey } from '../config/types.js';
 import { authenticate, type Authenticated, type AuthInput } from '../authenticate/index.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -47,7 +48,7 @@ export function sessionKey(sts: StsConfig | undefined, token: string): Opened {
   // The sealed grants were within the role at issue; narrowed again by the role as it stands now,
   // a reload that takes grants from a role takes them from its live sessions too.
   const allow = intersect(s.allow, fill(role.allow, s.vars ?? {}));
-  const key: GatewayKey = { accessKeyId: s.ak, secretAccessKey: s.sk, allow, session: { role: s.role, name: s.rsn, expires: s.exp } };
+  const key: GatewayKey = { accessKeyId: s.ak, secretAccessKey: s.sk, allow, session: { role: s.role, name: s.rsn, expires: s.exp, limitKey: limitKeyOf(s.role, s.src) } };
   const opened = { key, exp: s.exp };
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
   cache.set(token, opened);
@@ -118,7 +119,31 @@ export function withSession(cfg: GatewayConfig, token: string, now: Date, verify
   return auth;
 }
 
-/** How a key is named in metrics and limits: a session by its role and RoleSessionName. */
+// A session's RoleSessionName is the client's to choose (on the unsigned
+// AssumeRoleWithWebIdentity too), so it names neither a metrics series nor a limit: sessions
+// sharing a name would share a limit, fresh names would escape it, and the SDKs' default names
+// (botocore-session-<ts>) would make a series per session.
+
+/**
+ * Whose limit a session's requests count against: who asked for it (the source key id, or the
+ * web identity's issuer and subject) under its role, hashed to a bounded length. `role:` cannot
+ * begin a configured key id (letters, digits, dot, dash and underscore only).
+ */
+function limitKeyOf(role: string, src: string): string {
+  return `role:${role}:${createHash('sha256').update(src).digest('base64url').slice(0, 22)}`;
+}
+
+/** How a key is named in limits: a session by who it is (limitKeyOf), a key by its id. */
+export function limitKey(key: GatewayKey): string {
+  return key.session ? key.session.limitKey : key.accessKeyId;
+}
+
+/** How a key is named in metrics: a session by its role (bounded, the operator's), a key by its id. */
 export function principalName(key: GatewayKey): string {
-  return key.session ? `assumed-role/${key.session.role}/${key.session.name}` : key.accessKeyId;
+  return key.session ? `role:${key.session.role}` : key.accessKeyId;
+}
+
+/** The metrics label of a limit key: a session's is its role's. */
+export function limitLabel(limitKey: string): string {
+  return limitKey.startsWith('role:') ? limitKey.slice(0, limitKey.lastIndexOf(':')) : limitKey;
 }

@@ -1,7 +1,8 @@
 // Session policies: the IAM JSON a caller passes to AssumeRole(WithWebIdentity) to narrow the
 // role for one session. s3gate grants in five classes (read, write, list, delete, admin) over a
 // bucket and a key prefix; a policy is turned into such grants and intersected with the role's,
-// so it can only take away. Whatever cannot be expressed that way (Deny, NotAction, a condition
+// so it can only take away. A class comes only from its main action (s3:GetObject for read…),
+// never from a lesser action of it, which would round the policy up to more than IAM allows. Whatever cannot be expressed that way (Deny, NotAction, a condition
 // other than a listing prefix, an exact key, a wildcard inside a name) is refused as
 // MalformedPolicyDocument, never dropped: a dropped Deny or condition would widen the session.
 import type { Action, Grant } from '../config/types.js';
@@ -13,40 +14,52 @@ export class PolicyError extends Error {
   }
 }
 
-// Each IAM action names the s3gate class that carries it. Object-level classes (read, write,
-// delete) match object ARNs (bucket/prefix*), bucket-level ones (list, admin) bucket ARNs, as IAM
-// matches them.
+// Each IAM action names the s3gate class that authorizes its operation (authorize/operation.ts's
+// classify): bucket settings s3gate lets a reader see are `read`, those that carry the
+// provider's account (src/s3/provider-details.ts) are `admin`, as for a configured key.
 const CLASSES: Record<Action, readonly string[]> = {
   read: [
-    'GetObject', 'GetObjectVersion', 'GetObjectAcl', 'GetObjectVersionAcl', 'GetObjectTagging', 'GetObjectVersionTagging',
-    'GetObjectRetention', 'GetObjectLegalHold', 'GetObjectAttributes', 'GetObjectVersionAttributes', 'ListMultipartUploadParts',
+    'GetObject', 'GetObjectVersion', 'GetObjectTagging', 'GetObjectVersionTagging', 'GetObjectRetention', 'GetObjectLegalHold',
+    'GetObjectAttributes', 'GetObjectVersionAttributes', 'GetObjectTorrent', 'GetObjectVersionTorrent', 'ListMultipartUploadParts',
+    'GetBucketLocation', 'GetBucketCORS', 'GetBucketTagging', 'GetBucketVersioning', 'GetBucketWebsite', 'GetLifecycleConfiguration',
+    'GetBucketRequestPayment', 'GetBucketObjectLockConfiguration', 'GetBucketOwnershipControls', 'GetBucketPublicAccessBlock',
+    'GetAccelerateConfiguration',
   ],
   write: [
     'PutObject', 'PutObjectAcl', 'PutObjectVersionAcl', 'PutObjectTagging', 'PutObjectVersionTagging', 'DeleteObjectTagging',
     'DeleteObjectVersionTagging', 'PutObjectRetention', 'PutObjectLegalHold', 'AbortMultipartUpload', 'RestoreObject',
   ],
   delete: ['DeleteObject', 'DeleteObjectVersion'],
-  list: [
-    'ListBucket', 'ListBucketVersions', 'ListBucketMultipartUploads', 'GetBucketLocation', 'GetBucketAcl', 'GetBucketCORS',
-    'GetBucketLogging', 'GetBucketNotification', 'GetBucketPolicy', 'GetBucketRequestPayment', 'GetBucketTagging',
-    'GetBucketVersioning', 'GetBucketWebsite', 'GetEncryptionConfiguration', 'GetLifecycleConfiguration',
-    'GetReplicationConfiguration', 'GetBucketObjectLockConfiguration', 'GetBucketOwnershipControls',
-    'GetBucketPublicAccessBlock', 'GetAccelerateConfiguration',
-  ],
+  list: ['ListBucket', 'ListBucketVersions', 'ListBucketMultipartUploads'],
   admin: [
     'CreateBucket', 'DeleteBucket', 'PutBucketAcl', 'PutBucketCORS', 'PutBucketLogging', 'PutBucketNotification',
     'PutBucketPolicy', 'DeleteBucketPolicy', 'PutBucketRequestPayment', 'PutBucketTagging', 'PutBucketVersioning',
     'PutBucketWebsite', 'DeleteBucketWebsite', 'PutEncryptionConfiguration', 'PutLifecycleConfiguration',
     'PutReplicationConfiguration', 'PutBucketObjectLockConfiguration', 'PutBucketOwnershipControls',
-    'PutBucketPublicAccessBlock', 'PutAccelerateConfiguration',
+    'PutBucketPublicAccessBlock', 'PutAccelerateConfiguration', 'PutInventoryConfiguration', 'PutAnalyticsConfiguration',
+    'PutMetricsConfiguration', 'PutIntelligentTieringConfiguration',
+    'GetObjectAcl', 'GetObjectVersionAcl', 'GetBucketAcl', 'GetBucketPolicy', 'GetBucketPolicyStatus', 'GetBucketLogging',
+    'GetBucketNotification', 'GetEncryptionConfiguration', 'GetReplicationConfiguration', 'GetInventoryConfiguration',
+    'GetAnalyticsConfiguration', 'GetMetricsConfiguration', 'GetIntelligentTieringConfiguration',
   ],
 };
 const CLASS_OF = new Map<string, Action>();
 for (const [cls, names] of Object.entries(CLASSES) as [Action, readonly string[]][]) for (const n of names) CLASS_OF.set(n.toLowerCase(), cls);
+
+// A class is the unit s3gate grants, so a policy that allows one action of a class would allow
+// the whole class: more than IAM would (s3:ListMultipartUploadParts is no GetObject). A class is
+// granted only by a statement that allows its main action, the one IAM action that already
+// allows the heart of the class. admin (creating and deleting buckets, every setting, the
+// provider's details) has no such action: only a statement that allows all of it, s3:*, grants it.
+const MAIN: Record<Action, readonly string[]> = {
+  read: ['GetObject'], write: ['PutObject'], delete: ['DeleteObject'], list: ['ListBucket'], admin: CLASSES.admin,
+};
 const OBJECT_LEVEL: readonly Action[] = ['read', 'write', 'delete'];
 // s3gate answers ListBuckets to every key, filtered to its grants: naming it grants nothing more.
 const ALWAYS = new Set(['listallmybuckets']);
 
+// A bucket name as S3 accepts it: lower case, digits, dots and hyphens (underscores too, which
+// some providers allow). A wildcard or a variable in it fails this as well.
 const BUCKET = /^[a-z0-9][a-z0-9.\-_]{1,254}$/;
 
 const list = (v: unknown, what: string): string[] => {
@@ -59,23 +72,40 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp('^' + glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
 }
 
-/** The classes a statement's actions name. An action s3gate does not know is refused. */
+const mainNames = (cls: Action): string => (cls === 'admin' ? 's3:*' : `s3:${MAIN[cls][0]!}`);
+
+/**
+ * The classes a statement's actions grant: those whose main actions it allows. An explicitly
+ * named action of any other class is refused (the caller asked for it, and would silently get
+ * either nothing or the whole class); a wildcard only ever yields the classes whose main action
+ * it matches. An action s3gate does not know is refused.
+ */
 function classesOf(actions: string[]): Set<Action> {
-  const out = new Set<Action>();
+  const allowed = new Set<string>();
+  const named: [string, Action][] = [];
   for (const a of actions) {
     const m = /^s3:(.+)$/i.exec(a);
     if (!m) throw new PolicyError(`Action "${a}": a session policy on s3gate names s3 actions only`);
-    const name = m[1]!;
+    const name = m[1]!.toLowerCase();
     if (name.includes('*') || name.includes('?')) {
       const re = globToRegExp(name);
       let any = false;
-      for (const [n, cls] of CLASS_OF) if (re.test(n)) { out.add(cls); any = true; }
+      for (const n of CLASS_OF.keys()) if (re.test(n)) { allowed.add(n); any = true; }
       if (!any && ![...ALWAYS].some((n) => re.test(n))) throw new PolicyError(`Action "${a}" matches no S3 action s3gate knows`);
       continue;
     }
-    const cls = CLASS_OF.get(name.toLowerCase());
-    if (cls) out.add(cls);
-    else if (!ALWAYS.has(name.toLowerCase())) throw new PolicyError(`Action "${a}" is not an S3 action s3gate knows`);
+    const cls = CLASS_OF.get(name);
+    if (cls) {
+      allowed.add(name);
+      named.push([a, cls]);
+    } else if (!ALWAYS.has(name)) throw new PolicyError(`Action "${a}" is not an S3 action s3gate knows`);
+  }
+  const out = new Set<Action>();
+  for (const cls of Object.keys(MAIN) as Action[]) if (MAIN[cls].every((n) => allowed.has(n.toLowerCase()))) out.add(cls);
+  for (const [a, cls] of named) {
+    if (out.has(cls)) continue;
+    throw new PolicyError(`Action "${a}": s3gate grants it only as part of its ${cls} class, which a session policy allows with ${mainNames(cls)}; `
+      + `add ${mainNames(cls)} to the statement (the session then gets the whole ${cls} class, docs/sts.md) or remove "${a}"`);
   }
   return out;
 }
@@ -93,7 +123,11 @@ function targetOf(resource: string): Target {
   const m = /^arn:aws:s3:::([^/]+)(?:\/(.*))?$/.exec(resource);
   if (!m) throw new PolicyError(`Resource "${resource}" is not an S3 ARN (arn:aws:s3:::bucket or arn:aws:s3:::bucket/prefix*)`);
   const bucket = m[1]!;
-  if (bucket !== '*' && !BUCKET.test(bucket)) throw new PolicyError(`Resource "${resource}": s3gate cannot express a wildcard or variable inside a bucket name`);
+  if (bucket !== '*' && !BUCKET.test(bucket)) {
+    throw new PolicyError(/[*?]|\$\{/.test(bucket)
+      ? `Resource "${resource}": s3gate cannot express a wildcard or variable inside a bucket name`
+      : `Resource "${resource}": "${bucket}" is not a valid bucket name (lower-case letters, digits, dots and hyphens)`);
+  }
   const rest = m[2];
   if (rest === undefined) {
     if (bucket === '*') throw new PolicyError(`Resource "${resource}"`);

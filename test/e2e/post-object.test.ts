@@ -324,8 +324,12 @@ describe('a form signed with temporary credentials (STS session)', () => {
     expect(up.requests.slice(before).map((r) => r.headers['x-amz-security-token'])).toEqual([undefined]);
     const denied = await postForm(outside.url, outside.fields, Buffer.from('no'));
     expect([denied.status, code(denied.body)]).toEqual([403, 'AccessDenied']);
+    const refusals = async (reason: string) => Number(new RegExp(`s3gate_sts_tokens_refused_total\\{reason="${reason}"\\} (\\d+)`).exec(await gw.metrics.registry.metrics())?.[1] ?? 0);
+    const forged = await refusals('forged');
     const bad = await postForm(p.url, { ...p.fields, 'X-Amz-Security-Token': creds.sessionToken.slice(0, -4) + 'AAAA' }, Buffer.from('no'));
     expect([bad.status, code(bad.body)]).toEqual([400, 'InvalidToken']);
+    // Counted as a request's refused token is.
+    expect(await refusals('forged')).toBe(forged + 1);
     const lent = await jsPresign({ Bucket: 'forms', Key: 'sessions/lent.txt', Expires: 600, Fields: { 'x-amz-security-token': creds.sessionToken }, Conditions: [{ 'x-amz-security-token': creds.sessionToken }] });
     const l = await postForm(lent.url, lent.fields, Buffer.from('no'));
     expect([l.status, code(l.body)]).toEqual([400, 'InvalidToken']);

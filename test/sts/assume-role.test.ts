@@ -98,9 +98,12 @@ print(json.dumps(res))
     // RoleSessionName in the access log and the metrics.
     const line = gw.sink.lines.find((l) => l.msg === 'request' && l.key === out.ak && l.op === 'PutObject');
     expect(line).toMatchObject({ role: 'uploader', session: 'boto-session', status: 200 });
+    expect(gw.sink.lines.find((l) => l.msg === 'sts session issued' && l.session === 'boto-session')).toMatchObject({ role: 'uploader', key: GW_KEY.accessKeyId });
     const metrics = await gw.metrics.registry.metrics();
     expect(metrics).toMatch(/s3gate_sts_sessions_issued_total\{role="uploader",action="AssumeRole"\} \d+/);
-    expect(metrics).toContain('key="assumed-role/uploader/boto-session"');
+    // Labelled by the role (bounded, the operator's), never by the client's RoleSessionName.
+    expect(metrics).toMatch(/s3gate_requests_total\{operation="PutObject",status="200",upstream="strict",key="role:uploader"\} \d+/);
+    expect(metrics).not.toContain('boto-session');
   });
 
   it('with a session policy narrowed to one prefix: the rest of the role is refused', async () => {
@@ -145,6 +148,32 @@ for sig in ['s3', 's3v4']:
 print(json.dumps(res))
 `, {}, MODERN_PYTHON);
     expect(out).toEqual({ s3Token: true, s3: 'kept', s3v4Token: true, s3v4: 'kept' });
+  });
+});
+
+describe('a presigned STS request (Vault\'s AWS auth, aws-iam-authenticator)', () => {
+  it('boto3 generate_presigned_url(\'get_caller_identity\', HttpMethod=\'GET\') (as aws eks get-token), then a GET: the caller\'s identity; other X-Amz-* parameters refused', async () => {
+    const out = await runPython(`
+import urllib.request, urllib.error
+EP = ${JSON.stringify(gw.url)}
+def fetch(url):
+    try:
+        return urllib.request.urlopen(url).read().decode()
+    except urllib.error.HTTPError as e:
+        return e.read().decode()
+s = boto3.client('sts', endpoint_url=EP, region_name='us-east-1', aws_access_key_id=${JSON.stringify(GW_KEY.accessKeyId)}, aws_secret_access_key=${JSON.stringify(GW_KEY.secretAccessKey)})
+c = s.assume_role(RoleArn=${JSON.stringify(ROLE)}, RoleSessionName='presigned-sts')['Credentials']
+t = boto3.client('sts', endpoint_url=EP, region_name='us-east-1', aws_access_key_id=c['AccessKeyId'], aws_secret_access_key=c['SecretAccessKey'], aws_session_token=c['SessionToken'])
+print(json.dumps({
+  'key': fetch(s.generate_presigned_url('get_caller_identity', ExpiresIn=60, HttpMethod='GET')),
+  'session': fetch(t.generate_presigned_url('get_caller_identity', ExpiresIn=60, HttpMethod='GET')),
+  'extra': fetch(s.generate_presigned_url('get_caller_identity', ExpiresIn=60, HttpMethod='GET') + '&X-Amz-Foo=1'),
+}))
+`, {}, MODERN_PYTHON) as Record<string, string>;
+    expect(out.key).toContain(`<Arn>arn:aws:iam::000000000000:user/${GW_KEY.accessKeyId}</Arn>`);
+    expect(out.session).toContain('<Arn>arn:aws:sts::000000000000:assumed-role/uploader/presigned-sts</Arn>');
+    expect(out.extra).toContain('<Code>InvalidParameterValue</Code>');
+    expect(out.extra).toContain('X-Amz-Foo');
   });
 });
 
@@ -210,7 +239,18 @@ describe('STS errors', () => {
     const deny = await err({ Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Deny', Action: 's3:*', Resource: '*' }] }) });
     expect(deny.name).toBe('MalformedPolicyDocumentException');
     expect((await err({ Policy: '{not json' })).name).toBe('MalformedPolicyDocumentException');
+    const long = await err({ Policy: JSON.stringify({ Statement: [{ Sid: 'x'.repeat(2100), Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] }) });
+    expect(long.name).toBe('ValidationError');
+    expect(long.message).toContain('Member must have length less than or equal to 2048');
+    expect(long.message).not.toContain('null');
+    const upper = await err({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: 'arn:aws:s3:::Media/*' }] }) });
+    expect(upper.message).toContain('"Media" is not a valid bucket name');
     expect((await err({ PolicyArns: [{ arn: 'arn:aws:iam::aws:policy/ReadOnly' }] })).name).toBe('MalformedPolicyDocumentException');
+    // docs/sts.md, Clients: a CLI profile's external_id or mfa_serial is refused, never ignored.
+    for (const extra of [{ ExternalId: 'ext-1' }, { SerialNumber: 'arn:aws:iam::000000000000:mfa/me', TokenCode: '123456' }, { SourceIdentity: 'me' }, { Tags: [{ Key: 'a', Value: 'b' }] }]) {
+      const e = await err(extra);
+      expect([e.name, e.message], JSON.stringify(extra)).toEqual(['InvalidParameterValue', `The parameter ${Object.keys(extra)[0]} is not supported by s3gate.`]);
+    }
     const badSig = await failure(sts(gw.url, { ...GW_KEY, secretAccessKey: 'wrong-secret-abcdefghijklmnopqrstuvwxyz' }).send(new GetCallerIdentityCommand({})));
     expect(badSig.name).toBe('SignatureDoesNotMatch');
     expect((await failure(sts(gw.url, { accessKeyId: 'NOSUCHKEY', secretAccessKey: 'x' }).send(new GetCallerIdentityCommand({})))).name).toBe('InvalidClientTokenId');
@@ -280,10 +320,62 @@ describe('token attacks (docs/security.md)', () => {
     await s3(gw.url, wide).send(new PutObjectCommand({ Bucket: 'media', Key: 'uploads/widen.txt', Body: 'w' }));
   });
 
+  it('policy rounding: a lesser action of a class never grants the class (s3:List* lists and reads nothing)', async () => {
+    const reader = 'arn:aws:iam::000000000000:role/reader';
+    const both = ['arn:aws:s3:::other', 'arn:aws:s3:::other/*'];
+    const listOnly = await assume(gw.url, GW_KEY, { RoleArn: reader, RoleSessionName: 'list-only', Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 's3:List*', Resource: both }] }) });
+    expect((await failure(get(listOnly))).name).toBe('AccessDenied');
+    const listed = await s3(gw.url, listOnly).send(new ListObjectsV2Command({ Bucket: 'other' }));
+    expect(listed.Contents?.map((c) => c.Key)).toContain('kept.txt');
+    const refused = await failure(sts(gw.url, GW_KEY).send(new AssumeRoleCommand({ RoleArn: reader, RoleSessionName: 'parts-only',
+      Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 's3:ListMultipartUploadParts', Resource: both }] }) })));
+    expect(refused.name).toBe('MalformedPolicyDocumentException');
+    expect(refused.message).toContain('"s3:ListMultipartUploadParts"');
+    expect(refused.message).toContain('add s3:GetObject');
+  });
+
   it('counts refused tokens by reason, and never logs a token', async () => {
     const metrics = await gw.metrics.registry.metrics();
     for (const reason of ['key-mismatch', 'forged', 'expired', 'unsigned']) expect(metrics).toMatch(new RegExp(`s3gate_sts_tokens_refused_total\\{reason="${reason}"\\} [1-9]`));
     noTokenUpstream([a.sessionToken, b.sessionToken]);
+  });
+});
+
+describe('limits and metrics of sessions', () => {
+  // Every request of a session counts against who asked for it under its role: not its
+  // RoleSessionName, which the client chooses.
+  let limited: Awaited<ReturnType<typeof startTestGateway>>;
+  beforeAll(async () => {
+    limited = await startTestGateway({
+      ...doc({ reader: { assumableBy: [GW_KEY.accessKeyId, GW_KEY_LIMITED.accessKeyId], allow: [{ bucket: 'other', actions: ['read', 'list'] }] } }),
+      limits: { requestsPerSecond: 0.01, burst: 2, concurrent: 0 },
+    });
+  });
+  afterAll(async () => {
+    await limited?.close();
+  });
+  const as = (key: typeof GW_KEY, name: string) => assume(limited.url, key, { RoleArn: 'arn:aws:iam::000000000000:role/reader', RoleSessionName: name });
+  const get = async (c: TempCreds) => {
+    try {
+      await s3(limited.url, c).send(new GetObjectCommand({ Bucket: 'other', Key: 'kept.txt' }));
+      return 'ok';
+    } catch (e) {
+      return (e as Error).name;
+    }
+  };
+
+  it('a shared RoleSessionName shares no limit, a fresh one escapes none; metrics name the role', async () => {
+    const mine = await as(GW_KEY, 'shared-name');
+    const theirs = await as(GW_KEY_LIMITED, 'shared-name');
+    expect([await get(mine), await get(mine), await get(mine)]).toEqual(['ok', 'ok', 'SlowDown']);
+    // Another key's session with the same name has its own limit.
+    expect(await get(theirs)).toBe('ok');
+    // A fresh name from the same key is the same asker: still limited.
+    expect(await get(await as(GW_KEY, 'fresh-name-1'))).toBe('SlowDown');
+    const metrics = await limited.metrics.registry.metrics();
+    expect(metrics).toMatch(/s3gate_requests_total\{operation="GetObject",status="200",upstream="strict",key="role:reader"\} 3/);
+    expect(metrics).toMatch(/s3gate_throttled_total\{limit="rate",key="role:reader"\} 2/);
+    for (const name of ['shared-name', 'fresh-name-1']) expect(metrics).not.toContain(name);
   });
 });
 

@@ -6,8 +6,9 @@ import { buildConfig, ConfigError } from '../../src/config/load.js';
 import { ACTIONS, type Action, type Grant } from '../../src/config/types.js';
 import { intersect } from '../../src/sts/grants.js';
 import { parsePolicy, PolicyError } from '../../src/sts/policy.js';
+import { limitKey, limitLabel, principalName, sessionKey } from '../../src/sts/inbound.js';
 import { deriveSealingKey, newCredentials, open, seal, TokenError } from '../../src/sts/seal.js';
-import type { Session } from '../../src/sts/types.js';
+import type { Session, StsConfig } from '../../src/sts/types.js';
 
 const K1 = deriveSealingKey('k1', 'sealing-secret-one-0123456789abcdefghij');
 const K2 = deriveSealingKey('k2', 'sealing-secret-two-0123456789abcdefghij');
@@ -64,6 +65,23 @@ const actionsArb = fc.subarray([...ACTIONS] as Action[], { minLength: 1 });
 const grantArb: fc.Arbitrary<Grant> = fc.record({ bucket: bucketArb, prefix: prefixArb, actions: actionsArb }).map((g) => (g.prefix ? g : { bucket: g.bucket, actions: g.actions }));
 const keyFor = (allow: Grant[]) => ({ accessKeyId: 'K', secretAccessKey: 's', allow });
 
+describe('who a session is, for limits and metrics', () => {
+  it('is who asked under the role (a web identity\'s issuer and subject, a key id), never the RoleSessionName', () => {
+    const sts: StsConfig = { sealingKeys: [K1], roles: new Map([['r', { name: 'r', assumableBy: [], maxSessionDuration: 3600, allow: [{ bucket: 'media', prefix: 'u/', actions: ['read'] }] }]]) };
+    const key = (over: Partial<Session>) => sessionKey(sts, seal(session(over), K1)).key;
+    const alice = 'https://idp.example/#alice';
+    const a1 = key({ src: alice, rsn: 'botocore-session-1' });
+    const a2 = key({ src: alice, rsn: 'botocore-session-2' });
+    const bob = key({ src: 'https://idp.example/#bob', rsn: 'botocore-session-1' });
+    expect(limitKey(a1)).toBe(limitKey(a2));
+    expect(limitKey(bob)).not.toBe(limitKey(a1));
+    expect(limitKey(key({ src: 'KEY1', rsn: 'same' }))).not.toBe(limitKey(key({ src: 'KEY2', rsn: 'same' })));
+    expect(limitKey(a1)).not.toContain('alice');
+    expect([principalName(a1), principalName(bob), limitLabel(limitKey(a1))]).toEqual(['role:r', 'role:r', 'role:r']);
+    expect(limitLabel('KEY1')).toBe('KEY1');
+  });
+});
+
 describe('grant intersection', () => {
   it('allows exactly what both lists allow, for every request', () => {
     fc.assert(fc.property(
@@ -95,6 +113,48 @@ describe('session policies', () => {
       { bucket: '*', actions: ['read', 'write', 'delete'] }, { bucket: '*', actions: ['list', 'admin'] },
     ]);
     expect(parsePolicy(policy([{ Effect: 'Allow', Action: 's3:Get*', Resource: 'arn:aws:s3:::media/*' }]))).toEqual([{ bucket: 'media', actions: ['read'] }]);
+  });
+
+  it('grants a class only through its main action: a lesser action of it never widens the policy to the class', () => {
+    const both = ['arn:aws:s3:::media', 'arn:aws:s3:::media/*'];
+    const classes = (action: string | string[], resource: string | string[] = both) =>
+      [...new Set(parsePolicy(policy([{ Effect: 'Allow', Action: action, Resource: resource }])).flatMap((g) => g.actions))].sort();
+    // Wildcards yield only the classes whose main action they match.
+    expect(classes('s3:List*')).toEqual(['list']);
+    expect(classes('s3:Get*')).toEqual(['read']);
+    expect(classes(['s3:Get*', 's3:List*'], '*')).toEqual(['list', 'read']);
+    expect(classes('s3:*Tagging')).toEqual([]);
+    expect(classes('s3:Put*')).toEqual(['write']);
+    expect(classes('s3:Delete*')).toEqual(['delete']);
+    expect(classes('s3:*')).toEqual(['admin', 'delete', 'list', 'read', 'write']);
+    // A lesser action beside its main action is part of the class.
+    expect(classes(['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:GetObject'])).toEqual(['read', 'write']);
+    expect(classes(['s3:Put*', 's3:AbortMultipartUpload'])).toEqual(['write']);
+    // Alone, it is refused by name, saying what to add.
+    const refusal = (action: string | string[], resource: string | string[] = both) => {
+      try {
+        parsePolicy(policy([{ Effect: 'Allow', Action: action, Resource: resource }]));
+      } catch (e) {
+        if (e instanceof PolicyError) return e.message;
+        throw e;
+      }
+      return 'accepted';
+    };
+    expect(refusal('s3:ListMultipartUploadParts')).toMatch(/"s3:ListMultipartUploadParts".*read class.*add s3:GetObject/);
+    expect(refusal('s3:AbortMultipartUpload')).toMatch(/"s3:AbortMultipartUpload".*write class.*add s3:PutObject/);
+    expect(refusal('s3:DeleteObjectTagging')).toMatch(/add s3:PutObject/);
+    expect(refusal(['s3:ListAllMyBuckets', 's3:GetBucketLocation'], 'arn:aws:s3:::*')).toMatch(/"s3:GetBucketLocation".*add s3:GetObject/);
+    expect(refusal('s3:ListBucketVersions', 'arn:aws:s3:::media')).toMatch(/list class.*add s3:ListBucket/);
+    expect(refusal('s3:DeleteObjectVersion')).toMatch(/add s3:DeleteObject/);
+    expect(refusal('s3:CreateBucket', 'arn:aws:s3:::media')).toMatch(/admin class.*add s3:\*/);
+    expect(refusal(['s3:GetObject', 's3:GetObjectAcl'])).toMatch(/"s3:GetObjectAcl".*admin class/);
+    expect(refusal(['s3:*', 's3:CreateBucket'], 'arn:aws:s3:::media')).toBe('accepted');
+  });
+
+  it('says what is wrong with a bucket name', () => {
+    const msg = (resource: string) => { try { parsePolicy(policy([{ Effect: 'Allow', Action: 's3:GetObject', Resource: resource }])); } catch (e) { return (e as Error).message; } return ''; };
+    expect(msg('arn:aws:s3:::STS-art/*')).toContain('"STS-art" is not a valid bucket name');
+    expect(msg('arn:aws:s3:::med*/x*')).toContain('wildcard or variable inside a bucket name');
   });
 
   it('refuses what it cannot express rather than dropping it', () => {

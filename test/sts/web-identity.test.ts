@@ -91,6 +91,10 @@ print(json.dumps({
 `, { TOKEN: token }, MODERN_PYTHON);
     expect(out).toEqual({ subject: 'alice', arn: 'arn:aws:sts::000000000000:assumed-role/browser/alice-browser', provider: iss, audience: 's3gate-app', own: 'ok', list: 'ok', bobs: 'AccessDenied', prefixTrick: 'AccessDenied' });
     expect(await gw.metrics.registry.metrics()).toMatch(/s3gate_sts_sessions_issued_total\{role="browser",action="AssumeRoleWithWebIdentity"\} [1-9]/);
+    // The log names who the session is: the token's issuer and subject, never the token.
+    const issued = gw.sink.lines.find((l) => l.msg === 'sts session issued' && l.session === 'alice-browser');
+    expect(issued).toMatchObject({ role: 'browser', iss, sub: 'alice' });
+    expect(gw.sink.text()).not.toContain(token.slice(-40));
   });
 
   it('a nested claim fills the grants and a required nested claim is checked (static keys)', async () => {
