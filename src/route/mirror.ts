@@ -24,6 +24,7 @@ import { escapeXml, unescapeXml } from '../s3/errors.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { CommitGate, decision } from './commit-gate.js';
 import { objectHeaders } from './copy-on-read.js';
+import { readTagging, tagCount } from './object-tags.js';
 import { planAcl, readCannedAcl } from './object-acl.js';
 import { buffered, drain, succeeded } from './io.js';
 import type { ServeContext } from './modes.js';
@@ -219,7 +220,16 @@ async function replicate(ctx: ServeContext, mirror: Route, w: MirrorWrite, key: 
       await drain(o);
       return w.record('failed', { why: acl.skip, replicated: true });
     }
-    const headers = { ...objectHeaders(o, mirror.upstream), ...acl.headers };
+    const headers: Record<string, string> = { ...objectHeaders(o, mirror.upstream), ...acl.headers };
+    // A GET tells only how many tags there are: the tags themselves go with the copy, or no copy.
+    if (tagCount(o.headers) > 0) {
+      const tags = await readTagging(route.upstream, route.upstreamBucket, key);
+      if (!('tagging' in tags)) {
+        await drain(o);
+        return w.record('failed', { why: tags.why, replicated: true });
+      }
+      headers['x-amz-tagging'] = tags.tagging;
+    }
     const r = await callUpstream(mirror.upstream, { operation: 'PutObject', method: 'PUT', bucket: mirror.upstreamBucket, key, headers, body: o.body, length });
     await drain(r);
     if (r.status < 300) w.record('ok', { replicated: true });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand, DeleteObjectsCommand, DeleteObjectTaggingCommand,
-  PutObjectCommand, PutObjectTaggingCommand, UploadPartCopyCommand, type S3Client,
+  PutObjectCommand, PutObjectTaggingCommand, UploadPartCommand, UploadPartCopyCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -139,6 +139,18 @@ describe('mirror: the mirror follows what the primary accepted', () => {
     }));
     expect((await primary.get('mp-dst.bin'))?.body.equals(data)).toBe(true);
     expect((await mirror.get('mp-dst.bin'))?.body.equals(data)).toBe(true);
+  });
+
+  it('a completed multipart upload is replicated to the mirror with its tags', async () => {
+    const data = randomBytes(64 * 1024);
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'trial', Key: 'mp-tagged.bin', Tagging: 'stage=upload&note=a%20b%2Bc' }));
+    const part = await s3.send(new UploadPartCommand({ Bucket: 'trial', Key: 'mp-tagged.bin', UploadId, PartNumber: 1, Body: data }));
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'trial', Key: 'mp-tagged.bin', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag! }] } }));
+    expect((await mirror.get('mp-tagged.bin'))?.body.equals(data)).toBe(true);
+    const r = await mirrorUp.store.handle({ method: 'GET', bucket: 'trial-mirror', key: 'mp-tagged.bin', query: new URLSearchParams('tagging'), headers: {}, body: Readable.from([]) });
+    let xml = '';
+    for await (const c of r.body as Readable) xml += c;
+    expect([...xml.matchAll(/<Key>([^<]*)<\/Key><Value>([^<]*)<\/Value>/g)].map((m) => `${m[1]}=${m[2]}`).sort()).toEqual(['note=a b+c', 'stage=upload']);
   });
 
   it('PutObjectTagging and DeleteObjectTagging reach the mirror once the primary accepted them', async () => {
