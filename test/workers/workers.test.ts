@@ -289,14 +289,7 @@ describe('s3gate serve --workers 2', { timeout: 180_000 }, () => {
   });
 
   it('a TLS certificate reload reaches every worker', async () => {
-    const dir = tmpDir('s3gate-wk-tls-');
-    const one = selfSignedCert(['localhost', '127.0.0.1']);
-    const two = selfSignedCert(['localhost', '127.0.0.1']);
-    const cert = join(dir, 'tls.crt');
-    const key = join(dir, 'tls.key');
-    copyFileSync(one.cert, cert);
-    copyFileSync(one.key, key);
-    const file = writeConfig(dir, [A], '', `{ address: 127.0.0.1:0, tls: { cert: ${cert}, key: ${key} } }`);
+    const { one, two, cert, key, file } = tlsGateway();
     const gw = await startWorkers(file);
     // An unsigned GET / is refused with S3's XML, which carries the request id.
     const get = (ca: Buffer) => (): Promise<Outcome> => new Promise((resolve) => {
@@ -320,19 +313,20 @@ describe('s3gate serve --workers 2', { timeout: 180_000 }, () => {
   });
 });
 
+/** A TLS listener on a copy of `one`'s pair, with key A; the copies are what the test replaces. */
+function tlsGateway() {
+  const dir = tmpDir('s3gate-wk-tlsreload-');
+  const one = selfSignedCert(['localhost', '127.0.0.1']);
+  const two = selfSignedCert(['localhost', '127.0.0.1']);
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  copyFileSync(one.cert, cert);
+  copyFileSync(one.key, key);
+  const listen = `{ address: 127.0.0.1:0, tls: { cert: ${cert}, key: ${key} } }`;
+  return { dir, one, two, cert, key, listen, file: writeConfig(dir, [A], '', listen) };
+}
+
 describe('s3gate serve --workers 2: reloads apply whole or not at all', { timeout: 180_000 }, () => {
-  /** A TLS listener on a copy of `one`'s pair, with key A; the copies are what the test replaces. */
-  function tlsGateway() {
-    const dir = tmpDir('s3gate-wk-tlsreload-');
-    const one = selfSignedCert(['localhost', '127.0.0.1']);
-    const two = selfSignedCert(['localhost', '127.0.0.1']);
-    const cert = join(dir, 'tls.crt');
-    const key = join(dir, 'tls.key');
-    copyFileSync(one.cert, cert);
-    copyFileSync(one.key, key);
-    const listen = `{ address: 127.0.0.1:0, tls: { cert: ${cert}, key: ${key} } }`;
-    return { dir, one, two, cert, listen, file: writeConfig(dir, [A], '', listen) };
-  }
 
   /** Every worker still serves the whole previous config: A on the old certificate, and not B. */
   async function previousEverywhere(gw: CliProcess, ca: Buffer) {
