@@ -21,6 +21,7 @@ import { callUpstream } from '../forward/client.js';
 import type { UpstreamResponse } from '../forward/forward.js';
 import { send, type SendRequest } from '../forward/send.js';
 import { escapeXml, unescapeXml } from '../s3/errors.js';
+import { deleteResultErrors } from '../authorize/delete-objects.js';
 import { uriEncode } from '../signing/sigv4.js';
 import { CommitGate, decision } from './commit-gate.js';
 import { objectHeaders } from './copy-on-read.js';
@@ -278,7 +279,7 @@ async function mirrorDeleteObjects(ctx: ServeContext, mirror: Route): Promise<vo
     return ctx.respondWith(route, p);
   }
   // Only what the primary deleted: its <Error> entries stay where they are on both sides.
-  const refused = new Set([...text.matchAll(/<Error>([\s\S]*?)<\/Error>/g)].map((m) => unescapeXml(/<Key>([\s\S]*?)<\/Key>/.exec(m[1]!)?.[1] ?? '')));
+  const refused = new Set(deleteResultErrors(text).map((e) => e.Key));
   const keys = deleteEntries(requested).filter((e) => !e.versioned && !refused.has(e.key)).map((e) => e.key);
   if (keys.length === 0) {
     w.record('skipped');
@@ -298,7 +299,7 @@ async function mirrorDeleteObjects(ctx: ServeContext, mirror: Route): Promise<vo
   });
   try {
     const { r, text: answer } = await buffered(await m);
-    const failed = [...answer.matchAll(/<Error>([\s\S]*?)<\/Error>/g)].length;
+    const failed = deleteResultErrors(answer).length;
     if (r.status < 300 && failed === 0) w.record('ok', { keys: keys.length });
     else w.record('failed', { status: r.status, keys: keys.length, failed });
   } catch (e) {
