@@ -187,7 +187,8 @@ export async function authorizedDeleteBody(
   if (!key) throw new S3Error('AccessDenied');
   const allowed: DeleteObject[] = [];
   const denied: DeleteObject[] = [];
-  for (const o of req.objects) (deleteKeyAllowed(key, bucket, o.Key) ? allowed : denied).push(o);
+  const bypass = headers['x-amz-bypass-governance-retention']?.toLowerCase() === 'true';
+  for (const o of req.objects) (deleteKeyAllowed(key, bucket, o.Key, o.VersionId, bypass) ? allowed : denied).push(o);
   if (allowed.length === 0) return { denied };
   if (!conditionsChecked) refuseDeleteConditions(allowed);
   return { body: replacedBody(Buffer.from(deleteObjectsXml({ ...req, objects: allowed }), 'utf8'), body.headers, headers), denied };

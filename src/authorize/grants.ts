@@ -1,14 +1,19 @@
-import type { Action, BucketRoute, GatewayKey } from '../config/types.js';
+import type { Action, BucketRoute, GatewayKey, Grant } from '../config/types.js';
 import { S3Error } from '../s3/errors.js';
+import { actionsOf, IAM_ACTIONS } from './iam.js';
 import { LISTINGS } from './operation.js';
 import type { RequestView } from './view.js';
 import type { AnonymousAccess } from './anonymous.js';
 
-/** Does the key hold `action` on bucket (and key, for prefix-limited grants)? */
-export function allows(key: GatewayKey, action: Action, bucket: string, objectKey?: string, listPrefix?: string): boolean {
+/**
+ * Does the key hold `action` on bucket (and key, for prefix-limited grants)? `iam`: the IAM
+ * action the request needs (authorize/iam.ts), which a session policy's grants are held to.
+ */
+export function allows(key: GatewayKey, action: Action, bucket: string, objectKey?: string, listPrefix?: string, iam?: string): boolean {
   for (const g of key.allow) {
     if (g.bucket !== '*' && g.bucket !== bucket) continue;
     if (!g.actions.includes(action)) continue;
+    if (g.level !== undefined && !exactlyAllows(g, iam)) continue;
     if (g.prefix) {
       // An object must sit under the prefix; a listing must ask for a prefix inside it.
       const subject = objectKey ?? listPrefix;
@@ -20,8 +25,15 @@ export function allows(key: GatewayKey, action: Action, bucket: string, objectKe
 }
 
 /** Does the key hold `action` on the whole bucket: a grant with no prefix? */
-export function allowsWholeBucket(key: GatewayKey, action: Action, bucket: string): boolean {
-  return key.allow.some((g) => (g.bucket === '*' || g.bucket === bucket) && g.actions.includes(action) && !g.prefix);
+export function allowsWholeBucket(key: GatewayKey, action: Action, bucket: string, iam?: string): boolean {
+  return key.allow.some((g) => (g.bucket === '*' || g.bucket === bucket) && g.actions.includes(action) && !g.prefix
+    && (g.level === undefined || exactlyAllows(g, iam)));
+}
+
+/** A session policy's grant allows the IAM action `iam` (lower-cased): one of its kind of resource, and named by it. */
+function exactlyAllows(g: Grant, iam: string | undefined): boolean {
+  if (iam === undefined || IAM_ACTIONS.get(iam)?.level !== g.level) return false;
+  return g.only === undefined || g.only.includes(iam);
 }
 
 /**
@@ -44,13 +56,41 @@ export function authorizeView(view: RequestView, key: GatewayKey | undefined, bu
 }
 
 function keyAllows(key: GatewayKey, view: RequestView, bucket: string): boolean {
-  const op = view.operation;
+  // Only a session's grants can come from a policy: a configured key's request skips the search.
+  if (key.session !== undefined && key.allow.some((g) => g.level !== undefined)) return exactAllows(key, view, bucket);
   const src = view.copySource;
   if (src && !allows(key, 'read', src.bucket, src.key)) return false;
-  if (view.key !== undefined) return allows(key, op.action, bucket, view.key);
-  if (LISTINGS.has(op.name)) return allows(key, op.action, bucket, undefined, view.listPrefix);
-  if (op.name === 'DeleteObjects') return key.allow.some((g) => (g.bucket === '*' || g.bucket === bucket) && g.actions.includes('delete'));
-  return allowsWholeBucket(key, op.action, bucket);
+  return allowsOne(key, view, bucket, view.operation.action);
+}
+
+function allowsOne(key: GatewayKey, view: RequestView, bucket: string, action: Action, iam?: string): boolean {
+  const op = view.operation;
+  if (view.key !== undefined) return allows(key, action, bucket, view.key, undefined, iam);
+  if (LISTINGS.has(op.name)) return allows(key, action, bucket, undefined, view.listPrefix, iam);
+  if (op.name === 'DeleteObjects') {
+    // The body may name keys or versions: each is checked with its own action once it is read.
+    const alsoVersion = iam === 'deleteobject' ? 'deleteobjectversion' : iam;
+    return key.allow.some((g) => (g.bucket === '*' || g.bucket === bucket) && g.actions.includes(action)
+      && (g.level === undefined || exactlyAllows(g, iam) || exactlyAllows(g, alsoVersion)));
+  }
+  return allowsWholeBucket(key, action, bucket, iam);
+}
+
+/**
+ * A session whose policy named actions: every IAM action the request needs (its operation's,
+ * those its headers add, the copy source's read) must be allowed on its own resource, as IAM
+ * evaluates each. An operation no policy can name is allowed nowhere.
+ */
+function exactAllows(key: GatewayKey, view: RequestView, bucket: string): boolean {
+  const needed = actionsOf(view);
+  if (needed === undefined) return false;
+  const src = view.copySource;
+  if (src && !allows(key, 'read', src.bucket, src.key, undefined, src.versionId !== undefined ? 'getobjectversion' : 'getobject')) return false;
+  for (let i = 0; i < needed.length; i++) {
+    const iam = needed[i]!;
+    if (!allowsOne(key, view, bucket, i === 0 ? view.operation.action : IAM_ACTIONS.get(iam)!.cls, iam)) return false;
+  }
+  return true;
 }
 
 /** Anonymous: what the bucket's `public` setting allows (authorize/anonymous.ts), never a copy or a bucket's settings. */
@@ -60,9 +100,15 @@ function anonymousAllows(view: RequestView, anonymous: AnonymousAccess | undefin
   return anonymous !== undefined && anonymous !== 'refused';
 }
 
-/** One key of a DeleteObjects body inside the key's delete grants. */
-export function deleteKeyAllowed(key: GatewayKey, bucket: string, k: string): boolean {
-  return allows(key, 'delete', bucket, k);
+/**
+ * One key (or version) of a DeleteObjects body inside the key's delete grants; `bypass`: the
+ * request bypasses governance retention, which a session policy must allow as well.
+ */
+export function deleteKeyAllowed(key: GatewayKey, bucket: string, k: string, versionId?: string, bypass = false): boolean {
+  if (!allows(key, 'delete', bucket, k, undefined, versionId !== undefined ? 'deleteobjectversion' : 'deleteobject')) return false;
+  // A configured key's delete class covers the bypass; a session policy has to name it.
+  if (!bypass || !key.allow.some((g) => g.level !== undefined)) return true;
+  return allows(key, 'write', bucket, k, undefined, 'bypassgovernanceretention');
 }
 
 /** Anonymous access as the bucket's `public` setting says. */

@@ -14,6 +14,13 @@ export interface Grant {
   /** optional key prefix the grant is limited to */
   prefix?: string;
   actions: Action[];
+  /**
+   * A session policy's grant (src/sts/policy.ts) only: it allows requests whose IAM actions
+   * (authorize/iam.ts) are of this kind of resource, a bucket or objects, and, with `only`,
+   * among these actions (lower-cased). A configured grant has neither and allows whole classes.
+   */
+  level?: 'object' | 'bucket';
+  only?: string[];
 }
 
 export interface Limits {

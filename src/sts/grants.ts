@@ -16,7 +16,13 @@ function meet(a: Grant, b: Grant): Grant | undefined {
   if (prefix === undefined) return undefined;
   const actions = a.actions.filter((x) => b.actions.includes(x));
   if (!actions.length) return undefined;
-  return prefix ? { bucket, prefix, actions } : { bucket, actions };
+  // A policy's grant is held to its kind of resource and its actions (authorize/iam.ts): both
+  // sides' limits hold, and two kinds of resource never meet.
+  if (a.level !== undefined && b.level !== undefined && a.level !== b.level) return undefined;
+  const level = a.level ?? b.level;
+  const only = a.only && b.only ? a.only.filter((x) => b.only!.includes(x)) : (a.only ?? b.only);
+  if (only && !only.length) return undefined;
+  return { bucket, ...(prefix ? { prefix } : {}), actions, ...(level ? { level } : {}), ...(only ? { only: [...only] } : {}) };
 }
 
 /**
@@ -49,6 +55,8 @@ export function fill(grants: readonly Grant[], vars: Record<string, string>): Gr
   return grants.map((g) => {
     const out: Grant = { bucket: sub(g.bucket), actions: [...g.actions] };
     if (g.prefix) out.prefix = sub(g.prefix);
+    if (g.level) out.level = g.level;
+    if (g.only) out.only = [...g.only];
     return out;
   });
 }

@@ -1,11 +1,13 @@
 // Session policies: the IAM JSON a caller passes to AssumeRole(WithWebIdentity) to narrow the
-// role for one session. s3gate grants in five classes (read, write, list, delete, admin) over a
-// bucket and a key prefix; a policy is turned into such grants and intersected with the role's,
-// so it can only take away. A class comes only from its main action (s3:GetObject for read…),
-// never from a lesser action of it, which would round the policy up to more than IAM allows. Whatever cannot be expressed that way (Deny, NotAction, a condition
-// other than a listing prefix, an exact key, a wildcard inside a name) is refused as
+// role for one session. A policy is turned into s3gate grants and intersected with the role's,
+// so it can only take away. Its grants are exact: besides the classes (read, write, list, delete,
+// admin) that the role's grants are written in, each holds the IAM actions the statement allowed
+// and the kind of resource it named (authorize/iam.ts), so the session may do exactly what the
+// policy says and no more of a class. Whatever cannot be expressed that way (Deny, NotAction, a
+// condition other than a listing prefix, an exact key, a wildcard inside a name) is refused as
 // MalformedPolicyDocument, never dropped: a dropped Deny or condition would widen the session.
-import type { Action, Grant } from '../config/types.js';
+import { ACTIONS, type Grant } from '../config/types.js';
+import { IAM_ACTIONS, type Level } from '../authorize/iam.js';
 
 export class PolicyError extends Error {
   constructor(message: string) {
@@ -14,49 +16,11 @@ export class PolicyError extends Error {
   }
 }
 
-// Each IAM action names the s3gate class that authorizes its operation (authorize/operation.ts's
-// classify): bucket settings s3gate lets a reader see are `read`, those that carry the
-// provider's account (src/s3/provider-details.ts) are `admin`, as for a configured key.
-const CLASSES: Record<Action, readonly string[]> = {
-  read: [
-    'GetObject', 'GetObjectVersion', 'GetObjectTagging', 'GetObjectVersionTagging', 'GetObjectRetention', 'GetObjectLegalHold',
-    'GetObjectAttributes', 'GetObjectVersionAttributes', 'GetObjectTorrent', 'GetObjectVersionTorrent', 'ListMultipartUploadParts',
-    'GetBucketLocation', 'GetBucketCORS', 'GetBucketTagging', 'GetBucketVersioning', 'GetBucketWebsite', 'GetLifecycleConfiguration',
-    'GetBucketRequestPayment', 'GetBucketObjectLockConfiguration', 'GetBucketOwnershipControls', 'GetBucketPublicAccessBlock',
-    'GetAccelerateConfiguration',
-  ],
-  write: [
-    'PutObject', 'PutObjectAcl', 'PutObjectVersionAcl', 'PutObjectTagging', 'PutObjectVersionTagging', 'DeleteObjectTagging',
-    'DeleteObjectVersionTagging', 'PutObjectRetention', 'PutObjectLegalHold', 'AbortMultipartUpload', 'RestoreObject',
-  ],
-  delete: ['DeleteObject', 'DeleteObjectVersion'],
-  list: ['ListBucket', 'ListBucketVersions', 'ListBucketMultipartUploads'],
-  admin: [
-    'CreateBucket', 'DeleteBucket', 'PutBucketAcl', 'PutBucketCORS', 'PutBucketLogging', 'PutBucketNotification',
-    'PutBucketPolicy', 'DeleteBucketPolicy', 'PutBucketRequestPayment', 'PutBucketTagging', 'PutBucketVersioning',
-    'PutBucketWebsite', 'DeleteBucketWebsite', 'PutEncryptionConfiguration', 'PutLifecycleConfiguration',
-    'PutReplicationConfiguration', 'PutBucketObjectLockConfiguration', 'PutBucketOwnershipControls',
-    'PutBucketPublicAccessBlock', 'PutAccelerateConfiguration', 'PutInventoryConfiguration', 'PutAnalyticsConfiguration',
-    'PutMetricsConfiguration', 'PutIntelligentTieringConfiguration',
-    'GetObjectAcl', 'GetObjectVersionAcl', 'GetBucketAcl', 'GetBucketPolicy', 'GetBucketPolicyStatus', 'GetBucketLogging',
-    'GetBucketNotification', 'GetEncryptionConfiguration', 'GetReplicationConfiguration', 'GetInventoryConfiguration',
-    'GetAnalyticsConfiguration', 'GetMetricsConfiguration', 'GetIntelligentTieringConfiguration',
-  ],
-};
-const CLASS_OF = new Map<string, Action>();
-for (const [cls, names] of Object.entries(CLASSES) as [Action, readonly string[]][]) for (const n of names) CLASS_OF.set(n.toLowerCase(), cls);
-
-// A class is the unit s3gate grants, so a policy that allows one action of a class would allow
-// the whole class: more than IAM would (s3:ListMultipartUploadParts is no GetObject). A class is
-// granted only by a statement that allows its main action, the one IAM action that already
-// allows the heart of the class. admin (creating and deleting buckets, every setting, the
-// provider's details) has no such action: only a statement that allows all of it, s3:*, grants it.
-const MAIN: Record<Action, readonly string[]> = {
-  read: ['GetObject'], write: ['PutObject'], delete: ['DeleteObject'], list: ['ListBucket'], admin: CLASSES.admin,
-};
-const OBJECT_LEVEL: readonly Action[] = ['read', 'write', 'delete'];
 // s3gate answers ListBuckets to every key, filtered to its grants: naming it grants nothing more.
 const ALWAYS = new Set(['listallmybuckets']);
+// The listings S3 gives an s3:prefix: a statement conditioned on it applies to them alone (IAM
+// finds no s3:prefix in any other request, and StringLike on a missing key does not match).
+const WITH_PREFIX = new Set(['listbucket', 'listbucketversions']);
 
 // A bucket name as S3 accepts it: lower case, digits, dots and hyphens (underscores too, which
 // some providers allow). A wildcard or a variable in it fails this as well.
@@ -72,17 +36,9 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp('^' + glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 'i');
 }
 
-const mainNames = (cls: Action): string => (cls === 'admin' ? 's3:*' : `s3:${MAIN[cls][0]!}`);
-
-/**
- * The classes a statement's actions grant: those whose main actions it allows. An explicitly
- * named action of any other class is refused (the caller asked for it, and would silently get
- * either nothing or the whole class); a wildcard only ever yields the classes whose main action
- * it matches. An action s3gate does not know is refused.
- */
-function classesOf(actions: string[]): Set<Action> {
+/** The IAM actions (lower-cased) a statement's Action allows; an action s3gate does not know is refused. */
+function allowedActions(actions: string[]): Set<string> {
   const allowed = new Set<string>();
-  const named: [string, Action][] = [];
   for (const a of actions) {
     const m = /^s3:(.+)$/i.exec(a);
     if (!m) throw new PolicyError(`Action "${a}": a session policy on s3gate names s3 actions only`);
@@ -90,25 +46,28 @@ function classesOf(actions: string[]): Set<Action> {
     if (name.includes('*') || name.includes('?')) {
       const re = globToRegExp(name);
       let any = false;
-      for (const n of CLASS_OF.keys()) if (re.test(n)) { allowed.add(n); any = true; }
+      for (const n of IAM_ACTIONS.keys()) if (re.test(n)) { allowed.add(n); any = true; }
       if (!any && ![...ALWAYS].some((n) => re.test(n))) throw new PolicyError(`Action "${a}" matches no S3 action s3gate knows`);
-      continue;
-    }
-    const cls = CLASS_OF.get(name);
-    if (cls) {
-      allowed.add(name);
-      named.push([a, cls]);
-    } else if (!ALWAYS.has(name)) throw new PolicyError(`Action "${a}" is not an S3 action s3gate knows`);
+    } else if (IAM_ACTIONS.has(name)) allowed.add(name);
+    else if (!ALWAYS.has(name)) throw new PolicyError(`Action "${a}" is not an S3 action s3gate knows`);
   }
-  const out = new Set<Action>();
-  for (const cls of Object.keys(MAIN) as Action[]) if (MAIN[cls].every((n) => allowed.has(n.toLowerCase()))) out.add(cls);
-  for (const [a, cls] of named) {
-    if (out.has(cls)) continue;
-    throw new PolicyError(`Action "${a}": s3gate grants it only as part of its ${cls} class, which a session policy allows with ${mainNames(cls)}; `
-      + `add ${mainNames(cls)} to the statement (the session then gets the whole ${cls} class, docs/sts.md) or remove "${a}"`);
-  }
-  return out;
+  return allowed;
 }
+
+/**
+ * The grant of `names` (actions of one kind of resource) on a bucket and prefix: the classes
+ * they fall in, held to them. Where they are every action of those classes there, `only` would
+ * add nothing, and is left out (`s3:*` stays short in the sealed token).
+ */
+function grantOf(bucket: string, prefix: string | undefined, level: Level, names: string[]): Grant {
+  const classes = new Set(names.map((n) => IAM_ACTIONS.get(n)!.cls));
+  const actions = ACTIONS.filter((c) => classes.has(c));
+  let complete = true;
+  for (const [n, a] of IAM_ACTIONS) if (a.level === level && classes.has(a.cls) && !names.includes(n)) complete = false;
+  return { bucket, ...(prefix ? { prefix } : {}), actions, level, ...(complete ? {} : { only: [...names].sort() }) };
+}
+
+const ofLevel = (allowed: Set<string>, level: Level): string[] => [...allowed].filter((n) => IAM_ACTIONS.get(n)!.level === level);
 
 interface Target {
   bucket: string;
@@ -187,24 +146,20 @@ export function parsePolicy(text: string): Grant[] {
     if (st.Effect !== 'Allow') throw new PolicyError(`Statement ${i}: Effect must be Allow (s3gate cannot express "${String(st.Effect)}")`);
     if (st.Action === undefined) throw new PolicyError(`Statement ${i}: Action is required`);
     if (st.Resource === undefined) throw new PolicyError(`Statement ${i}: Resource is required`);
-    const classes = classesOf(list(st.Action, `Statement ${i}: Action`));
+    const allowed = allowedActions(list(st.Action, `Statement ${i}: Action`));
     const targets = list(st.Resource, `Statement ${i}: Resource`).map(targetOf);
     const prefixes = listPrefixes(st.Condition);
     for (const t of targets) {
-      const objectClasses = [...classes].filter((c) => OBJECT_LEVEL.includes(c));
-      const bucketClasses = [...classes].filter((c) => !OBJECT_LEVEL.includes(c));
-      // With an s3:prefix condition only listings carry the key, so only `list` can match.
+      const onBucket = t.both || t.prefix === undefined;
       if (prefixes) {
-        if (bucketClasses.includes('list') && (t.both || t.prefix === undefined)) {
-          for (const p of prefixes) grants.push(p ? { bucket: t.bucket, prefix: p, actions: ['list'] } : { bucket: t.bucket, actions: ['list'] });
-        }
+        const names = [...allowed].filter((n) => WITH_PREFIX.has(n));
+        if (names.length && onBucket) for (const p of prefixes) grants.push(grantOf(t.bucket, p || undefined, 'bucket', names));
         continue;
       }
-      if ((t.both || t.prefix !== undefined) && objectClasses.length) {
-        const prefix = t.prefix ?? '';
-        grants.push(prefix ? { bucket: t.bucket, prefix, actions: objectClasses } : { bucket: t.bucket, actions: objectClasses });
-      }
-      if ((t.both || t.prefix === undefined) && bucketClasses.length) grants.push({ bucket: t.bucket, actions: bucketClasses });
+      const objects = ofLevel(allowed, 'object');
+      if ((t.both || t.prefix !== undefined) && objects.length) grants.push(grantOf(t.bucket, t.prefix || undefined, 'object', objects));
+      const buckets = ofLevel(allowed, 'bucket');
+      if (onBucket && buckets.length) grants.push(grantOf(t.bucket, undefined, 'bucket', buckets));
     }
   }
   return grants;
