@@ -25,9 +25,33 @@ const USAGE = `usage:
   s3gate --version                       print the version
 `;
 
-/** The package's version, read from the package.json beside dist/ (or src/). */
-function version(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+interface PackageJson {
+  version: string;
+  engines: { node: string };
+}
+
+/** The package.json beside dist/ (or src/). */
+function packageJson(): PackageJson {
+  return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as PackageJson;
+}
+
+/**
+ * Why this Node cannot run s3gate, or undefined. `node dist/cli.js` runs on whatever `node` the
+ * shell finds, and an older one gets far enough to fail later and obscurely (Node 20 has no
+ * reusePort: the second worker dies with EADDRINUSE).
+ */
+function runtimeProblem(engines: string, current: string, execPath: string): string | undefined {
+  const want = /^>=\s*(\d+)\.(\d+)\.(\d+)$/.exec(engines.trim());
+  const have = /^v?(\d+)\.(\d+)\.(\d+)/.exec(current);
+  if (!want || !have) return undefined;
+  for (let i = 1; i <= 3; i++) {
+    if (Number(have[i]) > Number(want[i])) return undefined;
+    if (Number(have[i]) < Number(want[i])) {
+      return `Node.js ${want.slice(1).join('.')} or later is needed; this is ${current} (${execPath}). `
+        + 'In a clone, `npm start` and `npx s3gate` run on the project\'s own Node, which `npm ci` installs (README, Quick start).';
+    }
+  }
+  return undefined;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -36,9 +60,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const pkg = packageJson();
   if (first === '--version' || first === '-v' || first === 'version') {
-    process.stdout.write(`s3gate ${version()}\n`);
+    process.stdout.write(`s3gate ${pkg.version}\n`);
     return 0;
+  }
+  const problem = runtimeProblem(pkg.engines.node, process.version, process.execPath);
+  if (problem) {
+    process.stderr.write(`s3gate: ${problem}\n`);
+    return 2;
   }
   const name = first && !first.startsWith('-') ? first : 'serve';
   const load = COMMANDS[name];

@@ -1,8 +1,8 @@
 // The package's bin, as users run it: `s3gate --config FILE`. A bad config stops it with the
 // field named; a good one serves, logs one line per request with no secret, and SIGTERM exits 0.
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand, GetObjectCommand, CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -12,8 +12,8 @@ import { selfSignedCert } from '../helpers/tls.js';
 const CLI = join(import.meta.dirname, '../../dist/cli.js');
 const SECRET = 'cli-test-secret-must-never-be-logged';
 
-function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], env: Record<string, string> = {}, node = process.execPath, cli = CLI) {
+  const child = spawn(node, [cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c));
@@ -130,5 +130,53 @@ buckets: { "*": { upstream: disk } }
     } finally {
       await new Promise<void>((r) => taken.close(() => r()));
     }
+  });
+});
+
+// The machine's own `node`, where it is older than the package allows (Node 20 on the bench
+// machine): what `node dist/cli.js` runs on when the shell finds it first.
+const OLD_NODE = (() => {
+  try {
+    const v = execFileSync('/usr/bin/node', ['--version'], { encoding: 'utf8' }).trim();
+    return Number(/^v(\d+)/.exec(v)?.[1]) < 22 ? '/usr/bin/node' : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+describe('on a Node older than the package asks for', () => {
+  const repo = join(import.meta.dirname, '../..');
+
+  it('refuses to start before anything listens, naming the Node it needs and how to get it', async () => {
+    // A copy of the package whose engines ask for more than this Node has: the check an older Node meets.
+    const dir = mkdtempSync(join(tmpdir(), 's3gate-old-node-'));
+    cpSync(join(repo, 'dist'), join(dir, 'dist'), { recursive: true });
+    symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
+    const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { engines: { node: string } };
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ ...pkg, engines: { node: '>=99.0.0' } }));
+    const p = run(['--config', join(repo, 'proxy.yaml')], {}, process.execPath, join(dir, 'dist/cli.js'));
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toContain(`s3gate: Node.js 99.0.0 or later is needed; this is ${process.version} (${process.execPath}).`);
+    expect(p.err()).toContain('`npm start` and `npx s3gate` run on the project\'s own Node');
+    expect(p.out()).not.toContain('listening');
+    // --version still answers: it is how a user finds out what they have.
+    const v = run(['--version'], {}, process.execPath, join(dir, 'dist/cli.js'));
+    expect(await v.exited).toBe(0);
+  });
+
+  it.runIf(OLD_NODE)('the machine\'s own older node: `node dist/cli.js` with two workers is refused at once, not half started', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3gate-old-node-'));
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(join(dir, 'proxy.yaml'), `
+listen: [{ address: 127.0.0.1:${port} }]
+workers: 2
+keys: [{ accessKeyId: OLDKEY, secretAccessKey: old-node-secret-abcdefghijklmnop, allow: [{ bucket: "*", actions: [read] }] }]
+upstreams: { disk: { provider: local, path: ${JSON.stringify(dir)} } }
+buckets: { "*": { upstream: disk } }
+`);
+    const p = run(['--config', join(dir, 'proxy.yaml')], {}, OLD_NODE!);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toMatch(/^s3gate: Node\.js 22\.12\.0 or later is needed; this is v(1|20|21)\S* \(\/usr\/bin\/node\)\./);
+    expect(p.out()).not.toContain('listening');
   });
 });
