@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import type { GatewayKey } from '../config/types.js';
 import { escapeXml, S3Error, unescapeXml } from '../s3/errors.js';
 import { deleteKeyAllowed } from './grants.js';
+import { bypasses } from './iam.js';
 import { replacedBody, type WholeXmlBody } from '../payload/replaced.js';
 
 /** S3's own limit. */
@@ -187,7 +188,7 @@ export async function authorizedDeleteBody(
   if (!key) throw new S3Error('AccessDenied');
   const allowed: DeleteObject[] = [];
   const denied: DeleteObject[] = [];
-  const bypass = headers['x-amz-bypass-governance-retention']?.toLowerCase() === 'true';
+  const bypass = bypasses(headers['x-amz-bypass-governance-retention']);
   for (const o of req.objects) (deleteKeyAllowed(key, bucket, o.Key, o.VersionId, bypass) ? allowed : denied).push(o);
   if (allowed.length === 0) return { denied };
   if (!conditionsChecked) refuseDeleteConditions(allowed);

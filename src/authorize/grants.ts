@@ -66,7 +66,11 @@ function keyAllows(key: GatewayKey, view: RequestView, bucket: string): boolean 
 function allowsOne(key: GatewayKey, view: RequestView, bucket: string, action: Action, iam?: string): boolean {
   const op = view.operation;
   if (view.key !== undefined) return allows(key, action, bucket, view.key, undefined, iam);
-  if (LISTINGS.has(op.name)) return allows(key, action, bucket, undefined, view.listPrefix, iam);
+  if (LISTINGS.has(op.name)) {
+    // A HeadBucket names no prefix to S3 (IAM sees no s3:prefix in it), whatever its query says.
+    const prefix = iam !== undefined && op.name === 'HeadBucket' ? undefined : view.listPrefix;
+    return allows(key, action, bucket, undefined, prefix, iam);
+  }
   if (op.name === 'DeleteObjects') {
     // The body may name keys or versions: each is checked with its own action once it is read.
     const alsoVersion = iam === 'deleteobject' ? 'deleteobjectversion' : iam;

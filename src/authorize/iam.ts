@@ -122,6 +122,15 @@ const CREATES = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload', 'Po
 const BYPASS = new Set(['DeleteObject', 'DeleteObjects', 'PutObjectRetention']);
 
 /**
+ * Whether x-amz-bypass-governance-retention asks for the bypass. Anything but a plain "false"
+ * counts: RGW percent-decodes the value before it compares it with "true" (`%74rue` bypasses
+ * there), so only the one spelling no provider reads as true is let off the action.
+ */
+export function bypasses(value: string | undefined): boolean {
+  return value !== undefined && value.trim().toLowerCase() !== 'false';
+}
+
+/**
  * Every action a request needs, its operation's first, as S3 checks them; undefined when the
  * operation has no action a policy can name (a session policy then allows it nowhere).
  */
@@ -137,6 +146,14 @@ export function actionsOf(view: RequestView): string[] | undefined {
     if (h['x-amz-object-lock-mode'] !== undefined || h['x-amz-object-lock-retain-until-date'] !== undefined) out.push('putobjectretention');
     if (h['x-amz-object-lock-legal-hold'] !== undefined) out.push('putobjectlegalhold');
   }
-  if (BYPASS.has(op) && h['x-amz-bypass-governance-retention']?.toLowerCase() === 'true') out.push('bypassgovernanceretention');
+  if (op === 'CreateBucket') {
+    // CreateBucket's own settings: an ACL other than private, object lock, object ownership.
+    const acl = h['x-amz-acl'];
+    if ((acl !== undefined && acl.trim().toLowerCase() !== 'private') || Object.keys(h).some((n) => n.startsWith('x-amz-grant-'))) out.push('putbucketacl');
+    const lock = h['x-amz-bucket-object-lock-enabled'];
+    if (lock !== undefined && lock.trim().toLowerCase() !== 'false') out.push('putbucketobjectlockconfiguration', 'putbucketversioning');
+    if (h['x-amz-object-ownership'] !== undefined) out.push('putbucketownershipcontrols');
+  }
+  if (BYPASS.has(op) && bypasses(h['x-amz-bypass-governance-retention'])) out.push('bypassgovernanceretention');
   return out;
 }

@@ -104,7 +104,8 @@ function issue(cfg: GatewayConfig, role: Role, rsn: string, src: string, seconds
   const sts = cfg.sts!;
   const creds = newCredentials();
   const iat = Math.floor(now.getTime() / 1000);
-  const session: Session = { v: 1, ak: creds.accessKeyId, sk: creds.secretAccessKey, iat, exp: iat + seconds, role: role.name, rsn, src, allow, ...(vars ? { vars } : {}) };
+  const v = allow.some((g) => g.level !== undefined) ? 2 : 1;
+  const session: Session = { v, ak: creds.accessKeyId, sk: creds.secretAccessKey, iat, exp: iat + seconds, role: role.name, rsn, src, allow, ...(vars ? { vars } : {}) };
   return { session, token: seal(session, sts.sealingKeys[0]!) };
 }
 

@@ -77,18 +77,23 @@ export function open(token: string, keys: readonly SealingKey[]): Session {
   return parsed;
 }
 
-function isGrant(g: unknown): g is Grant {
+function isGrant(g: unknown, v: 1 | 2): g is Grant {
   if (typeof g !== 'object' || g === null) return false;
   const o = g as Record<string, unknown>;
+  // A policy's fields only in a version-2 token, which every release that reads them knows.
+  if (v === 1 && (o.level !== undefined || o.only !== undefined)) return false;
   return typeof o.bucket === 'string' && (o.prefix === undefined || typeof o.prefix === 'string') &&
-    Array.isArray(o.actions) && o.actions.every((a) => ACTIONS.includes(a as Action));
+    Array.isArray(o.actions) && o.actions.every((a) => ACTIONS.includes(a as Action)) &&
+    (o.level === undefined || o.level === 'object' || o.level === 'bucket') &&
+    (o.only === undefined || (o.level !== undefined && Array.isArray(o.only) && o.only.every((a) => typeof a === 'string')));
 }
 
-function isSession(v: unknown): v is Session {
-  if (typeof v !== 'object' || v === null) return false;
-  const s = v as Record<string, unknown>;
-  return s.v === 1 && typeof s.ak === 'string' && typeof s.sk === 'string' && typeof s.iat === 'number' && typeof s.exp === 'number' &&
-    typeof s.role === 'string' && typeof s.rsn === 'string' && typeof s.src === 'string' && Array.isArray(s.allow) && s.allow.every(isGrant) &&
+function isSession(x: unknown): x is Session {
+  if (typeof x !== 'object' || x === null) return false;
+  const s = x as Record<string, unknown>;
+  const v = s.v;
+  return (v === 1 || v === 2) && typeof s.ak === 'string' && typeof s.sk === 'string' && typeof s.iat === 'number' && typeof s.exp === 'number' &&
+    typeof s.role === 'string' && typeof s.rsn === 'string' && typeof s.src === 'string' && Array.isArray(s.allow) && s.allow.every((g) => isGrant(g, v)) &&
     (s.vars === undefined || (typeof s.vars === 'object' && s.vars !== null && Object.values(s.vars).every((x) => typeof x === 'string')));
 }
 

@@ -42,7 +42,12 @@ export interface StsConfig {
 
 /** The session inside a token: all a replica needs to verify and authorize its requests. */
 export interface Session {
-  v: 1;
+  /**
+   * 1: grants in classes alone. 2: some grants are a session policy's, held to their IAM actions
+   * (`level`, `only`): a release that predates those fields refuses the token rather than read
+   * the grants as whole classes.
+   */
+  v: 1 | 2;
   /** the temporary access key id (ASIA…) */
   ak: string;
   /** the temporary secret */

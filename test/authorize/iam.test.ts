@@ -161,6 +161,35 @@ describe('a session policy allows exactly its actions', () => {
     expect(deleteKeyAllowed(versions, 'media', 'a.txt')).toBe(false);
   });
 
+  it('counts the governance bypass however it is spelled, as RGW reads it (percent-decoded, any case)', () => {
+    const k = policyKey([{ Effect: 'Allow', Action: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutObjectRetention'], Resource: objects }]);
+    for (const value of ['true', '%74rue', 'TRUE', ' tru%65']) {
+      expect(may(k, 'DELETE', 'a.txt', 'versionId=v1', { 'x-amz-bypass-governance-retention': value }), value).toBe(false);
+      expect(may(k, 'PUT', 'a.txt', 'retention', { 'x-amz-bypass-governance-retention': value }), value).toBe(false);
+    }
+    expect(may(k, 'DELETE', 'a.txt', 'versionId=v1', { 'x-amz-bypass-governance-retention': 'false' })).toBe(true);
+    const withBypass = policyKey([{ Effect: 'Allow', Action: ['s3:DeleteObjectVersion', 's3:BypassGovernanceRetention'], Resource: objects }]);
+    expect(may(withBypass, 'DELETE', 'a.txt', 'versionId=v1', { 'x-amz-bypass-governance-retention': '%74rue' })).toBe(true);
+  });
+
+  it('CreateBucket\'s own settings need their actions: a public ACL, object lock, object ownership', () => {
+    const k = policyKey([{ Effect: 'Allow', Action: 's3:CreateBucket', Resource: 'arn:aws:s3:::media' }]);
+    expect(may(k, 'PUT', undefined, '', { 'x-amz-acl': 'private' })).toBe(true);
+    expect(may(k, 'PUT', undefined, '', { 'x-amz-acl': 'public-read-write' })).toBe(false);
+    expect(may(k, 'PUT', undefined, '', { 'x-amz-grant-full-control': 'id="x"' })).toBe(false);
+    expect(may(k, 'PUT', undefined, '', { 'x-amz-bucket-object-lock-enabled': 'true' })).toBe(false);
+    expect(may(k, 'PUT', undefined, '', { 'x-amz-object-ownership': 'ObjectWriter' })).toBe(false);
+    const wider = policyKey([{ Effect: 'Allow', Action: ['s3:CreateBucket', 's3:PutBucketAcl', 's3:PutBucketObjectLockConfiguration', 's3:PutBucketVersioning'], Resource: 'arn:aws:s3:::media' }]);
+    expect(may(wider, 'PUT', undefined, '', { 'x-amz-acl': 'public-read', 'x-amz-bucket-object-lock-enabled': 'true' })).toBe(true);
+    expect(may(wider, 'PUT', undefined, '', { 'x-amz-object-ownership': 'ObjectWriter' })).toBe(false);
+  });
+
+  it('a HeadBucket has no s3:prefix, whatever its query says', () => {
+    const k = policyKey([{ Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::media', Condition: { StringLike: { 's3:prefix': 'users/alice/*' } } }]);
+    expect(may(k, 'HEAD', undefined, 'prefix=users/alice/')).toBe(false);
+    expect(may(k, 'GET', undefined, 'prefix=users/alice/')).toBe(true);
+  });
+
   it('stays inside the role: what the policy allows and the role does not is refused', () => {
     const k = policyKey([{ Effect: 'Allow', Action: 's3:*', Resource: '*' }], [{ bucket: 'media', prefix: 'in/', actions: ['read'] }]);
     expect(may(k, 'GET', 'in/a.txt')).toBe(true);

@@ -71,6 +71,19 @@ const grantArb: fc.Arbitrary<Grant> = fc.record({ bucket: bucketArb, prefix: pre
 }));
 const keyFor = (allow: Grant[]) => ({ accessKeyId: 'K', secretAccessKey: 's', allow });
 
+describe('token versions', () => {
+  it('seals a session policy\'s grants as version 2, which a release that reads grants as classes refuses', () => {
+    const exact = session({ v: 2, allow: [{ bucket: 'media', actions: ['read'], level: 'object', only: ['getobject'] }] });
+    expect(open(seal(exact, K1), [K1])).toEqual(exact);
+    // Such grants in a version-1 token (the shape every earlier release accepts) are refused here too.
+    expect(reason(() => open(seal({ ...exact, v: 1 }, K1), [K1]))).toBe('malformed');
+    expect(reason(() => open(seal(session({ v: 2, allow: [{ bucket: 'media', actions: ['read'], only: ['getobject'] }] }), K1), [K1]))).toBe('malformed');
+    expect(reason(() => open(seal(session({ v: 2, allow: [{ bucket: 'media', actions: ['read'], level: 'both' as 'object' }] }), K1), [K1]))).toBe('malformed');
+    // A version-1 token stays readable: sessions without a policy, and those sealed before.
+    expect(open(seal(session(), K1), [K1]).v).toBe(1);
+  });
+});
+
 describe('who a session is, for limits and metrics', () => {
   it('is who asked under the role (a web identity\'s issuer and subject, a key id), never the RoleSessionName', () => {
     const sts: StsConfig = { sealingKeys: [K1], roles: new Map([['r', { name: 'r', assumableBy: [], maxSessionDuration: 3600, allow: [{ bucket: 'media', prefix: 'u/', actions: ['read'] }] }]]) };
