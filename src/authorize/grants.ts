@@ -30,6 +30,11 @@ export function allowsWholeBucket(key: GatewayKey, action: Action, bucket: strin
     && (g.level === undefined || exactlyAllows(g, iam)));
 }
 
+/** Whether grants are a session policy's, held to their IAM actions (only a session's can be). */
+export function heldToActions(grants: readonly Grant[]): boolean {
+  return grants.some((g) => g.level !== undefined);
+}
+
 /** A session policy's grant allows the IAM action `iam` (lower-cased): one of its kind of resource, and named by it. */
 function exactlyAllows(g: Grant, iam: string | undefined): boolean {
   if (iam === undefined || IAM_ACTIONS.get(iam)?.level !== g.level) return false;
@@ -57,7 +62,7 @@ export function authorizeView(view: RequestView, key: GatewayKey | undefined, bu
 
 function keyAllows(key: GatewayKey, view: RequestView, bucket: string): boolean {
   // Only a session's grants can come from a policy: a configured key's request skips the search.
-  if (key.session !== undefined && key.allow.some((g) => g.level !== undefined)) return exactAllows(key, view, bucket);
+  if (key.session !== undefined && heldToActions(key.allow)) return exactAllows(key, view, bucket);
   const src = view.copySource;
   if (src && !allows(key, 'read', src.bucket, src.key)) return false;
   return allowsOne(key, view, bucket, view.operation.action);
@@ -66,11 +71,7 @@ function keyAllows(key: GatewayKey, view: RequestView, bucket: string): boolean 
 function allowsOne(key: GatewayKey, view: RequestView, bucket: string, action: Action, iam?: string): boolean {
   const op = view.operation;
   if (view.key !== undefined) return allows(key, action, bucket, view.key, undefined, iam);
-  if (LISTINGS.has(op.name)) {
-    // A HeadBucket names no prefix to S3 (IAM sees no s3:prefix in it), whatever its query says.
-    const prefix = iam !== undefined && op.name === 'HeadBucket' ? undefined : view.listPrefix;
-    return allows(key, action, bucket, undefined, prefix, iam);
-  }
+  if (LISTINGS.has(op.name)) return allows(key, action, bucket, undefined, view.listPrefix, iam);
   if (op.name === 'DeleteObjects') {
     // The body may name keys or versions: each is checked with its own action once it is read.
     const alsoVersion = iam === 'deleteobject' ? 'deleteobjectversion' : iam;
@@ -111,7 +112,7 @@ function anonymousAllows(view: RequestView, anonymous: AnonymousAccess | undefin
 export function deleteKeyAllowed(key: GatewayKey, bucket: string, k: string, versionId?: string, bypass = false): boolean {
   if (!allows(key, 'delete', bucket, k, undefined, versionId !== undefined ? 'deleteobjectversion' : 'deleteobject')) return false;
   // A configured key's delete class covers the bypass; a session policy has to name it.
-  if (!bypass || !key.allow.some((g) => g.level !== undefined)) return true;
+  if (!bypass || !heldToActions(key.allow)) return true;
   return allows(key, 'write', bucket, k, undefined, 'bypassgovernanceretention');
 }
 

@@ -132,8 +132,12 @@ export function requestView(
     view.copySource = parseCopySource(copy);
     headers['x-amz-copy-source'] = copySourceHeader(view.copySource.bucket, view.copySource);
   }
-  for (let i = 0; i < query.length; i++) {
-    if (query[i]![0] === 'prefix') view.listPrefix = query[i]![1];
+  // A HeadBucket's `prefix` selects nothing at the provider (and IAM sees no s3:prefix in it): a
+  // grant limited to a prefix is not met by naming one there.
+  if (view.operation.name !== 'HeadBucket') {
+    for (let i = 0; i < query.length; i++) {
+      if (query[i]![0] === 'prefix') view.listPrefix = query[i]![1];
+    }
   }
   return view;
 }

@@ -3,6 +3,7 @@
 // the request and writes the answer.
 import { createHash } from 'node:crypto';
 import type { GatewayConfig, GatewayKey, Grant } from '../config/types.js';
+import { heldToActions } from '../authorize/grants.js';
 import { fill, intersect, placeholders } from './grants.js';
 import { claimValue, verifyWebIdentity, WebIdentityError } from './oidc.js';
 import { parsePolicy, PolicyError } from './policy.js';
@@ -104,7 +105,7 @@ function issue(cfg: GatewayConfig, role: Role, rsn: string, src: string, seconds
   const sts = cfg.sts!;
   const creds = newCredentials();
   const iat = Math.floor(now.getTime() / 1000);
-  const v = allow.some((g) => g.level !== undefined) ? 2 : 1;
+  const v = heldToActions(allow) ? 2 : 1;
   const session: Session = { v, ak: creds.accessKeyId, sk: creds.secretAccessKey, iat, exp: iat + seconds, role: role.name, rsn, src, allow, ...(vars ? { vars } : {}) };
   return { session, token: seal(session, sts.sealingKeys[0]!) };
 }

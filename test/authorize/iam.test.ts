@@ -188,6 +188,10 @@ describe('a session policy allows exactly its actions', () => {
     const k = policyKey([{ Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::media', Condition: { StringLike: { 's3:prefix': 'users/alice/*' } } }]);
     expect(may(k, 'HEAD', undefined, 'prefix=users/alice/')).toBe(false);
     expect(may(k, 'GET', undefined, 'prefix=users/alice/')).toBe(true);
+    // Nor does it meet a configured key's grant limited to a prefix.
+    const key: GatewayKey = { accessKeyId: 'K', secretAccessKey: 's', allow: [{ bucket: 'media', prefix: 'users/alice/', actions: ['list'] }] };
+    expect(may(key, 'HEAD', undefined, 'prefix=users/alice/')).toBe(false);
+    expect(may(key, 'GET', undefined, 'list-type=2&prefix=users/alice/')).toBe(true);
   });
 
   it('stays inside the role: what the policy allows and the role does not is refused', () => {
